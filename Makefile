@@ -1,0 +1,131 @@
+# tracespool: build, test, install. `make help` lists the targets.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+VERSION := 0.1.0
+
+PKGS := libevent libevent_pthreads libcjson lmdb libcurl libsystemd
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter -Werror=implicit-function-declaration
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' -I. \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
+
+# Every .c of a module folder is part of the library that both programs and
+# the unit tests link; a folder's main.c is its program's entry point.
+LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c forwarder/*.c) \
+	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_SRCS := $(wildcard cli/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+PROGS := $(BUILD)/tracespoold $(if $(CLI_SRCS),$(BUILD)/tracespool)
+
+.PHONY: all check unit integration run install deps asan check-asan \
+	valgrind format lint clean help bench
+
+all: $(PROGS) $(TOOL_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtracespool.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tracespoold: $(BUILD)/daemon/main.o $(BUILD)/libtracespool.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tracespool: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtracespool.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libtracespool.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(BUILD)/libtracespool.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtracespool.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+## check: every test: unit tests, then the integration scenarios
+check: all $(UNIT_BINS)
+	@BUILD=$(BUILD) tests/run.sh
+
+## unit: only the cmocka unit tests
+unit: $(UNIT_BINS)
+	@BUILD=$(BUILD) tests/run.sh unit
+
+## integration: only the scenario tests against the real daemon
+integration: all
+	@BUILD=$(BUILD) tests/run.sh integration
+
+## asan: build under build/asan with AddressSanitizer and UBSan
+asan:
+	$(MAKE) BUILD=build/asan \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" all \
+	    $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
+
+## valgrind: the integration scenarios with the daemon under valgrind memcheck
+valgrind: all
+	@BUILD=$(BUILD) TS_VALGRIND=1 tests/run.sh integration
+
+## check-asan: the whole suite against the sanitizer build
+check-asan: asan
+	@BUILD=build/asan TS_SANITIZER=1 \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
+
+## run: the daemon in the foreground on a development configuration
+run: all
+	@mkdir -p dev
+	$(BUILD)/tracespoold -c conf/dev.conf
+
+## bench: the benchmark set (about two minutes)
+bench: all $(BENCH_BINS)
+	@BUILD=$(BUILD) bench/run.sh
+
+## install: programs, units, example configuration, man pages
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/tracespoold $(DESTDIR)$(PREFIX)/sbin/tracespoold
+	$(if $(CLI_SRCS),install -m 0755 $(BUILD)/tracespool $(DESTDIR)$(PREFIX)/bin/tracespool)
+	install -d $(DESTDIR)/etc/tracespool
+	install -m 0640 conf/tracespoold.conf $(DESTDIR)/etc/tracespool/tracespoold.conf.example
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for f in systemd/*.service systemd/*.socket; do \
+	    [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/lib/systemd/system/; done; true
+
+## deps: install the Debian packages the build and the tests need
+deps:
+	@scripts/deps.sh
+
+## format: rewrite the sources in the project's style (.clang-format)
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+## lint: style and static checks
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+	    --inline-suppr -I. $$(git ls-files '*.c')
+
+clean:
+	rm -rf build
+
+help:
+	@grep -E '^## ' Makefile | sed 's/^## /  make /'
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/daemon/main.d $(CLI_SRCS:%.c=$(BUILD)/%.d) \
+	$(UNIT_SRCS:%.c=$(BUILD)/%.d) $(TOOL_SRCS:%.c=$(BUILD)/%.d)

@@ -1,0 +1,52 @@
+/* cli.h: what the tracespool command's files share: exit codes, options. */
+#ifndef TS_CLI_H
+#define TS_CLI_H
+
+#include <stddef.h>
+
+/* The contract's exit codes, shared with tracespoold. */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_UNAVAILABLE 69
+#define CLI_EXIT_CONFIG 78
+
+#define CLI_DEFAULT_SOCKET "/run/tracespool/tracespool.sock"
+#define CLI_DEFAULT_SPOOL_DIR "/var/lib/tracespool"
+#define CLI_DEFAULT_BATCH 100
+#define CLI_MAX_BATCH 10000
+
+/* Options after parsing; strings point into argv or the environment. */
+struct cli {
+	const char *socket;    /* the daemon's Unix socket */
+	const char *url;       /* NULL, or the daemon's http(s) base URL */
+	const char *spool_dir; /* for dlq and spool */
+	int json;              /* --json: machine-readable output */
+	int all;               /* --all: every dead letter */
+	size_t batch;          /* --batch: lines per request for send */
+};
+
+/*
+ * The commands. argv holds the command's operands only (the options are
+ * parsed into cli already). Each returns the process's exit code and has
+ * said why on stderr when it is not CLI_EXIT_OK.
+ */
+int cmd_status(const struct cli *cli, int argc, char **argv);
+int cmd_send(const struct cli *cli, int argc, char **argv);
+int cmd_dlq(const struct cli *cli, int argc, char **argv);
+int cmd_spool(const struct cli *cli, int argc, char **argv);
+
+struct spool;
+
+/*
+ * Open the spool in cli->spool_dir: readonly for inspection, otherwise to
+ * change dead letters beside a running daemon (LMDB lets a second process
+ * write; the map size is the one the files have). Says why on failure.
+ * Returns 0 or -1.
+ */
+int cli_spool_open(const struct cli *cli, int readonly, struct spool **spp);
+
+/* Print "tracespool: <msg>" and a hint to --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,74 @@
+/* commit.h: the group-commit thread, the daemon's one writer to the spool. */
+#ifndef TS_COMMIT_H
+#define TS_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "spool/spool.h"
+
+struct event_base;
+
+/*
+ * Ingest hands appends here from the event loop; the commit thread gathers
+ * every request that arrives while a commit is on the disk into the next
+ * transaction, commits it (fsync with sync = full), and hands each request
+ * back to the event loop, which only then answers the client. The forwarder
+ * queues its deletes and dead letters here too, so that they ride in the
+ * same transactions instead of fighting ingest for LMDB's writer lock.
+ */
+struct commit;
+
+struct commit_req {
+	/* Set by the submitter; recs and their data stay valid until done. */
+	const struct spool_rec *recs;
+	size_t nrecs;
+	size_t bytes; /* sum of recs[].len, for the group's size cap */
+	void (*done)(struct commit_req *req, void *arg);
+	void *arg;
+	/* Set by the commit thread before done runs on the event loop. */
+	int result;	    /* SPOOL_OK, SPOOL_FULL, SPOOL_TOOBIG, SPOOL_ERR */
+	uint64_t first_seq; /* of recs[0] when result is SPOOL_OK */
+	TAILQ_ENTRY(commit_req) entry;
+};
+
+struct commit_stats {
+	uint64_t commits;
+	uint64_t events_committed;
+	uint64_t commit_errors;
+	uint64_t full_rejects;
+};
+
+/*
+ * Start the commit thread. done callbacks run on base's loop (the caller's
+ * thread). notify, when set, is called on the commit thread after every
+ * commit that appended, with the next sequence number: wake the forwarder
+ * with it, quickly and without blocking. sync_interval_ms is used when the
+ * spool does not sync every commit.
+ */
+int commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
+    int sync_full, uint64_t sync_interval_ms,
+    void (*notify)(void *arg, uint64_t next_seq), void *notify_arg);
+
+/* Queue an append; the event loop's thread only. */
+void commit_submit(struct commit *c, struct commit_req *req);
+
+/* Queue deletes of delivered events; any thread. Copies seqs. */
+void commit_delete(struct commit *c, const uint64_t *seqs, size_t n);
+
+/* Queue a move to the dead-letter store; any thread. Copies reason. */
+void commit_bury(struct commit *c, uint64_t seq, int status, uint32_t attempts,
+    const char *reason);
+
+/* Counters; any thread. */
+void commit_stats(struct commit *c, struct commit_stats *st);
+
+/*
+ * Commit everything queued, answer it, stop the thread and free c. Called
+ * on the event loop's thread after ingest stopped submitting; done
+ * callbacks for the last requests run before it returns.
+ */
+void commit_stop(struct commit *c);
+
+#endif

@@ -1,0 +1,56 @@
+/* event.h: validation and defaults for trace events; pure, does no I/O. */
+#ifndef TS_EVENT_H
+#define TS_EVENT_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+
+struct cJSON;
+
+#define EVENT_UUID_LEN 36
+
+/* Makes one UUID v4 string into out (37 bytes with the NUL). */
+typedef void event_uuid_fn(char *out, void *arg);
+
+struct event_opts {
+	const char *default_project; /* filled when the event has none; NULL or "" for none */
+	/*
+	 * NULL, or the session every event must belong to (is_single_session):
+	 * an event without session_id gets it, one with another is rejected.
+	 */
+	const char *session_id;
+	event_uuid_fn *uuid_gen; /* source of generated ids */
+	void *uuid_arg;
+};
+
+/* The ids an event ended up with, given or generated. */
+struct event_ids {
+	char event_id[EVENT_UUID_LEN + 1];
+	char session_id[EVENT_UUID_LEN + 1];
+};
+
+/*
+ * Validate one event and append its normalized JSON text to out.
+ *
+ * obj is the parsed event (it stays the caller's). raw/rawlen, when raw is
+ * not NULL, are the client's own bytes of exactly that object, from its '{'
+ * to its '}': the output is then those bytes with the missing defaults
+ * spliced in after the '{', so the event is never printed again (printing
+ * costs more than parsing). With raw NULL the object is printed.
+ *
+ * path names the event in errors ("event", "events[3]"). Returns 0, or -1
+ * with err set to "<path>.<field>: <reason>" and out unchanged. Running out
+ * of memory is reported the same way, as "<path>: out of memory".
+ */
+int event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
+    const struct event_opts *opts, const char *path, struct buf *out,
+    struct event_ids *ids, char *err, size_t errlen);
+
+/* 1 if s is a UUID in 8-4-4-4-12 hex form (any version, either case). */
+int event_uuid_valid(const char *s);
+
+/* Format 16 random bytes as a UUID v4 string (sets version and variant). */
+void event_uuid_format(const unsigned char bytes[16], char *out);
+
+#endif

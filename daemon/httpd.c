@@ -1,0 +1,1250 @@
+/* httpd.c: a small HTTP/1.1 server on libevent bufferevents, with hard limits
+ * per connection. */
+#include "daemon/httpd.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <http_parser.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+
+/*
+ * How a connection moves: IDLE (keep-alive, nothing received) -> HEADER
+ * (first byte seen) -> BODY (headers accepted) -> HANDLER (request with the
+ * handler; nothing parsed, no timer) -> IDLE again, or WRITE when the reply
+ * must leave before anything else happens (closing, or the client reads too
+ * slowly). LINGER follows an error reply: our side is shut for writing and
+ * input is discarded for a moment, so that closing with unread input does
+ * not reset the connection before the client has read why.
+ *
+ * One timer per connection is re-armed at each phase change, so a client
+ * sending a byte a second cannot stretch a phase. A timeout of 0 means none;
+ * max_conns 0 means no cap.
+ *
+ * Writing: a reply goes out with one sendmsg(2) (MSG_NOSIGNAL) straight from
+ * the stack header and the caller's body when nothing is queued, which
+ * is nearly always; the bufferevent writes what does not fit. Its own
+ * writev(2) can raise SIGPIPE, so the program must ignore SIGPIPE.
+ *
+ * Frees happen only from libevent callbacks at the top of the stack (read,
+ * write, event, timer), from httpd_drain and from httpd_free; code running
+ * under the handler (httpd_reply) schedules instead, with deferred
+ * bufferevent callbacks.
+ */
+
+/* Bytes per read(2): large bodies arrive in fewer loop turns. */
+#define HTTPD_READ_MAX (128 * 1024)
+/* Queued reply bytes above which a connection stops parsing until drained. */
+#define HTTPD_OUT_HIGH (64 * 1024)
+/* Per-connection buffers grown past this are freed after each request. */
+#define HTTPD_KEEP_BUF (256 * 1024)
+/* Accepting pauses this long after accept(2) fails (EMFILE, ENFILE...). */
+#define HTTPD_ACCEPT_PAUSE_MS 100
+/* How long input is discarded after an error reply before closing. */
+#define HTTPD_LINGER_MS 2000
+/* A reply header longer than this (long extra headers) is built on the heap. */
+#define HTTPD_HDR_STACK 512
+
+enum conn_phase {
+	PH_IDLE,
+	PH_HEADER,
+	PH_BODY,
+	PH_HANDLER,
+	PH_WRITE,
+	PH_LINGER,
+};
+
+/* Which header callback ran last, to join the pieces of split names/values. */
+enum hdr_state {
+	HS_NONE,
+	HS_FIELD,
+	HS_VALUE,
+};
+
+struct httpd_conn;
+
+struct httpd_req {
+	struct httpd_conn *conn;
+	enum httpd_method method;
+	int head;
+	int keepalive;
+	int http10;
+	int pending; /* the handler owes a reply */
+	uid_t uid;
+	gid_t gid;
+	struct buf url;  /* the path once the headers are in */
+	struct buf hdrs; /* "name\0value\0" pairs */
+	struct buf body;
+};
+
+struct httpd_conn {
+	struct httpd *h;
+	struct bufferevent *bev; /* NULL once dead */
+	struct event *timer;
+	http_parser parser;
+	struct httpd_req req;
+	enum conn_phase phase;
+	enum hdr_state hstate;
+	size_t hdr_bytes; /* request line and headers so far */
+	size_t val_start; /* offset of the current value in req.hdrs */
+	int err_status;   /* set by a parser callback that stops parsing */
+	const char *err_msg;
+	unsigned got_hdrs : 1;    /* on_headers_complete ran */
+	unsigned got_msg : 1;     /* on_message_complete ran */
+	unsigned in_parse : 1;    /* conn_parse is on the stack */
+	unsigned writing : 1;     /* output queued, EV_WRITE enabled */
+	unsigned broken : 1;      /* a write failed */
+	unsigned rd_eof : 1;      /* the client will send nothing more */
+	unsigned close_after : 1; /* close once the output is written */
+	unsigned linger : 1;      /* and linger first (error replies) */
+	unsigned dead : 1;        /* socket gone, request with the handler */
+	TAILQ_ENTRY(httpd_conn) entry;
+};
+
+TAILQ_HEAD(conn_list, httpd_conn);
+
+struct httpd_listener {
+	struct httpd *h;
+	struct evconnlistener *lev;
+	int is_unix;
+	LIST_ENTRY(httpd_listener) entry;
+};
+
+LIST_HEAD(listener_list, httpd_listener);
+
+struct httpd {
+	struct event_base *base;
+	struct httpd_limits lim;
+	httpd_handler_fn *handler;
+	void *arg;
+	struct timeval tv[5];
+	const struct timeval *tv_idle, *tv_header, *tv_body, *tv_write;
+	const struct timeval *tv_linger;
+	struct listener_list listeners;
+	struct conn_list conns;   /* every connection with a socket */
+	struct conn_list zombies; /* dead, waiting for httpd_reply */
+	struct event *accept_ev;  /* ends an accept pause */
+	struct event *idle_ev;    /* runs on_idle */
+	struct buf scratch;       /* error bodies */
+	struct buf hdrbuf;        /* reply headers too long for the stack */
+	int accepting;
+	int accept_paused;
+	int accept_warned;
+	int stopped;
+	int draining;
+	int idle_done;
+	void (*on_idle)(void *arg);
+	void *idle_arg;
+	struct httpd_stats st;
+};
+
+static int on_message_begin(http_parser *);
+static int on_url(http_parser *, const char *, size_t);
+static int on_header_field(http_parser *, const char *, size_t);
+static int on_header_value(http_parser *, const char *, size_t);
+static int on_headers_complete(http_parser *);
+static int on_body(http_parser *, const char *, size_t);
+static int on_message_complete(http_parser *);
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void conn_readcb(struct bufferevent *, void *);
+static void conn_writecb(struct bufferevent *, void *);
+static void conn_eventcb(struct bufferevent *, short, void *);
+static void conn_timercb(evutil_socket_t, short, void *);
+static void conn_parse(struct httpd_conn *);
+static void conn_free(struct httpd_conn *);
+
+static const struct timeval *
+httpd_timeout(struct httpd *h, int i, unsigned ms)
+{
+	const struct timeval *common;
+
+	if (ms == 0)
+		return NULL;
+	h->tv[i].tv_sec = ms / 1000;
+	h->tv[i].tv_usec = (ms % 1000) * 1000;
+	/* Equal durations share a queue: O(1) re-arming per phase change. */
+	common = event_base_init_common_timeout(h->base, &h->tv[i]);
+	return common != NULL ? common : &h->tv[i];
+}
+
+/* Accept when allowed: not stopped, not pausing after errors, under cap. */
+static void
+httpd_update_accept(struct httpd *h)
+{
+	struct httpd_listener *l;
+	int want;
+
+	want = !h->stopped && !h->accept_paused &&
+	       (h->lim.max_conns == 0 || h->st.conns_open < h->lim.max_conns);
+	if (want == h->accepting)
+		return;
+	h->accepting = want;
+	LIST_FOREACH(l, &h->listeners, entry)
+	{
+		if (want)
+			evconnlistener_enable(l->lev);
+		else
+			evconnlistener_disable(l->lev);
+	}
+}
+
+static void
+httpd_check_idle(struct httpd *h)
+{
+	if (!h->draining || h->idle_done || !TAILQ_EMPTY(&h->conns) ||
+	    !TAILQ_EMPTY(&h->zombies))
+		return;
+	h->idle_done = 1;
+	event_active(h->idle_ev, EV_TIMEOUT, 1);
+}
+
+static void
+httpd_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+
+	(void)fd;
+	(void)what;
+	if (h->on_idle != NULL)
+		h->on_idle(h->idle_arg);
+}
+
+static void
+httpd_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+
+	(void)fd;
+	(void)what;
+	h->accept_paused = 0;
+	httpd_update_accept(h);
+}
+
+static void
+conn_set_phase(struct httpd_conn *c, enum conn_phase ph)
+{
+	struct httpd *h = c->h;
+	const struct timeval *tv = NULL;
+
+	c->phase = ph;
+	switch (ph) {
+	case PH_IDLE:
+		tv = h->tv_idle;
+		c->hdr_bytes = 0;
+		break;
+	case PH_HEADER:
+		tv = h->tv_header;
+		break;
+	case PH_BODY:
+		tv = h->tv_body;
+		break;
+	case PH_HANDLER:
+		break;
+	case PH_WRITE:
+		tv = h->tv_write;
+		break;
+	case PH_LINGER:
+		tv = h->tv_linger;
+		break;
+	}
+	if (tv != NULL)
+		evtimer_add(c->timer, tv);
+	else
+		evtimer_del(c->timer);
+}
+
+static void
+conn_destroy(struct httpd_conn *c)
+{
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	buf_free(&c->req.url);
+	buf_free(&c->req.hdrs);
+	buf_free(&c->req.body);
+	free(c);
+}
+
+static void
+conn_free(struct httpd_conn *c)
+{
+	struct httpd *h = c->h;
+
+	TAILQ_REMOVE(&h->conns, c, entry);
+	h->st.conns_open--;
+	conn_destroy(c);
+	httpd_update_accept(h);
+	httpd_check_idle(h);
+}
+
+/*
+ * The client is gone while the handler holds its request: close the socket
+ * now (freeing its slot under max_conns) and keep the request until
+ * httpd_reply.
+ */
+static void
+conn_kill(struct httpd_conn *c)
+{
+	struct httpd *h = c->h;
+
+	TAILQ_REMOVE(&h->conns, c, entry);
+	h->st.conns_open--;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	event_free(c->timer);
+	c->timer = NULL;
+	c->dead = 1;
+	TAILQ_INSERT_TAIL(&h->zombies, c, entry);
+	httpd_update_accept(h);
+}
+
+/* Free what one large request grew, keep the ordinary buffers. */
+static void
+conn_trim(struct httpd_conn *c)
+{
+	struct buf *bufs[] = {&c->req.url, &c->req.hdrs, &c->req.body};
+	size_t i;
+
+	for (i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+		if (bufs[i]->cap > HTTPD_KEEP_BUF)
+			buf_free(bufs[i]);
+	}
+}
+
+/*
+ * Send hdr then body, with one sendmsg when nothing is queued; queue what
+ * is left for the bufferevent. A hard write error marks the connection
+ * broken, to be closed by the caller.
+ */
+static void
+conn_send(struct httpd_conn *c, const void *hdr, size_t hlen, const void *body,
+          size_t blen)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct iovec iov[2];
+	struct msghdr msg;
+	size_t done = 0;
+	ssize_t n;
+	int rc = 0;
+
+	if (c->broken)
+		return;
+	if (!c->writing) {
+		iov[0].iov_base = (void *)hdr;
+		iov[0].iov_len = hlen;
+		iov[1].iov_base = (void *)body;
+		iov[1].iov_len = blen;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = blen > 0 ? 2 : 1;
+		n = sendmsg(bufferevent_getfd(c->bev), &msg,
+		            MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			c->broken = 1;
+			return;
+		}
+		if (n > 0)
+			done = (size_t)n;
+		if (done == hlen + blen)
+			return;
+	}
+	if (done < hlen) {
+		rc = evbuffer_add(out, (const char *)hdr + done, hlen - done);
+		done = hlen;
+	}
+	if (rc == 0 && blen > done - hlen)
+		rc = evbuffer_add(out, (const char *)body + (done - hlen),
+		                  blen - (done - hlen));
+	if (rc == -1) {
+		c->broken = 1;
+		return;
+	}
+	if (!c->writing) {
+		c->writing = 1;
+		bufferevent_enable(c->bev, EV_WRITE);
+	}
+}
+
+/*
+ * Close once the output is written: the write callback does it, now
+ * (deferred) when nothing is queued.
+ */
+static void
+conn_finish(struct httpd_conn *c)
+{
+	c->close_after = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	conn_set_phase(c, PH_WRITE);
+	if (!c->writing)
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* An error that leaves the stream unparseable: answer, then close. */
+static void
+conn_error(struct httpd_conn *c, int status, const char *msg)
+{
+	c->close_after = 1;
+	c->linger = 1;
+	c->req.pending = 1;
+	if (status < 500)
+		c->h->st.errors_4xx++;
+	httpd_reply_error(&c->req, status, msg);
+}
+
+static int
+on_message_begin(http_parser *p)
+{
+	struct httpd_conn *c = p->data;
+	struct httpd_req *r = &c->req;
+
+	buf_reset(&r->url);
+	buf_reset(&r->hdrs);
+	buf_reset(&r->body);
+	r->method = HTTPD_OTHER;
+	r->head = 0;
+	c->hstate = HS_NONE;
+	conn_set_phase(c, PH_HEADER);
+	return 0;
+}
+
+static int
+conn_oom(struct httpd_conn *c)
+{
+	c->err_status = 500;
+	c->err_msg = "request: out of memory";
+	return -1;
+}
+
+static int
+on_url(http_parser *p, const char *at, size_t len)
+{
+	struct httpd_conn *c = p->data;
+
+	if (buf_add(&c->req.url, at, len) == -1)
+		return conn_oom(c);
+	return 0;
+}
+
+/* End the current value: trailing blanks are not part of it (RFC 9110 5.5). */
+static int
+hdr_end_value(struct httpd_conn *c)
+{
+	struct buf *b = &c->req.hdrs;
+
+	while (b->len > c->val_start &&
+	       (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+		b->len--;
+	return buf_addch(b, '\0');
+}
+
+static int
+on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct httpd_conn *c = p->data;
+
+	/* Chunked trailers arrive after the headers; they are not kept. */
+	if (c->phase != PH_HEADER)
+		return 0;
+	if (c->hstate == HS_VALUE && hdr_end_value(c) == -1)
+		return conn_oom(c);
+	c->hstate = HS_FIELD;
+	if (buf_add(&c->req.hdrs, at, len) == -1)
+		return conn_oom(c);
+	return 0;
+}
+
+static int
+on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct httpd_conn *c = p->data;
+	struct buf *b = &c->req.hdrs;
+
+	if (c->phase != PH_HEADER)
+		return 0;
+	if (c->hstate != HS_VALUE) {
+		if (buf_addch(b, '\0') == -1)
+			return conn_oom(c);
+		c->val_start = b->len;
+		c->hstate = HS_VALUE;
+	}
+	if (buf_add(b, at, len) == -1)
+		return conn_oom(c);
+	return 0;
+}
+
+/*
+ * Pause here so that conn_parse learns exactly where the headers end (for
+ * max_header) and checks them before any body byte is read.
+ */
+static int
+on_headers_complete(http_parser *p)
+{
+	struct httpd_conn *c = p->data;
+
+	c->got_hdrs = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static int
+on_body(http_parser *p, const char *at, size_t len)
+{
+	struct httpd_conn *c = p->data;
+	struct buf *b = &c->req.body;
+
+	if (len > c->h->lim.max_body - b->len) {
+		c->err_status = 413;
+		return -1;
+	}
+	if (buf_add(b, at, len) == -1)
+		return conn_oom(c);
+	return 0;
+}
+
+static int
+on_message_complete(http_parser *p)
+{
+	struct httpd_conn *c = p->data;
+
+	c->req.keepalive = http_should_keep_alive(p) && !p->upgrade;
+	c->req.http10 = p->http_major == 1 && p->http_minor == 0;
+	c->got_msg = 1;
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static enum httpd_method
+method_of(unsigned m)
+{
+	switch (m) {
+	case HTTP_GET:
+		return HTTPD_GET;
+	case HTTP_HEAD:
+		return HTTPD_HEAD;
+	case HTTP_POST:
+		return HTTPD_POST;
+	case HTTP_PUT:
+		return HTTPD_PUT;
+	case HTTP_DELETE:
+		return HTTPD_DELETE;
+	default:
+		return HTTPD_OTHER;
+	}
+}
+
+/* Turn the request target into a path: absolute form reduced, query cut. */
+static void
+req_set_path(struct httpd_req *r, int is_connect)
+{
+	struct http_parser_url u;
+	char *s = r->url.data;
+
+	if (s == NULL)
+		return;
+	/* http_parser_url holds 16-bit offsets. */
+	if (s[0] != '/' && r->url.len <= UINT16_MAX) {
+		http_parser_url_init(&u);
+		if (http_parser_parse_url(s, r->url.len, is_connect, &u) == 0 &&
+		    (u.field_set & (1 << UF_PATH))) {
+			memmove(s, s + u.field_data[UF_PATH].off,
+			        u.field_data[UF_PATH].len);
+			r->url.len = u.field_data[UF_PATH].len;
+			s[r->url.len] = '\0';
+		}
+	}
+	r->url.len = strcspn(s, "?#");
+	s[r->url.len] = '\0';
+}
+
+/* The headers are in: check them, then read the body. 0, or -1 on error. */
+static int
+conn_headers_done(struct httpd_conn *c)
+{
+	struct httpd *h = c->h;
+	struct httpd_req *r = &c->req;
+	http_parser *p = &c->parser;
+	const char *expect;
+	char msg[128];
+	int has_body;
+
+	if (c->hdr_bytes > h->lim.max_header) {
+		snprintf(msg, sizeof(msg), "headers: larger than %zu bytes",
+		         h->lim.max_header);
+		conn_error(c, 431, msg);
+		return -1;
+	}
+	if ((c->hstate == HS_VALUE && hdr_end_value(c) == -1) ||
+	    (c->hstate == HS_FIELD && buf_add(&r->hdrs, "\0", 2) == -1)) {
+		conn_error(c, 500, "request: out of memory");
+		return -1;
+	}
+	r->method = method_of(p->method);
+	r->head = r->method == HTTPD_HEAD;
+	req_set_path(r, p->method == HTTP_CONNECT);
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    p->content_length > h->lim.max_body) {
+		snprintf(msg, sizeof(msg), "body: larger than %zu bytes",
+		         h->lim.max_body);
+		conn_error(c, 413, msg);
+		return -1;
+	}
+	has_body = (p->flags & F_CHUNKED) ||
+	           ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+	/*
+	 * One allocation for a body of known length instead of doublings, up
+	 * to HTTPD_KEEP_BUF: a client announcing a large body it never sends
+	 * does not get memory reserved for it (larger blocks grow by mremap
+	 * anyway, without copying).
+	 */
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    buf_reserve(&r->body, p->content_length < HTTPD_KEEP_BUF
+	                              ? (size_t)p->content_length
+	                              : HTTPD_KEEP_BUF) == -1) {
+		conn_error(c, 500, "request: out of memory");
+		return -1;
+	}
+	conn_set_phase(c, PH_BODY);
+	expect = httpd_req_header(r, "Expect");
+	if (has_body && expect != NULL && p->http_minor >= 1 &&
+	    strcasecmp(expect, "100-continue") == 0) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		conn_send(c, cont, sizeof(cont) - 1, NULL, 0);
+		if (c->broken) {
+			conn_finish(c);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+conn_dispatch(struct httpd_conn *c)
+{
+	struct httpd *h = c->h;
+
+	c->req.pending = 1;
+	conn_set_phase(c, PH_HANDLER);
+	h->st.requests++;
+	h->handler(&c->req, h->arg);
+}
+
+/* The parser stopped with an error: say why and close. */
+static void
+conn_parse_error(struct httpd_conn *c, enum http_errno e)
+{
+	char msg[160];
+
+	if (c->err_status == 413) {
+		snprintf(msg, sizeof(msg), "body: larger than %zu bytes",
+		         c->h->lim.max_body);
+		conn_error(c, 413, msg);
+	} else if (c->err_status != 0) {
+		conn_error(c, c->err_status, c->err_msg);
+	} else if (e == HPE_HEADER_OVERFLOW) {
+		snprintf(msg, sizeof(msg), "headers: larger than %zu bytes",
+		         c->h->lim.max_header);
+		conn_error(c, 431, msg);
+	} else {
+		snprintf(msg, sizeof(msg), "request: %s (%s)",
+		         http_errno_description(e), http_errno_name(e));
+		conn_error(c, 400, msg);
+	}
+}
+
+/*
+ * Parse what is buffered, one evbuffer chunk at a time and in place (the
+ * body is copied once, into req.body), until a request goes to the handler,
+ * the input runs out, or an error reply is queued. While the headers are
+ * incomplete the parser sees at most max_header + 1 bytes of them.
+ */
+static void
+conn_parse(struct httpd_conn *c)
+{
+	struct httpd *h = c->h;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec v;
+	enum http_errno e;
+	size_t len, n;
+
+	c->in_parse = 1;
+	while (c->phase == PH_IDLE || c->phase == PH_HEADER ||
+	       c->phase == PH_BODY) {
+		if (c->phase == PH_IDLE && h->draining)
+			break;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
+		len = v.iov_len;
+		if (c->phase != PH_BODY &&
+		    len > h->lim.max_header + 1 - c->hdr_bytes)
+			len = h->lim.max_header + 1 - c->hdr_bytes;
+		n = http_parser_execute(&c->parser, &parser_settings,
+		                        v.iov_base, len);
+		evbuffer_drain(in, n);
+		e = HTTP_PARSER_ERRNO(&c->parser);
+		if (e == HPE_PAUSED && c->got_hdrs) {
+			/* Paused before the final LF, which is re-read. */
+			c->got_hdrs = 0;
+			c->hdr_bytes += n + 1;
+			http_parser_pause(&c->parser, 0);
+			if (conn_headers_done(c) == -1)
+				break;
+			continue;
+		}
+		if (e == HPE_PAUSED && c->got_msg) {
+			c->got_msg = 0;
+			http_parser_pause(&c->parser, 0);
+			conn_dispatch(c);
+			continue;
+		}
+		if (e != HPE_OK) {
+			conn_parse_error(c, e);
+			break;
+		}
+		if (c->phase != PH_BODY) {
+			c->hdr_bytes += n;
+			if (c->hdr_bytes > h->lim.max_header) {
+				conn_parse_error(c, HPE_HEADER_OVERFLOW);
+				break;
+			}
+		}
+		if (n != len) {
+			conn_parse_error(c, HPE_UNKNOWN);
+			break;
+		}
+	}
+	c->in_parse = 0;
+	/*
+	 * No complete request is left: after the client's EOF (a truncated
+	 * request is dropped) or while draining, close once written.
+	 */
+	if ((c->phase == PH_IDLE || c->phase == PH_HEADER ||
+	     c->phase == PH_BODY) &&
+	    (c->rd_eof || (c->phase == PH_IDLE && h->draining)))
+		conn_finish(c);
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct httpd_conn *c = arg;
+
+	if (c->phase == PH_LINGER) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	conn_parse(c);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct httpd_conn *c = arg;
+
+	if (c->writing) {
+		c->writing = 0;
+		bufferevent_disable(bev, EV_WRITE);
+	}
+	if (c->phase != PH_WRITE)
+		return;
+	if (!c->close_after) {
+		conn_set_phase(c, PH_IDLE);
+		conn_parse(c);
+		return;
+	}
+	if (!c->linger || c->rd_eof || c->broken) {
+		conn_free(c);
+		return;
+	}
+	/* Close only after the client has stopped sending (or a while). */
+	shutdown(bufferevent_getfd(bev), SHUT_WR);
+	evbuffer_drain(bufferevent_get_input(bev),
+	               evbuffer_get_length(bufferevent_get_input(bev)));
+	conn_set_phase(c, PH_LINGER);
+	bufferevent_enable(bev, EV_READ);
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct httpd_conn *c = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    !(what & BEV_EVENT_ERROR)) {
+		/*
+		 * A half-close and a close look the same here: answer what
+		 * is complete, then close. A client that is really gone makes
+		 * the write fail, which lands below.
+		 */
+		c->rd_eof = 1;
+		switch (c->phase) {
+		case PH_HANDLER:
+		case PH_WRITE:
+			return;
+		case PH_LINGER:
+			conn_free(c);
+			return;
+		default:
+			conn_parse(c);
+			return;
+		}
+	}
+	if (c->phase == PH_HANDLER && c->req.pending) {
+		conn_kill(c);
+		return;
+	}
+	conn_free(c);
+}
+
+static void
+conn_timercb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd_conn *c = arg;
+	struct httpd *h = c->h;
+	char msg[96];
+
+	(void)fd;
+	(void)what;
+	switch (c->phase) {
+	case PH_HEADER:
+	case PH_BODY:
+		h->st.timeouts++;
+		snprintf(msg, sizeof(msg),
+		         "request: %s not received within %u ms",
+		         c->phase == PH_HEADER ? "headers" : "body",
+		         c->phase == PH_HEADER ? h->lim.header_timeout_ms
+		                               : h->lim.body_timeout_ms);
+		conn_error(c, 408, msg);
+		break;
+	case PH_WRITE:
+		h->st.timeouts++;
+		conn_free(c);
+		break;
+	case PH_IDLE:
+	case PH_LINGER:
+		conn_free(c);
+		break;
+	case PH_HANDLER:
+		break;
+	}
+}
+
+static void
+httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+                struct sockaddr *sa, int salen, void *arg)
+{
+	struct httpd_listener *l = arg;
+	struct httpd *h = l->h;
+	struct httpd_conn *c;
+	struct ucred uc;
+	socklen_t uclen = sizeof(uc);
+	int one = 1;
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	h->accept_warned = 0;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("httpd: connection");
+		close(fd);
+		return;
+	}
+	c->h = h;
+	c->req.conn = c;
+	c->req.uid = (uid_t)-1;
+	c->req.gid = (gid_t)-1;
+	buf_init(&c->req.url);
+	buf_init(&c->req.hdrs);
+	buf_init(&c->req.body);
+	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("httpd: bufferevent_socket_new failed");
+		close(fd);
+		free(c);
+		return;
+	}
+	if ((c->timer = evtimer_new(h->base, conn_timercb, c)) == NULL) {
+		log_warnx("httpd: evtimer_new failed");
+		bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	if (l->is_unix) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &uclen) == 0) {
+			c->req.uid = uc.uid;
+			c->req.gid = uc.gid;
+		} else {
+			log_warn("httpd: SO_PEERCRED");
+		}
+	} else {
+		/* A reply is one write; Nagle would only delay it. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		                 sizeof(one));
+	}
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	/* A pipelining client cannot make us buffer more than this. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	                         h->lim.max_header + h->lim.max_body);
+	bufferevent_set_max_single_read(c->bev, HTTPD_READ_MAX);
+	/* Writes go out directly; EV_WRITE only while output is queued. */
+	bufferevent_disable(c->bev, EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ);
+	TAILQ_INSERT_TAIL(&h->conns, c, entry);
+	h->st.conns_open++;
+	h->st.conns_total++;
+	conn_set_phase(c, PH_IDLE);
+	httpd_update_accept(h);
+}
+
+/*
+ * accept(2) failed for a reason that retrying at once will not cure
+ * (EMFILE, ENFILE, ENOBUFS...): the listening socket stays readable, so
+ * pause accepting for a moment instead of spinning, and say so once.
+ */
+static void
+httpd_accept_errcb(struct evconnlistener *lev, void *arg)
+{
+	struct httpd_listener *l = arg;
+	struct httpd *h = l->h;
+	struct timeval tv = {0, HTTPD_ACCEPT_PAUSE_MS * 1000};
+
+	(void)lev;
+	if (!h->accept_warned) {
+		errno = EVUTIL_SOCKET_ERROR();
+		log_warn("httpd: accept (pausing %d ms)",
+		         HTTPD_ACCEPT_PAUSE_MS);
+		h->accept_warned = 1;
+	}
+	h->accept_paused = 1;
+	httpd_update_accept(h);
+	evtimer_add(h->accept_ev, &tv);
+}
+
+struct httpd *
+httpd_new(struct event_base *base, const struct httpd_limits *limits,
+          httpd_handler_fn *handler, void *arg)
+{
+	struct httpd *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		log_warn("httpd_new");
+		return NULL;
+	}
+	h->base = base;
+	h->lim = *limits;
+	h->handler = handler;
+	h->arg = arg;
+	h->accepting = 1;
+	LIST_INIT(&h->listeners);
+	TAILQ_INIT(&h->conns);
+	TAILQ_INIT(&h->zombies);
+	buf_init(&h->scratch);
+	buf_init(&h->hdrbuf);
+	h->tv_idle = httpd_timeout(h, 0, limits->idle_timeout_ms);
+	h->tv_header = httpd_timeout(h, 1, limits->header_timeout_ms);
+	h->tv_body = httpd_timeout(h, 2, limits->body_timeout_ms);
+	h->tv_write = httpd_timeout(h, 3, limits->write_timeout_ms);
+	h->tv_linger = httpd_timeout(h, 4, HTTPD_LINGER_MS);
+	h->accept_ev = evtimer_new(base, httpd_accept_resume, h);
+	h->idle_ev = event_new(base, -1, 0, httpd_idle_cb, h);
+	if (h->accept_ev == NULL || h->idle_ev == NULL) {
+		log_warnx("httpd_new: event_new failed");
+		httpd_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int
+httpd_listen_fd(struct httpd *h, int fd, int is_unix)
+{
+	struct httpd_listener *l;
+
+	if (h->stopped || (l = calloc(1, sizeof(*l))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	l->h = h;
+	l->is_unix = is_unix;
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    evutil_make_socket_closeonexec(fd) == -1) {
+		log_warn("httpd: listening socket");
+		close(fd);
+		free(l);
+		return -1;
+	}
+	/* Backlog 0: the socket is already listening. */
+	l->lev = evconnlistener_new(
+	    h->base, httpd_accept_cb, l,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0,
+	    fd);
+	if (l->lev == NULL) {
+		log_warnx("httpd: evconnlistener_new failed");
+		close(fd);
+		free(l);
+		return -1;
+	}
+	evconnlistener_set_error_cb(l->lev, httpd_accept_errcb);
+	LIST_INSERT_HEAD(&h->listeners, l, entry);
+	if (h->accepting)
+		evconnlistener_enable(l->lev);
+	return 0;
+}
+
+void
+httpd_stop_accepting(struct httpd *h)
+{
+	struct httpd_listener *l;
+
+	/* Closed, not disabled: new clients are refused, not left waiting. */
+	while ((l = LIST_FIRST(&h->listeners)) != NULL) {
+		LIST_REMOVE(l, entry);
+		evconnlistener_free(l->lev);
+		free(l);
+	}
+	h->stopped = 1;
+	h->accepting = 0;
+	evtimer_del(h->accept_ev);
+}
+
+void
+httpd_drain(struct httpd *h, void (*on_idle)(void *arg), void *arg)
+{
+	struct httpd_conn *c, *next;
+
+	httpd_stop_accepting(h);
+	h->draining = 1;
+	h->on_idle = on_idle;
+	h->idle_arg = arg;
+	for (c = TAILQ_FIRST(&h->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->in_parse) {
+			/* conn_parse sees draining when the handler returns. */
+			continue;
+		}
+		if (c->phase == PH_IDLE && !c->writing)
+			conn_free(c);
+		else if (c->phase == PH_IDLE || c->phase == PH_WRITE)
+			conn_finish(c);
+		/* The others close after their reply, as draining is set. */
+	}
+	httpd_check_idle(h);
+}
+
+void
+httpd_free(struct httpd *h)
+{
+	struct httpd_listener *l;
+	struct httpd_conn *c;
+
+	if (h == NULL)
+		return;
+	while ((l = LIST_FIRST(&h->listeners)) != NULL) {
+		LIST_REMOVE(l, entry);
+		evconnlistener_free(l->lev);
+		free(l);
+	}
+	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {
+		TAILQ_REMOVE(&h->conns, c, entry);
+		conn_destroy(c);
+	}
+	while ((c = TAILQ_FIRST(&h->zombies)) != NULL) {
+		TAILQ_REMOVE(&h->zombies, c, entry);
+		conn_destroy(c);
+	}
+	if (h->accept_ev != NULL)
+		event_free(h->accept_ev);
+	if (h->idle_ev != NULL)
+		event_free(h->idle_ev);
+	buf_free(&h->scratch);
+	buf_free(&h->hdrbuf);
+	free(h);
+}
+
+void
+httpd_stats(struct httpd *h, struct httpd_stats *st)
+{
+	*st = h->st;
+}
+
+enum httpd_method
+httpd_req_method(const struct httpd_req *r)
+{
+	return r->method;
+}
+
+const char *
+httpd_req_path(const struct httpd_req *r)
+{
+	return r->url.data != NULL ? r->url.data : "";
+}
+
+const char *
+httpd_req_body(const struct httpd_req *r, size_t *len)
+{
+	if (len != NULL)
+		*len = r->body.len;
+	return r->body.data != NULL ? r->body.data : "";
+}
+
+const char *
+httpd_req_header(const struct httpd_req *r, const char *name)
+{
+	const char *p = r->hdrs.data, *end, *v;
+
+	if (p == NULL)
+		return NULL;
+	end = p + r->hdrs.len;
+	while (p < end) {
+		v = p + strlen(p) + 1;
+		if (v >= end)
+			break;
+		if (strcasecmp(p, name) == 0)
+			return v;
+		p = v + strlen(v) + 1;
+	}
+	return NULL;
+}
+
+uid_t
+httpd_req_uid(const struct httpd_req *r)
+{
+	return r->uid;
+}
+
+gid_t
+httpd_req_gid(const struct httpd_req *r)
+{
+	return r->gid;
+}
+
+void
+httpd_reply(struct httpd_req *r, int status, const char *content_type,
+            const char *extra_headers, const void *body, size_t len)
+{
+	struct httpd_conn *c = r->conn;
+	struct httpd *h = c->h;
+	char stackhdr[HTTPD_HDR_STACK];
+	const char *hdr = stackhdr, *reason, *connhdr = "";
+	size_t blen = r->head ? 0 : len;
+	int n;
+
+	if (!r->pending) {
+		log_warnx("httpd_reply: no request is waiting for a reply");
+		return;
+	}
+	r->pending = 0;
+	if (c->dead) {
+		TAILQ_REMOVE(&h->zombies, c, entry);
+		conn_destroy(c);
+		httpd_check_idle(h);
+		return;
+	}
+	if (status < 200 || status > 599) {
+		log_warnx("httpd_reply: status %d out of range", status);
+		status = 500;
+	}
+	reason = http_status_str((enum http_status)status);
+	if (reason[0] == '<')
+		reason = "Status";
+	if (!r->keepalive || h->draining)
+		c->close_after = 1;
+	if (c->close_after)
+		connhdr = "Connection: close\r\n";
+	else if (r->http10)
+		connhdr = "Connection: keep-alive\r\n";
+	if (content_type == NULL)
+		content_type = "application/json";
+	if (extra_headers == NULL)
+		extra_headers = "";
+	n = snprintf(
+	    stackhdr, sizeof(stackhdr),
+	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "%s%s\r\n",
+	    status, reason, content_type, len, connhdr, extra_headers);
+	if (n < 0) {
+		c->broken = 1;
+	} else if ((size_t)n >= sizeof(stackhdr)) {
+		buf_reset(&h->hdrbuf);
+		if (buf_printf(&h->hdrbuf,
+		               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		               "Content-Length: %zu\r\n%s%s\r\n",
+		               status, reason, content_type, len, connhdr,
+		               extra_headers) == -1)
+			c->broken = 1;
+		hdr = h->hdrbuf.data;
+		n = (int)h->hdrbuf.len;
+	}
+	if (!c->broken)
+		conn_send(c, hdr, (size_t)n, body, blen);
+	/* The request is over; an error before the next one has a body. */
+	r->head = 0;
+	conn_trim(c);
+	if (c->close_after || c->broken) {
+		conn_finish(c);
+	} else if (c->writing && evbuffer_get_length(bufferevent_get_output(
+	                             c->bev)) > HTTPD_OUT_HIGH) {
+		conn_set_phase(c, PH_WRITE);
+	} else {
+		conn_set_phase(c, PH_IDLE);
+		/* Called later than the handler: resume parsing on the loop. */
+		if (!c->in_parse &&
+		    (c->rd_eof ||
+		     evbuffer_get_length(bufferevent_get_input(c->bev)) > 0))
+			bufferevent_trigger(c->bev, EV_READ,
+			                    BEV_TRIG_IGNORE_WATERMARKS |
+			                        BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+void
+httpd_reply_error(struct httpd_req *r, int status, const char *msg)
+{
+	static const char oom[] =
+	    "{\"success\": false, \"error\": \"out of memory\"}";
+	struct buf *b = &r->conn->h->scratch;
+
+	buf_reset(b);
+	if (buf_addstr(b, "{\"success\": false, \"error\": ") == -1 ||
+	    buf_add_json_string(b, msg) == -1 || buf_addch(b, '}') == -1) {
+		httpd_reply(r, status, NULL, NULL, oom, sizeof(oom) - 1);
+		return;
+	}
+	httpd_reply(r, status, NULL, NULL, b->data, b->len);
+}

@@ -1,0 +1,111 @@
+/* httpd.h: a small HTTP/1.1 server on libevent bufferevents, with hard limits per connection. */
+#ifndef TS_HTTPD_H
+#define TS_HTTPD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+
+/*
+ * Why not evhttp: libevent 2.1's evhttp answers oversized bodies, oversized
+ * headers and malformed requests itself with an HTML page, while the
+ * contract wants a JSON error body on every 4xx and 5xx; it has no deadline
+ * for receiving a whole header (a client sending a byte a second keeps a
+ * connection forever), no connection cap, and allocates several objects per
+ * request. This server parses with http-parser (Debian's libhttp-parser),
+ * keeps one buffer set per connection, and enforces every limit below.
+ *
+ * Threads: everything here runs on the event loop of base.
+ */
+
+struct httpd;
+struct httpd_req;
+
+enum httpd_method {
+	HTTPD_OTHER = 0,
+	HTTPD_GET,
+	HTTPD_HEAD,
+	HTTPD_POST,
+	HTTPD_PUT,
+	HTTPD_DELETE,
+};
+
+struct httpd_limits {
+	size_t max_body;	/* 413 beyond (checked on Content-Length first) */
+	size_t max_header;	/* request line + headers; 431 beyond */
+	unsigned max_conns;	/* further connections wait in the backlog */
+	unsigned header_timeout_ms; /* from first byte to end of headers */
+	unsigned body_timeout_ms;   /* from end of headers to end of body */
+	unsigned idle_timeout_ms;   /* keep-alive connection with no request */
+	unsigned write_timeout_ms;  /* a reply the client does not read */
+};
+
+/*
+ * Called once per complete request, in order per connection. The handler
+ * must eventually call httpd_reply exactly once, now or later from the same
+ * loop; until then the connection parses no further request (pipelined
+ * input waits in its buffer).
+ */
+typedef void httpd_handler_fn(struct httpd_req *req, void *arg);
+
+struct httpd *httpd_new(struct event_base *base,
+    const struct httpd_limits *limits, httpd_handler_fn *handler, void *arg);
+
+/*
+ * Serve on a listening socket (already bound and listening; made
+ * non-blocking here). httpd owns fd from now on. unix_peercred: 1 when fd is
+ * a Unix socket whose peers' credentials should be read (SO_PEERCRED).
+ */
+int httpd_listen_fd(struct httpd *h, int fd, int is_unix);
+
+/* Stop accepting; established connections go on. */
+void httpd_stop_accepting(struct httpd *h);
+
+/*
+ * Begin a graceful close: connections with no request in progress close now,
+ * the others after their reply is written (or write_timeout). on_idle runs
+ * once, on the loop, when no connection is left.
+ */
+void httpd_drain(struct httpd *h, void (*on_idle)(void *arg), void *arg);
+
+/* Close every connection and listener at once and free h. */
+void httpd_free(struct httpd *h);
+
+/* Live connections and counters, for /metrics. */
+struct httpd_stats {
+	uint64_t conns_open;
+	uint64_t conns_total;
+	uint64_t requests;
+	uint64_t errors_4xx; /* answered by httpd itself: 400, 408, 413, 431 */
+	uint64_t timeouts;
+};
+void httpd_stats(struct httpd *h, struct httpd_stats *st);
+
+/*
+ * Request accessors. Pointers stay valid until httpd_reply. The path has
+ * no query string; body is NUL-terminated (the NUL is not counted).
+ */
+enum httpd_method httpd_req_method(const struct httpd_req *r);
+const char *httpd_req_path(const struct httpd_req *r);
+const char *httpd_req_body(const struct httpd_req *r, size_t *len);
+/* First header of that name (case-insensitive), or NULL. */
+const char *httpd_req_header(const struct httpd_req *r, const char *name);
+/* Peer credentials on a Unix socket; -1 when unknown (TCP). */
+uid_t httpd_req_uid(const struct httpd_req *r);
+gid_t httpd_req_gid(const struct httpd_req *r);
+
+/*
+ * Send the reply and end the request. status is 200..599; content_type
+ * may be NULL for application/json; extra_headers, when not NULL, is
+ * complete "Name: value\r\n" lines. The body is copied. If the client has
+ * gone meanwhile, the reply is dropped and the request freed.
+ */
+void httpd_reply(struct httpd_req *r, int status, const char *content_type,
+    const char *extra_headers, const void *body, size_t len);
+
+/* A JSON error reply: {"success": false, "error": "<msg>"} (msg escaped). */
+void httpd_reply_error(struct httpd_req *r, int status, const char *msg);
+
+#endif

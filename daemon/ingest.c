@@ -1,0 +1,860 @@
+/* ingest.c: the HTTP routes of the ingest API: validate, hand to group commit, answer. */
+#include "ingest.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/uuid.h"
+#include "conf/conf.h"
+#include "daemon/commit.h"
+#include "daemon/event.h"
+#include "daemon/httpd.h"
+#include "daemon/jsonscan.h"
+#include "forwarder/forwarder.h"
+#include "spool/spool.h"
+
+/* Seconds a client is told to wait when the spool is full or failing. */
+#define RETRY_AFTER_FULL "Retry-After: 5\r\n"
+#define RETRY_AFTER_ERR "Retry-After: 10\r\n"
+
+enum route {
+	ROUTE_EVENT,
+	ROUTE_BATCH,
+};
+
+/*
+ * One request between validation and its reply. Kept on a free list:
+ * their buffers stay allocated, so a busy daemon does not malloc per
+ * request.
+ */
+struct pending {
+	struct commit_req creq;
+	struct ingest *ing;
+	struct httpd_req *hreq;
+	enum route route;
+	struct buf data;	   /* every normalized event, back to back */
+	struct spool_rec *recs;	   /* n of them, pointing into data */
+	struct event_ids *ids;	   /* n of them */
+	size_t *offs;		   /* where each event starts in data */
+	size_t cap;
+	size_t n;
+	int single_session;
+	char session_id[EVENT_UUID_LEN + 1];
+	struct pending *next_free;
+};
+
+struct counters {
+	uint64_t requests;
+	uint64_t events_accepted;
+	uint64_t events_invalid;  /* in requests answered 400 */
+	uint64_t requests_invalid;
+	uint64_t requests_too_large;
+	uint64_t requests_full;
+	uint64_t requests_error;
+	uint64_t requests_not_found;
+};
+
+struct ingest {
+	const struct conf *conf;
+	struct spool *sp;
+	struct commit *commit;
+	struct fwd *fwd;
+	struct httpd *httpd;
+	struct pending *free_list;
+	unsigned inflight;
+	struct counters n;
+	/* scratch for array spans in batches */
+	size_t *span_off;
+	size_t *span_len;
+	size_t span_cap;
+	struct buf reply;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct ingest *
+ingest_new(const struct conf *conf, struct spool *sp, struct commit *commit)
+{
+	struct ingest *ing = calloc(1, sizeof(*ing));
+
+	if (ing == NULL)
+		return NULL;
+	ing->conf = conf;
+	ing->sp = sp;
+	ing->commit = commit;
+	buf_init(&ing->reply);
+	return ing;
+}
+
+static void
+pending_destroy(struct pending *p)
+{
+	buf_free(&p->data);
+	free(p->recs);
+	free(p->ids);
+	free(p->offs);
+	free(p);
+}
+
+void
+ingest_free(struct ingest *ing)
+{
+	struct pending *p;
+
+	if (ing == NULL)
+		return;
+	while ((p = ing->free_list) != NULL) {
+		ing->free_list = p->next_free;
+		pending_destroy(p);
+	}
+	free(ing->span_off);
+	free(ing->span_len);
+	buf_free(&ing->reply);
+	free(ing);
+}
+
+void
+ingest_set_conf(struct ingest *ing, const struct conf *conf)
+{
+	ing->conf = conf;
+}
+
+void
+ingest_set_fwd(struct ingest *ing, struct fwd *fwd)
+{
+	ing->fwd = fwd;
+}
+
+void
+ingest_set_httpd(struct ingest *ing, struct httpd *h)
+{
+	ing->httpd = h;
+}
+
+unsigned
+ingest_inflight(const struct ingest *ing)
+{
+	return ing->inflight;
+}
+
+static struct pending *
+pending_get(struct ingest *ing, size_t n)
+{
+	struct pending *p = ing->free_list;
+
+	if (p != NULL) {
+		ing->free_list = p->next_free;
+	} else {
+		p = calloc(1, sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		buf_init(&p->data);
+	}
+	if (n > p->cap) {
+		struct spool_rec *r = realloc(p->recs, n * sizeof(*r));
+		struct event_ids *ids;
+		size_t *offs;
+
+		if (r != NULL)
+			p->recs = r;
+		ids = realloc(p->ids, n * sizeof(*ids));
+		if (ids != NULL)
+			p->ids = ids;
+		offs = realloc(p->offs, n * sizeof(*offs));
+		if (offs != NULL)
+			p->offs = offs;
+		if (r == NULL || ids == NULL || offs == NULL) {
+			pending_destroy(p);
+			return NULL;
+		}
+		p->cap = n;
+	}
+	buf_reset(&p->data);
+	p->ing = ing;
+	p->n = 0;
+	p->single_session = 0;
+	p->session_id[0] = '\0';
+	return p;
+}
+
+/* Return to the free list; a huge buffer is not worth keeping. */
+static void
+pending_put(struct ingest *ing, struct pending *p)
+{
+	if (p->data.cap > 1024 * 1024 || p->cap > 1024) {
+		pending_destroy(p);
+		return;
+	}
+	p->next_free = ing->free_list;
+	ing->free_list = p;
+}
+
+static void
+reply_error(struct ingest *ing, struct httpd_req *req, int status,
+    const char *msg)
+{
+	if (status == 400)
+		ing->n.requests_invalid++;
+	else if (status == 413)
+		ing->n.requests_too_large++;
+	else if (status == 404)
+		ing->n.requests_not_found++;
+	httpd_reply_error(req, status, msg);
+}
+
+/*
+ * Take one member of "events" (or the "event" member): an object, or a
+ * string holding one. Normalizes it into p->data. raw is that value's text
+ * in the body. Returns 0, or the HTTP status to answer with err set.
+ */
+static int
+take_event(struct ingest *ing, struct pending *p, const cJSON *val,
+    const char *raw, size_t rawlen, const char *path,
+    const struct event_opts *opts, char *err, size_t errlen)
+{
+	const struct conf *conf = ing->conf;
+	cJSON *inner = NULL;
+	const cJSON *obj = val;
+	const char *text = raw;
+	size_t len = rawlen, before = p->data.len;
+	int rc;
+
+	if (cJSON_IsString(val)) {
+		const char *end = NULL;
+
+		/* The reference API's form: the event as a JSON string. */
+		len = strlen(val->valuestring);
+		text = json_trim(val->valuestring, &len);
+		if (len > conf->max_event_bytes)
+			goto too_big;
+		inner = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+		if (inner == NULL || end != text + len) {
+			snprintf(err, errlen,
+			    "%s: string does not hold valid JSON", path);
+			cJSON_Delete(inner);
+			return 400;
+		}
+		obj = inner;
+	} else if (cJSON_IsObject(val)) {
+		if (rawlen > conf->max_event_bytes)
+			goto too_big;
+	} else {
+		snprintf(err, errlen,
+		    "%s: must be an object or a string holding one", path);
+		return 400;
+	}
+	if (p->n == p->cap) {
+		snprintf(err, errlen, "%s: internal: too many events", path);
+		cJSON_Delete(inner);
+		return 500;
+	}
+	p->offs[p->n] = before;
+	rc = event_normalize(obj, text, len, opts, path, &p->data,
+	    &p->ids[p->n], err, errlen);
+	cJSON_Delete(inner);
+	if (rc == -1)
+		return 400;
+	p->n++;
+	return 0;
+
+too_big:
+	snprintf(err, errlen, "%s: larger than max_event_bytes (%llu)", path,
+	    (unsigned long long)conf->max_event_bytes);
+	return 413;
+}
+
+/* Point the records at their events once p->data stops moving. */
+static void
+pending_seal(struct pending *p, uint8_t kind)
+{
+	uint64_t t = now_ms();
+
+	for (size_t i = 0; i < p->n; i++) {
+		size_t end = i + 1 < p->n ? p->offs[i + 1] : p->data.len;
+
+		p->recs[i].kind = kind;
+		p->recs[i].time_ms = t;
+		p->recs[i].data = p->data.data + p->offs[i];
+		p->recs[i].len = end - p->offs[i];
+	}
+	p->creq.recs = p->recs;
+	p->creq.nrecs = p->n;
+	p->creq.bytes = p->data.len;
+}
+
+static void on_committed(struct commit_req *creq, void *arg);
+
+static void
+submit(struct ingest *ing, struct pending *p)
+{
+	p->creq.done = on_committed;
+	p->creq.arg = p;
+	ing->inflight++;
+	commit_submit(ing->commit, &p->creq);
+}
+
+static void
+answer_ok(struct ingest *ing, struct pending *p)
+{
+	struct buf *b = &ing->reply;
+
+	buf_reset(b);
+	if (p->route == ROUTE_EVENT) {
+		buf_printf(b,
+		    "{\"success\":true,\"event_id\":\"%s\",\"session_id\":\"%s\"}",
+		    p->ids[0].event_id, p->ids[0].session_id);
+	} else {
+		buf_addstr(b, "{\"success\":true,\"event_ids\":[");
+		for (size_t i = 0; i < p->n; i++)
+			buf_printf(b, "%s\"%s\"", i ? "," : "",
+			    p->ids[i].event_id);
+		buf_addch(b, ']');
+		if (p->single_session)
+			buf_printf(b, ",\"session_id\":\"%s\"", p->session_id);
+		buf_addch(b, '}');
+	}
+	if (b->data == NULL) {
+		httpd_reply_error(p->hreq, 500, "out of memory");
+		return;
+	}
+	httpd_reply(p->hreq, 200, NULL, NULL, b->data, b->len);
+}
+
+static void
+on_committed(struct commit_req *creq, void *arg)
+{
+	struct pending *p = arg;
+	struct ingest *ing = p->ing;
+
+	ing->inflight--;
+	switch (creq->result) {
+	case SPOOL_OK:
+		ing->n.events_accepted += p->n;
+		answer_ok(ing, p);
+		break;
+	case SPOOL_FULL:
+		ing->n.requests_full++;
+		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_FULL,
+		    "{\"success\":false,\"error\":\"spool: full\"}",
+		    strlen("{\"success\":false,\"error\":\"spool: full\"}"));
+		break;
+	case SPOOL_TOOBIG:
+		reply_error(ing, p->hreq, 413,
+		    "body: larger than the spool can ever hold");
+		break;
+	default:
+		ing->n.requests_error++;
+		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_ERR,
+		    "{\"success\":false,\"error\":\"spool: cannot write\"}",
+		    strlen("{\"success\":false,\"error\":\"spool: cannot "
+			   "write\"}"));
+	}
+	pending_put(ing, p);
+}
+
+/* Parse the body as a JSON object; answers the error itself. */
+static cJSON *
+parse_body(struct ingest *ing, struct httpd_req *req, const char *body,
+    size_t len)
+{
+	const char *end = NULL;
+	cJSON *root;
+	char msg[96];
+
+	if (!json_utf8_valid(body, len)) {
+		reply_error(ing, req, 400, "body: invalid UTF-8");
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (root == NULL) {
+		/* cJSON also refuses nesting deeper than 1000 levels. */
+		snprintf(msg, sizeof(msg),
+		    "body: invalid JSON (or nested too deep) near byte %zu",
+		    end != NULL ? (size_t)(end - body) : (size_t)0);
+		reply_error(ing, req, 400, msg);
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		reply_error(ing, req, 400, "body: must be a JSON object");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+static void
+event_opts_init(struct ingest *ing, struct event_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->default_project = ing->conf->default_project;
+	o->uuid_gen = uuid_v4;
+}
+
+static void
+handle_event(struct ingest *ing, struct httpd_req *req, const char *body,
+    size_t len)
+{
+	struct event_opts opts;
+	struct pending *p;
+	const cJSON *ev;
+	cJSON *root;
+	size_t off = 0, vlen = 0;
+	char err[512];
+	int status;
+
+	root = parse_body(ing, req, body, len);
+	if (root == NULL)
+		return;
+	ev = cJSON_GetObjectItemCaseSensitive(root, "event");
+	if (ev == NULL) {
+		reply_error(ing, req, 400, "event: required");
+		goto done;
+	}
+	if (cJSON_IsObject(ev) &&
+	    json_member_span(body, len, "event", &off, &vlen) == -1) {
+		reply_error(ing, req, 500, "event: internal: span not found");
+		goto done;
+	}
+	p = pending_get(ing, 1);
+	if (p == NULL) {
+		reply_error(ing, req, 503, "out of memory");
+		goto done;
+	}
+	p->route = ROUTE_EVENT;
+	p->hreq = req;
+	event_opts_init(ing, &opts);
+	status = take_event(ing, p, ev, body + off, vlen, "event", &opts, err,
+	    sizeof(err));
+	if (status != 0) {
+		ing->n.events_invalid++;
+		reply_error(ing, req, status, err);
+		pending_put(ing, p);
+		goto done;
+	}
+	pending_seal(p, SPOOL_KIND_EVENT);
+	submit(ing, p);
+done:
+	cJSON_Delete(root);
+}
+
+/* The session every event of a single-session batch shares. */
+static void
+batch_session(const cJSON *events, char *sid)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, events)
+	{
+		const cJSON *s = NULL;
+
+		if (cJSON_IsObject(e))
+			s = cJSON_GetObjectItemCaseSensitive(e, "session_id");
+		if (cJSON_IsString(s) && event_uuid_valid(s->valuestring)) {
+			snprintf(sid, EVENT_UUID_LEN + 1, "%s", s->valuestring);
+			return;
+		}
+	}
+	uuid_v4(sid, NULL);
+}
+
+static int
+spans_reserve(struct ingest *ing, size_t n)
+{
+	size_t *o, *l;
+
+	if (n <= ing->span_cap)
+		return 0;
+	o = realloc(ing->span_off, n * sizeof(*o));
+	if (o == NULL)
+		return -1;
+	ing->span_off = o;
+	l = realloc(ing->span_len, n * sizeof(*l));
+	if (l == NULL)
+		return -1;
+	ing->span_len = l;
+	ing->span_cap = n;
+	return 0;
+}
+
+static void
+handle_batch(struct ingest *ing, struct httpd_req *req, const char *body,
+    size_t len)
+{
+	const cJSON *events, *single, *props, *e;
+	struct event_opts opts;
+	struct pending *p;
+	cJSON *root;
+	size_t off, vlen, n, i = 0;
+	char err[512], path[48];
+	int status;
+
+	root = parse_body(ing, req, body, len);
+	if (root == NULL)
+		return;
+	events = cJSON_GetObjectItemCaseSensitive(root, "events");
+	single = cJSON_GetObjectItemCaseSensitive(root, "is_single_session");
+	props = cJSON_GetObjectItemCaseSensitive(root, "session_properties");
+	if (events == NULL) {
+		reply_error(ing, req, 400, "events: required");
+		goto done;
+	}
+	if (!cJSON_IsArray(events)) {
+		reply_error(ing, req, 400, "events: must be an array");
+		goto done;
+	}
+	if (single != NULL && !cJSON_IsBool(single)) {
+		reply_error(ing, req, 400,
+		    "is_single_session: must be a boolean");
+		goto done;
+	}
+	if (props != NULL && !cJSON_IsObject(props)) {
+		reply_error(ing, req, 400,
+		    "session_properties: must be an object");
+		goto done;
+	}
+	n = (size_t)cJSON_GetArraySize(events);
+	if (json_member_span(body, len, "events", &off, &vlen) == -1 ||
+	    spans_reserve(ing, n ? n : 1) == -1 ||
+	    json_array_spans(body + off, vlen, ing->span_off, ing->span_len,
+		n) != (long)n) {
+		reply_error(ing, req, 500, "events: internal: spans");
+		goto done;
+	}
+	p = pending_get(ing, n ? n : 1);
+	if (p == NULL) {
+		reply_error(ing, req, 503, "out of memory");
+		goto done;
+	}
+	p->route = ROUTE_BATCH;
+	p->hreq = req;
+	event_opts_init(ing, &opts);
+	if (cJSON_IsTrue(single)) {
+		p->single_session = 1;
+		batch_session(events, p->session_id);
+		opts.session_id = p->session_id;
+	}
+	cJSON_ArrayForEach(e, events)
+	{
+		snprintf(path, sizeof(path), "events[%zu]", i);
+		status = take_event(ing, p, e, body + off + ing->span_off[i],
+		    ing->span_len[i], path, &opts, err, sizeof(err));
+		if (status != 0) {
+			/* All or nothing: one bad event rejects the batch. */
+			ing->n.events_invalid++;
+			reply_error(ing, req, status, err);
+			pending_put(ing, p);
+			goto done;
+		}
+		i++;
+	}
+	if (n == 0) {
+		/* Nothing to spool: answer at once, as the remote would. */
+		answer_ok(ing, p);
+		pending_put(ing, p);
+		goto done;
+	}
+	pending_seal(p, SPOOL_KIND_EVENT);
+	submit(ing, p);
+done:
+	cJSON_Delete(root);
+}
+
+static void
+reply_buf(struct httpd_req *req, int status, const char *ctype,
+    struct buf *b)
+{
+	if (b->data == NULL) {
+		httpd_reply_error(req, 500, "out of memory");
+		return;
+	}
+	httpd_reply(req, status, ctype, NULL, b->data, b->len);
+}
+
+static void
+handle_healthz(struct ingest *ing, struct httpd_req *req)
+{
+	struct spool_stats st;
+	struct buf *b = &ing->reply;
+
+	buf_reset(b);
+	if (spool_stat(ing->sp, &st) != SPOOL_OK) {
+		httpd_reply(req, 503, NULL, RETRY_AFTER_ERR,
+		    "{\"success\":false,\"error\":\"spool: cannot read\"}",
+		    strlen("{\"success\":false,\"error\":\"spool: cannot "
+			   "read\"}"));
+		return;
+	}
+	/* Full means no room left for even a small event. */
+	if (st.used_bytes + 8192 > st.limit_bytes) {
+		httpd_reply(req, 503, NULL, RETRY_AFTER_FULL,
+		    "{\"success\":false,\"error\":\"spool: full\"}",
+		    strlen("{\"success\":false,\"error\":\"spool: full\"}"));
+		return;
+	}
+	buf_printf(b,
+	    "{\"status\":\"ok\",\"spool_events\":%llu,\"spool_bytes\":%llu}",
+	    (unsigned long long)st.events, (unsigned long long)st.bytes);
+	reply_buf(req, 200, NULL, b);
+}
+
+static void
+fwd_snapshot(struct ingest *ing, struct fwd_stats *fs)
+{
+	memset(fs, 0, sizeof(*fs));
+	if (ing->fwd != NULL)
+		fwd_get_stats(ing->fwd, fs);
+}
+
+int
+ingest_stats_json(struct ingest *ing, struct buf *b)
+{
+	struct spool_stats st;
+	struct commit_stats cs;
+	struct fwd_stats fs;
+	uint64_t now = now_ms();
+
+	if (spool_stat(ing->sp, &st) != SPOOL_OK)
+		return -1;
+	commit_stats(ing->commit, &cs);
+	fwd_snapshot(ing, &fs);
+	buf_printf(b,
+	    "{\"spool_events\":%llu,\"spool_bytes\":%llu,"
+	    "\"spool_used_bytes\":%llu,\"spool_limit_bytes\":%llu,"
+	    "\"spool_max_bytes\":%llu,\"spool_oldest_age_ms\":%llu,"
+	    "\"dead_letters\":%llu,\"evicted\":%llu,",
+	    (unsigned long long)st.events, (unsigned long long)st.bytes,
+	    (unsigned long long)st.used_bytes,
+	    (unsigned long long)st.limit_bytes,
+	    (unsigned long long)st.map_bytes,
+	    (unsigned long long)(st.oldest_ms && now > st.oldest_ms
+		    ? now - st.oldest_ms
+		    : 0),
+	    (unsigned long long)st.dead, (unsigned long long)st.evicted);
+	buf_printf(b,
+	    "\"events_received\":%llu,\"events_rejected\":%llu,"
+	    "\"requests\":%llu,\"requests_full\":%llu,"
+	    "\"commits\":%llu,\"events_committed\":%llu,"
+	    "\"commit_errors\":%llu,",
+	    (unsigned long long)ing->n.events_accepted,
+	    (unsigned long long)ing->n.events_invalid,
+	    (unsigned long long)ing->n.requests,
+	    (unsigned long long)ing->n.requests_full,
+	    (unsigned long long)cs.commits,
+	    (unsigned long long)cs.events_committed,
+	    (unsigned long long)cs.commit_errors);
+	buf_printf(b,
+	    "\"events_forwarded\":%llu,\"upstream_last_status\":%d,"
+	    "\"forwarder_state\":\"%s\",\"forwarder_reason\":",
+	    (unsigned long long)fs.events_forwarded, fs.last_status,
+	    fwd_state_name(fs.state));
+	buf_add_json_string(b, fs.reason);
+	buf_printf(b, ",\"backoff_ms\":%llu,\"retries\":%llu}",
+	    (unsigned long long)fs.backoff_ms, (unsigned long long)fs.retries);
+	return b->data == NULL ? -1 : 0;
+}
+
+static void
+metric(struct buf *b, const char *name, const char *type, const char *help,
+    const char *labels, uint64_t v)
+{
+	if (help != NULL)
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+		    type);
+	buf_printf(b, "%s%s %llu\n", name, labels ? labels : "",
+	    (unsigned long long)v);
+}
+
+int
+ingest_metrics_text(struct ingest *ing, struct buf *b)
+{
+	struct spool_stats st;
+	struct commit_stats cs;
+	struct fwd_stats fs;
+	struct httpd_stats hs = {0};
+	uint64_t now = now_ms();
+
+	if (spool_stat(ing->sp, &st) != SPOOL_OK)
+		return -1;
+	commit_stats(ing->commit, &cs);
+	fwd_snapshot(ing, &fs);
+	if (ing->httpd != NULL)
+		httpd_stats(ing->httpd, &hs);
+	metric(b, "tracespool_events_received_total", "counter",
+	    "Events received, by outcome.", "{outcome=\"accepted\"}",
+	    ing->n.events_accepted);
+	metric(b, "tracespool_events_received_total", NULL, NULL,
+	    "{outcome=\"invalid\"}", ing->n.events_invalid);
+	metric(b, "tracespool_requests_rejected_total", "counter",
+	    "Ingest requests answered with an error, by reason.",
+	    "{reason=\"invalid\"}", ing->n.requests_invalid);
+	metric(b, "tracespool_requests_rejected_total", NULL, NULL,
+	    "{reason=\"too_large\"}", ing->n.requests_too_large);
+	metric(b, "tracespool_requests_rejected_total", NULL, NULL,
+	    "{reason=\"full\"}", ing->n.requests_full);
+	metric(b, "tracespool_requests_rejected_total", NULL, NULL,
+	    "{reason=\"error\"}", ing->n.requests_error);
+	metric(b, "tracespool_requests_rejected_total", NULL, NULL,
+	    "{reason=\"not_found\"}", ing->n.requests_not_found);
+	metric(b, "tracespool_spool_events", "gauge", "Events in the spool.",
+	    NULL, st.events);
+	metric(b, "tracespool_spool_bytes", "gauge",
+	    "JSON bytes of the spooled events.", NULL, st.bytes);
+	metric(b, "tracespool_spool_used_bytes", "gauge",
+	    "Spool pages in use, in bytes.", NULL, st.used_bytes);
+	metric(b, "tracespool_spool_capacity_bytes", "gauge",
+	    "Where ingest stops accepting (below spool_max_bytes).", NULL,
+	    st.limit_bytes);
+	metric(b, "tracespool_spool_oldest_age_seconds", "gauge",
+	    "Age of the oldest spooled event.", NULL,
+	    st.oldest_ms && now > st.oldest_ms ? (now - st.oldest_ms) / 1000
+					       : 0);
+	metric(b, "tracespool_dead_letters", "gauge",
+	    "Events in the dead-letter store.", NULL, st.dead);
+	metric(b, "tracespool_events_evicted_total", "counter",
+	    "Events dropped by when_full = drop_oldest.", NULL, st.evicted);
+	metric(b, "tracespool_commits_total", "counter",
+	    "Spool transactions committed.", NULL, cs.commits);
+	metric(b, "tracespool_events_committed_total", "counter",
+	    "Events committed (events per commit: divide by commits).", NULL,
+	    cs.events_committed);
+	metric(b, "tracespool_commit_errors_total", "counter",
+	    "Spool transactions that failed.", NULL, cs.commit_errors);
+	metric(b, "tracespool_events_forwarded_total", "counter",
+	    "Events the upstream accepted.", NULL, fs.events_forwarded);
+	metric(b, "tracespool_upstream_requests_total", "counter",
+	    "Upstream requests, by status class.", "{class=\"2xx\"}",
+	    fs.requests_2xx);
+	metric(b, "tracespool_upstream_requests_total", NULL, NULL,
+	    "{class=\"4xx\"}", fs.requests_4xx);
+	metric(b, "tracespool_upstream_requests_total", NULL, NULL,
+	    "{class=\"5xx\"}", fs.requests_5xx);
+	metric(b, "tracespool_upstream_requests_total", NULL, NULL,
+	    "{class=\"network\"}", fs.requests_neterr);
+	metric(b, "tracespool_upstream_retries_total", "counter",
+	    "Upstream requests retried.", NULL, fs.retries);
+	buf_printf(b,
+	    "# HELP tracespool_forwarder_backoff_seconds Current wait before "
+	    "the next upstream attempt.\n"
+	    "# TYPE tracespool_forwarder_backoff_seconds gauge\n"
+	    "tracespool_forwarder_backoff_seconds %.3f\n",
+	    (double)fs.backoff_ms / 1000.0);
+	metric(b, "tracespool_forwarder_paused", "gauge",
+	    "1 while forwarding is paused (no key, or the key is refused).",
+	    NULL, fs.state == FWD_PAUSED);
+	metric(b, "tracespool_upstream_last_status", "gauge",
+	    "HTTP status of the last upstream answer (0 before any).", NULL,
+	    (uint64_t)fs.last_status);
+	metric(b, "tracespool_connections", "gauge",
+	    "Open ingest connections.", NULL, hs.conns_open);
+	metric(b, "tracespool_connections_total", "counter",
+	    "Ingest connections accepted.", NULL, hs.conns_total);
+	return b->data == NULL ? -1 : 0;
+}
+
+int
+ingest_status_line(struct ingest *ing, char *out, size_t len)
+{
+	struct spool_stats st;
+	struct fwd_stats fs;
+
+	if (spool_stat(ing->sp, &st) != SPOOL_OK)
+		return -1;
+	fwd_snapshot(ing, &fs);
+	snprintf(out, len, "spool %llu events, %llu dead; forwarder %s%s%s",
+	    (unsigned long long)st.events, (unsigned long long)st.dead,
+	    fwd_state_name(fs.state), fs.reason[0] ? ": " : "", fs.reason);
+	return 0;
+}
+
+/* Paths of the remote API that read: not the collector's job. */
+static int
+is_read_path(const char *path)
+{
+	static const char *const prefixes[] = {"/events", "/session",
+	    "/projects", "/datasets", "/datapoints", "/configurations",
+	    "/tools", "/runs", NULL};
+
+	for (int i = 0; prefixes[i] != NULL; i++) {
+		size_t l = strlen(prefixes[i]);
+
+		if (strncmp(path, prefixes[i], l) == 0 &&
+		    (path[l] == '\0' || path[l] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+void
+ingest_handle(struct httpd_req *req, void *arg)
+{
+	struct ingest *ing = arg;
+	enum httpd_method m = httpd_req_method(req);
+	const char *path = httpd_req_path(req);
+	const char *body;
+	size_t len;
+	char msg[160];
+
+	ing->n.requests++;
+	if (strcmp(path, "/events") == 0 || strcmp(path, "/events/batch") == 0) {
+		if (m != HTTPD_POST) {
+			httpd_reply(req, 405, NULL, "Allow: POST\r\n",
+			    "{\"success\":false,\"error\":\"method: use POST\"}",
+			    strlen("{\"success\":false,\"error\":\"method: use "
+				   "POST\"}"));
+			return;
+		}
+		body = httpd_req_body(req, &len);
+		if (path[7] == '\0')
+			handle_event(ing, req, body, len);
+		else
+			handle_batch(ing, req, body, len);
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/stats") == 0 ||
+	    strcmp(path, "/metrics") == 0) {
+		struct buf *b = &ing->reply;
+		int rc;
+
+		if (m != HTTPD_GET && m != HTTPD_HEAD) {
+			httpd_reply(req, 405, NULL, "Allow: GET, HEAD\r\n",
+			    "{\"success\":false,\"error\":\"method: use GET\"}",
+			    strlen("{\"success\":false,\"error\":\"method: use "
+				   "GET\"}"));
+			return;
+		}
+		if (path[1] == 'h') {
+			handle_healthz(ing, req);
+			return;
+		}
+		buf_reset(b);
+		rc = path[1] == 's' ? ingest_stats_json(ing, b)
+				    : ingest_metrics_text(ing, b);
+		if (rc == -1) {
+			httpd_reply_error(req, 500, "stats: spool unreadable");
+			return;
+		}
+		reply_buf(req, 200,
+		    path[1] == 's' ? NULL : "text/plain; version=0.0.4", b);
+		return;
+	}
+	if (is_read_path(path))
+		snprintf(msg, sizeof(msg),
+		    "%.64s: not found: tracespool only accepts the event API's "
+		    "write calls; read from the remote API",
+		    path);
+	else
+		snprintf(msg, sizeof(msg), "%.64s: not found", path);
+	reply_error(ing, req, 404, msg);
+}

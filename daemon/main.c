@@ -1,0 +1,703 @@
+/* main.c: tracespoold: flags, configuration, wiring of the threads, signals and systemd. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "conf/conf.h"
+#include "daemon/commit.h"
+#include "daemon/httpd.h"
+#include "daemon/ingest.h"
+#include "forwarder/forwarder.h"
+#include "spool/spool.h"
+
+#ifndef TS_VERSION
+#define TS_VERSION "dev"
+#endif
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 78
+
+/* How long SIGTERM waits for in-flight requests and the upstream. */
+#define SHUTDOWN_GRACE_MS 10000
+#define FWD_STOP_MS 5000
+
+struct daemon {
+	struct event_base *base;
+	struct conf *conf;
+	struct spool *sp;
+	struct commit *commit;
+	_Atomic(struct fwd *) fwd; /* read by the commit thread's notify */
+	struct ingest *ing;
+	struct httpd *httpd;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_status, *ev_watchdog;
+	struct event *ev_grace;
+	/* how the configuration was given, to parse it again on SIGHUP */
+	const char *conf_path;
+	int conf_required;
+	char **sets;
+	int nsets;
+	char status[256];
+	int stopping;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: tracespoold [-c FILE] [--set KEY=VALUE]... [-t] [-V] [-h]\n"
+	    "  -c, --config FILE     configuration file (default %s)\n"
+	    "      --set KEY=VALUE   override a key (repeatable)\n"
+	    "  -t, --check-config    validate, print the effective "
+	    "configuration, exit\n"
+	    "  -V, --version         print the version\n"
+	    "  -h, --help            this text\n",
+	    CONF_DEFAULT_PATH);
+}
+
+static void
+report_stderr(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "tracespoold: %s\n", msg);
+}
+
+static void
+report_log(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warnx("reload: %s", msg);
+}
+
+/*
+ * Build a fresh configuration from the file, the environment and the
+ * --set list, in rising precedence. Returns NULL after reporting every
+ * error.
+ */
+static struct conf *
+conf_build(struct daemon *d, void (*report)(const char *, void *))
+{
+	extern char **environ;
+	struct conf *c = conf_new();
+	int errors = 0;
+	char err[512];
+
+	if (c == NULL) {
+		report("out of memory", NULL);
+		return NULL;
+	}
+	if (conf_load_file(c, d->conf_path, d->conf_required, report, NULL) !=
+	    0)
+		errors++;
+	if (conf_load_env(c, environ, report, NULL) != 0)
+		errors++;
+	for (int i = 0; i < d->nsets; i++) {
+		char *kv = strdup(d->sets[i]);
+		char *eq = kv ? strchr(kv, '=') : NULL;
+
+		if (eq == NULL) {
+			snprintf(err, sizeof(err),
+			    "--set %s: expected KEY=VALUE", d->sets[i]);
+			report(err, NULL);
+			errors++;
+			free(kv);
+			continue;
+		}
+		*eq = '\0';
+		if (conf_set(c, kv, eq + 1, err, sizeof(err)) == -1) {
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "--set %s", err);
+			report(msg, NULL);
+			errors++;
+		}
+		free(kv);
+	}
+	if (errors == 0 && conf_check(c, report, NULL) != 0)
+		errors++;
+	if (errors != 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+fwd_opts_from(const struct conf *c, struct fwd_opts *o)
+{
+	o->upstream_url = c->upstream_url;
+	o->ca_file = c->ca_file;
+	o->batch_max_events = c->batch_max_events;
+	o->batch_max_bytes = c->batch_max_bytes;
+	o->flush_interval_ms = c->flush_interval_ms;
+	o->retry_initial_ms = c->retry_initial_ms;
+	o->retry_max_ms = c->retry_max_ms;
+	o->request_timeout_ms = c->request_timeout_ms;
+	o->max_event_age_ms = c->max_event_age_ms;
+}
+
+static void
+on_commit(void *arg, uint64_t next_seq)
+{
+	struct daemon *d = arg;
+	struct fwd *f = atomic_load(&d->fwd);
+
+	if (f != NULL)
+		fwd_wake(f, next_seq);
+}
+
+static void
+writer_remove(void *arg, const uint64_t *seqs, size_t n)
+{
+	commit_delete(arg, seqs, n);
+}
+
+static void
+writer_bury(void *arg, uint64_t seq, int status, uint32_t attempts,
+    const char *reason)
+{
+	commit_bury(arg, seq, status, attempts, reason);
+}
+
+/* A socket file nobody answers on is left by a dead daemon: remove it. */
+static int
+unix_prepare(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	char dir[sizeof(sun.sun_path)];
+	char *slash;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("socket %s: path too long", path);
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			log_warn("socket directory %s", dir);
+			return -1;
+		}
+	}
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_warnx("socket %s: exists and is not a socket", path);
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		log_warnx("socket %s: another daemon answers on it", path);
+		return -1;
+	}
+	close(fd);
+	if (unlink(path) == -1) {
+		log_warn("socket %s: cannot remove the stale file", path);
+		return -1;
+	}
+	log_info("socket %s: removed a stale socket file", path);
+	return 0;
+}
+
+static int
+listen_unix(const char *path, mode_t mode)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	if (unix_prepare(path) == -1)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* Bind with no permissions at all, then set socket_mode exactly:
+	 * there is no moment where the umask's wider mode applies. */
+	old = umask(0777);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("bind %s", path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, mode) == -1 || listen(fd, 1024) == -1) {
+		log_warn("socket %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listen_tcp(const char *hostport)
+{
+	struct addrinfo hints, *res, *ai;
+	char host[256], port[8];
+	unsigned portnum;
+	int fd = -1, one = 1, rc;
+
+	if (conf_parse_hostport(hostport, host, sizeof(host), &portnum) == -1) {
+		log_warnx("listen_tcp %s: bad address", hostport);
+		return -1;
+	}
+	snprintf(port, sizeof(port), "%u", portnum);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		log_warnx("listen_tcp %s: %s", hostport, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 1024) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		log_warn("listen_tcp %s", hostport);
+	return fd;
+}
+
+/* Sockets from systemd's socket activation, or our own. */
+static int
+open_listeners(struct daemon *d)
+{
+	int n = sd_listen_fds(1), count = 0;
+
+	if (n < 0) {
+		log_warnx("sd_listen_fds: %s", strerror(-n));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		int is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
+
+		if (httpd_listen_fd(d->httpd, fd, is_unix) == -1)
+			return -1;
+		count++;
+	}
+	if (n > 0) {
+		log_info("listening on %d socket(s) from systemd", n);
+	} else {
+		int fd = listen_unix(d->conf->socket, d->conf->socket_mode);
+
+		if (fd == -1 || httpd_listen_fd(d->httpd, fd, 1) == -1)
+			return -1;
+		log_info("listening on %s (mode %04o)", d->conf->socket,
+		    (unsigned)d->conf->socket_mode);
+		count++;
+	}
+	if (d->conf->listen_tcp[0] != '\0') {
+		int fd = listen_tcp(d->conf->listen_tcp);
+
+		if (fd == -1 || httpd_listen_fd(d->httpd, fd, 0) == -1)
+			return -1;
+		log_info("listening on tcp %s", d->conf->listen_tcp);
+		count++;
+	}
+	return count > 0 ? 0 : -1;
+}
+
+static void
+update_status(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char line[256];
+
+	if (ingest_status_line(d->ing, line, sizeof(line)) == -1)
+		return;
+	if (strcmp(line, d->status) != 0) {
+		memcpy(d->status, line, sizeof(line));
+		sd_notifyf(0, "STATUS=%s", line);
+	}
+}
+
+static void
+watchdog_ping(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+on_drained(void *arg)
+{
+	struct daemon *d = arg;
+
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+on_grace_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_warnx("shutdown: %u request(s) still unanswered after %d ms",
+	    ingest_inflight(d->ing), SHUTDOWN_GRACE_MS);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+on_term(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval tv = {SHUTDOWN_GRACE_MS / 1000, 0};
+
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	log_info("signal %d: stopping; answering %u request(s) in flight",
+	    (int)sig, ingest_inflight(d->ing));
+	sd_notify(0, "STOPPING=1");
+	httpd_stop_accepting(d->httpd);
+	httpd_drain(d->httpd, on_drained, d);
+	d->ev_grace = evtimer_new(d->base, on_grace_over, d);
+	if (d->ev_grace != NULL)
+		evtimer_add(d->ev_grace, &tv);
+}
+
+#define CHANGED_NUM(f) (old->f != new->f)
+#define CHANGED_STR(f) (strcmp(old->f, new->f) != 0)
+
+/* Log the keys a reload changed, and the ones that need a restart. */
+static void
+log_changes(const struct conf *old, const struct conf *new)
+{
+	static const struct {
+		const char *key;
+		int restart;
+	} keys[] = {
+	    {"socket", 1}, {"socket_mode", 1}, {"listen_tcp", 1},
+	    {"listen_tcp_allow_remote", 1}, {"spool_dir", 1},
+	    {"spool_max_bytes", 1}, {"when_full", 1}, {"sync", 1},
+	    {"sync_interval", 1}, {"max_connections", 1},
+	    {"max_header_bytes", 1}, {"header_timeout", 1},
+	    {"body_timeout", 1}, {"idle_timeout", 1}, {"max_body_bytes", 1},
+	    {"max_event_bytes", 0}, {"default_project", 0},
+	    {"max_event_age", 0}, {"upstream_url", 0}, {"api_key_file", 0},
+	    {"batch_max_events", 0}, {"batch_max_bytes", 0},
+	    {"flush_interval", 0}, {"retry_initial", 0}, {"retry_max", 0},
+	    {"request_timeout", 0}, {"ca_file", 0}, {"log_level", 0},
+	};
+	int changed[sizeof(keys) / sizeof(keys[0])] = {
+	    CHANGED_STR(socket), CHANGED_NUM(socket_mode),
+	    CHANGED_STR(listen_tcp), CHANGED_NUM(listen_tcp_allow_remote),
+	    CHANGED_STR(spool_dir), CHANGED_NUM(spool_max_bytes),
+	    CHANGED_NUM(when_full), CHANGED_NUM(sync),
+	    CHANGED_NUM(sync_interval_ms), CHANGED_NUM(max_connections),
+	    CHANGED_NUM(max_header_bytes), CHANGED_NUM(header_timeout_ms),
+	    CHANGED_NUM(body_timeout_ms), CHANGED_NUM(idle_timeout_ms),
+	    CHANGED_NUM(max_body_bytes), CHANGED_NUM(max_event_bytes),
+	    CHANGED_STR(default_project), CHANGED_NUM(max_event_age_ms),
+	    CHANGED_STR(upstream_url), CHANGED_STR(api_key_file),
+	    CHANGED_NUM(batch_max_events), CHANGED_NUM(batch_max_bytes),
+	    CHANGED_NUM(flush_interval_ms), CHANGED_NUM(retry_initial_ms),
+	    CHANGED_NUM(retry_max_ms), CHANGED_NUM(request_timeout_ms),
+	    CHANGED_STR(ca_file), CHANGED_NUM(log_level),
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!changed[i])
+			continue;
+		if (keys[i].restart)
+			log_warnx("reload: %s changed; takes effect only "
+				  "after a restart",
+			    keys[i].key);
+		else
+			log_info("reload: %s changed", keys[i].key);
+	}
+}
+
+static void
+load_key(struct daemon *d, const struct conf *c)
+{
+	char *key = NULL;
+	char err[512];
+	struct fwd *f = atomic_load(&d->fwd);
+
+	if (conf_api_key_load(c, &key, err, sizeof(err)) == -1) {
+		log_warnx("api key: %s; keeping the previous key", err);
+		return;
+	}
+	if (key == NULL)
+		log_warnx("api key: none found (api_key_file, "
+			  "$CREDENTIALS_DIRECTORY/api_key, "
+			  "TRACESPOOL_API_KEY); forwarding waits");
+	fwd_set_key(f, key);
+	free(key);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct conf *nc;
+	struct fwd_opts fo;
+
+	log_info("SIGHUP: reloading configuration and API key");
+	nc = conf_build(d, report_log);
+	if (nc == NULL) {
+		log_warnx("reload: configuration has errors; keeping the "
+			  "running one");
+		load_key(d, d->conf);
+		return;
+	}
+	log_changes(d->conf, nc);
+	log_setlevel(nc->log_level);
+	fwd_opts_from(nc, &fo);
+	fwd_set_opts(atomic_load(&d->fwd), &fo);
+	ingest_set_conf(d->ing, nc);
+	/* Listener and spool keys keep their running values until restart. */
+	conf_free(d->conf);
+	d->conf = nc;
+	load_key(d, nc);
+}
+
+static int
+setup_events(struct daemon *d)
+{
+	uint64_t wd_usec = 0;
+
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_term, d);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_term, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_hup, d);
+	d->ev_status = event_new(d->base, -1, EV_PERSIST, update_status, d);
+	if (d->ev_term == NULL || d->ev_int == NULL || d->ev_hup == NULL ||
+	    d->ev_status == NULL)
+		return -1;
+	if (evsignal_add(d->ev_term, NULL) == -1 ||
+	    evsignal_add(d->ev_int, NULL) == -1 ||
+	    evsignal_add(d->ev_hup, NULL) == -1)
+		return -1;
+	{
+		struct timeval tv = {1, 0};
+
+		evtimer_add(d->ev_status, &tv);
+	}
+	/* Ping from the loop itself: a wedged loop stops the pings. */
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval tv;
+
+		wd_usec /= 2;
+		tv.tv_sec = (time_t)(wd_usec / 1000000);
+		tv.tv_usec = (suseconds_t)(wd_usec % 1000000);
+		d->ev_watchdog = event_new(d->base, -1, EV_PERSIST,
+		    watchdog_ping, d);
+		if (d->ev_watchdog == NULL ||
+		    evtimer_add(d->ev_watchdog, &tv) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+run(struct daemon *d)
+{
+	struct spool_opts so;
+	struct fwd_opts fo;
+	struct fwd_writer fw;
+	struct httpd_limits lim;
+	struct fwd *f;
+	char err[512];
+	char *key = NULL;
+	int rc = 1;
+
+	if (conf_api_key_load(d->conf, &key, err, sizeof(err)) == -1) {
+		log_errorx("api key: %s", err);
+		return EXIT_CONFIG;
+	}
+	if (key == NULL)
+		log_warnx("api key: none found (api_key_file, "
+			  "$CREDENTIALS_DIRECTORY/api_key, TRACESPOOL_API_KEY); "
+			  "events are spooled but not forwarded");
+
+	memset(&so, 0, sizeof(so));
+	so.dir = d->conf->spool_dir;
+	so.max_bytes = d->conf->spool_max_bytes;
+	so.sync_full = d->conf->sync == CONF_SYNC_FULL;
+	so.drop_oldest = d->conf->when_full == CONF_FULL_DROP_OLDEST;
+	so.exclusive = 1;
+	if (spool_open(&d->sp, &so, err, sizeof(err)) != SPOOL_OK) {
+		log_errorx("%s", err);
+		free(key);
+		return 1;
+	}
+	d->base = event_base_new();
+	if (d->base == NULL) {
+		log_errorx("event_base_new failed");
+		goto out;
+	}
+	if (commit_start(&d->commit, d->sp, d->base, so.sync_full,
+		d->conf->sync_interval_ms, on_commit, d) == -1)
+		goto out;
+	fwd_opts_from(d->conf, &fo);
+	fw.remove = writer_remove;
+	fw.bury = writer_bury;
+	fw.arg = d->commit;
+	if (fwd_start(&f, d->sp, &fo, &fw, key) == -1) {
+		log_errorx("forwarder: cannot start");
+		goto out;
+	}
+	atomic_store(&d->fwd, f);
+	d->ing = ingest_new(d->conf, d->sp, d->commit);
+	if (d->ing == NULL)
+		goto out;
+	ingest_set_fwd(d->ing, f);
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = d->conf->max_body_bytes;
+	lim.max_header = d->conf->max_header_bytes;
+	lim.max_conns = (unsigned)d->conf->max_connections;
+	lim.header_timeout_ms = (unsigned)d->conf->header_timeout_ms;
+	lim.body_timeout_ms = (unsigned)d->conf->body_timeout_ms;
+	lim.idle_timeout_ms = (unsigned)d->conf->idle_timeout_ms;
+	lim.write_timeout_ms = (unsigned)d->conf->body_timeout_ms;
+	d->httpd = httpd_new(d->base, &lim, ingest_handle, d->ing);
+	if (d->httpd == NULL)
+		goto out;
+	ingest_set_httpd(d->ing, d->httpd);
+	if (open_listeners(d) == -1 || setup_events(d) == -1)
+		goto out;
+
+	log_info("tracespoold %s ready: spool %s, sync %s, upstream %s",
+	    TS_VERSION, d->conf->spool_dir,
+	    d->conf->sync == CONF_SYNC_FULL ? "full" : "normal",
+	    d->conf->upstream_url);
+	update_status(-1, 0, d);
+	sd_notify(0, "READY=1");
+	event_base_dispatch(d->base);
+	rc = 0;
+	log_info("stopped accepting; committing what is queued");
+out:
+	/* Order matters: the commit thread answers its last requests
+	 * through the httpd, which must outlive it; the forwarder queues
+	 * deletes on the commit thread, so it stops first. */
+	if (atomic_load(&d->fwd) != NULL) {
+		fwd_stop(atomic_load(&d->fwd), FWD_STOP_MS);
+		atomic_store(&d->fwd, NULL);
+		if (d->ing != NULL)
+			ingest_set_fwd(d->ing, NULL);
+	}
+	commit_stop(d->commit);
+	httpd_free(d->httpd);
+	ingest_free(d->ing);
+	if (d->ev_grace != NULL)
+		event_free(d->ev_grace);
+	if (d->ev_watchdog != NULL)
+		event_free(d->ev_watchdog);
+	if (d->ev_status != NULL)
+		event_free(d->ev_status);
+	if (d->ev_hup != NULL)
+		event_free(d->ev_hup);
+	if (d->ev_int != NULL)
+		event_free(d->ev_int);
+	if (d->ev_term != NULL)
+		event_free(d->ev_term);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	spool_close(d->sp);
+	free(key);
+	if (rc == 0)
+		log_info("stopped cleanly");
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"set", required_argument, NULL, 's'},
+	    {"check-config", no_argument, NULL, 't'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct daemon d;
+	int ch, check = 0, rc;
+
+	memset(&d, 0, sizeof(d));
+	d.conf_path = CONF_DEFAULT_PATH;
+	d.sets = calloc((size_t)argc, sizeof(char *));
+	if (d.sets == NULL)
+		return 1;
+	while ((ch = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			d.conf_path = optarg;
+			d.conf_required = 1;
+			break;
+		case 's':
+			d.sets[d.nsets++] = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("tracespoold %s\n", TS_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "tracespoold: unexpected argument: %s\n",
+		    argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	d.conf = conf_build(&d, report_stderr);
+	if (d.conf == NULL)
+		return EXIT_CONFIG;
+	if (check) {
+		conf_print(d.conf, stdout);
+		conf_free(d.conf);
+		free(d.sets);
+		return 0;
+	}
+	log_init("tracespoold", d.conf->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	rc = run(&d);
+	conf_free(d.conf);
+	free(d.sets);
+	return rc;
+}

@@ -1,0 +1,73 @@
+/* upstream.h: requests to the event API; the only module that sees libcurl. */
+#ifndef TS_UPSTREAM_H
+#define TS_UPSTREAM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * What the forwarder should do with the records of a request, decided from
+ * the transport result and the HTTP status alone (the body is never parsed:
+ * a 2xx is a success whatever it says).
+ */
+enum upstream_verdict {
+	UPSTREAM_DONE = 0, /* 2xx: delete */
+	UPSTREAM_RETRY,    /* no answer, 408, 425, 429, 5xx, anything odd */
+	UPSTREAM_AUTH,     /* 401, 403: keep, wait for a better key */
+	UPSTREAM_REJECT,   /* 400, 404, 409, 413, 422: the records are bad */
+};
+
+/* How much of a response body is kept, for dead-letter reasons and logs. */
+#define UPSTREAM_BODY_MAX 4096
+
+struct upstream;
+
+struct upstream_req {
+	const char *method;  /* "POST" or "PUT" */
+	const char *url;     /* full URL, http or https */
+	const char *api_key; /* sent as a bearer token, never logged */
+	const char *ca_file; /* NULL or "": the system store */
+	uint64_t timeout_ms; /* whole request, connect included; 0: none */
+	const char *body;    /* JSON, borrowed for the call */
+	size_t len;
+};
+
+struct upstream_res {
+	int verdict;             /* enum upstream_verdict */
+	int status;              /* HTTP status; 0 when none was received */
+	int aborted;             /* the stop flag ended the transfer */
+	uint64_t retry_after_ms; /* from Retry-After, 0 when absent or past */
+	char body[UPSTREAM_BODY_MAX + 1]; /* start of the body, NUL-ended */
+	size_t body_len;
+	char error[256]; /* transport error text when status is 0 */
+};
+
+/*
+ * A client with one libcurl easy handle, so that connections are kept alive
+ * between requests. stop may be NULL; while it reads non-zero, a transfer is
+ * given up within about a second (libcurl calls the progress function at
+ * least that often). A struct upstream is used by one thread at a time.
+ */
+int upstream_new(struct upstream **upp, const atomic_int *stop);
+void upstream_free(struct upstream *up);
+
+/*
+ * Send one request and classify the answer into res. Returns 0 whenever a
+ * verdict was reached (a network error is a verdict: UPSTREAM_RETRY), -1
+ * only when the request could not be set up at all (out of memory).
+ */
+int upstream_request(struct upstream *up, const struct upstream_req *req,
+                     struct upstream_res *res);
+
+/* The verdict for an HTTP status, for callers and tests. */
+int upstream_classify(int status);
+
+/*
+ * Milliseconds to wait from a Retry-After value at unix time now_ms: delta
+ * seconds or an HTTP date. Returns 0 and sets *ms, or -1 when unparsable.
+ */
+int upstream_parse_retry_after(const char *value, uint64_t now_ms,
+                               uint64_t *ms);
+
+#endif

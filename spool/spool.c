@@ -1,0 +1,1050 @@
+/* spool.c: the durable event spool on LMDB; the only file that includes lmdb.h. */
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * MDB_INTEGERKEY compares keys of sizeof(size_t) as size_t: our 64-bit
+ * sequence numbers are stored that way, in native byte order, so the spool
+ * files are not portable between architectures (they never move).
+ */
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "64-bit size_t needed");
+
+/*
+ * Record layout in "events": a 16-byte header, then the JSON text.
+ *   0 version (1)  1 kind  2..7 zero  8..15 time_ms
+ * Dead letters in "dead": a 40-byte header, the reason, then the JSON.
+ *   0 version (1)  1 kind  2..3 reason length  4..7 status  8..15 seq
+ *   16..23 time_ms  24..31 dead_ms  32..35 attempts  36..39 zero
+ */
+#define REC_VERSION 1
+#define REC_HDR 16
+#define DEAD_HDR 40
+#define DEAD_REASON_MAX 4096
+
+/* LMDB's per-node overhead on a leaf page, and its page header. */
+#define NODE_OVERHEAD 8
+#define PAGE_HDR 16
+
+struct spool {
+	MDB_env *env;
+	MDB_dbi events;
+	MDB_dbi dead;
+	MDB_dbi meta;
+	unsigned psize;
+	uint64_t map_bytes;
+	uint64_t limit_bytes;
+	size_t node_max; /* a larger node goes to overflow pages */
+	int drop_oldest;
+	int readonly;
+	int lockfd;
+};
+
+/* Counters kept in "meta", read at the start of each write transaction. */
+struct spool_meta {
+	uint64_t next_seq;
+	uint64_t bytes;
+	uint64_t evicted;
+	uint64_t dead_next;
+};
+
+struct spool_txn {
+	struct spool *sp;
+	MDB_txn *txn;
+	struct spool_meta meta;
+	int dirty;
+};
+
+static __thread char spool_errbuf[256];
+
+static const char *const meta_keys[] = {"next_seq", "bytes", "evicted",
+    "dead_next"};
+
+static void __attribute__((format(printf, 1, 2)))
+seterr(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(spool_errbuf, sizeof(spool_errbuf), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+spool_strerror(void)
+{
+	return spool_errbuf;
+}
+
+/* Translate an LMDB code into ours, remembering the text. */
+static int
+xlate(const char *what, int rc)
+{
+	/*
+	 * Even MDB_MAP_FULL is SPOOL_ERR: LMDB leaves the transaction
+	 * unusable after it. SPOOL_FULL comes only from our own room check,
+	 * which leaves the transaction healthy.
+	 */
+	seterr("%s: %s", what, mdb_strerror(rc));
+	return SPOOL_ERR;
+}
+
+static uint64_t *
+meta_field(struct spool_meta *m, int i)
+{
+	switch (i) {
+	case 0:
+		return &m->next_seq;
+	case 1:
+		return &m->bytes;
+	case 2:
+		return &m->evicted;
+	default:
+		return &m->dead_next;
+	}
+}
+
+static int
+meta_read(struct spool *sp, MDB_txn *txn, struct spool_meta *m)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->next_seq = 1;
+	m->dead_next = 1;
+	for (int i = 0; i < 4; i++) {
+		k.mv_data = (void *)meta_keys[i];
+		k.mv_size = strlen(meta_keys[i]);
+		rc = mdb_get(txn, sp->meta, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return xlate("read meta", rc);
+		if (v.mv_size != sizeof(uint64_t)) {
+			seterr("meta %s: corrupt (size %zu)", meta_keys[i],
+			    v.mv_size);
+			return SPOOL_ERR;
+		}
+		memcpy(meta_field(m, i), v.mv_data, sizeof(uint64_t));
+	}
+	/* next_seq never goes below what the events hold. */
+	rc = mdb_cursor_open(txn, sp->events, &cur);
+	if (rc != 0)
+		return xlate("cursor", rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0) {
+		uint64_t last;
+
+		memcpy(&last, k.mv_data, sizeof(last));
+		if (m->next_seq <= last)
+			m->next_seq = last + 1;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return xlate("read last event", rc);
+	rc = mdb_cursor_open(txn, sp->dead, &cur);
+	if (rc != 0)
+		return xlate("cursor", rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0) {
+		uint64_t last;
+
+		memcpy(&last, k.mv_data, sizeof(last));
+		if (m->dead_next <= last)
+			m->dead_next = last + 1;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return xlate("read last dead letter", rc);
+	return SPOOL_OK;
+}
+
+static int
+meta_write(struct spool *sp, MDB_txn *txn, struct spool_meta *m)
+{
+	MDB_val k, v;
+	int rc;
+
+	for (int i = 0; i < 4; i++) {
+		k.mv_data = (void *)meta_keys[i];
+		k.mv_size = strlen(meta_keys[i]);
+		v.mv_data = meta_field(m, i);
+		v.mv_size = sizeof(uint64_t);
+		rc = mdb_put(txn, sp->meta, &k, &v, 0);
+		if (rc != 0)
+			return xlate("write meta", rc);
+	}
+	return SPOOL_OK;
+}
+
+/*
+ * Refuse a spool folder another user owns or others can write: the daemon
+ * would otherwise acknowledge events into files someone else can replace.
+ */
+static int
+check_dir(const char *dir, int create, int readonly, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT || !create) {
+			snprintf(err, errlen, "spool_dir %s: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			snprintf(err, errlen, "spool_dir %s: cannot create: %s",
+			    dir, strerror(errno));
+			return -1;
+		}
+		if (stat(dir, &st) == -1) {
+			snprintf(err, errlen, "spool_dir %s: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "spool_dir %s: not a directory", dir);
+		return -1;
+	}
+	if (readonly)
+		return 0;
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+		    "spool_dir %s: owned by uid %u, not by this user (uid %u)",
+		    dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st.st_mode & S_IWOTH) {
+		snprintf(err, errlen,
+		    "spool_dir %s: writable by others (mode %04o); chmod o-w",
+		    dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+take_lock(struct spool *sp, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/daemon.lock", dir);
+	sp->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->lockfd == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(sp->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen,
+			    "spool_dir %s: in use by another tracespoold", dir);
+		else
+			snprintf(err, errlen, "%s: flock: %s", path,
+			    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Without data.mdb, mdb_env_open would create an empty spool (or, read
+ * only, a lock file before failing).
+ */
+static int
+spool_exists(const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "spool_dir %s: no spool there (%s)", dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
+    size_t errlen)
+{
+	struct spool *sp;
+	MDB_txn *txn = NULL;
+	MDB_envinfo info;
+	MDB_stat st;
+	/*
+	 * A writer that gives no max_bytes (tracespool's dlq commands, beside
+	 * a running daemon) keeps the map size the files have: a smaller one
+	 * would shrink the map under the daemon. Such a writer, like a reader,
+	 * only works on a spool that exists: it never creates one, not even
+	 * the lock file, which would then belong to whoever ran the tool.
+	 */
+	int keep = !opts->readonly && opts->max_bytes == 0;
+	unsigned dbflags = opts->readonly || keep ? 0 : MDB_CREATE;
+	unsigned envflags = MDB_NOTLS;
+	uint64_t headroom;
+	int rc, dead;
+
+	*spp = NULL;
+	if (check_dir(opts->dir, !opts->readonly && !keep, opts->readonly,
+		err, errlen) == -1)
+		return SPOOL_ERR;
+	if ((keep || opts->readonly) &&
+	    spool_exists(opts->dir, err, errlen) == -1)
+		return SPOOL_ERR;
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL) {
+		snprintf(err, errlen, "spool: out of memory");
+		return SPOOL_ERR;
+	}
+	sp->lockfd = -1;
+	sp->drop_oldest = opts->drop_oldest;
+	sp->readonly = opts->readonly;
+	if (opts->exclusive && take_lock(sp, opts->dir, err, errlen) == -1)
+		goto fail;
+	rc = mdb_env_create(&sp->env);
+	if (rc != 0)
+		goto lmdb_fail;
+	mdb_env_set_maxdbs(sp->env, 4);
+	/* Size 0 before mdb_env_open makes LMDB use the files' size. */
+	if (!opts->readonly) {
+		rc = mdb_env_set_mapsize(sp->env, (size_t)opts->max_bytes);
+		if (rc != 0)
+			goto lmdb_fail;
+	}
+	if (opts->readonly)
+		envflags |= MDB_RDONLY;
+	else if (!opts->sync_full)
+		envflags |= MDB_NOSYNC;
+	rc = mdb_env_open(sp->env, opts->dir, envflags, 0600);
+	if (rc != 0)
+		goto lmdb_fail;
+	/* Clear reader slots left by killed processes, so their old
+	 * snapshots do not pin pages forever. */
+	mdb_reader_check(sp->env, &dead);
+
+	rc = mdb_txn_begin(sp->env, NULL, opts->readonly ? MDB_RDONLY : 0,
+	    &txn);
+	if (rc != 0)
+		goto lmdb_fail;
+	rc = mdb_dbi_open(txn, "events", dbflags | MDB_INTEGERKEY, &sp->events);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "dead", dbflags | MDB_INTEGERKEY,
+		    &sp->dead);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, "meta", dbflags, &sp->meta);
+	if (rc == MDB_NOTFOUND) {
+		snprintf(err, errlen, "%s: not a tracespool spool", opts->dir);
+		goto fail;
+	}
+	if (rc != 0)
+		goto lmdb_fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto lmdb_fail;
+
+	mdb_env_stat(sp->env, &st);
+	mdb_env_info(sp->env, &info);
+	sp->psize = st.ms_psize;
+	sp->map_bytes = info.me_mapsize;
+	/* LMDB's largest leaf node for this page size (me_nodemax). */
+	sp->node_max = (((sp->psize - PAGE_HDR) / 2) & ~(size_t)1) - 2;
+	/*
+	 * Ingest stops an eighth short of the map (at least 256 KiB, at most
+	 * 64 MiB): deleting delivered events copies pages too, and pages
+	 * freed by one transaction are only reused by later ones, so the
+	 * forwarder must always find room to delete what it delivered.
+	 */
+	headroom = sp->map_bytes / 8;
+	if (headroom < 256 * 1024)
+		headroom = 256 * 1024;
+	if (headroom > 64ULL * 1024 * 1024)
+		headroom = 64ULL * 1024 * 1024;
+	sp->limit_bytes =
+	    sp->map_bytes > 2 * headroom ? sp->map_bytes - headroom
+					 : sp->map_bytes / 2;
+	*spp = sp;
+	return SPOOL_OK;
+
+lmdb_fail:
+	snprintf(err, errlen, "spool %s: %s", opts->dir, mdb_strerror(rc));
+fail:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	if (sp->env != NULL)
+		mdb_env_close(sp->env);
+	if (sp->lockfd != -1)
+		close(sp->lockfd);
+	free(sp);
+	return SPOOL_ERR;
+}
+
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	if (!sp->readonly)
+		mdb_env_sync(sp->env, 1);
+	mdb_env_close(sp->env);
+	if (sp->lockfd != -1)
+		close(sp->lockfd);
+	free(sp);
+}
+
+int
+spool_sync(struct spool *sp)
+{
+	int rc = mdb_env_sync(sp->env, 1);
+
+	return rc == 0 ? SPOOL_OK : xlate("sync", rc);
+}
+
+int
+spool_txn_begin(struct spool *sp, struct spool_txn **txnp)
+{
+	struct spool_txn *t;
+	int rc;
+
+	*txnp = NULL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		seterr("out of memory");
+		return SPOOL_ERR;
+	}
+	t->sp = sp;
+	rc = mdb_txn_begin(sp->env, NULL, 0, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return xlate("begin", rc);
+	}
+	rc = meta_read(sp, t->txn, &t->meta);
+	if (rc != SPOOL_OK) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		return rc;
+	}
+	*txnp = t;
+	return SPOOL_OK;
+}
+
+/* Pages in use by our three B-trees, in bytes. */
+static int
+used_bytes(struct spool *sp, MDB_txn *txn, uint64_t *used)
+{
+	MDB_dbi dbis[3] = {sp->events, sp->dead, sp->meta};
+	MDB_stat st;
+	uint64_t pages = 0;
+
+	for (int i = 0; i < 3; i++) {
+		int rc = mdb_stat(txn, dbis[i], &st);
+
+		if (rc != 0)
+			return xlate("stat", rc);
+		pages += st.ms_branch_pages + st.ms_leaf_pages +
+		    st.ms_overflow_pages;
+	}
+	*used = pages * sp->psize;
+	return SPOOL_OK;
+}
+
+/* What a record will cost in pages: a leaf node, or overflow pages. */
+static uint64_t
+rec_cost(const struct spool *sp, size_t len)
+{
+	size_t node = NODE_OVERHEAD + sizeof(uint64_t) + REC_HDR + len;
+
+	if (node <= sp->node_max)
+		return node + 2;
+	return ((REC_HDR + len + PAGE_HDR + sp->psize - 1) / sp->psize) *
+	    sp->psize;
+}
+
+static int
+evict_oldest(struct spool_txn *t)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_cursor_open(t->txn, t->sp->events, &cur);
+	if (rc != 0)
+		return xlate("cursor", rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	if (rc == 0) {
+		size_t len = v.mv_size > REC_HDR ? v.mv_size - REC_HDR : 0;
+
+		rc = mdb_cursor_del(cur, 0);
+		if (rc == 0) {
+			t->meta.bytes -= t->meta.bytes >= len ? len
+							      : t->meta.bytes;
+			t->meta.evicted++;
+			t->dirty = 1;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return SPOOL_NOTFOUND;
+	return rc == 0 ? SPOOL_OK : xlate("evict", rc);
+}
+
+int
+spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
+    uint64_t *first_seq)
+{
+	struct spool *sp = t->sp;
+	uint64_t need = 0, used;
+	MDB_val k, v;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		need += rec_cost(sp, recs[i].len);
+	if (need > sp->limit_bytes) {
+		seterr("%zu records of %llu bytes can never fit in the spool",
+		    n, (unsigned long long)need);
+		return SPOOL_TOOBIG;
+	}
+	for (;;) {
+		rc = used_bytes(sp, t->txn, &used);
+		if (rc != SPOOL_OK)
+			return rc;
+		if (used + need <= sp->limit_bytes)
+			break;
+		if (!sp->drop_oldest) {
+			seterr("spool full: %llu of %llu bytes in use",
+			    (unsigned long long)used,
+			    (unsigned long long)sp->limit_bytes);
+			return SPOOL_FULL;
+		}
+		rc = evict_oldest(t);
+		if (rc == SPOOL_NOTFOUND) {
+			seterr("spool full of dead letters: %llu bytes",
+			    (unsigned long long)used);
+			return SPOOL_FULL;
+		}
+		if (rc != SPOOL_OK)
+			return rc;
+	}
+
+	*first_seq = t->meta.next_seq;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq = t->meta.next_seq + i;
+		unsigned char *p;
+
+		k.mv_data = &seq;
+		k.mv_size = sizeof(seq);
+		v.mv_data = NULL;
+		v.mv_size = REC_HDR + recs[i].len;
+		/* MDB_RESERVE: LMDB hands out the space, we write once. */
+		rc = mdb_put(t->txn, sp->events, &k, &v,
+		    MDB_APPEND | MDB_RESERVE);
+		if (rc != 0)
+			return xlate("append", rc);
+		p = v.mv_data;
+		memset(p, 0, REC_HDR);
+		p[0] = REC_VERSION;
+		p[1] = recs[i].kind;
+		memcpy(p + 8, &recs[i].time_ms, sizeof(uint64_t));
+		memcpy(p + REC_HDR, recs[i].data, recs[i].len);
+		t->meta.bytes += recs[i].len;
+	}
+	t->meta.next_seq += n;
+	t->dirty = 1;
+	return SPOOL_OK;
+}
+
+int
+spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
+{
+	MDB_val k, v;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t seq = seqs[i];
+
+		k.mv_data = &seq;
+		k.mv_size = sizeof(seq);
+		rc = mdb_get(t->txn, t->sp->events, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue;
+		if (rc != 0)
+			return xlate("delete", rc);
+		if (v.mv_size >= REC_HDR)
+			t->meta.bytes -= t->meta.bytes >= v.mv_size - REC_HDR
+			    ? v.mv_size - REC_HDR
+			    : t->meta.bytes;
+		rc = mdb_del(t->txn, t->sp->events, &k, NULL);
+		if (rc != 0)
+			return xlate("delete", rc);
+		t->dirty = 1;
+	}
+	return SPOOL_OK;
+}
+
+int
+spool_txn_bury(struct spool_txn *t, uint64_t seq, int status,
+    uint32_t attempts, const char *reason, uint64_t now_ms)
+{
+	struct spool *sp = t->sp;
+	MDB_val k, v, dk, dv;
+	unsigned char *rec = NULL, *p;
+	size_t len, rlen = reason ? strlen(reason) : 0;
+	uint64_t id = t->meta.dead_next;
+	uint16_t rlen16;
+	int32_t st32 = status;
+	int rc;
+
+	if (rlen > DEAD_REASON_MAX)
+		rlen = DEAD_REASON_MAX;
+	k.mv_data = &seq;
+	k.mv_size = sizeof(seq);
+	rc = mdb_get(t->txn, sp->events, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return SPOOL_OK;
+	if (rc != 0)
+		return xlate("bury", rc);
+	if (v.mv_size < REC_HDR) {
+		seterr("event %llu: corrupt record", (unsigned long long)seq);
+		return SPOOL_ERR;
+	}
+	/* Copy first: the value's page may move once we write. */
+	len = v.mv_size - REC_HDR;
+	rec = malloc(v.mv_size);
+	if (rec == NULL) {
+		seterr("out of memory");
+		return SPOOL_ERR;
+	}
+	memcpy(rec, v.mv_data, v.mv_size);
+
+	dk.mv_data = &id;
+	dk.mv_size = sizeof(id);
+	dv.mv_data = NULL;
+	dv.mv_size = DEAD_HDR + rlen + len;
+	rc = mdb_put(t->txn, sp->dead, &dk, &dv, MDB_APPEND | MDB_RESERVE);
+	if (rc != 0) {
+		free(rec);
+		return xlate("bury", rc);
+	}
+	p = dv.mv_data;
+	memset(p, 0, DEAD_HDR);
+	p[0] = REC_VERSION;
+	p[1] = rec[1];
+	rlen16 = (uint16_t)rlen;
+	memcpy(p + 2, &rlen16, 2);
+	memcpy(p + 4, &st32, 4);
+	memcpy(p + 8, &seq, 8);
+	memcpy(p + 16, rec + 8, 8);
+	memcpy(p + 24, &now_ms, 8);
+	memcpy(p + 32, &attempts, 4);
+	if (rlen > 0)
+		memcpy(p + DEAD_HDR, reason, rlen);
+	memcpy(p + DEAD_HDR + rlen, rec + REC_HDR, len);
+	free(rec);
+
+	rc = mdb_del(t->txn, sp->events, &k, NULL);
+	if (rc != 0)
+		return xlate("bury", rc);
+	t->meta.bytes -= t->meta.bytes >= len ? len : t->meta.bytes;
+	t->meta.dead_next++;
+	t->dirty = 1;
+	return SPOOL_OK;
+}
+
+int
+spool_txn_commit(struct spool_txn *t)
+{
+	int rc = SPOOL_OK;
+
+	if (t->dirty)
+		rc = meta_write(t->sp, t->txn, &t->meta);
+	if (rc != SPOOL_OK) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		return rc;
+	}
+	rc = mdb_txn_commit(t->txn);
+	free(t);
+	return rc == 0 ? SPOOL_OK : xlate("commit", rc);
+}
+
+void
+spool_txn_abort(struct spool_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+static int
+batch_push(struct spool_batch *b, uint64_t seq, const MDB_val *v)
+{
+	struct spool_item *it;
+	const unsigned char *p = v->mv_data;
+
+	if (v->mv_size < REC_HDR) {
+		seterr("event %llu: corrupt record", (unsigned long long)seq);
+		return SPOOL_ERR;
+	}
+	if (b->n == b->cap) {
+		size_t ncap = b->cap ? b->cap * 2 : 64;
+		struct spool_item *ni = realloc(b->items, ncap * sizeof(*ni));
+
+		if (ni == NULL) {
+			seterr("out of memory");
+			return SPOOL_ERR;
+		}
+		b->items = ni;
+		b->cap = ncap;
+	}
+	it = &b->items[b->n];
+	it->seq = seq;
+	it->kind = p[1];
+	memcpy(&it->time_ms, p + 8, 8);
+	it->len = v->mv_size - REC_HDR;
+	it->data = malloc(it->len + 1);
+	if (it->data == NULL) {
+		seterr("out of memory");
+		return SPOOL_ERR;
+	}
+	memcpy(it->data, p + REC_HDR, it->len);
+	it->data[it->len] = '\0';
+	b->bytes += it->len;
+	b->n++;
+	return SPOOL_OK;
+}
+
+int
+spool_read(struct spool *sp, uint64_t from, size_t max_n, size_t max_bytes,
+    struct spool_batch *out)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, op;
+	int ret = SPOOL_OK;
+
+	spool_batch_clear(out);
+	rc = mdb_txn_begin(sp->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return xlate("read", rc);
+	rc = mdb_cursor_open(txn, sp->events, &cur);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return xlate("read", rc);
+	}
+	k.mv_data = &from;
+	k.mv_size = sizeof(from);
+	for (op = MDB_SET_RANGE; out->n < max_n; op = MDB_NEXT) {
+		uint64_t seq;
+
+		rc = mdb_cursor_get(cur, &k, &v, op);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc != 0) {
+			ret = xlate("read", rc);
+			break;
+		}
+		if (out->n > 0 && out->bytes + v.mv_size - REC_HDR > max_bytes)
+			break;
+		memcpy(&seq, k.mv_data, sizeof(seq));
+		ret = batch_push(out, seq, &v);
+		if (ret != SPOOL_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+void
+spool_batch_clear(struct spool_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->items[i].data);
+	b->n = 0;
+	b->bytes = 0;
+}
+
+void
+spool_batch_free(struct spool_batch *b)
+{
+	spool_batch_clear(b);
+	free(b->items);
+	b->items = NULL;
+	b->cap = 0;
+}
+
+int
+spool_stat(struct spool *sp, struct spool_stats *st)
+{
+	struct spool_meta m;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_stat ms;
+	MDB_val k, v;
+	int rc, ret;
+
+	memset(st, 0, sizeof(*st));
+	rc = mdb_txn_begin(sp->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return xlate("stat", rc);
+	ret = meta_read(sp, txn, &m);
+	if (ret != SPOOL_OK)
+		goto out;
+	st->bytes = m.bytes;
+	st->evicted = m.evicted;
+	st->next_seq = m.next_seq;
+	st->map_bytes = sp->map_bytes;
+	st->limit_bytes = sp->limit_bytes;
+	if ((rc = mdb_stat(txn, sp->events, &ms)) != 0) {
+		ret = xlate("stat", rc);
+		goto out;
+	}
+	st->events = ms.ms_entries;
+	if ((rc = mdb_stat(txn, sp->dead, &ms)) != 0) {
+		ret = xlate("stat", rc);
+		goto out;
+	}
+	st->dead = ms.ms_entries;
+	ret = used_bytes(sp, txn, &st->used_bytes);
+	if (ret != SPOOL_OK)
+		goto out;
+	if ((rc = mdb_cursor_open(txn, sp->events, &cur)) != 0) {
+		ret = xlate("stat", rc);
+		goto out;
+	}
+	if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
+	    v.mv_size >= REC_HDR)
+		memcpy(&st->oldest_ms, (const char *)v.mv_data + 8, 8);
+	mdb_cursor_close(cur);
+out:
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+static int
+dead_decode(uint64_t id, const MDB_val *v, struct spool_dead *d)
+{
+	const unsigned char *p = v->mv_data;
+	uint16_t rlen;
+	int32_t st32;
+
+	memset(d, 0, sizeof(*d));
+	if (v->mv_size < DEAD_HDR)
+		goto corrupt;
+	memcpy(&rlen, p + 2, 2);
+	if ((size_t)DEAD_HDR + rlen > v->mv_size)
+		goto corrupt;
+	d->id = id;
+	d->kind = p[1];
+	memcpy(&st32, p + 4, 4);
+	d->status = st32;
+	memcpy(&d->seq, p + 8, 8);
+	memcpy(&d->time_ms, p + 16, 8);
+	memcpy(&d->dead_ms, p + 24, 8);
+	memcpy(&d->attempts, p + 32, 4);
+	d->len = v->mv_size - DEAD_HDR - rlen;
+	d->reason = malloc((size_t)rlen + 1);
+	d->data = malloc(d->len + 1);
+	if (d->reason == NULL || d->data == NULL) {
+		spool_dead_clear(d);
+		seterr("out of memory");
+		return SPOOL_ERR;
+	}
+	memcpy(d->reason, p + DEAD_HDR, rlen);
+	d->reason[rlen] = '\0';
+	memcpy(d->data, p + DEAD_HDR + rlen, d->len);
+	d->data[d->len] = '\0';
+	return SPOOL_OK;
+corrupt:
+	seterr("dead letter %llu: corrupt record", (unsigned long long)id);
+	return SPOOL_ERR;
+}
+
+void
+spool_dead_clear(struct spool_dead *d)
+{
+	free(d->reason);
+	free(d->data);
+	d->reason = NULL;
+	d->data = NULL;
+}
+
+int
+spool_dead_list(struct spool *sp, uint64_t from, size_t max,
+    struct spool_dead **out, size_t *n)
+{
+	struct spool_dead *arr = NULL;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t cnt = 0;
+	int rc, op, ret = SPOOL_OK;
+
+	*out = NULL;
+	*n = 0;
+	rc = mdb_txn_begin(sp->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return xlate("dead list", rc);
+	rc = mdb_cursor_open(txn, sp->dead, &cur);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return xlate("dead list", rc);
+	}
+	if (max > 0 && (arr = calloc(max, sizeof(*arr))) == NULL) {
+		ret = SPOOL_ERR;
+		seterr("out of memory");
+	}
+	k.mv_data = &from;
+	k.mv_size = sizeof(from);
+	for (op = MDB_SET_RANGE; ret == SPOOL_OK && cnt < max; op = MDB_NEXT) {
+		uint64_t id;
+
+		rc = mdb_cursor_get(cur, &k, &v, op);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc != 0) {
+			ret = xlate("dead list", rc);
+			break;
+		}
+		memcpy(&id, k.mv_data, sizeof(id));
+		ret = dead_decode(id, &v, &arr[cnt]);
+		if (ret == SPOOL_OK)
+			cnt++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (ret != SPOOL_OK) {
+		for (size_t i = 0; i < cnt; i++)
+			spool_dead_clear(&arr[i]);
+		free(arr);
+		return ret;
+	}
+	*out = arr;
+	*n = cnt;
+	return SPOOL_OK;
+}
+
+int
+spool_dead_get(struct spool *sp, uint64_t id, struct spool_dead *out)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, ret;
+
+	memset(out, 0, sizeof(*out));
+	rc = mdb_txn_begin(sp->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0)
+		return xlate("dead get", rc);
+	k.mv_data = &id;
+	k.mv_size = sizeof(id);
+	rc = mdb_get(txn, sp->dead, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		seterr("no dead letter %llu", (unsigned long long)id);
+		ret = SPOOL_NOTFOUND;
+	} else if (rc != 0) {
+		ret = xlate("dead get", rc);
+	} else {
+		ret = dead_decode(id, &v, out);
+	}
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+/*
+ * Walk dead letters (one, or all when id is 0) in one write transaction,
+ * optionally appending each back to "events" first, then deleting it.
+ */
+static int
+dead_move(struct spool *sp, uint64_t id, int replay, uint64_t now_ms,
+    size_t *n)
+{
+	struct spool_txn *t;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint64_t from = id ? id : 0;
+	int rc, ret;
+
+	*n = 0;
+	ret = spool_txn_begin(sp, &t);
+	if (ret != SPOOL_OK)
+		return ret;
+	rc = mdb_cursor_open(t->txn, sp->dead, &cur);
+	if (rc != 0) {
+		spool_txn_abort(t);
+		return xlate("dead", rc);
+	}
+	k.mv_data = &from;
+	k.mv_size = sizeof(from);
+	rc = mdb_cursor_get(cur, &k, &v, id ? MDB_SET_KEY : MDB_SET_RANGE);
+	while (rc == 0) {
+		if (replay) {
+			struct spool_dead d;
+			struct spool_rec r;
+			uint64_t kid, seq;
+
+			memcpy(&kid, k.mv_data, sizeof(kid));
+			ret = dead_decode(kid, &v, &d);
+			if (ret != SPOOL_OK)
+				break;
+			r.kind = d.kind;
+			r.time_ms = now_ms;
+			r.data = d.data;
+			r.len = d.len;
+			/* A replay may use the headroom: the operator asked. */
+			ret = spool_txn_append(t, &r, 1, &seq);
+			spool_dead_clear(&d);
+			if (ret != SPOOL_OK)
+				break;
+		}
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0)
+			break;
+		(*n)++;
+		t->dirty = 1;
+		if (id)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (ret != SPOOL_OK || (rc != 0 && rc != MDB_NOTFOUND)) {
+		if (ret == SPOOL_OK)
+			ret = xlate("dead", rc);
+		spool_txn_abort(t);
+		*n = 0;
+		return ret;
+	}
+	if (id && *n == 0) {
+		spool_txn_abort(t);
+		seterr("no dead letter %llu", (unsigned long long)id);
+		return SPOOL_NOTFOUND;
+	}
+	return spool_txn_commit(t);
+}
+
+int
+spool_dead_replay(struct spool *sp, uint64_t id, uint64_t now_ms, size_t *n)
+{
+	return dead_move(sp, id, 1, now_ms, n);
+}
+
+int
+spool_dead_purge(struct spool *sp, uint64_t id, size_t *n)
+{
+	return dead_move(sp, id, 0, 0, n);
+}

@@ -1,0 +1,187 @@
+# lib.sh: shared helpers for the integration scenarios: a private world per script, the daemon, checks.
+# Each script sources this, calls ts_setup, and ends with ts_done. Every
+# process a script starts is killed by pid at exit; nothing else is touched.
+
+BUILD=${BUILD:-build}
+TSD=${TSD:-$BUILD/tracespoold}
+TSCLI=${TSCLI:-$BUILD/tracespool}
+FAKE_UPSTREAM=${FAKE_UPSTREAM:-$BUILD/tests/fake_upstream}
+SPOOL_DUMP=${SPOOL_DUMP:-$BUILD/tests/spool_dump}
+REF_EVENT=${REF_EVENT:-tests/data/reference_event.json}
+T_PASSED=0
+T_FAILED=0
+DAEMON_PID=
+UPSTREAM_PID=
+UPSTREAM_PORT=
+TS_PIDS=()
+
+ts_setup() {
+	TMP=$(mktemp -d /tmp/tsit.XXXXXX)
+	chmod 700 "$TMP"
+	SOCK=$TMP/ts.sock
+	SPOOL=$TMP/spool
+	DLOG=$TMP/daemon.log
+	trap ts_cleanup EXIT
+	# The daemon reads TRACESPOOL_* from the environment: start clean.
+	for v in $(env | sed -n 's/^\(TRACESPOOL_[A-Z_]*\)=.*/\1/p'); do
+		unset "$v"
+	done
+}
+
+ts_cleanup() {
+	local p
+	for p in "${TS_PIDS[@]+"${TS_PIDS[@]}"}"; do
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ "${T_FAILED:-0}" -ne 0 ] && [ -f "$DLOG" ]; then
+		echo "# daemon log (last 30 lines):"
+		tail -30 "$DLOG" | sed 's/^/#   /'
+	fi
+	rm -rf "$TMP"
+}
+
+ok() {
+	T_PASSED=$((T_PASSED + 1))
+	echo "ok - $1"
+}
+
+not_ok() {
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok - $1${2:+: $2}"
+}
+
+# check NAME COMMAND...: passes when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1" "expected '$2', got '$3'"; fi
+}
+
+ts_done() {
+	local f
+	if [ "${TS_VALGRIND:-0}" = 1 ]; then
+		for f in "$TMP"/valgrind.*.log; do
+			[ -s "$f" ] || continue
+			not_ok "valgrind reports no errors ($(basename "$f"))" "$(head -c 2000 "$f")"
+		done
+	fi
+	echo "# $(basename "$0"): $T_PASSED passed, $T_FAILED failed"
+	[ "$T_FAILED" -eq 0 ]
+	exit $?
+}
+
+# The daemon under valgrind when TS_VALGRIND=1 (any error fails the run).
+ts_wrap() {
+	if [ "${TS_VALGRIND:-0}" = 1 ]; then
+		echo valgrind --quiet --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+			--log-file="$TMP/valgrind.%p.log"
+	fi
+}
+
+# ts_start_daemon [ARGS...]: start on $SOCK and $SPOOL, wait until it answers.
+ts_start_daemon() {
+	local i
+	# shellcheck disable=SC2046
+	$(ts_wrap) "$TSD" -c /dev/null --set "socket=$SOCK" --set "spool_dir=$SPOOL" \
+		--set "upstream_url=${UPSTREAM_URL:-http://127.0.0.1:9}" \
+		--set log_level=debug "$@" >>"$DLOG" 2>&1 &
+	DAEMON_PID=$!
+	TS_PIDS+=("$DAEMON_PID")
+	for i in $(seq 1 200); do
+		if curl -s --max-time 1 --unix-socket "$SOCK" http://ts/healthz >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+			echo "# daemon exited at start:"
+			tail -5 "$DLOG" | sed 's/^/#   /'
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "# daemon did not answer within 10 s"
+	return 1
+}
+
+# ts_stop_daemon: SIGTERM and wait; returns its exit code.
+ts_stop_daemon() {
+	local rc
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID"
+	rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+ts_kill_daemon() {
+	kill -9 "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
+
+# req METHOD PATH [BODY|@FILE] [curl args...]: sets STATUS, BODY, HEADERS.
+req() {
+	local method=$1 path=$2 data=${3-}
+	shift 3 2>/dev/null || shift $#
+	local args=(-s --max-time 20 --unix-socket "$SOCK" -X "$method" -o "$TMP/resp.body"
+		-D "$TMP/resp.headers" -w '%{http_code}' -H 'Content-Type: application/json')
+	if [ -n "$data" ]; then
+		args+=(--data-binary "$data")
+	fi
+	STATUS=$(curl "${args[@]}" "$@" "http://ts$path")
+	BODY=$(cat "$TMP/resp.body" 2>/dev/null)
+	HEADERS=$(cat "$TMP/resp.headers" 2>/dev/null)
+}
+
+# jget FILTER: jq over $BODY, raw output.
+jget() {
+	printf '%s' "$BODY" | jq -r "$1" 2>/dev/null
+}
+
+is_uuid_v4() {
+	[[ $1 =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+}
+
+# spool_dump: the spooled records as JSON lines {"seq","kind","event"}.
+spool_dump() {
+	"$SPOOL_DUMP" "$SPOOL"
+}
+
+stat_field() {
+	curl -s --max-time 5 --unix-socket "$SOCK" http://ts/stats | jq -r ".$1"
+}
+
+# ts_start_upstream: the fake remote API on a free loopback port.
+ts_start_upstream() {
+	local line
+	UPSTREAM_LOG=$TMP/upstream.log
+	: >"$UPSTREAM_LOG"
+	coproc UPSTREAM { exec "$FAKE_UPSTREAM" -p 0 -l "$UPSTREAM_LOG" 2>>"$TMP/upstream.err"; }
+	UPSTREAM_PID=$UPSTREAM_PID
+	TS_PIDS+=("$UPSTREAM_PID")
+	read -r -t 10 line <&"${UPSTREAM[0]}"
+	UPSTREAM_PORT=${line#port=}
+	UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT
+	[ -n "$UPSTREAM_PORT" ]
+}
+
+upstream_ctl() {
+	curl -s --max-time 5 -X POST --data-binary "$1" "$UPSTREAM_URL/_control" >/dev/null
+}
+
+# wait_for SECONDS COMMAND...: poll until the command succeeds.
+wait_for() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 20))); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# run.sh: runs the unit tests and the integration scenarios, and prints "N passed, N failed".
+# Usage: tests/run.sh [unit|integration] [name-filter]
+set -u
+BUILD=${BUILD:-build}
+export BUILD
+what=${1:-all}
+filter=${2:-}
+cd "$(dirname "$0")/.." || exit 1
+passed=0
+failed=0
+failures=()
+
+run_unit() {
+	local bin out p f
+	for bin in "$BUILD"/tests/test_*; do
+		[ -x "$bin" ] || continue
+		case "$bin" in *"$filter"*) ;; *) continue ;; esac
+		echo "== unit: $(basename "$bin")"
+		out=$("$bin" 2>&1)
+		rc=$?
+		echo "$out" | grep -E '^\[  (FAILED|ERROR) |^\[  PASSED|^\[==========\] .* run' || true
+		p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+		f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			# crashed or a sanitizer stopped it: count it as one failure
+			f=1
+			echo "$out" | tail -40
+		elif [ "$f" -ne 0 ]; then
+			echo "$out" | grep -B2 -A8 -E 'FAILED|ERROR|error:' | head -60
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+		[ "$f" -eq 0 ] || failures+=("unit $(basename "$bin")")
+	done
+}
+
+run_integration() {
+	local t out rc p f
+	for t in tests/integration/t_*.sh; do
+		[ -f "$t" ] || continue
+		case "$t" in *"$filter"*) ;; *) continue ;; esac
+		echo "== integration: $(basename "$t")"
+		out=$(timeout 600 bash "$t" 2>&1)
+		rc=$?
+		echo "$out" | grep -E '^(ok|not ok|#)' || true
+		p=$(echo "$out" | grep -c '^ok ' || true)
+		f=$(echo "$out" | grep -c '^not ok ' || true)
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1
+			echo "$out" | tail -30
+		fi
+		if [ "$f" -ne 0 ]; then
+			echo "-- output of $(basename "$t") (last lines):"
+			echo "$out" | grep -v -E '^(ok|#)' | tail -40
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+		[ "$f" -eq 0 ] || failures+=("integration $(basename "$t")")
+	done
+}
+
+case "$what" in
+unit) run_unit ;;
+integration) run_integration ;;
+all)
+	run_unit
+	run_integration
+	;;
+*)
+	echo "usage: tests/run.sh [unit|integration|all] [filter]" >&2
+	exit 2
+	;;
+esac
+
+for f in "${failures[@]+"${failures[@]}"}"; do
+	echo "FAILED: $f"
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,567 @@
+/* fake_upstream.c: a scriptable stand-in for the event API; logs requests. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+/*
+ * Usage: fake_upstream -p PORT -l LOGFILE. It prints "port=N" first on
+ * stdout (so -p 0 can pick a free port), then serves until SIGTERM.
+ *
+ * Each request except /_control and /_count becomes one line in LOGFILE:
+ * {"method","path","authorization","body","t_ms","answered"}, where body is
+ * the parsed JSON (or the raw text when it is not JSON) and answered is the
+ * status sent (0 when none was: stall, reset). POST /_control with a JSON
+ * body sets how later requests are answered; see control().
+ */
+
+enum mode {
+	MODE_OK = 0,
+	MODE_STATUS,      /* every request gets status (+ Retry-After) */
+	MODE_AUTH,        /* 401 unless the bearer token is key */
+	MODE_REJECT_NAME, /* status for a request holding an event named name */
+	MODE_STALL,       /* never answer */
+	MODE_RESET,       /* close the connection without answering */
+	MODE_TRUNCATED,   /* 200 with a Content-Length longer than the body */
+	MODE_NOTJSON,     /* 200 "hello" */
+	MODE_REDIRECT,    /* 302 to /elsewhere */
+};
+
+static const char *const mode_names[] = {"ok",          "status",  "auth",
+                                         "reject_name", "stall",   "reset",
+                                         "truncated",   "notjson", "redirect"};
+
+struct fake {
+	struct event_base *base;
+	FILE *log;
+	int mode;
+	int status;
+	char retry_after[128];
+	char key[512];
+	char name[512];
+	uint64_t requests; /* logged requests */
+	uint64_t events;   /* events in requests answered 2xx */
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *
+phrase(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 302:
+		return "Found";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 404:
+		return "Not Found";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
+	}
+}
+
+static void
+reply(struct evhttp_request *req, int status, const char *body)
+{
+	struct evbuffer *out;
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+
+	if (evhttp_find_header(oh, "Content-Type") == NULL)
+		evhttp_add_header(oh, "Content-Type", "application/json");
+	if ((out = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_add(out, body, strlen(body));
+	evhttp_send_reply(req, status, phrase(status), out);
+	evbuffer_free(out);
+}
+
+/* Reply with the cJSON object o (consumed). */
+static void
+reply_json(struct evhttp_request *req, int status, cJSON *o)
+{
+	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+
+	reply(req, s != NULL ? status : 500,
+	      s != NULL ? s
+	                : "{\"success\":false,\"error\":\"out of memory\"}");
+	free(s);
+	cJSON_Delete(o);
+}
+
+static const char *
+method_name(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	default:
+		return "OTHER";
+	}
+}
+
+static void
+log_request(struct fake *fk, const char *method, const char *path,
+            const char *auth, cJSON *body, const char *raw, uint64_t t,
+            int answered)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "method", method);
+	cJSON_AddStringToObject(o, "path", path);
+	if (auth != NULL)
+		cJSON_AddStringToObject(o, "authorization", auth);
+	else
+		cJSON_AddNullToObject(o, "authorization");
+	if (body != NULL)
+		cJSON_AddItemToObject(o, "body", cJSON_Duplicate(body, 1));
+	else
+		cJSON_AddStringToObject(o, "body", raw);
+	cJSON_AddNumberToObject(o, "t_ms", (double)t);
+	cJSON_AddNumberToObject(o, "answered", answered);
+	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
+		fprintf(fk->log, "%s\n", s);
+		fflush(fk->log);
+		free(s);
+	}
+	cJSON_Delete(o);
+	fk->requests++;
+}
+
+/* The array of events a request carries, and its length (0 if none). */
+static cJSON *
+events_of(cJSON *body, const char *path, int *n)
+{
+	cJSON *a = NULL;
+
+	*n = 0;
+	if (!cJSON_IsObject(body))
+		return NULL;
+	if (strcmp(path, "/events/batch") == 0)
+		a = cJSON_GetObjectItemCaseSensitive(body, "events");
+	else if (strcmp(path, "/events/model/batch") == 0)
+		a = cJSON_GetObjectItemCaseSensitive(body, "model_events");
+	if (!cJSON_IsArray(a))
+		return NULL;
+	*n = cJSON_GetArraySize(a);
+	return a;
+}
+
+static int
+names_match(cJSON *ev, const char *name)
+{
+	cJSON *n = cJSON_GetObjectItemCaseSensitive(ev, "event_name");
+
+	return cJSON_IsString(n) && strcmp(n->valuestring, name) == 0;
+}
+
+static int
+holds_name(cJSON *body, const char *path, const char *name)
+{
+	cJSON *a, *ev;
+	int n;
+
+	if ((a = events_of(body, path, &n)) != NULL) {
+		cJSON_ArrayForEach(ev, a)
+		{
+			if (names_match(ev, name))
+				return 1;
+		}
+		return 0;
+	}
+	if (cJSON_IsObject(body)) {
+		ev = cJSON_GetObjectItemCaseSensitive(body, "event");
+		if (ev == NULL)
+			ev = cJSON_GetObjectItemCaseSensitive(body,
+			                                      "model_event");
+		return names_match(ev, name);
+	}
+	return 0;
+}
+
+static void
+add_id(cJSON *o, const char *name, cJSON *from, const char *field)
+{
+	cJSON *id = cJSON_GetObjectItemCaseSensitive(from, field);
+
+	if (cJSON_IsString(id))
+		cJSON_AddStringToObject(o, name, id->valuestring);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+/* The success answer of the real API for path; returns the status. */
+static int
+answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
+          const char *path, cJSON *body)
+{
+	cJSON *o, *a, *ev, *ids;
+	int n;
+
+	if (body == NULL) {
+		reply(req, 400,
+		      "{\"success\":false,\"error\":\"body: not JSON\"}");
+		return 400;
+	}
+	o = cJSON_CreateObject();
+	if (strcmp(method, "POST") == 0 &&
+	    (a = events_of(body, path, &n)) != NULL) {
+		cJSON_AddTrueToObject(o, "success");
+		ids = cJSON_AddArrayToObject(o, "event_ids");
+		cJSON_ArrayForEach(ev, a)
+		{
+			cJSON *id =
+			    cJSON_GetObjectItemCaseSensitive(ev, "event_id");
+
+			cJSON_AddItemToArray(
+			    ids, cJSON_IsString(id)
+			             ? cJSON_CreateString(id->valuestring)
+			             : cJSON_CreateNull());
+		}
+		fk->events += (uint64_t)n;
+	} else if (strcmp(method, "POST") == 0 &&
+	           strcmp(path, "/session/start") == 0) {
+		ev = cJSON_GetObjectItemCaseSensitive(body, "session");
+		add_id(o, "session_id", ev, "session_id");
+		fk->events++;
+	} else if (strcmp(method, "PUT") == 0 && strcmp(path, "/events") == 0) {
+		cJSON_AddTrueToObject(o, "success");
+		fk->events++;
+	} else if (strcmp(method, "POST") == 0 &&
+	           (strcmp(path, "/events") == 0 ||
+	            strcmp(path, "/events/model") == 0)) {
+		ev = cJSON_GetObjectItemCaseSensitive(body, "event");
+		if (ev == NULL)
+			ev = cJSON_GetObjectItemCaseSensitive(body,
+			                                      "model_event");
+		cJSON_AddTrueToObject(o, "success");
+		add_id(o, "event_id", ev, "event_id");
+		fk->events++;
+	} else {
+		cJSON_Delete(o);
+		reply(req, 404,
+		      "{\"success\":false,\"error\":\"unknown path\"}");
+		return 404;
+	}
+	reply_json(req, 200, o);
+	return 200;
+}
+
+static void
+answer_status(struct fake *fk, struct evhttp_request *req, int status,
+              const char *error)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (fk->retry_after[0] != '\0')
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		                  "Retry-After", fk->retry_after);
+	cJSON_AddFalseToObject(o, "success");
+	cJSON_AddStringToObject(o, "error", error);
+	reply_json(req, status, o);
+}
+
+static void
+copy_field(cJSON *c, const char *name, char *dst, size_t len)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(c, name);
+
+	dst[0] = '\0';
+	if (cJSON_IsString(v))
+		snprintf(dst, len, "%s", v->valuestring);
+}
+
+/* POST /_control {"mode": ..., "status"?, "retry_after"?, "key"?, "name"?} */
+static void
+control(struct fake *fk, struct evhttp_request *req, cJSON *c)
+{
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "mode");
+	cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+	size_t i;
+
+	if (!cJSON_IsString(m)) {
+		reply(req, 400,
+		      "{\"success\":false,\"error\":\"mode: missing\"}");
+		return;
+	}
+	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (strcmp(m->valuestring, mode_names[i]) == 0)
+			break;
+	}
+	if (i == sizeof(mode_names) / sizeof(mode_names[0])) {
+		reply(req, 400,
+		      "{\"success\":false,\"error\":\"mode: unknown\"}");
+		return;
+	}
+	fk->mode = (int)i;
+	fk->status = cJSON_IsNumber(st)        ? st->valueint
+	             : fk->mode == MODE_STATUS ? 500
+	                                       : 400;
+	copy_field(c, "retry_after", fk->retry_after, sizeof(fk->retry_after));
+	copy_field(c, "key", fk->key, sizeof(fk->key));
+	copy_field(c, "name", fk->name, sizeof(fk->name));
+	reply(req, 200, "{\"success\":true}");
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	struct fake *fk = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *method = method_name(evhttp_request_get_command(req));
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const char *auth = evhttp_find_header(hdrs, "Authorization");
+	size_t len = evbuffer_get_length(in);
+	uint64_t t = now_ms();
+	char *raw, expect[600];
+	cJSON *body;
+	int status = 0;
+
+	if (path == NULL)
+		path = "/";
+	if ((raw = malloc(len + 1)) == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_copyout(in, raw, len);
+	raw[len] = '\0';
+	body = cJSON_ParseWithLength(raw, len);
+
+	if (strcmp(path, "/_control") == 0) {
+		if (cJSON_IsObject(body))
+			control(fk, req, body);
+		else
+			reply(
+			    req, 400,
+			    "{\"success\":false,\"error\":\"body: not JSON\"}");
+		goto done;
+	}
+	if (strcmp(path, "/_count") == 0) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "requests", (double)fk->requests);
+		cJSON_AddNumberToObject(o, "events", (double)fk->events);
+		reply_json(req, 200, o);
+		goto done;
+	}
+
+	switch (fk->mode) {
+	case MODE_STATUS:
+		status = fk->status;
+		answer_status(fk, req, status, "fake status");
+		break;
+	case MODE_AUTH:
+		snprintf(expect, sizeof(expect), "Bearer %s", fk->key);
+		if (auth == NULL || strcmp(auth, expect) != 0) {
+			status = 401;
+			reply(req, 401,
+			      "{\"success\":false,\"error\":\"unauthorized\"}");
+		} else {
+			status = answer_ok(fk, req, method, path, body);
+		}
+		break;
+	case MODE_REJECT_NAME:
+		if (holds_name(body, path, fk->name)) {
+			char err[600];
+
+			status = fk->status;
+			snprintf(err, sizeof(err), "rejected event_name %s",
+			         fk->name);
+			answer_status(fk, req, status, err);
+		} else {
+			status = answer_ok(fk, req, method, path, body);
+		}
+		break;
+	case MODE_STALL:
+		/* Held unanswered; libevent frees it when the peer leaves. */
+		break;
+	case MODE_RESET: {
+		struct evhttp_connection *conn =
+		    evhttp_request_get_connection(req);
+		struct bufferevent *bev =
+		    conn != NULL ? evhttp_connection_get_bufferevent(conn)
+		                 : NULL;
+
+		/* libevent sees the end of the stream and cleans up. */
+		if (bev != NULL)
+			shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+		break;
+	}
+	case MODE_TRUNCATED: {
+		struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+
+		status = 200;
+		evhttp_add_header(oh, "Content-Length", "100");
+		evhttp_add_header(oh, "Connection", "close");
+		reply(req, 200, "{\"success\":true");
+		break;
+	}
+	case MODE_NOTJSON:
+		status = 200;
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		                  "Content-Type", "text/plain");
+		reply(req, 200, "hello");
+		break;
+	case MODE_REDIRECT:
+		status = 302;
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		                  "Location", "/elsewhere");
+		reply(req, 302, "{\"success\":false}");
+		break;
+	default:
+		status = answer_ok(fk, req, method, path, body);
+		break;
+	}
+	log_request(fk, method, path, auth, body, raw, t, status);
+done:
+	cJSON_Delete(body);
+	free(raw);
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct fake *fk = arg;
+
+	(void)sig;
+	(void)what;
+	event_base_loopbreak(fk->base);
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: fake_upstream -p PORT -l LOGFILE\n");
+	return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fake fk;
+	struct evhttp *http = NULL;
+	struct evhttp_bound_socket *bound;
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	const char *logpath = NULL;
+	char *end;
+	long port = -1;
+	int ch, one = 1, rc = 1;
+
+	memset(&fk, 0, sizeof(fk));
+	while ((ch = getopt(argc, argv, "p:l:")) != -1) {
+		switch (ch) {
+		case 'p':
+			errno = 0;
+			port = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || port < 0 ||
+			    port > 65535)
+				return usage();
+			break;
+		case 'l':
+			logpath = optarg;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (port < 0 || logpath == NULL || optind != argc)
+		return usage();
+	signal(SIGPIPE, SIG_IGN);
+	if ((fk.log = fopen(logpath, "a")) == NULL) {
+		fprintf(stderr, "fake_upstream: %s: %s\n", logpath,
+		        strerror(errno));
+		return 1;
+	}
+	if ((fk.base = event_base_new()) == NULL ||
+	    (http = evhttp_new(fk.base)) == NULL)
+		goto fail;
+	evhttp_set_allowed_methods(
+	    http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(http, handle, &fk);
+	if ((bound = evhttp_bind_socket_with_handle(
+	         http, "127.0.0.1", (ev_uint16_t)port)) == NULL) {
+		fprintf(stderr, "fake_upstream: cannot listen on port %ld\n",
+		        port);
+		goto fail;
+	}
+	/*
+	 * Accepted sockets inherit it: libevent writes at most 16 KiB per
+	 * loop, and Nagle would hold the rest of a large answer for the
+	 * client's delayed ACK (40 ms a request).
+	 */
+	if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP,
+	               TCP_NODELAY, &one, sizeof(one)) == -1)
+		goto fail;
+	if (getsockname(evhttp_bound_socket_get_fd(bound),
+	                (struct sockaddr *)&sin, &slen) == -1)
+		goto fail;
+	/* Before the port is told: a SIGTERM right after must still exit 0. */
+	sigterm = evsignal_new(fk.base, SIGTERM, on_signal, &fk);
+	sigint = evsignal_new(fk.base, SIGINT, on_signal, &fk);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) ||
+	    evsignal_add(sigint, NULL))
+		goto fail;
+	printf("port=%u\n", (unsigned)ntohs(sin.sin_port));
+	fflush(stdout);
+	if (event_base_dispatch(fk.base) == -1)
+		goto fail;
+	rc = 0;
+fail:
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	if (http != NULL)
+		evhttp_free(http);
+	if (fk.base != NULL)
+		event_base_free(fk.base);
+	fclose(fk.log);
+	return rc;
+}

@@ -1,0 +1,689 @@
+/* test_jsonscan.c: unit tests for UTF-8 checking and the JSON span scanners. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "daemon/jsonscan.h"
+
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond))                                                   \
+			fail_msg(__VA_ARGS__);                                 \
+	} while (0)
+
+/*
+ * A heap copy of exactly len bytes with no NUL after it, so AddressSanitizer
+ * catches any read past the end.
+ */
+static char *
+exact_copy(const char *s, size_t len)
+{
+	char *p = malloc(len > 0 ? len : 1);
+
+	assert_non_null(p);
+	if (len > 0)
+		memcpy(p, s, len);
+	return p;
+}
+
+static char *
+load_reference(size_t *len)
+{
+	const char *dir = getenv("TS_TEST_DATA");
+	char path[4096];
+	FILE *f;
+	char *data;
+	long n;
+
+	if (dir == NULL || dir[0] == '\0')
+		dir = "tests/data";
+	snprintf(path, sizeof(path), "%s/reference_event.json", dir);
+	f = fopen(path, "rb");
+	CHECK(f != NULL,
+	      "cannot open %s (run from the repo root or set TS_TEST_DATA)",
+	      path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+	data = malloc((size_t)n + 1);
+	assert_non_null(data);
+	CHECK(fread(data, 1, (size_t)n, f) == (size_t)n, "short read of %s",
+	      path);
+	data[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return data;
+}
+
+/*
+ * An independent UTF-8 check for the cross-check: decode the code point and
+ * test its range, where the code under test uses RFC 3629's byte table.
+ */
+static int
+ref_utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n, k;
+	unsigned long cp, min;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (c < 0x80) {
+			if (c == 0)
+				return 0;
+			i++;
+			continue;
+		}
+		if ((c & 0xE0) == 0xC0) {
+			n = 1;
+			cp = c & 0x1F;
+			min = 0x80;
+		} else if ((c & 0xF0) == 0xE0) {
+			n = 2;
+			cp = c & 0x0F;
+			min = 0x800;
+		} else if ((c & 0xF8) == 0xF0) {
+			n = 3;
+			cp = c & 0x07;
+			min = 0x10000;
+		} else {
+			return 0;
+		}
+		if (len - i - 1 < n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+struct utf8_case {
+	const char *name;
+	const char *s;
+	size_t len; /* 0: strlen(s) */
+	int valid;
+};
+
+static void
+test_utf8_table(void **state)
+{
+	static const struct utf8_case cases[] = {
+	    {"empty", "", 0, 1},
+	    {"ascii", "hello, world", 0, 1},
+	    {"long ascii", "abcdefghijklmnopqrstuvwxyz0123456789", 0, 1},
+	    {"U+0080", "\xC2\x80", 0, 1},
+	    {"U+07FF", "\xDF\xBF", 0, 1},
+	    {"U+0800", "\xE0\xA0\x80", 0, 1},
+	    {"U+D7FF", "\xED\x9F\xBF", 0, 1},
+	    {"U+E000", "\xEE\x80\x80", 0, 1},
+	    {"U+FFFF", "\xEF\xBF\xBF", 0, 1},
+	    {"U+10000", "\xF0\x90\x80\x80", 0, 1},
+	    {"U+10FFFF", "\xF4\x8F\xBF\xBF", 0, 1},
+	    {"mixed", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 ok", 0, 1},
+	    {"overlong C0 80 (NUL)", "\xC0\x80", 0, 0},
+	    {"overlong C1 BF", "\xC1\xBF", 0, 0},
+	    {"overlong E0 80 80", "\xE0\x80\x80", 0, 0},
+	    {"overlong E0 9F BF", "\xE0\x9F\xBF", 0, 0},
+	    {"overlong F0 80 80 80", "\xF0\x80\x80\x80", 0, 0},
+	    {"overlong F0 8F BF BF", "\xF0\x8F\xBF\xBF", 0, 0},
+	    {"surrogate D800", "\xED\xA0\x80", 0, 0},
+	    {"surrogate DFFF", "\xED\xBF\xBF", 0, 0},
+	    {"surrogate pair as CESU-8", "\xED\xA0\xBD\xED\xB8\x80", 0, 0},
+	    {"U+110000", "\xF4\x90\x80\x80", 0, 0},
+	    {"F5 lead", "\xF5\x80\x80\x80", 0, 0},
+	    {"FF byte", "\xFF", 0, 0},
+	    {"FE byte", "\xFE", 0, 0},
+	    {"lone continuation", "\x80", 0, 0},
+	    {"continuation after ascii", "abc\xBF", 0, 0},
+	    {"truncated 2 at end", "ab\xC3", 0, 0},
+	    {"truncated 3 at end", "ab\xE2\x82", 0, 0},
+	    {"truncated 4 at end", "ab\xF0\x9F\x98", 0, 0},
+	    {"truncated 3 mid",
+	     "\xE2\x82"
+	     "abcdefghij",
+	     0, 0},
+	    {"truncated 4 mid", "\xF0\x9F\x98z", 0, 0},
+	    {"raw NUL", "ab\0cd", 5, 0},
+	    {"raw NUL in 8-byte run", "abcdefg\0hijklmnop", 17, 0},
+	    {"NUL first", "\0", 1, 0},
+	    {"bad byte after long ascii", "abcdefghijklmnopq\x80", 0, 0},
+	    {"bad byte at word edge", "abcdefgh\xC0\xAFijklmnop", 0, 0},
+	};
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].s);
+		char *p = exact_copy(cases[i].s, len);
+		int got = json_utf8_valid(p, len);
+
+		free(p);
+		CHECK(got == cases[i].valid,
+		      "utf8 case \"%s\": json_utf8_valid gave %d, want %d",
+		      cases[i].name, got, cases[i].valid);
+	}
+}
+
+/*
+ * Every sequence of one to three bytes with a non-ASCII lead, at the start
+ * and after seven ASCII bytes (so the word-at-a-time path hands over to the
+ * byte path at every offset), against the reference decoder.
+ */
+static void
+test_utf8_exhaustive(void **state)
+{
+	unsigned char buf[16];
+	unsigned a, b, c;
+	size_t pre, len;
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	for (pre = 0; pre <= 7; pre += 7) {
+		for (a = 0; a < 256; a++) {
+			buf[pre] = (unsigned char)a;
+			CHECK(json_utf8_valid((char *)buf, pre + 1) ==
+			          ref_utf8_valid(buf, pre + 1),
+			      "utf8 disagrees on %02x after %zu ASCII", a, pre);
+			if (a < 0x80)
+				continue;
+			for (b = 0; b < 256; b++) {
+				buf[pre + 1] = (unsigned char)b;
+				len = pre + 2;
+				CHECK(json_utf8_valid((char *)buf, len) ==
+				          ref_utf8_valid(buf, len),
+				      "utf8 disagrees on %02x %02x", a, b);
+				if (a < 0xE0)
+					continue;
+				for (c = 0; c < 256; c++) {
+					buf[pre + 2] = (unsigned char)c;
+					len = pre + 3;
+					CHECK(
+					    json_utf8_valid((char *)buf, len) ==
+					        ref_utf8_valid(buf, len),
+					    "utf8 disagrees on %02x %02x %02x",
+					    a, b, c);
+				}
+			}
+		}
+	}
+}
+
+/* Four-byte sequences: every lead F0-F7 with every second byte. */
+static void
+test_utf8_four_byte(void **state)
+{
+	unsigned char buf[4];
+	unsigned a, b;
+
+	(void)state;
+	for (a = 0xF0; a <= 0xF7; a++) {
+		for (b = 0; b < 256; b++) {
+			buf[0] = (unsigned char)a;
+			buf[1] = (unsigned char)b;
+			buf[2] = 0x80;
+			buf[3] = 0xBF;
+			CHECK(json_utf8_valid((char *)buf, 4) ==
+			          ref_utf8_valid(buf, 4),
+			      "utf8 disagrees on %02x %02x 80 bf", a, b);
+		}
+	}
+}
+
+/* Span of key in text, as a NUL-terminated copy, or NULL when absent. */
+static char *
+member(const char *text, size_t len, const char *key)
+{
+	char *p = exact_copy(text, len);
+	size_t off = 0, vlen = 0;
+	char *out = NULL;
+
+	if (json_member_span(p, len, key, &off, &vlen) == 0) {
+		CHECK(off + vlen <= len, "span of \"%s\" runs past the text",
+		      key);
+		out = malloc(vlen + 1);
+		assert_non_null(out);
+		memcpy(out, p + off, vlen);
+		out[vlen] = '\0';
+	}
+	free(p);
+	return out;
+}
+
+struct span_case {
+	const char *name;
+	const char *text;
+	const char *key;
+	const char *want; /* NULL: absent */
+};
+
+static void
+test_member_span_table(void **state)
+{
+	static const struct span_case cases[] = {
+	    {"simple", "{\"a\":1}", "a", "1"},
+	    {"second", "{\"a\":1,\"b\":\"x\"}", "b", "\"x\""},
+	    {"absent", "{\"a\":1}", "b", NULL},
+	    {"empty object", "{}", "a", NULL},
+	    {"empty object spaced", " { \n } ", "a", NULL},
+	    {"nested object", "{\"a\":{\"b\":{\"c\":[1,{\"d\":2}]}},\"e\":3}",
+	     "a", "{\"b\":{\"c\":[1,{\"d\":2}]}}"},
+	    {"not nested key", "{\"a\":{\"e\":1},\"e\":2}", "e", "2"},
+	    {"escaped key", "{\"ev\\u0065nt\":7}", "event", "7"},
+	    {"escaped key uppercase hex", "{\"ev\\u0045nt\":7}", "evEnt", "7"},
+	    {"key with \\n", "{\"a\\nb\":1}", "a\nb", "1"},
+	    {"key with \\\"", "{\"a\\\"b\":1}", "a\"b", "1"},
+	    {"key with \\\\", "{\"a\\\\\":1,\"b\":2}", "a\\", "1"},
+	    {"key with \\/", "{\"\\/\":1}", "/", "1"},
+	    {"key with \\t\\r\\b\\f", "{\"\\t\\r\\b\\f\":1}", "\t\r\b\f", "1"},
+	    {"key U+00E9", "{\"\\u00e9\":1}", "\xC3\xA9", "1"},
+	    {"key U+20AC", "{\"\\u20AC\":1}", "\xE2\x82\xAC", "1"},
+	    {"key surrogate pair", "{\"\\ud83d\\ude00\":1}", "\xF0\x9F\x98\x80",
+	     "1"},
+	    {"raw utf8 key", "{\"\xC3\xA9\":1}", "\xC3\xA9", "1"},
+	    {"prefix is not equal", "{\"ab\":1,\"a\":2}", "a", "2"},
+	    {"longer is not equal", "{\"a\":1,\"ab\":2}", "ab", "2"},
+	    {"case sensitive", "{\"Event\":1,\"event\":2}", "event", "2"},
+	    {"duplicate first wins", "{\"a\":1,\"a\":2}", "a", "1"},
+	    {"escaped duplicate first wins", "{\"\\u0061\":1,\"a\":2}", "a",
+	     "1"},
+	    {"string with braces and quotes",
+	     "{\"s\":\"}{][\\\"\",\"t\":\"ok\"}", "t", "\"ok\""},
+	    {"string value span", "{\"s\":\"a\\\"}b\"}", "s", "\"a\\\"}b\""},
+	    {"string ending in backslash", "{\"s\":\"\\\\\",\"t\":1}", "t",
+	     "1"},
+	    {"key looks like value", "{\"x\":\"\\\"a\\\":9\",\"a\":{\"a\":3}}",
+	     "a", "{\"a\":3}"},
+	    {"whitespace everywhere",
+	     " \t\r\n{ \n\"a\" \t: \r[ 1 , 2 ]\n ,\t\"b\"\n:\n{ } \n} \n", "b",
+	     "{ }"},
+	    {"value trailing spaces", "{\"a\":  true   ,\"b\":0}", "a", "true"},
+	    {"number", "{\"n\":-1.5e+3,\"m\":0}", "n", "-1.5e+3"},
+	    {"literal null", "{\"n\":null}", "n", "null"},
+	    {"literal false", "{\"n\":false}", "n", "false"},
+	    {"empty array", "{\"a\":[],\"b\":[ ]}", "b", "[ ]"},
+	    {"array of objects", "{\"a\":[{\"b\":1},{\"c\":\"]\"}],\"z\":1}",
+	     "a", "[{\"b\":1},{\"c\":\"]\"}]"},
+	    {"byte order mark", "\xEF\xBB\xBF{\"a\":1}", "a", "1"},
+	    {"array is not an object", "[{\"a\":1}]", "a", NULL},
+	    {"string is not an object", "\"{\\\"a\\\":1}\"", "a", NULL},
+	    {"empty text", "", "a", NULL},
+	    {"only white space", "  \n ", "a", NULL},
+	    {"empty key", "{\"\":5}", "", "5"},
+	    {"empty key not matched by a", "{\"\":5}", "a", NULL},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got =
+		    member(cases[i].text, strlen(cases[i].text), cases[i].key);
+
+		if (cases[i].want == NULL)
+			CHECK(got == NULL,
+			      "span case \"%s\": found \"%s\", want absent",
+			      cases[i].name, got);
+		else
+			CHECK(got != NULL && strcmp(got, cases[i].want) == 0,
+			      "span case \"%s\": got \"%s\", want \"%s\"",
+			      cases[i].name, got != NULL ? got : "(absent)",
+			      cases[i].want);
+		free(got);
+	}
+}
+
+/* Text cJSON would reject must never make the scanners read past len. */
+static void
+test_member_span_truncated(void **state)
+{
+	static const char *const texts[] = {
+	    "{",
+	    "{\"a",
+	    "{\"a\"",
+	    "{\"a\":",
+	    "{\"a\":\"x",
+	    "{\"a\":\"x\\",
+	    "{\"a\":{\"b\":[1,2",
+	    "{\"a\":1,",
+	    "{\"a\":1 ",
+	    "{\"a\\u00",
+	    "{\"a\" 1}",
+	    "{\"a\":1 \"b\":2}",
+	    "{\"a\":,\"b\":2}",
+	};
+	size_t i, off, vlen;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = strlen(texts[i]);
+		char *p = exact_copy(texts[i], len);
+		int rc = json_member_span(p, len, "b", &off, &vlen);
+
+		free(p);
+		CHECK(rc == -1, "truncated text \"%s\": span found", texts[i]);
+	}
+}
+
+static void
+test_reference_inputs_span(void **state)
+{
+	static const char want[] =
+	    "{\n"
+	    "\"context\": \"Hello world\",\n"
+	    "\"question\": \"What is in the context?\",\n"
+	    "\"chat_history\": [\n"
+	    "{\n"
+	    "\"role\": \"system\",\n"
+	    "\"content\": \"Answer the user's question only using provided "
+	    "context.\\n\\nContext: Hello world\"\n"
+	    "},\n"
+	    "{\n"
+	    "\"role\": \"user\",\n"
+	    "\"content\": \"What is in the context?\"\n"
+	    "}\n"
+	    "]\n"
+	    "}";
+	size_t len, off = 0, vlen = 0;
+	char *text = load_reference(&len);
+
+	(void)state;
+	CHECK(json_member_span(text, len, "inputs", &off, &vlen) == 0,
+	      "reference event: no \"inputs\" member found");
+	CHECK(vlen == strlen(want) && memcmp(text + off, want, vlen) == 0,
+	      "reference event: \"inputs\" span is %zu bytes at %zu, not the "
+	      "exact object text",
+	      vlen, off);
+	CHECK(json_member_span(text, len, "children_ids", &off, &vlen) == 0 &&
+	          vlen == 2 && memcmp(text + off, "[]", 2) == 0,
+	      "reference event: \"children_ids\" span is not []");
+	CHECK(json_member_span(text, len, "error", &off, &vlen) == 0 &&
+	          vlen == 4 && memcmp(text + off, "null", 4) == 0,
+	      "reference event: \"error\" span is not null");
+	free(text);
+}
+
+/*
+ * The member the scanner picks, re-parsed, must equal the one cJSON picks,
+ * for every top-level key of each text plus some absent ones.
+ */
+static void
+agree(const char *name, const char *text, size_t len, const char *key)
+{
+	cJSON *root, *span;
+	const cJSON *item;
+	char *p = exact_copy(text, len);
+	size_t off = 0, vlen = 0;
+	int rc;
+
+	root = cJSON_ParseWithLength(p, len);
+	CHECK(root != NULL, "agreement \"%s\": cJSON rejects the text", name);
+	item = cJSON_GetObjectItemCaseSensitive(root, key);
+	rc = json_member_span(p, len, key, &off, &vlen);
+	if (item == NULL) {
+		CHECK(rc == -1,
+		      "agreement \"%s\" key \"%s\": cJSON finds nothing, the "
+		      "scanner a span",
+		      name, key);
+	} else {
+		CHECK(
+		    rc == 0,
+		    "agreement \"%s\" key \"%s\": cJSON finds it, the scanner "
+		    "not",
+		    name, key);
+		span = cJSON_ParseWithLength(p + off, vlen);
+		CHECK(span != NULL,
+		      "agreement \"%s\" key \"%s\": span does not parse", name,
+		      key);
+		CHECK(cJSON_Compare(span, item, 1),
+		      "agreement \"%s\" key \"%s\": span differs from cJSON's "
+		      "member",
+		      name, key);
+		cJSON_Delete(span);
+	}
+	cJSON_Delete(root);
+	free(p);
+}
+
+static void
+agree_all_keys(const char *name, const char *text, size_t len)
+{
+	static const char *const extra[] = {"", "missing", "A", "Inputs"};
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	const cJSON *c;
+	size_t i;
+
+	CHECK(root != NULL, "agreement \"%s\": cJSON rejects the text", name);
+	for (c = root->child; c != NULL; c = c->next)
+		agree(name, text, len, c->string);
+	for (i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+		agree(name, text, len, extra[i]);
+	cJSON_Delete(root);
+}
+
+static void
+test_member_span_agrees_with_cjson(void **state)
+{
+	static const struct {
+		const char *name;
+		const char *text;
+	} cases[] = {
+	    {"duplicates", "{\"a\":1,\"a\":2,\"b\":[1],\"b\":{}}"},
+	    {"escaped duplicate",
+	     "{\"ev\\u0065nt\":{\"x\":[1,2,{\"y\":\"}\"}]},\"event\":3}"},
+	    {"raw and escaped e-acute", "{\"\\u00e9\":1,\"\xC3\xA9\":2}"},
+	    {"surrogate pair key", "{\"\\ud83d\\ude00\":1,\"x\":2}"},
+	    {"escaped NUL truncates the key", "{\"a\\u0000b\":1,\"a\":2}"},
+	    {"bad hex reads as NUL", "{\"\\uZZZZ\":1,\"\":2}"},
+	    {"escaped quote inside a \\u escape", "{\"\\uabc\\\":1,\":5}"},
+	    {"strings with structure", "{\"x\":\"a\\\"b\\\\\",\"y\":\"{[\","
+	                               "\"z\":true,\"w\":[\"]\",\"}\"]}"},
+	    {"whitespace",
+	     " \n{ \"a\" : [ 1 , 2 ] , \"b\" :\t{ } ,\"c\"\r:\"d\" } "},
+	    {"control bytes as white space", "\x01{\x02\"a\"\x1f:\x0b"
+	                                     "1}"},
+	    {"numbers", "{\"n\":-1.5e+3,\"m\":0,\"k\":1E-2}"},
+	    {"empty", "{}"},
+	    {"case", "{\"A\":1,\"a\":2}"},
+	    {"bom", "\xEF\xBB\xBF{\"a\":1}"},
+	};
+	size_t i, len;
+	char *ref;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		agree_all_keys(cases[i].name, cases[i].text,
+		               strlen(cases[i].text));
+	ref = load_reference(&len);
+	agree_all_keys("reference event", ref, len);
+	free(ref);
+}
+
+struct array_case {
+	const char *name;
+	const char *text;
+	long want; /* element count, or -1 */
+	const char *elems[8];
+};
+
+static void
+test_array_spans_table(void **state)
+{
+	static const struct array_case cases[] = {
+	    {"empty", "[]", 0, {NULL}},
+	    {"empty spaced", " [ \n ] ", 0, {NULL}},
+	    {"scalars",
+	     "[1,\"x\",true,null,-2.5]",
+	     5,
+	     {"1", "\"x\"", "true", "null", "-2.5"}},
+	    {"objects",
+	     "[{\"a\":[1,{\"b\":\"]\"}]},{},{\"c\":\"}\"}]",
+	     3,
+	     {"{\"a\":[1,{\"b\":\"]\"}]}", "{}", "{\"c\":\"}\"}"}},
+	    {"nested arrays", "[[1,2],[],[[3]]]", 3, {"[1,2]", "[]", "[[3]]"}},
+	    {"strings with commas",
+	     "[\"a,b\",\"c\\\",d\"]",
+	     2,
+	     {"\"a,b\"", "\"c\\\",d\""}},
+	    {"whitespace",
+	     "\n[ 1 ,\t{ \"a\" : 2 } \n, \"x\" ]\n",
+	     3,
+	     {"1", "{ \"a\" : 2 }", "\"x\""}},
+	    {"not an array", "{\"a\":[1]}", -1, {NULL}},
+	    {"string", "\"[1]\"", -1, {NULL}},
+	    {"empty text", "", -1, {NULL}},
+	    {"truncated", "[1,2", -1, {NULL}},
+	    {"truncated string", "[\"a", -1, {NULL}},
+	    {"truncated after comma", "[1,", -1, {NULL}},
+	};
+	size_t offs[8], lens[8], i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].text);
+		char *p = exact_copy(cases[i].text, len);
+		long n = json_array_spans(p, len, offs, lens, 8);
+
+		CHECK(n == cases[i].want,
+		      "array case \"%s\": %ld elements, want %ld",
+		      cases[i].name, n, cases[i].want);
+		for (k = 0; n > 0 && k < (size_t)n; k++)
+			CHECK(lens[k] == strlen(cases[i].elems[k]) &&
+			          memcmp(p + offs[k], cases[i].elems[k],
+			                 lens[k]) == 0,
+			      "array case \"%s\": element %zu is \"%.*s\", "
+			      "want \"%s\"",
+			      cases[i].name, k, (int)lens[k], p + offs[k],
+			      cases[i].elems[k]);
+		free(p);
+	}
+}
+
+static void
+test_array_spans_max(void **state)
+{
+	const char *text = "[1,2,3]";
+	size_t offs[3], lens[3];
+
+	(void)state;
+	CHECK(json_array_spans(text, strlen(text), offs, lens, 3) == 3,
+	      "array of 3 with max 3 not accepted");
+	CHECK(json_array_spans(text, strlen(text), offs, lens, 2) == -1,
+	      "array of 3 with max 2 not refused");
+	CHECK(json_array_spans("[]", 2, offs, lens, 0) == 0,
+	      "empty array with max 0 not accepted");
+	CHECK(json_array_spans("[1]", 3, offs, lens, 0) == -1,
+	      "array of 1 with max 0 not refused");
+}
+
+/* Each element span, re-parsed, equals cJSON's element. */
+static void
+test_array_spans_agree_with_cjson(void **state)
+{
+	size_t len, off, vlen, offs[16], lens[16];
+	char *ref = load_reference(&len);
+	char *batch;
+	cJSON *root;
+	char body[8192];
+	size_t blen;
+	long n, i;
+
+	(void)state;
+	/* A batch body: three copies of the reference event, one nested deep.
+	 */
+	blen = (size_t)snprintf(
+	    body, sizeof(body),
+	    "{\"events\": [ %s,\n%s , {\"x\":[[[{\"y\":\"]]}\"}]]]}, %s ], "
+	    "\"is_single_session\": true}",
+	    ref, ref, ref);
+	assert_true(blen < sizeof(body));
+	batch = exact_copy(body, blen);
+	CHECK(json_member_span(batch, blen, "events", &off, &vlen) == 0,
+	      "batch: no events member");
+	n = json_array_spans(batch + off, vlen, offs, lens, 16);
+	CHECK(n == 4, "batch: %ld events, want 4", n);
+	root = cJSON_ParseWithLength(batch + off, vlen);
+	CHECK(root != NULL, "batch: cJSON rejects the events span");
+	CHECK(cJSON_GetArraySize(root) == n,
+	      "batch: cJSON counts %d events, the scanner %ld",
+	      cJSON_GetArraySize(root), n);
+	for (i = 0; i < n; i++) {
+		cJSON *e =
+		    cJSON_ParseWithLength(batch + off + offs[i], lens[i]);
+
+		CHECK(e != NULL, "batch: element %ld does not parse", i);
+		CHECK(cJSON_Compare(e, cJSON_GetArrayItem(root, (int)i), 1),
+		      "batch: element %ld differs from cJSON's", i);
+		cJSON_Delete(e);
+	}
+	CHECK(lens[0] == len && memcmp(batch + off + offs[0], ref, len) == 0,
+	      "batch: element 0 is not the exact reference bytes");
+	cJSON_Delete(root);
+	free(batch);
+	free(ref);
+}
+
+static void
+test_trim(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+	    {"", ""},
+	    {"   ", ""},
+	    {"{}", "{}"},
+	    {" \t\r\n{ }\n\t ", "{ }"},
+	    {"\n\"a b\"", "\"a b\""},
+	    {"x \n", "x"},
+	    {"\x01\x1f{}\x0b\x0c", "{}"},
+	};
+	size_t i, len;
+	const char *p;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = strlen(cases[i].in);
+		p = json_trim(cases[i].in, &len);
+		CHECK(len == strlen(cases[i].want) &&
+		          memcmp(p, cases[i].want, len) == 0,
+		      "trim \"%s\": got \"%.*s\", want \"%s\"", cases[i].in,
+		      (int)len, p, cases[i].want);
+		CHECK(p >= cases[i].in &&
+		          p + len <= cases[i].in + strlen(cases[i].in),
+		      "trim \"%s\": result is not inside the input",
+		      cases[i].in);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_utf8_table),
+	    cmocka_unit_test(test_utf8_exhaustive),
+	    cmocka_unit_test(test_utf8_four_byte),
+	    cmocka_unit_test(test_member_span_table),
+	    cmocka_unit_test(test_member_span_truncated),
+	    cmocka_unit_test(test_reference_inputs_span),
+	    cmocka_unit_test(test_member_span_agrees_with_cjson),
+	    cmocka_unit_test(test_array_spans_table),
+	    cmocka_unit_test(test_array_spans_max),
+	    cmocka_unit_test(test_array_spans_agree_with_cjson),
+	    cmocka_unit_test(test_trim),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

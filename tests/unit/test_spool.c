@@ -1,0 +1,385 @@
+/* test_spool.c: unit tests of the LMDB spool: order, persistence, room, dead letters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool/spool.h"
+
+struct fixture {
+	char dir[64];
+	struct spool *sp;
+};
+
+static int
+open_spool(struct fixture *f, uint64_t max_bytes, int drop_oldest)
+{
+	struct spool_opts o = {.dir = f->dir,
+	    .max_bytes = max_bytes,
+	    .sync_full = 0,
+	    .drop_oldest = drop_oldest,
+	    .exclusive = 1};
+	char err[256];
+	int rc = spool_open(&f->sp, &o, err, sizeof(err));
+
+	if (rc != SPOOL_OK)
+		print_error("spool_open: %s\n", err);
+	return rc;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ts-spool-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	spool_close(f->sp);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+/* Append count records "{"n":i}" in one transaction. */
+static void
+append_n(struct spool *sp, int from, int count, uint64_t *first)
+{
+	struct spool_rec *recs = calloc((size_t)count, sizeof(*recs));
+	char (*texts)[32] = calloc((size_t)count, 32);
+	struct spool_txn *t;
+
+	for (int i = 0; i < count; i++) {
+		snprintf(texts[i], 32, "{\"n\":%d}", from + i);
+		recs[i].kind = SPOOL_KIND_EVENT;
+		recs[i].time_ms = 1000 + (uint64_t)i;
+		recs[i].data = texts[i];
+		recs[i].len = strlen(texts[i]);
+	}
+	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+	assert_int_equal(spool_txn_append(t, recs, (size_t)count, first),
+	    SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	free(recs);
+	free(texts);
+}
+
+static void
+test_append_read_in_order(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_batch b = {0};
+	uint64_t first;
+
+	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 0, 10, &first);
+	assert_int_equal(first, 1);
+	append_n(f->sp, 10, 5, &first);
+	assert_int_equal(first, 11);
+	assert_int_equal(spool_read(f->sp, 0, 100, 1 << 20, &b), SPOOL_OK);
+	assert_int_equal(b.n, 15);
+	for (size_t i = 0; i < b.n; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "{\"n\":%zu}", i);
+		assert_int_equal(b.items[i].seq, i + 1);
+		assert_string_equal(b.items[i].data, want);
+		assert_int_equal(b.items[i].kind, SPOOL_KIND_EVENT);
+	}
+	/* from, max_n and max_bytes bound the read. */
+	assert_int_equal(spool_read(f->sp, 12, 2, 1 << 20, &b), SPOOL_OK);
+	assert_int_equal(b.n, 2);
+	assert_int_equal(b.items[0].seq, 12);
+	assert_int_equal(spool_read(f->sp, 1, 100, 10, &b), SPOOL_OK);
+	assert_int_equal(b.n, 1); /* always one, even over max_bytes */
+	spool_batch_free(&b);
+}
+
+static void
+test_persists_across_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_stats st;
+	uint64_t first;
+
+	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 0, 7, &first);
+	spool_close(f->sp);
+	f->sp = NULL;
+	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, 7);
+	assert_int_equal(st.next_seq, 8);
+	assert_int_equal(st.bytes, 7 * strlen("{\"n\":0}"));
+	assert_int_equal(st.oldest_ms, 1000);
+	append_n(f->sp, 7, 1, &first);
+	assert_int_equal(first, 8);
+}
+
+static void
+test_delete_keeps_sequence_monotonic(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_txn *t;
+	struct spool_stats st;
+	uint64_t first, seqs[3] = {1, 2, 3};
+
+	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 0, 3, &first);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	assert_int_equal(spool_txn_delete(t, seqs, 3), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, 0);
+	assert_int_equal(st.bytes, 0);
+	assert_int_equal(st.oldest_ms, 0);
+	spool_close(f->sp);
+	f->sp = NULL;
+	/* An emptied spool must not hand out sequence 1 again. */
+	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 3, 1, &first);
+	assert_int_equal(first, 4);
+}
+
+static void
+test_full_rejects_and_keeps_txn(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_stats st;
+	struct spool_txn *t;
+	struct spool_rec r;
+	char *big = malloc(1500);
+	uint64_t seq, accepted = 0;
+	int rc = SPOOL_OK;
+
+	memset(big, 'x', 1500);
+	big[0] = '"';
+	big[1499] = '"';
+	r.kind = SPOOL_KIND_EVENT;
+	r.time_ms = 1;
+	r.data = big;
+	r.len = 1500;
+	assert_int_equal(open_spool(f, 1 << 20, 0), SPOOL_OK);
+	for (int i = 0; i < 2000 && rc == SPOOL_OK; i++) {
+		assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+		rc = spool_txn_append(t, &r, 1, &seq);
+		if (rc == SPOOL_OK)
+			accepted++;
+		/* The transaction stays usable after SPOOL_FULL. */
+		assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	}
+	assert_int_equal(rc, SPOOL_FULL);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, accepted);
+	assert_true(st.used_bytes <= st.limit_bytes);
+	assert_true(st.limit_bytes < st.map_bytes);
+	/* Deleting still works in a full spool, and makes room again. */
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	for (uint64_t s = 1; s <= accepted; s++)
+		assert_int_equal(spool_txn_delete(t, &s, 1), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	assert_int_equal(spool_txn_append(t, &r, 1, &seq), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	free(big);
+}
+
+static void
+test_drop_oldest_evicts_and_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_stats st;
+	struct spool_batch b = {0};
+	struct spool_txn *t;
+	struct spool_rec r;
+	char text[1200];
+	uint64_t seq;
+	int n = 3000;
+
+	memset(text, 'y', sizeof(text));
+	text[0] = '"';
+	text[sizeof(text) - 1] = '"';
+	r.kind = SPOOL_KIND_EVENT;
+	r.time_ms = 1;
+	r.data = text;
+	r.len = sizeof(text);
+	assert_int_equal(open_spool(f, 1 << 20, 1), SPOOL_OK);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+		assert_int_equal(spool_txn_append(t, &r, 1, &seq), SPOOL_OK);
+		assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	}
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	/* Every append succeeded; what is gone was counted exactly. */
+	assert_int_equal(st.events + st.evicted, (uint64_t)n);
+	assert_true(st.evicted > 0);
+	/* The newest survive, the oldest went. */
+	assert_int_equal(spool_read(f->sp, 0, 1, 1 << 20, &b), SPOOL_OK);
+	assert_int_equal(b.items[0].seq, st.evicted + 1);
+	spool_batch_free(&b);
+}
+
+static void
+test_too_big_record(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_txn *t;
+	struct spool_rec r;
+	char *big = calloc(1, 2 << 20);
+	uint64_t seq;
+
+	r.kind = SPOOL_KIND_EVENT;
+	r.time_ms = 1;
+	r.data = big;
+	r.len = 2 << 20;
+	assert_int_equal(open_spool(f, 1 << 20, 1), SPOOL_OK);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	assert_int_equal(spool_txn_append(t, &r, 1, &seq), SPOOL_TOOBIG);
+	spool_txn_abort(t);
+	free(big);
+}
+
+static void
+test_bury_list_replay_purge(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_dead *list, d;
+	struct spool_stats st;
+	struct spool_batch b = {0};
+	struct spool_txn *t;
+	uint64_t first;
+	size_t n;
+
+	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 0, 4, &first);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	assert_int_equal(spool_txn_bury(t, 2, 400, 3, "upstream 400: bad", 99),
+	    SPOOL_OK);
+	assert_int_equal(spool_txn_bury(t, 3, 0, 0, "expired", 100),
+	    SPOOL_OK);
+	assert_int_equal(spool_txn_bury(t, 42, 0, 0, "missing", 100),
+	    SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, 2);
+	assert_int_equal(st.dead, 2);
+	assert_int_equal(spool_dead_list(f->sp, 0, 10, &list, &n), SPOOL_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].id, 1);
+	assert_int_equal(list[0].seq, 2);
+	assert_int_equal(list[0].status, 400);
+	assert_int_equal(list[0].attempts, 3);
+	assert_int_equal(list[0].dead_ms, 99);
+	assert_string_equal(list[0].reason, "upstream 400: bad");
+	assert_string_equal(list[0].data, "{\"n\":1}");
+	assert_string_equal(list[1].reason, "expired");
+	for (size_t i = 0; i < n; i++)
+		spool_dead_clear(&list[i]);
+	free(list);
+
+	assert_int_equal(spool_dead_get(f->sp, 7, &d), SPOOL_NOTFOUND);
+	assert_int_equal(spool_dead_replay(f->sp, 1, 5000, &n), SPOOL_OK);
+	assert_int_equal(n, 1);
+	/* Replayed at the end of the spool, with a new receive time. */
+	assert_int_equal(spool_read(f->sp, 5, 10, 1 << 20, &b), SPOOL_OK);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(b.items[0].data, "{\"n\":1}");
+	assert_int_equal(b.items[0].time_ms, 5000);
+	spool_batch_free(&b);
+	assert_int_equal(spool_dead_purge(f->sp, 0, &n), SPOOL_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.dead, 0);
+	assert_int_equal(spool_dead_purge(f->sp, 1, &n), SPOOL_NOTFOUND);
+}
+
+static void
+test_second_daemon_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_opts o = {.dir = f->dir, .max_bytes = 1 << 20,
+	    .exclusive = 1};
+	struct spool_opts ro = {.dir = f->dir, .readonly = 1};
+	struct spool *other;
+	char err[256];
+
+	assert_int_equal(open_spool(f, 1 << 20, 0), SPOOL_OK);
+	assert_int_equal(spool_open(&other, &o, err, sizeof(err)), SPOOL_ERR);
+	assert_non_null(strstr(err, "in use by another tracespoold"));
+	/* Inspection alongside a running daemon is allowed. */
+	assert_int_equal(spool_open(&other, &ro, err, sizeof(err)), SPOOL_OK);
+	spool_close(other);
+}
+
+static void
+test_world_writable_dir_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[256];
+	struct spool_opts o = {.dir = f->dir, .max_bytes = 1 << 20};
+
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(spool_open(&f->sp, &o, err, sizeof(err)), SPOOL_ERR);
+	assert_non_null(strstr(err, "writable by others"));
+	assert_int_equal(chmod(f->dir, 0700), 0);
+}
+
+static void
+test_readonly_missing_spool(void **state)
+{
+	struct spool_opts ro = {.dir = "/nonexistent/ts-spool", .readonly = 1};
+	struct spool *sp;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(spool_open(&sp, &ro, err, sizeof(err)), SPOOL_ERR);
+	assert_non_null(strstr(err, "/nonexistent/ts-spool"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_append_read_in_order, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_delete_keeps_sequence_monotonic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_rejects_and_keeps_txn,
+		setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_drop_oldest_evicts_and_counts,
+		setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_big_record, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_bury_list_replay_purge, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_second_daemon_refused, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_world_writable_dir_refused,
+		setup, teardown),
+	    cmocka_unit_test(test_readonly_missing_spool),
+	};
+
+	return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
+}
