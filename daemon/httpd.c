@@ -1,5 +1,4 @@
-/* httpd.c: a small HTTP/1.1 server on libevent bufferevents, with hard limits
- * per connection. */
+/* httpd.c: a small HTTP/1.1 server on bufferevents, with hard limits. */
 #include "daemon/httpd.h"
 
 #include <sys/queue.h>
@@ -174,13 +173,6 @@ static const http_parser_settings parser_settings = {
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
-
-static void conn_readcb(struct bufferevent *, void *);
-static void conn_writecb(struct bufferevent *, void *);
-static void conn_eventcb(struct bufferevent *, short, void *);
-static void conn_timercb(evutil_socket_t, short, void *);
-static void conn_parse(struct httpd_conn *);
-static void conn_free(struct httpd_conn *);
 
 static const struct timeval *
 httpd_timeout(struct httpd *h, int i, unsigned ms)

@@ -649,7 +649,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct daemon d;
-	int ch, check = 0, rc;
+	int ch, check = 0, rc = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONF_DEFAULT_PATH;
@@ -670,33 +670,36 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("tracespoold %s\n", TS_VERSION);
-			return 0;
+			goto out;
 		case 'h':
 			usage(stdout);
-			return 0;
+			goto out;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "tracespoold: unexpected argument: %s\n",
 		    argv[optind]);
 		usage(stderr);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	d.conf = conf_build(&d, report_stderr);
-	if (d.conf == NULL)
-		return EXIT_CONFIG;
+	if (d.conf == NULL) {
+		rc = EXIT_CONFIG;
+		goto out;
+	}
 	if (check) {
 		conf_print(d.conf, stdout);
-		conf_free(d.conf);
-		free(d.sets);
-		return 0;
+		goto out;
 	}
 	log_init("tracespoold", d.conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	rc = run(&d);
+out:
 	conf_free(d.conf);
 	free(d.sets);
 	return rc;

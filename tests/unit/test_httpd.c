@@ -1,5 +1,4 @@
-/* test_httpd.c: the HTTP server driven over a temporary Unix socket, in one
- * thread. */
+/* test_httpd.c: the HTTP server, driven in-process over a Unix socket. */
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
