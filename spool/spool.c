@@ -113,10 +113,34 @@ meta_field(struct spool_meta *m, int i)
 	}
 }
 
+/* Make *next greater than the last key of dbi, if it has one. */
+static int
+raise_past_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *next)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc != 0)
+		return xlate("cursor", rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rc == 0) {
+		uint64_t last;
+
+		memcpy(&last, k.mv_data, sizeof(last));
+		if (*next <= last)
+			*next = last + 1;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return xlate("read last key", rc);
+	return SPOOL_OK;
+}
+
 static int
 meta_read(struct spool *sp, MDB_txn *txn, struct spool_meta *m)
 {
-	MDB_cursor *cur;
 	MDB_val k, v;
 	int rc;
 
@@ -138,36 +162,11 @@ meta_read(struct spool *sp, MDB_txn *txn, struct spool_meta *m)
 		}
 		memcpy(meta_field(m, i), v.mv_data, sizeof(uint64_t));
 	}
-	/* next_seq never goes below what the events hold. */
-	rc = mdb_cursor_open(txn, sp->events, &cur);
-	if (rc != 0)
-		return xlate("cursor", rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == 0) {
-		uint64_t last;
-
-		memcpy(&last, k.mv_data, sizeof(last));
-		if (m->next_seq <= last)
-			m->next_seq = last + 1;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return xlate("read last event", rc);
-	rc = mdb_cursor_open(txn, sp->dead, &cur);
-	if (rc != 0)
-		return xlate("cursor", rc);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rc == 0) {
-		uint64_t last;
-
-		memcpy(&last, k.mv_data, sizeof(last));
-		if (m->dead_next <= last)
-			m->dead_next = last + 1;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return xlate("read last dead letter", rc);
-	return SPOOL_OK;
+	/* The counters never go below what the databases hold. */
+	rc = raise_past_last(txn, sp->events, &m->next_seq);
+	if (rc == SPOOL_OK)
+		rc = raise_past_last(txn, sp->dead, &m->dead_next);
+	return rc;
 }
 
 static int
