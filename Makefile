@@ -1,6 +1,7 @@
 # tracespool: build, test, install. `make help` lists the targets.
 
 PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
@@ -24,13 +25,14 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
-BENCH_SRCS := $(wildcard bench/*.c)
+# bench/bench.c is shared by the benchmark programs, the others are one each.
+BENCH_SRCS := $(filter-out bench/bench.c,$(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 PROGS := $(BUILD)/tracespoold $(if $(CLI_SRCS),$(BUILD)/tracespool)
 
 .PHONY: all check unit integration run install deps asan check-asan \
-	valgrind format lint clean help bench
+	valgrind format lint clean help bench fuzz fuzz-run fuzz-long
 
 all: $(PROGS) $(TOOL_BINS)
 
@@ -55,7 +57,8 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libtracespool.a
 $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(BUILD)/libtracespool.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libtracespool.a
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench.o \
+    $(BUILD)/libtracespool.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ## check: every test: unit tests, then the integration scenarios
@@ -87,6 +90,51 @@ check-asan: asan
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 tests/run.sh
 
+# Fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang under
+# ASan+UBSan into $(FUZZ_BUILD), against the pure modules they exercise
+# (a target for another module adds its sources to FUZZ_LIB_SRCS).
+FUZZ_BUILD ?= build/fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c) daemon/event.c \
+	daemon/jsonscan.c
+FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	    $(WARN) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libtracespool.a: $(FUZZ_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
+    $(FUZZ_BUILD)/libtracespool.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+.SECONDARY: $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+## fuzz: build the libFuzzer targets (clang) into build/fuzz/
+fuzz: $(FUZZ_BINS)
+
+## fuzz-run: each fuzz target for FUZZ_SECONDS (default 60) on the seed corpus
+fuzz-run: fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=1 \
+	    tests/fuzz/run.sh
+
+## fuzz-long: each target for 4 h (FUZZ_SECONDS) on FUZZ_JOBS cores (all)
+fuzz-long: FUZZ_SECONDS = 14400
+fuzz-long: fuzz
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	    FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh
+
 ## run: the daemon in the foreground on a development configuration
 run: all
 	@mkdir -p dev
@@ -102,10 +150,20 @@ install: all
 	install -m 0755 $(BUILD)/tracespoold $(DESTDIR)$(PREFIX)/sbin/tracespoold
 	$(if $(CLI_SRCS),install -m 0755 $(BUILD)/tracespool $(DESTDIR)$(PREFIX)/bin/tracespool)
 	install -d $(DESTDIR)/etc/tracespool
-	install -m 0640 conf/tracespoold.conf $(DESTDIR)/etc/tracespool/tracespoold.conf.example
+	install -m 0644 conf/tracespoold.conf $(DESTDIR)/etc/tracespool/tracespoold.conf.example
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
-	for f in systemd/*.service systemd/*.socket; do \
-	    [ -f "$$f" ] && install -m 0644 "$$f" $(DESTDIR)$(PREFIX)/lib/systemd/system/; done; true
+	install -m 0644 systemd/tracespoold.service systemd/tracespoold.socket \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0644 systemd/tracespool.sysusers \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/tracespool.conf
+	for s in 1 5 8; do \
+	    for f in docs/*.$$s; do \
+	        [ -f "$$f" ] || continue; \
+	        install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	        install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	    done; \
+	done
 
 ## deps: install the Debian packages the build and the tests need
 deps:
@@ -128,4 +186,6 @@ help:
 	@grep -E '^## ' Makefile | sed 's/^## /  make /'
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/daemon/main.d $(CLI_SRCS:%.c=$(BUILD)/%.d) \
-	$(UNIT_SRCS:%.c=$(BUILD)/%.d) $(TOOL_SRCS:%.c=$(BUILD)/%.d)
+	$(UNIT_SRCS:%.c=$(BUILD)/%.d) $(TOOL_SRCS:%.c=$(BUILD)/%.d) \
+	$(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/bench/bench.d \
+	$(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)

@@ -11,6 +11,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ enum conf_type {
 	T_DURATION,  /* milliseconds, ms/s/m/h/d suffixes */
 	T_CHOICE,    /* one word of a list, stored as its index */
 	T_LOG_LEVEL, /* log_level_parse */
+	T_UIDS,      /* users: ids or names, comma-separated */
+	T_GIDS,      /* groups: ids or names, comma-separated */
 	T_URL,       /* http:// or https:// base URL */
 };
 
@@ -87,6 +91,8 @@ static const struct conf_key conf_keys[] = {
     {"socket", T_STRING, OFF(socket), "/run/tracespool/tracespool.sock", 0, 0,
      F_NONEMPTY | F_SOCKPATH, NULL},
     {"socket_mode", T_MODE, OFF(socket_mode), "0660", 0, 0777, 0, NULL},
+    {"allowed_uids", T_UIDS, OFF(allowed_uids), "", 0, 0, 0, NULL},
+    {"allowed_gids", T_GIDS, OFF(allowed_gids), "", 0, 0, 0, NULL},
     {"listen_tcp", T_HOSTPORT, OFF(listen_tcp), "", 0, 0, 0, NULL},
     {"listen_tcp_allow_remote", T_BOOL, OFF(listen_tcp_allow_remote), "no", 0,
      0, 0, NULL},
@@ -170,6 +176,12 @@ field_mode(struct conf *c, const struct conf_key *k)
 	return (mode_t *)(void *)((char *)c + k->off);
 }
 
+static struct conf_ids *
+field_ids(struct conf *c, const struct conf_key *k)
+{
+	return (struct conf_ids *)(void *)((char *)c + k->off);
+}
+
 /* Read-only views for conf_print and conf_check, which take a const conf. */
 static const char *
 cfield_str(const struct conf *c, const struct conf_key *k)
@@ -193,6 +205,14 @@ static mode_t
 cfield_mode(const struct conf *c, const struct conf_key *k)
 {
 	return *(const mode_t *)(const void *)((const char *)c + k->off);
+}
+
+static const struct conf_ids *
+cfield_ids(const struct conf *c, const struct conf_key *k)
+{
+	const char *base = (const char *)c;
+
+	return (const struct conf_ids *)(const void *)(base + k->off);
 }
 
 /* strerror is not thread-safe, and a reload may run beside other threads. */
@@ -736,6 +756,137 @@ set_number(struct conf *c, const struct conf_key *k, const char *value,
 	return 0;
 }
 
+/*
+ * The id of the user (group 0) or group (group 1) called name. 0, 1 when
+ * there is none, or -1 with errno set when the lookup failed.
+ */
+static int
+lookup_id(int group, const char *name, id_t *id)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	long size =
+	    sysconf(group ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
+	char *buf = NULL, *nbuf;
+	int rc;
+
+	if (size <= 0)
+		size = 16384;
+	for (;;) {
+		if ((nbuf = realloc(buf, (size_t)size)) == NULL) {
+			free(buf);
+			errno = ENOMEM;
+			return -1;
+		}
+		buf = nbuf;
+		if (group)
+			rc = getgrnam_r(name, &gr, buf, (size_t)size, &grp);
+		else
+			rc = getpwnam_r(name, &pw, buf, (size_t)size, &pwp);
+		/* A group with very many members needs a large buffer. */
+		if (rc != ERANGE || size >= 16 * 1024 * 1024)
+			break;
+		size *= 2;
+	}
+	free(buf);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	if (group ? grp == NULL : pwp == NULL)
+		return 1;
+	*id = group ? (id_t)gr.gr_gid : (id_t)pw.pw_uid;
+	return 0;
+}
+
+/*
+ * A comma-separated list of numeric ids and names, with white space around
+ * each; "" is the empty list. Names are resolved now, so that a typo is a
+ * configuration error rather than a client locked out later.
+ */
+static int
+set_ids(struct conf *c, const struct conf_key *k, const char *value, char *err,
+    size_t errlen)
+{
+	const char *what = k->type == T_GIDS ? "group" : "user";
+	struct conf_ids list = {NULL, 0};
+	char shown[ECHO_MAX + 8], ebuf[128], *copy, *item, *next, *end;
+	const char *p;
+	uint64_t v;
+	size_t cap = 1;
+	int rc;
+
+	if (has_control(value)) {
+		snprintf(
+		    err, errlen, "%s: contains a control character", k->name);
+		return -1;
+	}
+	for (p = value; isspace((unsigned char)*p); p++)
+		;
+	if (*p == '\0') {
+		free(field_ids(c, k)->ids);
+		*field_ids(c, k) = list;
+		return 0;
+	}
+	for (p = value; *p != '\0'; p++)
+		cap += *p == ',';
+	copy = strdup(value);
+	list.ids = calloc(cap, sizeof(*list.ids));
+	if (copy == NULL || list.ids == NULL) {
+		snprintf(err, errlen, "%s: out of memory", k->name);
+		goto fail;
+	}
+	for (item = copy; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		while (isspace((unsigned char)*item))
+			item++;
+		end = item + strlen(item);
+		while (end > item && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		echo(shown, sizeof(shown), item);
+		if (*item == '\0') {
+			snprintf(err, errlen,
+			    "%s: an empty entry; write ids or names "
+			    "separated by commas",
+			    k->name);
+			goto fail;
+		}
+		if (all_digits(item)) {
+			/* (id_t)-1 means "no id" to the kernel. */
+			if (parse_number(item, &v, &p) == -1 || *p != '\0' ||
+			    v >= UINT32_MAX) {
+				snprintf(err, errlen,
+				    "%s: \"%s\": not a %s id (0 to %u)",
+				    k->name, shown, what, UINT32_MAX - 1);
+				goto fail;
+			}
+			list.ids[list.n++] = (id_t)v;
+			continue;
+		}
+		rc = lookup_id(k->type == T_GIDS, item, &list.ids[list.n]);
+		if (rc == 1) {
+			snprintf(err, errlen, "%s: \"%s\": no such %s", k->name,
+			    shown, what);
+			goto fail;
+		}
+		if (rc == -1) {
+			snprintf(err, errlen, "%s: \"%s\": cannot look up: %s",
+			    k->name, shown, errstr(errno, ebuf, sizeof(ebuf)));
+			goto fail;
+		}
+		list.n++;
+	}
+	free(copy);
+	free(field_ids(c, k)->ids);
+	*field_ids(c, k) = list;
+	return 0;
+fail:
+	free(copy);
+	free(list.ids);
+	return -1;
+}
+
 static int
 set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
          size_t errlen)
@@ -818,6 +969,9 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	case T_CHOICE:
 	case T_LOG_LEVEL:
 		return set_word(c, k, value, err, errlen);
+	case T_UIDS:
+	case T_GIDS:
+		return set_ids(c, k, value, err, errlen);
 	}
 	snprintf(err, errlen, "%s: unknown key type", k->name);
 	return -1;
@@ -857,6 +1011,10 @@ conf_free(struct conf *c)
 		case T_HOSTPORT:
 		case T_URL:
 			free(*field_str(c, &conf_keys[i]));
+			break;
+		case T_UIDS:
+		case T_GIDS:
+			free(field_ids(c, &conf_keys[i])->ids);
 			break;
 		default:
 			break;
@@ -1144,6 +1302,19 @@ print_string(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* Ids as numbers (names were resolved when set); "" for none. */
+static void
+print_ids(FILE *fp, const struct conf_ids *l)
+{
+	size_t i;
+
+	if (l->n == 0)
+		fputs("\"\"", fp);
+	for (i = 0; i < l->n; i++)
+		fprintf(
+		    fp, "%s%lu", i > 0 ? "," : "", (unsigned long)l->ids[i]);
+}
+
 void
 conf_print(const struct conf *c, FILE *fp)
 {
@@ -1183,6 +1354,10 @@ conf_print(const struct conf *c, FILE *fp)
 			break;
 		case T_LOG_LEVEL:
 			fputs(log_level_name(cfield_int(c, k)), fp);
+			break;
+		case T_UIDS:
+		case T_GIDS:
+			print_ids(fp, cfield_ids(c, k));
 			break;
 		}
 		fputc('\n', fp);

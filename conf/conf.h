@@ -11,6 +11,12 @@
 enum conf_when_full { CONF_FULL_REJECT = 0, CONF_FULL_DROP_OLDEST = 1 };
 enum conf_sync { CONF_SYNC_FULL = 0, CONF_SYNC_NORMAL = 1 };
 
+/* A list of user or group ids; names are resolved when the key is set. */
+struct conf_ids {
+	id_t *ids; /* n of them, NULL when n is 0 */
+	size_t n;
+};
+
 /*
  * One whole configuration. Strings are heap copies owned by the struct
  * (never NULL; "" means empty). Durations are in milliseconds, sizes in
@@ -21,6 +27,9 @@ struct conf {
 	/* ingest */
 	char *socket;
 	mode_t socket_mode;
+	/* additions: peers let in on the Unix socket; both empty: anyone */
+	struct conf_ids allowed_uids;
+	struct conf_ids allowed_gids;
 	char *listen_tcp;	     /* "HOST:PORT" or "" */
 	int listen_tcp_allow_remote; /* yes/no */
 	uint64_t max_event_bytes;

@@ -19,6 +19,13 @@
  * one transaction's dirty pages stay well inside the spool's headroom.
  */
 #define GROUP_MAX_BYTES (8u * 1024 * 1024)
+/*
+ * And it carries at most this many of the forwarder's deletes: draining a
+ * large spool, the forwarder delivers faster than one transaction deletes,
+ * and ingest's requests would wait behind a transaction that deletes
+ * everything queued (seconds of it); the rest go in the next ones.
+ */
+#define GROUP_MAX_DELS 8192
 
 struct bury_op {
 	uint64_t seq;
@@ -186,6 +193,24 @@ retry_fwd_ops(struct commit *c, uint64_t *dels, size_t ndels,
 		log_errorx("spool: commit: %s", spool_strerror());
 }
 
+/*
+ * Give the n deletes at dels back to the queue (empty, under the lock),
+ * for the next transaction. Returns how many it took: n, or 0 when out of
+ * memory (the caller then deletes them all now).
+ */
+static size_t
+requeue_dels(struct commit *c, const uint64_t *dels, size_t n)
+{
+	size_t cap = n > 256 ? n : 256;
+
+	if ((c->dels = malloc(cap * sizeof(*dels))) == NULL)
+		return 0;
+	memcpy(c->dels, dels, n * sizeof(*dels));
+	c->ndels = n;
+	c->dels_cap = cap;
+	return n;
+}
+
 static void
 wake_loop(struct commit *c)
 {
@@ -243,10 +268,14 @@ commit_main(void *arg)
 		ndels = c->ndels;
 		c->dels = NULL;
 		c->ndels = c->dels_cap = 0;
+		if (ndels > GROUP_MAX_DELS)
+			ndels -= requeue_dels(c, dels + GROUP_MAX_DELS,
+			    ndels - GROUP_MAX_DELS);
 		buries = c->buries;
 		c->buries = NULL;
 		c->buries_tail = &c->buries;
-		stop = c->stopping && TAILQ_EMPTY(&c->pending);
+		stop = c->stopping && TAILQ_EMPTY(&c->pending) &&
+		    c->ndels == 0;
 		pthread_mutex_unlock(&c->lock);
 
 		if (!TAILQ_EMPTY(&group) || ndels > 0 || buries != NULL) {

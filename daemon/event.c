@@ -13,6 +13,7 @@ enum field_kind {
 	FK_STRING,
 	FK_UUID,
 	FK_STRING_ARRAY,
+	FK_OBJECT_ARRAY,
 	FK_OBJECT,
 	FK_STRING_OR_NULL,
 	FK_NUMBER,
@@ -39,8 +40,27 @@ enum field_id {
 	F_DURATION,
 	F_START_TIME,
 	F_END_TIME,
+	/* Members only the other bodies document. */
+	F_SESSION_NAME,
+	F_MODEL,
+	F_PROVIDER,
+	F_MESSAGES,
+	F_RESPONSE,
+	F_USAGE,
+	F_COST,
+	F_HYPERPARAMETERS,
+	F_TEMPLATE,
+	F_TEMPLATE_INPUTS,
+	F_TOOLS,
+	F_TOOL_CHOICE,
+	F_RESPONSE_FORMAT,
 	F_COUNT
 };
+
+#define BIT(f) (1UL << (f))
+
+_Static_assert(F_COUNT <= sizeof(unsigned long) * 8,
+    "every documented member needs a bit in an unsigned long");
 
 struct field {
 	const char *name;
@@ -70,6 +90,86 @@ static const struct field fields[F_COUNT] = {
     FIELD(F_DURATION, "duration", FK_NUMBER),
     FIELD(F_START_TIME, "start_time", FK_NUMBER),
     FIELD(F_END_TIME, "end_time", FK_NUMBER),
+    FIELD(F_SESSION_NAME, "session_name", FK_STRING),
+    FIELD(F_MODEL, "model", FK_STRING),
+    FIELD(F_PROVIDER, "provider", FK_STRING),
+    FIELD(F_MESSAGES, "messages", FK_OBJECT_ARRAY),
+    FIELD(F_RESPONSE, "response", FK_OBJECT),
+    FIELD(F_USAGE, "usage", FK_OBJECT),
+    FIELD(F_COST, "cost", FK_NUMBER),
+    FIELD(F_HYPERPARAMETERS, "hyperparameters", FK_OBJECT),
+    FIELD(F_TEMPLATE, "template", FK_OBJECT_ARRAY),
+    FIELD(F_TEMPLATE_INPUTS, "template_inputs", FK_OBJECT),
+    FIELD(F_TOOLS, "tools", FK_OBJECT_ARRAY),
+    FIELD(F_TOOL_CHOICE, "tool_choice", FK_STRING),
+    FIELD(F_RESPONSE_FORMAT, "response_format", FK_OBJECT),
+};
+
+/*
+ * What one kind of body documents (members), requires, and gets when absent
+ * (defaults: ids, names, the project). Members outside the mask are unknown
+ * to that body and pass through unchecked, as they do for events.
+ */
+struct schema {
+	unsigned long members;
+	unsigned long required;
+	unsigned long defaults;
+	const char *event_type;     /* NULL: any of event_types; else only it */
+	const char *event_type_why; /* the reason when it is another */
+};
+
+/* An event documents the first block of the table, F_EVENT_TYPE..F_END_TIME. */
+static const struct schema event_schema = {
+    BIT(F_END_TIME + 1) - 1,
+    BIT(F_EVENT_TYPE) | BIT(F_INPUTS),
+    BIT(F_EVENT_ID) | BIT(F_SESSION_ID) | BIT(F_PARENT_ID) | BIT(F_EVENT_NAME) |
+        BIT(F_SOURCE) | BIT(F_PROJECT),
+    NULL,
+    NULL,
+};
+
+/* SESSION, as the SDK's SessionStartRequest and the upstream list it. */
+static const struct schema session_schema = {
+    BIT(F_PROJECT) | BIT(F_SESSION_NAME) | BIT(F_SOURCE) | BIT(F_SESSION_ID) |
+        BIT(F_CHILDREN_IDS) | BIT(F_CONFIG) | BIT(F_INPUTS) | BIT(F_OUTPUTS) |
+        BIT(F_ERROR) | BIT(F_DURATION) | BIT(F_USER_PROPERTIES) |
+        BIT(F_METRICS) | BIT(F_FEEDBACK) | BIT(F_METADATA) | BIT(F_START_TIME) |
+        BIT(F_END_TIME),
+    0,
+    BIT(F_SESSION_ID) | BIT(F_PROJECT),
+    NULL,
+    NULL,
+};
+
+/*
+ * The SDK's CreateModelEvent: no inputs and no event_type (the route sets
+ * model), and the ids the daemon adds, checked like an event's. Its
+ * required members are the SDK's, but project, which default_project
+ * fills and the upstream takes from the key.
+ */
+static const struct schema model_schema = {
+    BIT(F_EVENT_TYPE) | BIT(F_PROJECT) | BIT(F_SOURCE) | BIT(F_EVENT_NAME) |
+        BIT(F_EVENT_ID) | BIT(F_SESSION_ID) | BIT(F_PARENT_ID) | BIT(F_ERROR) |
+        BIT(F_DURATION) | BIT(F_MODEL) | BIT(F_PROVIDER) | BIT(F_MESSAGES) |
+        BIT(F_RESPONSE) | BIT(F_USAGE) | BIT(F_COST) | BIT(F_HYPERPARAMETERS) |
+        BIT(F_TEMPLATE) | BIT(F_TEMPLATE_INPUTS) | BIT(F_TOOLS) |
+        BIT(F_TOOL_CHOICE) | BIT(F_RESPONSE_FORMAT),
+    BIT(F_DURATION) | BIT(F_MODEL) | BIT(F_PROVIDER) | BIT(F_MESSAGES) |
+        BIT(F_RESPONSE) | BIT(F_USAGE),
+    BIT(F_EVENT_ID) | BIT(F_PROJECT),
+    "model",
+    "must be model",
+};
+
+/* PUT /events: an update names its event and changes nothing else here. */
+static const struct schema update_schema = {
+    BIT(F_EVENT_ID) | BIT(F_METADATA) | BIT(F_FEEDBACK) | BIT(F_METRICS) |
+        BIT(F_OUTPUTS) | BIT(F_CONFIG) | BIT(F_USER_PROPERTIES) |
+        BIT(F_DURATION),
+    BIT(F_EVENT_ID),
+    0,
+    NULL,
+    NULL,
 };
 
 static const char *const event_types[] = {"chain", "model", "tool", "session"};
@@ -90,10 +190,14 @@ seterr(char *err, size_t errlen, const char *path, const char *field,
 {
 	if (err == NULL || errlen == 0)
 		return;
-	if (field != NULL)
+	/* An empty path is the body itself: its members are named alone. */
+	if (field != NULL && path[0] != '\0')
 		snprintf(err, errlen, "%s.%s: %s", path, field, reason);
+	else if (field != NULL)
+		snprintf(err, errlen, "%s: %s", field, reason);
 	else
-		snprintf(err, errlen, "%s: %s", path, reason);
+		snprintf(
+		    err, errlen, "%s: %s", path[0] ? path : "body", reason);
 }
 
 /*
@@ -192,6 +296,8 @@ check_kind(const cJSON *v, enum field_kind kind)
 		           : "must be a UUID string";
 	case FK_STRING_ARRAY:
 		return cJSON_IsArray(v) ? NULL : "must be an array of strings";
+	case FK_OBJECT_ARRAY:
+		return cJSON_IsArray(v) ? NULL : "must be an array of objects";
 	case FK_OBJECT:
 		return cJSON_IsObject(v) ? NULL : "must be an object";
 	case FK_STRING_OR_NULL:
@@ -204,25 +310,45 @@ check_kind(const cJSON *v, enum field_kind kind)
 	return "unknown member kind";
 }
 
+/* The elements of an array member f, each a string or an object. */
+static int
+check_elements(
+    const cJSON *arr, int f, const char *path, char *err, size_t errlen)
+{
+	int strings = fields[f].kind == FK_STRING_ARRAY;
+	const cJSON *e;
+	char name[48];
+	int i = 0;
+
+	for (e = arr->child; e != NULL; e = e->next, i++) {
+		if (strings ? cJSON_IsString(e) : cJSON_IsObject(e))
+			continue;
+		snprintf(name, sizeof(name), "%s[%d]", fields[f].name, i);
+		seterr(err, errlen, path, name,
+		    strings ? "must be a string" : "must be an object");
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * One pass over the members: each documented one is checked for its type
- * and for appearing twice. A duplicate is an error, not a choice: cJSON
- * would validate the first, the upstream's parser keeps the last.
+ * One pass over the members: each one the schema documents is checked for
+ * its type and for appearing twice. A duplicate is an error, not a choice:
+ * cJSON would validate the first, the upstream's parser keeps the last.
  */
 static int
-check_members(const cJSON *obj, const char *path, struct members *m, char *err,
-              size_t errlen)
+check_members(const cJSON *obj, const struct schema *s, const char *path,
+    struct members *m, char *err, size_t errlen)
 {
-	const cJSON *c, *e;
+	const cJSON *c;
 	const char *why;
-	int f, i;
-	char name[32];
+	int f;
 
 	for (c = obj->child; c != NULL; c = c->next) {
 		if (c->string == NULL)
 			continue;
 		f = field_lookup(c->string);
-		if (f == -1)
+		if (f == -1 || !(s->members & BIT(f)))
 			continue;
 		if (m->seen & (1UL << f)) {
 			seterr(err, errlen, path, fields[f].name,
@@ -230,7 +356,13 @@ check_members(const cJSON *obj, const char *path, struct members *m, char *err,
 			return -1;
 		}
 		m->seen |= 1UL << f;
-		why = check_kind(c, fields[f].kind);
+		if (f == F_EVENT_TYPE && s->event_type != NULL)
+			why = cJSON_IsString(c) &&
+			        strcmp(c->valuestring, s->event_type) == 0
+			    ? NULL
+			    : s->event_type_why;
+		else
+			why = check_kind(c, fields[f].kind);
 		if (why != NULL) {
 			seterr(err, errlen, path, fields[f].name, why);
 			return -1;
@@ -239,28 +371,19 @@ check_members(const cJSON *obj, const char *path, struct members *m, char *err,
 			m->event_id = c->valuestring;
 		else if (f == F_SESSION_ID)
 			m->session_id = c->valuestring;
-		else if (f == F_CHILDREN_IDS) {
-			i = 0;
-			for (e = c->child; e != NULL; e = e->next, i++) {
-				if (cJSON_IsString(e))
-					continue;
-				snprintf(name, sizeof(name), "children_ids[%d]",
-				         i);
-				seterr(err, errlen, path, name,
-				       "must be a string");
-				return -1;
-			}
-		}
+		else if ((fields[f].kind == FK_STRING_ARRAY ||
+		             fields[f].kind == FK_OBJECT_ARRAY) &&
+		    check_elements(c, f, path, err, errlen) == -1)
+			return -1;
 	}
-	if (!(m->seen & (1UL << F_EVENT_TYPE))) {
-		seterr(err, errlen, path, "event_type", "required");
-		return -1;
-	}
-	if (!(m->seen & (1UL << F_INPUTS))) {
-		seterr(err, errlen, path, "inputs", "required");
-		return -1;
-	}
-	return 0;
+	if ((s->required & ~m->seen) == 0)
+		return 0;
+	/* The first in table order: an event names event_type before inputs. */
+	for (f = 0; f < F_COUNT - 1; f++)
+		if (s->required & ~m->seen & BIT(f))
+			break;
+	seterr(err, errlen, path, fields[f].name, "required");
+	return -1;
 }
 
 /*
@@ -286,35 +409,38 @@ add_project(struct buf *out, const char *project)
 }
 
 /*
- * Write the object text with the absent defaults as its first members. The
- * text is never an empty object here (event_type and inputs are required),
- * so the comma after the last default always has a member to follow.
+ * Write the object text with the defaults in add (absent members) as its
+ * first members. Each default ends in a comma; an empty object (a session
+ * may be {}) has no member to follow the last one, so that comma goes.
  */
 static int
-splice(struct buf *out, const char *text, size_t len, const struct members *m,
-       const struct event_ids *ids, const char *project)
+splice(struct buf *out, const char *text, size_t len, unsigned long add,
+    int empty, const struct event_ids *ids, const char *project)
 {
 	size_t extra = 200 + (project != NULL ? 6 * strlen(project) : 0);
+	size_t start = out->len;
 
 	if (buf_reserve(out, len + extra) == -1 || buf_addch(out, '{') == -1)
 		return -1;
-	if (!(m->seen & (1UL << F_EVENT_ID)) &&
+	if ((add & BIT(F_EVENT_ID)) &&
 	    add_member(out, "\"event_id\":\"", ids->event_id) == -1)
 		return -1;
-	if (!(m->seen & (1UL << F_SESSION_ID)) &&
+	if ((add & BIT(F_SESSION_ID)) &&
 	    add_member(out, "\"session_id\":\"", ids->session_id) == -1)
 		return -1;
-	if (!(m->seen & (1UL << F_PARENT_ID)) &&
+	if ((add & BIT(F_PARENT_ID)) &&
 	    add_member(out, "\"parent_id\":\"", ids->session_id) == -1)
 		return -1;
-	if (!(m->seen & (1UL << F_EVENT_NAME)) &&
+	if ((add & BIT(F_EVENT_NAME)) &&
 	    add_member(out, "\"event_name\":\"", "unknown") == -1)
 		return -1;
-	if (!(m->seen & (1UL << F_SOURCE)) &&
+	if ((add & BIT(F_SOURCE)) &&
 	    add_member(out, "\"source\":\"", "unknown") == -1)
 		return -1;
 	if (project != NULL && add_project(out, project) == -1)
 		return -1;
+	if (empty && out->len > start + 1)
+		out->len--;
 	return buf_add(out, text + 1, len - 1);
 }
 
@@ -363,58 +489,53 @@ has_nul(const char *s, size_t len)
 	}
 }
 
-/* Fill *ids from the event, the batch's session or the generator. */
+/*
+ * Fill one id into out: the body's own, the batch's session, a generated
+ * one when generate is set, or else "" (the body does not get that id).
+ */
 static int
-choose_ids(const struct members *m, const struct event_opts *opts,
-           const char *path, struct event_ids *ids, char *err, size_t errlen)
+choose_id(const char *given, const char *batch, int generate,
+    const struct event_opts *opts, const char *path, char *out, char *err,
+    size_t errlen)
 {
-	if (m->event_id != NULL) {
-		memcpy(ids->event_id, m->event_id, EVENT_UUID_LEN + 1);
-	} else {
-		if (opts->uuid_gen == NULL) {
-			seterr(err, errlen, path, NULL, "no id generator");
-			return -1;
-		}
-		opts->uuid_gen(ids->event_id, opts->uuid_arg);
+	if (given != NULL || batch != NULL) {
+		memcpy(out, given != NULL ? given : batch, EVENT_UUID_LEN + 1);
+		return 0;
 	}
-	if (m->session_id != NULL) {
-		memcpy(ids->session_id, m->session_id, EVENT_UUID_LEN + 1);
-	} else if (opts->session_id != NULL) {
-		memcpy(ids->session_id, opts->session_id, EVENT_UUID_LEN + 1);
-	} else {
-		if (opts->uuid_gen == NULL) {
-			seterr(err, errlen, path, NULL, "no id generator");
-			return -1;
-		}
-		opts->uuid_gen(ids->session_id, opts->uuid_arg);
+	if (!generate) {
+		out[0] = '\0';
+		return 0;
 	}
+	if (opts->uuid_gen == NULL) {
+		seterr(err, errlen, path, NULL, "no id generator");
+		return -1;
+	}
+	opts->uuid_gen(out, opts->uuid_arg);
 	/* A generator that breaks its contract must not yield bad JSON. */
-	if (!event_uuid_valid(ids->event_id) ||
-	    !event_uuid_valid(ids->session_id)) {
+	if (!event_uuid_valid(out)) {
 		seterr(err, errlen, path, NULL, "id generator made a bad id");
 		return -1;
 	}
 	return 0;
 }
 
-int
-event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
-                const struct event_opts *opts, const char *path,
-                struct buf *out, struct event_ids *ids, char *err,
-                size_t errlen)
+/* Validate obj as the body s describes and append it with its defaults. */
+static int
+normalize(const struct schema *s, const cJSON *obj, const char *raw,
+    size_t rawlen, const struct event_opts *opts, const char *path,
+    struct buf *out, struct event_ids *ids, char *err, size_t errlen)
 {
 	static const struct event_opts no_opts;
 	struct members m = {0, NULL, NULL};
 	struct event_ids local;
-	const char *project = NULL, *text = raw;
+	const char *project = NULL, *text = raw, *batch = NULL;
 	char *printed = NULL;
 	size_t saved = out->len, len = rawlen;
+	unsigned long add;
 	int rc;
 
 	if (opts == NULL)
 		opts = &no_opts;
-	if (path == NULL)
-		path = "event";
 	if (ids == NULL)
 		ids = &local;
 	if (!cJSON_IsObject(obj)) {
@@ -434,10 +555,13 @@ event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
 			return -1;
 		}
 	}
-	if (check_members(obj, path, &m, err, errlen) == -1)
+	if (check_members(obj, s, path, &m, err, errlen) == -1)
 		return -1;
-	if (opts->session_id != NULL) {
-		if (!event_uuid_valid(opts->session_id)) {
+	/* Only a body that documents session_id can join a batch's session. */
+	if (s->members & BIT(F_SESSION_ID))
+		batch = opts->session_id;
+	if (batch != NULL) {
+		if (!event_uuid_valid(batch)) {
 			seterr(err, errlen, path, "session_id",
 			       "the batch's session is not a UUID");
 			return -1;
@@ -446,16 +570,19 @@ event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
 		 * Byte for byte: the upstream keeps ids as strings, so the
 		 * same UUID in other letter case is another session there.
 		 */
-		if (m.session_id != NULL &&
-		    strcmp(m.session_id, opts->session_id) != 0) {
+		if (m.session_id != NULL && strcmp(m.session_id, batch) != 0) {
 			seterr(err, errlen, path, "session_id",
 			       "differs from the batch's session");
 			return -1;
 		}
 	}
-	if (choose_ids(&m, opts, path, ids, err, errlen) == -1)
+	add = (s->defaults | (batch != NULL ? BIT(F_SESSION_ID) : 0)) & ~m.seen;
+	if (choose_id(m.event_id, NULL, (add & BIT(F_EVENT_ID)) != 0, opts,
+	        path, ids->event_id, err, errlen) == -1 ||
+	    choose_id(m.session_id, batch, (add & BIT(F_SESSION_ID)) != 0, opts,
+	        path, ids->session_id, err, errlen) == -1)
 		return -1;
-	if (!(m.seen & (1UL << F_PROJECT)) && opts->default_project != NULL &&
+	if ((add & BIT(F_PROJECT)) && opts->default_project != NULL &&
 	    opts->default_project[0] != '\0')
 		project = opts->default_project;
 	if (text == NULL) {
@@ -471,7 +598,7 @@ event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
 		text = printed;
 		len = strlen(printed);
 	}
-	rc = splice(out, text, len, &m, ids, project);
+	rc = splice(out, text, len, add, obj->child == NULL, ids, project);
 	cJSON_free(printed);
 	if (rc == -1) {
 		out->len = saved;
@@ -481,4 +608,40 @@ event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
 		return -1;
 	}
 	return 0;
+}
+
+int
+event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
+    const struct event_opts *opts, const char *path, struct buf *out,
+    struct event_ids *ids, char *err, size_t errlen)
+{
+	return normalize(&event_schema, obj, raw, rawlen, opts,
+	    path != NULL ? path : "event", out, ids, err, errlen);
+}
+
+int
+event_session_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
+    const struct event_opts *opts, const char *path, struct buf *out,
+    struct event_ids *ids, char *err, size_t errlen)
+{
+	return normalize(&session_schema, obj, raw, rawlen, opts,
+	    path != NULL ? path : "session", out, ids, err, errlen);
+}
+
+int
+event_model_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
+    const struct event_opts *opts, const char *path, struct buf *out,
+    struct event_ids *ids, char *err, size_t errlen)
+{
+	return normalize(&model_schema, obj, raw, rawlen, opts,
+	    path != NULL ? path : "model_event", out, ids, err, errlen);
+}
+
+int
+event_update_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
+    const struct event_opts *opts, const char *path, struct buf *out,
+    struct event_ids *ids, char *err, size_t errlen)
+{
+	return normalize(&update_schema, obj, raw, rawlen, opts,
+	    path != NULL ? path : "", out, ids, err, errlen);
 }

@@ -47,6 +47,36 @@ int event_normalize(const struct cJSON *obj, const char *raw, size_t rawlen,
     const struct event_opts *opts, const char *path, struct buf *out,
     struct event_ids *ids, char *err, size_t errlen);
 
+/* The signature all the normalizers below share with event_normalize. */
+typedef int event_normalize_fn(const struct cJSON *obj, const char *raw,
+    size_t rawlen, const struct event_opts *opts, const char *path,
+    struct buf *out, struct event_ids *ids, char *err, size_t errlen);
+
+/*
+ * The other bodies of the event API, with event_normalize's contract. Their
+ * documented members must have their types; unknown members pass through.
+ *
+ * event_session_normalize: the SESSION of POST /session/start (and a
+ * batch's session_properties). Nothing is required; session_id is
+ * generated when absent (or is opts->session_id, as for a batch's events),
+ * default_project filled. ids->event_id comes back empty.
+ *
+ * event_model_normalize: one model event (POST /events/model and its
+ * batch), the SDK's CreateModelEvent. model, provider, messages, response,
+ * duration and usage are required; an event_type, if given, must be
+ * "model". event_id is generated when absent and default_project filled;
+ * session_id only when given or opts->session_id is set (a single-session
+ * batch), else ids->session_id comes back empty.
+ *
+ * event_update_normalize: the body of PUT /events. event_id is required
+ * and must be a UUID; nothing is added, so out gets the client's bytes.
+ * opts may be NULL. A path of "" names the body's own members ("event_id:
+ * required").
+ */
+event_normalize_fn event_session_normalize;
+event_normalize_fn event_model_normalize;
+event_normalize_fn event_update_normalize;
+
 /* 1 if s is a UUID in 8-4-4-4-12 hex form (any version, either case). */
 int event_uuid_valid(const char *s);
 

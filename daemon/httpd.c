@@ -1,6 +1,7 @@
 /* httpd.c: a small HTTP/1.1 server on bufferevents, with hard limits. */
 #include "daemon/httpd.h"
 
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -39,6 +40,22 @@
  * sending a byte a second cannot stretch a phase. A timeout of 0 means none;
  * max_conns 0 means no cap.
  *
+ * At max_conns, a new connection takes the place of the one that has been
+ * IDLE longest (no request in progress, no reply queued), as nginx reuses
+ * its keep-alive connections: otherwise clients that connect and send
+ * nothing would hold every slot until idle_timeout while real requests
+ * wait in the backlog. Only a connection idle for evict_idle_ms or more,
+ * with nothing unread in its socket, is taken: one accepted in the
+ * same burst has time to send its request, a request the loop has not
+ * read yet is never dropped, and an active keep-alive client keeps its
+ * connection. When none qualifies, accepting stops until one does or a
+ * slot frees. Connections in the middle of a request are never taken:
+ * those are bounded by header_timeout and body_timeout.
+ *
+ * Peers of a Unix listener may be restricted by uid and gid
+ * (httpd_set_peers). The check is made once, at accept; a refused peer's
+ * first request is answered 403 before its body is read, then closed.
+ *
  * Writing: a reply goes out with one sendmsg(2) (MSG_NOSIGNAL) straight from
  * the stack header and the caller's body when nothing is queued, which
  * is nearly always; the bufferevent writes what does not fit. Its own
@@ -62,6 +79,14 @@
 #define HTTPD_LINGER_MS 2000
 /* A reply header longer than this (long extra headers) is built on the heap. */
 #define HTTPD_HDR_STACK 512
+/* The default of evict_idle_ms. */
+#define HTTPD_EVICT_AGE_MS 20
+/* How many IDLE connections with unread input are passed over in a search. */
+#define HTTPD_EVICT_SCAN 8
+/* Supplementary groups of a peer read without a heap allocation. */
+#define HTTPD_PEER_GROUPS 64
+/* At most one log line a second about refused peers. */
+#define HTTPD_REFUSE_LOG_MS 1000
 
 enum conn_phase {
 	PH_IDLE,
@@ -116,7 +141,11 @@ struct httpd_conn {
 	unsigned close_after : 1; /* close once the output is written */
 	unsigned linger : 1;      /* and linger first (error replies) */
 	unsigned dead : 1;        /* socket gone, request with the handler */
+	unsigned in_idle : 1;     /* on h->idle */
+	unsigned refused : 1;     /* the peer is not allowed: 403, close */
+	uint64_t idle_since;      /* monotonic ms, when it joined h->idle */
 	TAILQ_ENTRY(httpd_conn) entry;
+	TAILQ_ENTRY(httpd_conn) idle_entry;
 };
 
 TAILQ_HEAD(conn_list, httpd_conn);
@@ -141,7 +170,9 @@ struct httpd {
 	struct listener_list listeners;
 	struct conn_list conns;   /* every connection with a socket */
 	struct conn_list zombies; /* dead, waiting for httpd_reply */
+	struct conn_list idle;    /* IDLE with nothing queued, oldest first */
 	struct event *accept_ev;  /* ends an accept pause */
+	struct event *evict_ev;   /* when the oldest IDLE one may be evicted */
 	struct event *idle_ev;    /* runs on_idle */
 	struct buf scratch;       /* error bodies */
 	struct buf hdrbuf;        /* reply headers too long for the stack */
@@ -153,6 +184,10 @@ struct httpd {
 	int idle_done;
 	void (*on_idle)(void *arg);
 	void *idle_arg;
+	id_t *uids, *gids; /* allowed peers; none of either: anyone */
+	size_t nuids, ngids;
+	uint64_t refuse_log_ms; /* when a refusal was last logged */
+	unsigned refuse_quiet;  /* refusals not logged since */
 	struct httpd_stats st;
 };
 
@@ -188,15 +223,75 @@ httpd_timeout(struct httpd *h, int i, unsigned ms)
 	return common != NULL ? common : &h->tv[i];
 }
 
-/* Accept when allowed: not stopped, not pausing after errors, under cap. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int
+httpd_at_cap(const struct httpd *h)
+{
+	return h->lim.max_conns != 0 && h->st.conns_open >= h->lim.max_conns;
+}
+
+/*
+ * The connection to close for a new one at the cap: the one IDLE longest,
+ * if that is evict_idle_ms or more and nothing it sent waits unread
+ * (a request the loop has not reached yet is not idleness). NULL when none
+ * qualifies; *wait_ms is then how long until the oldest is old enough, or
+ * 0 when waiting for age will not help.
+ */
+static struct httpd_conn *
+httpd_victim(struct httpd *h, uint64_t *wait_ms)
+{
+	struct httpd_conn *c;
+	uint64_t now = mono_ms();
+	int unread, scanned = 0;
+
+	*wait_ms = 0;
+	TAILQ_FOREACH(c, &h->idle, idle_entry)
+	{
+		if (now - c->idle_since < h->lim.evict_idle_ms) {
+			*wait_ms = h->lim.evict_idle_ms - (now - c->idle_since);
+			return NULL;
+		}
+		if (scanned++ == HTTPD_EVICT_SCAN)
+			return NULL;
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+		    ioctl(bufferevent_getfd(c->bev), FIONREAD, &unread) == 0 &&
+		    unread == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * Accept when allowed: not stopped, not pausing after errors, and under
+ * the cap or with an IDLE connection that may give up its slot. When the
+ * oldest is too young, evict_ev looks again once it is not; when one is
+ * read, or any leaves, conn_idle_set and conn_free look again.
+ */
 static void
 httpd_update_accept(struct httpd *h)
 {
 	struct httpd_listener *l;
+	struct timeval tv;
+	uint64_t wait_ms;
 	int want;
 
-	want = !h->stopped && !h->accept_paused &&
-	       (h->lim.max_conns == 0 || h->st.conns_open < h->lim.max_conns);
+	want = !h->stopped && !h->accept_paused;
+	if (want && httpd_at_cap(h) && httpd_victim(h, &wait_ms) == NULL) {
+		want = 0;
+		if (wait_ms > 0 && !evtimer_pending(h->evict_ev, NULL)) {
+			tv.tv_sec = (time_t)(wait_ms / 1000);
+			tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
+			evtimer_add(h->evict_ev, &tv);
+		}
+	}
 	if (want == h->accepting)
 		return;
 	h->accepting = want;
@@ -242,12 +337,45 @@ httpd_accept_resume(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+httpd_evict_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+
+	(void)fd;
+	(void)what;
+	httpd_update_accept(h);
+}
+
+/*
+ * Join or leave h->idle, the connections that may give their slot to a new
+ * one at max_conns. At the cap, the listener follows.
+ */
+static void
+conn_idle_set(struct httpd_conn *c, int on)
+{
+	struct httpd *h = c->h;
+
+	if (on == (int)c->in_idle)
+		return;
+	c->in_idle = on;
+	if (on) {
+		c->idle_since = mono_ms();
+		TAILQ_INSERT_TAIL(&h->idle, c, idle_entry);
+	} else {
+		TAILQ_REMOVE(&h->idle, c, idle_entry);
+	}
+	if (httpd_at_cap(h))
+		httpd_update_accept(h);
+}
+
+static void
 conn_set_phase(struct httpd_conn *c, enum conn_phase ph)
 {
 	struct httpd *h = c->h;
 	const struct timeval *tv = NULL;
 
 	c->phase = ph;
+	conn_idle_set(c, ph == PH_IDLE && !c->writing);
 	switch (ph) {
 	case PH_IDLE:
 		tv = h->tv_idle;
@@ -292,6 +420,8 @@ conn_free(struct httpd_conn *c)
 {
 	struct httpd *h = c->h;
 
+	if (c->in_idle)
+		TAILQ_REMOVE(&h->idle, c, idle_entry);
 	TAILQ_REMOVE(&h->conns, c, entry);
 	h->st.conns_open--;
 	conn_destroy(c);
@@ -460,14 +590,36 @@ hdr_end_value(struct httpd_conn *c)
 	return buf_addch(b, '\0');
 }
 
+/*
+ * A byte of a token (RFC 9110 5.6.2). The lenient http_parser also lets a
+ * space into a header name ("Content-Length : 5"), which RFC 9112 5.1 says
+ * must be refused.
+ */
+static int
+is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') ||
+	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int
 on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct httpd_conn *c = p->data;
+	size_t i;
 
 	/* Chunked trailers arrive after the headers; they are not kept. */
 	if (c->phase != PH_HEADER)
 		return 0;
+	for (i = 0; i < len; i++) {
+		if (!is_tchar((unsigned char)at[i])) {
+			c->err_status = 400;
+			c->err_msg = "headers: a header name holds a byte "
+			             "that is not allowed there";
+			return -1;
+		}
+	}
 	if (c->hstate == HS_VALUE && hdr_end_value(c) == -1)
 		return conn_oom(c);
 	c->hstate = HS_FIELD;
@@ -590,6 +742,16 @@ conn_headers_done(struct httpd_conn *c)
 	char msg[128];
 	int has_body;
 
+	if (c->refused) {
+		if (r->uid == (uid_t)-1)
+			snprintf(msg, sizeof(msg),
+			    "peer: credentials unknown, not allowed");
+		else
+			snprintf(msg, sizeof(msg), "peer: uid %u not allowed",
+			    (unsigned)r->uid);
+		conn_error(c, 403, msg);
+		return -1;
+	}
 	if (c->hdr_bytes > h->lim.max_header) {
 		snprintf(msg, sizeof(msg), "headers: larger than %zu bytes",
 		         h->lim.max_header);
@@ -769,6 +931,8 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	if (c->writing) {
 		c->writing = 0;
 		bufferevent_disable(bev, EV_WRITE);
+		if (c->phase == PH_IDLE)
+			conn_idle_set(c, 1);
 	}
 	if (c->phase != PH_WRITE)
 		return;
@@ -855,13 +1019,84 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static int
+id_listed(const id_t *ids, size_t n, id_t id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ids[i] == id)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether the peer on the Unix socket fd, with the credentials in r, may
+ * send requests: anyone when no list is set; else root, a listed uid, or a
+ * listed gid as its primary group or one of its supplementary groups
+ * (SO_PEERGROUPS, as they were when it connected).
+ */
+static int
+peer_allowed(const struct httpd *h, int fd, const struct httpd_req *r)
+{
+	gid_t stack[HTTPD_PEER_GROUPS], *groups = stack;
+	socklen_t len = sizeof(stack);
+	size_t i, n;
+	int ok = 0;
+
+	if (h->nuids == 0 && h->ngids == 0)
+		return 1;
+	if (r->uid == (uid_t)-1)
+		return 0;
+	if (r->uid == 0 || id_listed(h->uids, h->nuids, (id_t)r->uid) ||
+	    id_listed(h->gids, h->ngids, (id_t)r->gid))
+		return 1;
+	if (h->ngids == 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
+		/* ERANGE: more groups than the stack holds; len is the need. */
+		if (errno != ERANGE || (groups = malloc(len)) == NULL)
+			return 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) ==
+		    -1)
+			len = 0;
+	}
+	n = len / sizeof(gid_t);
+	for (i = 0; i < n && !ok; i++)
+		ok = id_listed(h->gids, h->ngids, (id_t)groups[i]);
+	if (groups != stack)
+		free(groups);
+	return ok;
+}
+
+/* Log a refused peer: one retrying in a loop makes one line a second. */
+static void
+httpd_log_refused(struct httpd *h, const struct httpd_req *r)
+{
+	uint64_t now = mono_ms();
+
+	if (h->refuse_log_ms != 0 &&
+	    now - h->refuse_log_ms < HTTPD_REFUSE_LOG_MS) {
+		h->refuse_quiet++;
+		return;
+	}
+	log_warnx("httpd: peer uid %ld gid %ld is not allowed; its requests "
+	          "are answered 403 (%u more refused since the last message)",
+	    r->uid == (uid_t)-1 ? -1L : (long)r->uid,
+	    r->gid == (gid_t)-1 ? -1L : (long)r->gid, h->refuse_quiet);
+	h->refuse_log_ms = now;
+	h->refuse_quiet = 0;
+}
+
 static void
 httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
                 struct sockaddr *sa, int salen, void *arg)
 {
 	struct httpd_listener *l = arg;
 	struct httpd *h = l->h;
-	struct httpd_conn *c;
+	struct httpd_conn *c, *old;
+	uint64_t wait_ms;
 	struct ucred uc;
 	socklen_t uclen = sizeof(uc);
 	int one = 1;
@@ -902,6 +1137,11 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		} else {
 			log_warn("httpd: SO_PEERCRED");
 		}
+		if (!peer_allowed(h, fd, &c->req)) {
+			c->refused = 1;
+			h->st.refused++;
+			httpd_log_refused(h, &c->req);
+		}
 	} else {
 		/* A reply is one write; Nagle would only delay it. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
@@ -917,6 +1157,18 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	/* Writes go out directly; EV_WRITE only while output is queued. */
 	bufferevent_disable(c->bev, EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ);
+	/*
+	 * At the cap the listener is on only while an IDLE one may go. If
+	 * that one has just received a request, this one is let in over the
+	 * cap; the next one admitted at the cap evicts enough to come back.
+	 */
+	while (httpd_at_cap(h) && (old = httpd_victim(h, &wait_ms)) != NULL) {
+		h->st.evicted++;
+		log_debug("httpd: %u connections open; closing the one idle "
+		          "longest for a new one",
+		    (unsigned)h->st.conns_open);
+		conn_free(old);
+	}
 	TAILQ_INSERT_TAIL(&h->conns, c, entry);
 	h->st.conns_open++;
 	h->st.conns_total++;
@@ -960,12 +1212,15 @@ httpd_new(struct event_base *base, const struct httpd_limits *limits,
 	}
 	h->base = base;
 	h->lim = *limits;
+	if (h->lim.evict_idle_ms == 0)
+		h->lim.evict_idle_ms = HTTPD_EVICT_AGE_MS;
 	h->handler = handler;
 	h->arg = arg;
 	h->accepting = 1;
 	LIST_INIT(&h->listeners);
 	TAILQ_INIT(&h->conns);
 	TAILQ_INIT(&h->zombies);
+	TAILQ_INIT(&h->idle);
 	buf_init(&h->scratch);
 	buf_init(&h->hdrbuf);
 	h->tv_idle = httpd_timeout(h, 0, limits->idle_timeout_ms);
@@ -975,7 +1230,8 @@ httpd_new(struct event_base *base, const struct httpd_limits *limits,
 	h->tv_linger = httpd_timeout(h, 4, HTTPD_LINGER_MS);
 	h->accept_ev = evtimer_new(base, httpd_accept_resume, h);
 	h->idle_ev = event_new(base, -1, 0, httpd_idle_cb, h);
-	if (h->accept_ev == NULL || h->idle_ev == NULL) {
+	h->evict_ev = evtimer_new(base, httpd_evict_cb, h);
+	if (h->accept_ev == NULL || h->idle_ev == NULL || h->evict_ev == NULL) {
 		log_warnx("httpd_new: event_new failed");
 		httpd_free(h);
 		return NULL;
@@ -1033,6 +1289,7 @@ httpd_stop_accepting(struct httpd *h)
 	h->stopped = 1;
 	h->accepting = 0;
 	evtimer_del(h->accept_ev);
+	evtimer_del(h->evict_ev);
 }
 
 void
@@ -1084,9 +1341,47 @@ httpd_free(struct httpd *h)
 		event_free(h->accept_ev);
 	if (h->idle_ev != NULL)
 		event_free(h->idle_ev);
+	if (h->evict_ev != NULL)
+		event_free(h->evict_ev);
 	buf_free(&h->scratch);
 	buf_free(&h->hdrbuf);
+	free(h->uids);
+	free(h->gids);
 	free(h);
+}
+
+/* A heap copy of n ids in *dst (NULL for none). 0, or -1 out of memory. */
+static int
+ids_copy(id_t **dst, const id_t *src, size_t n)
+{
+	*dst = NULL;
+	if (n == 0)
+		return 0;
+	if ((*dst = calloc(n, sizeof(**dst))) == NULL)
+		return -1;
+	memcpy(*dst, src, n * sizeof(**dst));
+	return 0;
+}
+
+int
+httpd_set_peers(struct httpd *h, const id_t *uids, size_t nuids,
+    const id_t *gids, size_t ngids)
+{
+	id_t *u, *g;
+
+	if (ids_copy(&u, uids, nuids) == -1)
+		return -1;
+	if (ids_copy(&g, gids, ngids) == -1) {
+		free(u);
+		return -1;
+	}
+	free(h->uids);
+	free(h->gids);
+	h->uids = u;
+	h->nuids = nuids;
+	h->gids = g;
+	h->ngids = ngids;
+	return 0;
 }
 
 void

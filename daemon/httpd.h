@@ -35,7 +35,13 @@ enum httpd_method {
 struct httpd_limits {
 	size_t max_body;	/* 413 beyond (checked on Content-Length first) */
 	size_t max_header;	/* request line + headers; 431 beyond */
-	unsigned max_conns;	/* further connections wait in the backlog */
+	/*
+	 * At the cap a new connection takes the slot of the one idle longest
+	 * (no request in progress, at least evict_idle_ms); with none such,
+	 * further connections wait in the backlog.
+	 */
+	unsigned max_conns;
+	unsigned evict_idle_ms;     /* 0: 20 ms */
 	unsigned header_timeout_ms; /* from first byte to end of headers */
 	unsigned body_timeout_ms;   /* from end of headers to end of body */
 	unsigned idle_timeout_ms;   /* keep-alive connection with no request */
@@ -60,6 +66,19 @@ struct httpd *httpd_new(struct event_base *base,
  */
 int httpd_listen_fd(struct httpd *h, int fd, int is_unix);
 
+/*
+ * Peers allowed on Unix listeners, from their credentials (SO_PEERCRED,
+ * SO_PEERGROUPS): a peer gets in when its uid is in uids, or its primary
+ * or a supplementary gid is in gids; root always does. Both lists empty
+ * (the default): anyone who can open the socket. Checked once, at accept:
+ * a refused peer's first request is answered 403 "peer: uid N not allowed"
+ * before its body is read, and the connection closed. TCP peers are not
+ * checked. The lists are copied; they apply to connections accepted from
+ * now on. 0, or -1 when out of memory (the previous lists stay).
+ */
+int httpd_set_peers(struct httpd *h, const id_t *uids, size_t nuids,
+    const id_t *gids, size_t ngids);
+
 /* Stop accepting; established connections go on. */
 void httpd_stop_accepting(struct httpd *h);
 
@@ -78,8 +97,10 @@ struct httpd_stats {
 	uint64_t conns_open;
 	uint64_t conns_total;
 	uint64_t requests;
-	uint64_t errors_4xx; /* answered by httpd itself: 400, 408, 413, 431 */
+	uint64_t errors_4xx; /* answered by httpd itself: 400, 403, 408... */
 	uint64_t timeouts;
+	uint64_t evicted; /* idle connections closed for a new one at the cap */
+	uint64_t refused; /* peers not allowed by httpd_set_peers */
 };
 void httpd_stats(struct httpd *h, struct httpd_stats *st);
 

@@ -14,6 +14,7 @@
 #include "daemon/commit.h"
 #include "daemon/event.h"
 #include "daemon/httpd.h"
+#include "daemon/jsonmem.h"
 #include "daemon/jsonscan.h"
 #include "forwarder/forwarder.h"
 #include "spool/spool.h"
@@ -22,10 +23,44 @@
 #define RETRY_AFTER_FULL "Retry-After: 5\r\n"
 #define RETRY_AFTER_ERR "Retry-After: 10\r\n"
 
+#ifndef TS_VERSION
+#define TS_VERSION "dev"
+#endif
+
 enum route {
 	ROUTE_EVENT,
 	ROUTE_BATCH,
+	ROUTE_SESSION,
+	ROUTE_UPDATE,
+	ROUTE_MODEL,
+	ROUTE_MODEL_BATCH,
 };
+
+/*
+ * What one kind of record is: the body member that holds it (NULL: the
+ * body itself), how it is checked, the spool kind the forwarder routes by,
+ * and the text around it when the stored record is a whole upstream body.
+ */
+struct rec_kind {
+	const char *member;
+	event_normalize_fn *normalize;
+	uint8_t spool_kind;
+	int string_form;  /* the value may be a string holding the object */
+	const char *open; /* NULL, or the text before it; a '}' follows it */
+};
+
+static const struct rec_kind kind_event = {
+    "event", event_normalize, SPOOL_KIND_EVENT, 1, NULL};
+static const struct rec_kind kind_events = {
+    "events", event_normalize, SPOOL_KIND_EVENT, 1, NULL};
+static const struct rec_kind kind_session = {
+    "session", event_session_normalize, SPOOL_KIND_SESSION, 0, "{\"session\":"};
+static const struct rec_kind kind_update = {
+    NULL, event_update_normalize, SPOOL_KIND_UPDATE, 0, NULL};
+static const struct rec_kind kind_model = {
+    "model_event", event_model_normalize, SPOOL_KIND_MODEL_EVENT, 0, NULL};
+static const struct rec_kind kind_models = {
+    "model_events", event_model_normalize, SPOOL_KIND_MODEL_EVENT, 0, NULL};
 
 /*
  * One request between validation and its reply. Kept on a free list:
@@ -43,6 +78,7 @@ struct pending {
 	size_t *offs;		   /* where each event starts in data */
 	size_t cap;
 	size_t n;
+	size_t lead; /* 1 when recs[0] is a batch's session, not an event */
 	int single_session;
 	char session_id[EVENT_UUID_LEN + 1];
 	struct pending *next_free;
@@ -57,6 +93,7 @@ struct counters {
 	uint64_t requests_full;
 	uint64_t requests_error;
 	uint64_t requests_not_found;
+	uint64_t events_refused; /* in requests answered 503 */
 };
 
 struct ingest {
@@ -95,6 +132,7 @@ ingest_new(const struct conf *conf, struct spool *sp, struct commit *commit)
 	ing->sp = sp;
 	ing->commit = commit;
 	buf_init(&ing->reply);
+	jsonmem_install();
 	return ing;
 }
 
@@ -184,6 +222,7 @@ pending_get(struct ingest *ing, size_t n)
 	buf_reset(&p->data);
 	p->ing = ing;
 	p->n = 0;
+	p->lead = 0;
 	p->single_session = 0;
 	p->session_id[0] = '\0';
 	return p;
@@ -222,16 +261,17 @@ reply_error(struct ingest *ing, struct httpd_req *req, int status,
 static int
 take_event(struct ingest *ing, struct pending *p, const cJSON *val,
     const char *raw, size_t rawlen, const char *path,
-    const struct event_opts *opts, char *err, size_t errlen)
+    const struct rec_kind *kind, const struct event_opts *opts, char *err,
+    size_t errlen)
 {
 	const struct conf *conf = ing->conf;
 	cJSON *inner = NULL;
 	const cJSON *obj = val;
-	const char *text = raw;
+	const char *text = raw, *name = path[0] != '\0' ? path : "body";
 	size_t len = rawlen, before = p->data.len;
 	int rc;
 
-	if (cJSON_IsString(val)) {
+	if (kind->string_form && cJSON_IsString(val)) {
 		const char *end = NULL;
 
 		/* The reference API's form: the event as a JSON string. */
@@ -242,7 +282,7 @@ take_event(struct ingest *ing, struct pending *p, const cJSON *val,
 		inner = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 		if (inner == NULL || end != text + len) {
 			snprintf(err, errlen,
-			    "%s: string does not hold valid JSON", path);
+			    "%s: string does not hold valid JSON", name);
 			cJSON_Delete(inner);
 			return 400;
 		}
@@ -251,40 +291,53 @@ take_event(struct ingest *ing, struct pending *p, const cJSON *val,
 		if (rawlen > conf->max_event_bytes)
 			goto too_big;
 	} else {
-		snprintf(err, errlen,
-		    "%s: must be an object or a string holding one", path);
+		snprintf(err, errlen, "%s: must be an object%s", name,
+		    kind->string_form ? " or a string holding one" : "");
 		return 400;
 	}
 	if (p->n == p->cap) {
-		snprintf(err, errlen, "%s: internal: too many events", path);
+		snprintf(err, errlen, "%s: internal: too many events", name);
 		cJSON_Delete(inner);
 		return 500;
 	}
 	p->offs[p->n] = before;
-	rc = event_normalize(obj, text, len, opts, path, &p->data,
-	    &p->ids[p->n], err, errlen);
+	p->recs[p->n].kind = kind->spool_kind;
+	rc = kind->open != NULL ? buf_addstr(&p->data, kind->open) : 0;
+	if (rc == 0)
+		rc = kind->normalize(obj, text, len, opts, path, &p->data,
+		    &p->ids[p->n], err, errlen);
+	else
+		snprintf(err, errlen, "%s: out of memory", name);
+	if (rc == 0 && kind->open != NULL && buf_addch(&p->data, '}') == -1) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		rc = -1;
+	}
 	cJSON_Delete(inner);
-	if (rc == -1)
+	if (rc == -1) {
+		/* The wrapper's opening may be there: out as it was. */
+		p->data.len = before;
+		if (p->data.data != NULL)
+			p->data.data[before] = '\0';
 		return 400;
+	}
 	p->n++;
 	return 0;
 
 too_big:
-	snprintf(err, errlen, "%s: larger than max_event_bytes (%llu)", path,
+	snprintf(err, errlen, "%s: larger than max_event_bytes (%llu)", name,
 	    (unsigned long long)conf->max_event_bytes);
 	return 413;
 }
 
 /* Point the records at their events once p->data stops moving. */
 static void
-pending_seal(struct pending *p, uint8_t kind)
+pending_seal(struct pending *p)
 {
 	uint64_t t = now_ms();
 
 	for (size_t i = 0; i < p->n; i++) {
 		size_t end = i + 1 < p->n ? p->offs[i + 1] : p->data.len;
 
-		p->recs[i].kind = kind;
 		p->recs[i].time_ms = t;
 		p->recs[i].data = p->data.data + p->offs[i];
 		p->recs[i].len = end - p->offs[i];
@@ -311,19 +364,39 @@ answer_ok(struct ingest *ing, struct pending *p)
 	struct buf *b = &ing->reply;
 
 	buf_reset(b);
-	if (p->route == ROUTE_EVENT) {
-		buf_printf(b,
-		    "{\"success\":true,\"event_id\":\"%s\",\"session_id\":\"%s\"}",
-		    p->ids[0].event_id, p->ids[0].session_id);
-	} else {
+	/* Each in the remote's shape, so the SDKs' own parsing accepts it. */
+	switch (p->route) {
+	case ROUTE_EVENT:
+		/* No printf on the hot path: the ids are plain UUIDs. */
+		buf_addstr(b, "{\"success\":true,\"event_id\":\"");
+		buf_addstr(b, p->ids[0].event_id);
+		buf_addstr(b, "\",\"session_id\":\"");
+		buf_addstr(b, p->ids[0].session_id);
+		buf_addstr(b, "\"}");
+		break;
+	case ROUTE_SESSION:
+		buf_printf(b, "{\"session_id\":\"%s\"}", p->ids[0].session_id);
+		break;
+	case ROUTE_UPDATE:
+		buf_addstr(b, "{\"success\":true}");
+		break;
+	case ROUTE_MODEL:
+		buf_printf(b, "{\"success\":true,\"event_id\":\"%s\"}",
+		    p->ids[0].event_id);
+		break;
+	case ROUTE_BATCH:
+	case ROUTE_MODEL_BATCH:
 		buf_addstr(b, "{\"success\":true,\"event_ids\":[");
-		for (size_t i = 0; i < p->n; i++)
-			buf_printf(b, "%s\"%s\"", i ? "," : "",
-			    p->ids[i].event_id);
+		for (size_t i = p->lead; i < p->n; i++) {
+			buf_addstr(b, i > p->lead ? ",\"" : "\"");
+			buf_addstr(b, p->ids[i].event_id);
+			buf_addch(b, '"');
+		}
 		buf_addch(b, ']');
-		if (p->single_session)
+		if (p->single_session && p->route == ROUTE_BATCH)
 			buf_printf(b, ",\"session_id\":\"%s\"", p->session_id);
 		buf_addch(b, '}');
+		break;
 	}
 	if (b->data == NULL) {
 		httpd_reply_error(p->hreq, 500, "out of memory");
@@ -341,11 +414,12 @@ on_committed(struct commit_req *creq, void *arg)
 	ing->inflight--;
 	switch (creq->result) {
 	case SPOOL_OK:
-		ing->n.events_accepted += p->n;
+		ing->n.events_accepted += p->n - p->lead;
 		answer_ok(ing, p);
 		break;
 	case SPOOL_FULL:
 		ing->n.requests_full++;
+		ing->n.events_refused += p->n - p->lead;
 		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_FULL,
 		    "{\"success\":false,\"error\":\"spool: full\"}",
 		    strlen("{\"success\":false,\"error\":\"spool: full\"}"));
@@ -356,6 +430,7 @@ on_committed(struct commit_req *creq, void *arg)
 		break;
 	default:
 		ing->n.requests_error++;
+		ing->n.events_refused += p->n - p->lead;
 		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_ERR,
 		    "{\"success\":false,\"error\":\"spool: cannot write\"}",
 		    strlen("{\"success\":false,\"error\":\"spool: cannot "
@@ -402,29 +477,38 @@ event_opts_init(struct ingest *ing, struct event_opts *o)
 	o->uuid_gen = uuid_v4;
 }
 
+/*
+ * A request of one record: POST /events, POST /session/start, POST
+ * /events/model and PUT /events.
+ */
 static void
-handle_event(struct ingest *ing, struct httpd_req *req, const char *body,
-    size_t len)
+handle_one(struct ingest *ing, struct httpd_req *req, const char *body,
+    size_t len, enum route route, const struct rec_kind *kind)
 {
 	struct event_opts opts;
 	struct pending *p;
 	const cJSON *ev;
 	cJSON *root;
-	size_t off = 0, vlen = 0;
+	size_t off = 0, vlen = len;
 	char err[512];
 	int status;
 
 	root = parse_body(ing, req, body, len);
 	if (root == NULL)
 		return;
-	ev = cJSON_GetObjectItemCaseSensitive(root, "event");
+	ev = kind->member != NULL
+	    ? cJSON_GetObjectItemCaseSensitive(root, kind->member)
+	    : root;
 	if (ev == NULL) {
-		reply_error(ing, req, 400, "event: required");
+		snprintf(err, sizeof(err), "%s: required", kind->member);
+		reply_error(ing, req, 400, err);
 		goto done;
 	}
-	if (cJSON_IsObject(ev) &&
-	    json_member_span(body, len, "event", &off, &vlen) == -1) {
-		reply_error(ing, req, 500, "event: internal: span not found");
+	if (kind->member != NULL && cJSON_IsObject(ev) &&
+	    json_member_span(body, len, kind->member, &off, &vlen) == -1) {
+		snprintf(err, sizeof(err), "%s: internal: span not found",
+		    kind->member);
+		reply_error(ing, req, 500, err);
 		goto done;
 	}
 	p = pending_get(ing, 1);
@@ -432,10 +516,11 @@ handle_event(struct ingest *ing, struct httpd_req *req, const char *body,
 		reply_error(ing, req, 503, "out of memory");
 		goto done;
 	}
-	p->route = ROUTE_EVENT;
+	p->route = route;
 	p->hreq = req;
 	event_opts_init(ing, &opts);
-	status = take_event(ing, p, ev, body + off, vlen, "event", &opts, err,
+	status = take_event(ing, p, ev, body + off, vlen,
+	    kind->member != NULL ? kind->member : "", kind, &opts, err,
 	    sizeof(err));
 	if (status != 0) {
 		ing->n.events_invalid++;
@@ -443,18 +528,27 @@ handle_event(struct ingest *ing, struct httpd_req *req, const char *body,
 		pending_put(ing, p);
 		goto done;
 	}
-	pending_seal(p, SPOOL_KIND_EVENT);
+	pending_seal(p);
 	submit(ing, p);
 done:
 	cJSON_Delete(root);
 }
 
-/* The session every event of a single-session batch shares. */
+/*
+ * The session every event of a single-session batch shares: the one its
+ * session_properties name, else the first event's, else a new one.
+ */
 static void
-batch_session(const cJSON *events, char *sid)
+batch_session(const cJSON *events, const cJSON *props, char *sid)
 {
-	const cJSON *e;
+	const cJSON *e, *given = NULL;
 
+	if (props != NULL)
+		given = cJSON_GetObjectItemCaseSensitive(props, "session_id");
+	if (cJSON_IsString(given) && event_uuid_valid(given->valuestring)) {
+		snprintf(sid, EVENT_UUID_LEN + 1, "%s", given->valuestring);
+		return;
+	}
 	cJSON_ArrayForEach(e, events)
 	{
 		const cJSON *s = NULL;
@@ -467,6 +561,28 @@ batch_session(const cJSON *events, char *sid)
 		}
 	}
 	uuid_v4(sid, NULL);
+}
+
+/*
+ * The project of a batch's session record when its session_properties
+ * name none (the SDK's SessionPropertiesBatch has no project, and the
+ * upstream's /session/start wants one): the first event's, else the
+ * default. Points into events or conf.
+ */
+static const char *
+batch_project(const cJSON *events, const char *dflt)
+{
+	const cJSON *e, *pr;
+
+	cJSON_ArrayForEach(e, events)
+	{
+		pr = cJSON_IsObject(e)
+		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
+		    : NULL;
+		if (cJSON_IsString(pr))
+			return pr->valuestring;
+	}
+	return dflt;
 }
 
 static int
@@ -488,9 +604,37 @@ spans_reserve(struct ingest *ing, size_t n)
 	return 0;
 }
 
+/*
+ * Spool a single-session batch's session_properties as the session start
+ * they describe, first, so that it reaches the upstream before its
+ * events. The forwarder re-batches events across requests and so cannot
+ * send is_single_session and session_properties on; the upstream creates
+ * the batch's session from them, and POST /session/start with the same
+ * session_id and properties is that creation.
+ */
+static int
+take_session_properties(struct ingest *ing, struct pending *p,
+    const cJSON *events, const cJSON *props, const char *body, size_t len,
+    const struct event_opts *opts, char *err, size_t errlen)
+{
+	struct event_opts so = *opts;
+	size_t off, vlen;
+
+	if (json_member_span(body, len, "session_properties", &off, &vlen) ==
+	    -1) {
+		snprintf(err, errlen, "session_properties: internal: span");
+		return 500;
+	}
+	so.default_project = batch_project(events, opts->default_project);
+	p->lead = 1;
+	return take_event(ing, p, props, body + off, vlen, "session_properties",
+	    &kind_session, &so, err, errlen);
+}
+
+/* POST /events/batch and /events/model/batch: all or nothing. */
 static void
 handle_batch(struct ingest *ing, struct httpd_req *req, const char *body,
-    size_t len)
+    size_t len, enum route route, const struct rec_kind *kind)
 {
 	const cJSON *events, *single, *props, *e;
 	struct event_opts opts;
@@ -503,53 +647,67 @@ handle_batch(struct ingest *ing, struct httpd_req *req, const char *body,
 	root = parse_body(ing, req, body, len);
 	if (root == NULL)
 		return;
-	events = cJSON_GetObjectItemCaseSensitive(root, "events");
+	events = cJSON_GetObjectItemCaseSensitive(root, kind->member);
 	single = cJSON_GetObjectItemCaseSensitive(root, "is_single_session");
 	props = cJSON_GetObjectItemCaseSensitive(root, "session_properties");
-	if (events == NULL) {
-		reply_error(ing, req, 400, "events: required");
-		goto done;
-	}
-	if (!cJSON_IsArray(events)) {
-		reply_error(ing, req, 400, "events: must be an array");
+	if (events == NULL || !cJSON_IsArray(events)) {
+		snprintf(err, sizeof(err), "%s: %s", kind->member,
+		    events == NULL ? "required" : "must be an array");
+		reply_error(ing, req, 400, err);
 		goto done;
 	}
 	if (single != NULL && !cJSON_IsBool(single)) {
-		reply_error(ing, req, 400,
-		    "is_single_session: must be a boolean");
+		reply_error(
+		    ing, req, 400, "is_single_session: must be a boolean");
 		goto done;
 	}
 	if (props != NULL && !cJSON_IsObject(props)) {
-		reply_error(ing, req, 400,
-		    "session_properties: must be an object");
+		reply_error(
+		    ing, req, 400, "session_properties: must be an object");
 		goto done;
 	}
 	n = (size_t)cJSON_GetArraySize(events);
-	if (json_member_span(body, len, "events", &off, &vlen) == -1 ||
+	if (json_member_span(body, len, kind->member, &off, &vlen) == -1 ||
 	    spans_reserve(ing, n ? n : 1) == -1 ||
-	    json_array_spans(body + off, vlen, ing->span_off, ing->span_len,
-		n) != (long)n) {
-		reply_error(ing, req, 500, "events: internal: spans");
+	    json_array_spans(
+	        body + off, vlen, ing->span_off, ing->span_len, n) != (long)n) {
+		snprintf(err, sizeof(err), "%s: internal: spans", kind->member);
+		reply_error(ing, req, 500, err);
 		goto done;
 	}
-	p = pending_get(ing, n ? n : 1);
+	/* One more record for the session of session_properties. */
+	p = pending_get(ing, n + 1);
 	if (p == NULL) {
 		reply_error(ing, req, 503, "out of memory");
 		goto done;
 	}
-	p->route = ROUTE_BATCH;
+	p->route = route;
 	p->hreq = req;
 	event_opts_init(ing, &opts);
 	if (cJSON_IsTrue(single)) {
 		p->single_session = 1;
-		batch_session(events, p->session_id);
+		batch_session(events, props, p->session_id);
 		opts.session_id = p->session_id;
+	}
+	/*
+	 * Without is_single_session the upstream uses no session_properties
+	 * (they describe the batch's one session), so they are checked to
+	 * be an object above and not spooled.
+	 */
+	if (p->single_session && props != NULL) {
+		status = take_session_properties(
+		    ing, p, events, props, body, len, &opts, err, sizeof(err));
+		if (status != 0) {
+			reply_error(ing, req, status, err);
+			pending_put(ing, p);
+			goto done;
+		}
 	}
 	cJSON_ArrayForEach(e, events)
 	{
-		snprintf(path, sizeof(path), "events[%zu]", i);
+		snprintf(path, sizeof(path), "%s[%zu]", kind->member, i);
 		status = take_event(ing, p, e, body + off + ing->span_off[i],
-		    ing->span_len[i], path, &opts, err, sizeof(err));
+		    ing->span_len[i], path, kind, &opts, err, sizeof(err));
 		if (status != 0) {
 			/* All or nothing: one bad event rejects the batch. */
 			ing->n.events_invalid++;
@@ -559,13 +717,13 @@ handle_batch(struct ingest *ing, struct httpd_req *req, const char *body,
 		}
 		i++;
 	}
-	if (n == 0) {
+	if (p->n == 0) {
 		/* Nothing to spool: answer at once, as the remote would. */
 		answer_ok(ing, p);
 		pending_put(ing, p);
 		goto done;
 	}
-	pending_seal(p, SPOOL_KIND_EVENT);
+	pending_seal(p);
 	submit(ing, p);
 done:
 	cJSON_Delete(root);
@@ -696,6 +854,10 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    ing->n.events_accepted);
 	metric(b, "tracespool_events_received_total", NULL, NULL,
 	    "{outcome=\"invalid\"}", ing->n.events_invalid);
+	metric(b, "tracespool_events_received_total", NULL, NULL,
+	    "{outcome=\"refused\"}", ing->n.events_refused);
+	metric(b, "tracespool_requests_total", "counter",
+	    "Ingest requests routed, any path.", NULL, ing->n.requests);
 	metric(b, "tracespool_requests_rejected_total", "counter",
 	    "Ingest requests answered with an error, by reason.",
 	    "{reason=\"invalid\"}", ing->n.requests_invalid);
@@ -707,6 +869,8 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    "{reason=\"error\"}", ing->n.requests_error);
 	metric(b, "tracespool_requests_rejected_total", NULL, NULL,
 	    "{reason=\"not_found\"}", ing->n.requests_not_found);
+	metric(b, "tracespool_requests_rejected_total", NULL, NULL,
+	    "{reason=\"http\"}", hs.errors_4xx);
 	metric(b, "tracespool_spool_events", "gauge", "Events in the spool.",
 	    NULL, st.events);
 	metric(b, "tracespool_spool_bytes", "gauge",
@@ -716,12 +880,17 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	metric(b, "tracespool_spool_capacity_bytes", "gauge",
 	    "Where ingest stops accepting (below spool_max_bytes).", NULL,
 	    st.limit_bytes);
+	metric(b, "tracespool_spool_max_bytes", "gauge",
+	    "The spool's size cap, spool_max_bytes.", NULL, st.map_bytes);
 	metric(b, "tracespool_spool_oldest_age_seconds", "gauge",
 	    "Age of the oldest spooled event.", NULL,
 	    st.oldest_ms && now > st.oldest_ms ? (now - st.oldest_ms) / 1000
 					       : 0);
 	metric(b, "tracespool_dead_letters", "gauge",
 	    "Events in the dead-letter store.", NULL, st.dead);
+	metric(b, "tracespool_dead_lettered_total", "counter",
+	    "Events this process moved to the dead-letter store.", NULL,
+	    fs.dead_letters);
 	metric(b, "tracespool_events_evicted_total", "counter",
 	    "Events dropped by when_full = drop_oldest.", NULL, st.evicted);
 	metric(b, "tracespool_commits_total", "counter",
@@ -731,6 +900,12 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    cs.events_committed);
 	metric(b, "tracespool_commit_errors_total", "counter",
 	    "Spool transactions that failed.", NULL, cs.commit_errors);
+	buf_printf(b,
+	    "# HELP tracespool_events_per_commit Events per spool transaction, "
+	    "averaged since start.\n"
+	    "# TYPE tracespool_events_per_commit gauge\n"
+	    "tracespool_events_per_commit %.3f\n",
+	    cs.commits ? (double)cs.events_committed / (double)cs.commits : 0.0);
 	metric(b, "tracespool_events_forwarded_total", "counter",
 	    "Events the upstream accepted.", NULL, fs.events_forwarded);
 	metric(b, "tracespool_upstream_requests_total", "counter",
@@ -742,6 +917,8 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    "{class=\"5xx\"}", fs.requests_5xx);
 	metric(b, "tracespool_upstream_requests_total", NULL, NULL,
 	    "{class=\"network\"}", fs.requests_neterr);
+	metric(b, "tracespool_upstream_requests_total", NULL, NULL,
+	    "{class=\"other\"}", fs.requests_other);
 	metric(b, "tracespool_upstream_retries_total", "counter",
 	    "Upstream requests retried.", NULL, fs.retries);
 	buf_printf(b,
@@ -753,6 +930,12 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	metric(b, "tracespool_forwarder_paused", "gauge",
 	    "1 while forwarding is paused (no key, or the key is refused).",
 	    NULL, fs.state == FWD_PAUSED);
+	buf_printf(b, "# HELP tracespool_forwarder_state 1 for the "
+		      "forwarder's current state.\n"
+		      "# TYPE tracespool_forwarder_state gauge\n");
+	for (int i = FWD_IDLE; i <= FWD_PAUSED; i++)
+		buf_printf(b, "tracespool_forwarder_state{state=\"%s\"} %d\n",
+		    fwd_state_name(i), fs.state == i);
 	metric(b, "tracespool_upstream_last_status", "gauge",
 	    "HTTP status of the last upstream answer (0 before any).", NULL,
 	    (uint64_t)fs.last_status);
@@ -760,6 +943,18 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    "Open ingest connections.", NULL, hs.conns_open);
 	metric(b, "tracespool_connections_total", "counter",
 	    "Ingest connections accepted.", NULL, hs.conns_total);
+	metric(b, "tracespool_connection_timeouts_total", "counter",
+	    "Ingest connections closed by a header, body or idle timeout.",
+	    NULL, hs.timeouts);
+	metric(b, "tracespool_connections_evicted_total", "counter",
+	    "Idle connections closed at max_connections for a new one.", NULL,
+	    hs.evicted);
+	metric(b, "tracespool_connections_refused_total", "counter",
+	    "Unix socket peers not in allowed_uids or allowed_gids (403).",
+	    NULL, hs.refused);
+	metric(b, "tracespool_build_info", "gauge",
+	    "The running version, as a label.",
+	    "{version=\"" TS_VERSION "\"}", 1);
 	return b->data == NULL ? -1 : 0;
 }
 
@@ -796,32 +991,92 @@ is_read_path(const char *path)
 	return 0;
 }
 
+/* The write calls of the event API, each on the remote's path. */
+static const struct write_route {
+	const char *path;
+	enum httpd_method method;
+	enum route route;
+	const struct rec_kind *kind;
+} write_routes[] = {
+    {"/events", HTTPD_POST, ROUTE_EVENT, &kind_event},
+    {"/events", HTTPD_PUT, ROUTE_UPDATE, &kind_update},
+    {"/events/batch", HTTPD_POST, ROUTE_BATCH, &kind_events},
+    {"/session/start", HTTPD_POST, ROUTE_SESSION, &kind_session},
+    {"/events/model", HTTPD_POST, ROUTE_MODEL, &kind_model},
+    {"/events/model/batch", HTTPD_POST, ROUTE_MODEL_BATCH, &kind_models},
+};
+
+/*
+ * Serve a write call. Returns 1 when path is a write path (answered, 405
+ * for another method), 0 when it is not. GET /events is how the remote
+ * reads events, so it is left to the read calls' 404.
+ */
+static int
+route_write(struct ingest *ing, struct httpd_req *req, const char *path,
+    enum httpd_method m)
+{
+	const struct write_route *r;
+	const char *body;
+	size_t i, len;
+	int known = 0, put = 0;
+
+	for (i = 0; i < sizeof(write_routes) / sizeof(write_routes[0]); i++) {
+		r = &write_routes[i];
+		if (strcmp(path, r->path) != 0)
+			continue;
+		known = 1;
+		put |= r->method == HTTPD_PUT;
+		if (m != r->method)
+			continue;
+		body = httpd_req_body(req, &len);
+		/* The request's cJSON trees live and die in here. */
+		jsonmem_begin();
+		if (r->route == ROUTE_BATCH || r->route == ROUTE_MODEL_BATCH)
+			handle_batch(ing, req, body, len, r->route, r->kind);
+		else
+			handle_one(ing, req, body, len, r->route, r->kind);
+		jsonmem_end();
+		return 1;
+	}
+	if (!known ||
+	    ((m == HTTPD_GET || m == HTTPD_HEAD) &&
+	        strcmp(path, "/events") == 0))
+		return 0;
+	if (put)
+		httpd_reply(req, 405, NULL, "Allow: POST, PUT\r\n",
+		    "{\"success\":false,\"error\":\"method: use POST or PUT\"}",
+		    strlen("{\"success\":false,\"error\":\"method: use POST or "
+		           "PUT\"}"));
+	else
+		httpd_reply(req, 405, NULL, "Allow: POST\r\n",
+		    "{\"success\":false,\"error\":\"method: use POST\"}",
+		    strlen("{\"success\":false,\"error\":\"method: use "
+		           "POST\"}"));
+	return 1;
+}
+
 void
 ingest_handle(struct httpd_req *req, void *arg)
 {
 	struct ingest *ing = arg;
 	enum httpd_method m = httpd_req_method(req);
 	const char *path = httpd_req_path(req);
-	const char *body;
 	size_t len;
 	char msg[160];
+	static const char *const methods[] = {"OTHER", "GET", "HEAD", "POST",
+	    "PUT", "DELETE"};
 
 	ing->n.requests++;
-	if (strcmp(path, "/events") == 0 || strcmp(path, "/events/batch") == 0) {
-		if (m != HTTPD_POST) {
-			httpd_reply(req, 405, NULL, "Allow: POST\r\n",
-			    "{\"success\":false,\"error\":\"method: use POST\"}",
-			    strlen("{\"success\":false,\"error\":\"method: use "
-				   "POST\"}"));
-			return;
-		}
-		body = httpd_req_body(req, &len);
-		if (path[7] == '\0')
-			handle_event(ing, req, body, len);
-		else
-			handle_batch(ing, req, body, len);
-		return;
+	if (log_getlevel() == LOG_LVL_DEBUG) {
+		(void)httpd_req_body(req, &len);
+		log_debug("ingest: %s %.200s, %zu body bytes",
+		    (unsigned)m < sizeof(methods) / sizeof(methods[0])
+			? methods[m]
+			: "OTHER",
+		    path, len);
 	}
+	if (route_write(ing, req, path, m))
+		return;
 	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/stats") == 0 ||
 	    strcmp(path, "/metrics") == 0) {
 		struct buf *b = &ing->reply;

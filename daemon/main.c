@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -34,6 +35,8 @@
 /* How long SIGTERM waits for in-flight requests and the upstream. */
 #define SHUTDOWN_GRACE_MS 10000
 #define FWD_STOP_MS 5000
+/* Descriptors kept for all but connections: spool, listeners, upstream. */
+#define FD_RESERVE 64
 
 struct daemon {
 	struct event_base *base;
@@ -256,6 +259,37 @@ listen_unix(const char *path, mode_t mode)
 	return fd;
 }
 
+/*
+ * max_connections as the descriptor limit allows. The soft limit is raised
+ * to the hard one, as systemd asks of services that need more than 1024; a
+ * cap still beyond it is lowered, so that the cap, where an idle connection
+ * gives way to a new one, comes before accept(2) fails with EMFILE.
+ */
+static unsigned
+conns_cap(uint64_t want)
+{
+	struct rlimit rl;
+	uint64_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return (unsigned)want;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return (unsigned)want;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want + FD_RESERVE)
+		return (unsigned)want;
+	room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE
+	                                    : rl.rlim_cur / 2;
+	log_warnx("max_connections %llu: lowered to %llu, what the limit of "
+	          "%llu open files leaves (raise LimitNOFILE)",
+	    (unsigned long long)want, (unsigned long long)room,
+	    (unsigned long long)rl.rlim_cur);
+	return (unsigned)room;
+}
+
 static int
 listen_tcp(const char *hostport)
 {
@@ -309,6 +343,12 @@ open_listeners(struct daemon *d)
 		int fd = SD_LISTEN_FDS_START + i;
 		int is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
 
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+			log_warnx("socket %d from systemd: not a listening "
+			          "stream socket",
+			    fd);
+			return -1;
+		}
 		if (httpd_listen_fd(d->httpd, fd, is_unix) == -1)
 			return -1;
 		count++;
@@ -341,7 +381,7 @@ update_status(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	char line[256];
 
-	if (ingest_status_line(d->ing, line, sizeof(line)) == -1)
+	if (d->stopping || ingest_status_line(d->ing, line, sizeof(line)) == -1)
 		return;
 	if (strcmp(line, d->status) != 0) {
 		memcpy(d->status, line, sizeof(line));
@@ -384,7 +424,8 @@ on_term(evutil_socket_t sig, short what, void *arg)
 	d->stopping = 1;
 	log_info("signal %d: stopping; answering %u request(s) in flight",
 	    (int)sig, ingest_inflight(d->ing));
-	sd_notify(0, "STOPPING=1");
+	sd_notifyf(0, "STOPPING=1\nSTATUS=stopping: answering %u request(s)",
+	    ingest_inflight(d->ing));
 	httpd_stop_accepting(d->httpd);
 	httpd_drain(d->httpd, on_drained, d);
 	d->ev_grace = evtimer_new(d->base, on_grace_over, d);
@@ -394,6 +435,10 @@ on_term(evutil_socket_t sig, short what, void *arg)
 
 #define CHANGED_NUM(f) (old->f != new->f)
 #define CHANGED_STR(f) (strcmp(old->f, new->f) != 0)
+#define CHANGED_IDS(f)                                                         \
+	(old->f.n != new->f.n ||                                               \
+	    (old->f.n > 0 &&                                                   \
+	        memcmp(old->f.ids, new->f.ids, old->f.n * sizeof(id_t)) != 0))
 
 /* Log the keys a reload changed, and the ones that need a restart. */
 static void
@@ -403,7 +448,8 @@ log_changes(const struct conf *old, const struct conf *new)
 		const char *key;
 		int restart;
 	} keys[] = {
-	    {"socket", 1}, {"socket_mode", 1}, {"listen_tcp", 1},
+	    {"socket", 1}, {"socket_mode", 1}, {"allowed_uids", 0},
+	    {"allowed_gids", 0}, {"listen_tcp", 1},
 	    {"listen_tcp_allow_remote", 1}, {"spool_dir", 1},
 	    {"spool_max_bytes", 1}, {"when_full", 1}, {"sync", 1},
 	    {"sync_interval", 1}, {"max_connections", 1},
@@ -417,6 +463,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	};
 	int changed[sizeof(keys) / sizeof(keys[0])] = {
 	    CHANGED_STR(socket), CHANGED_NUM(socket_mode),
+	    CHANGED_IDS(allowed_uids), CHANGED_IDS(allowed_gids),
 	    CHANGED_STR(listen_tcp), CHANGED_NUM(listen_tcp_allow_remote),
 	    CHANGED_STR(spool_dir), CHANGED_NUM(spool_max_bytes),
 	    CHANGED_NUM(when_full), CHANGED_NUM(sync),
@@ -442,6 +489,20 @@ log_changes(const struct conf *old, const struct conf *new)
 		else
 			log_info("reload: %s changed", keys[i].key);
 	}
+}
+
+/* allowed_uids and allowed_gids, for connections accepted from now on. */
+static int
+set_peers(struct daemon *d, const struct conf *c)
+{
+	if (httpd_set_peers(d->httpd, c->allowed_uids.ids, c->allowed_uids.n,
+	        c->allowed_gids.ids, c->allowed_gids.n) == -1)
+		return -1;
+	if (c->allowed_uids.n > 0 || c->allowed_gids.n > 0)
+		log_info("socket peers: only root, %zu listed uid(s) and %zu "
+		         "listed gid(s) may send requests",
+		    c->allowed_uids.n, c->allowed_gids.n);
+	return 0;
 }
 
 static void
@@ -471,22 +532,31 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	struct fwd_opts fo;
 
 	log_info("SIGHUP: reloading configuration and API key");
+	sd_notify(0, "RELOADING=1");
 	nc = conf_build(d, report_log);
 	if (nc == NULL) {
 		log_warnx("reload: configuration has errors; keeping the "
 			  "running one");
 		load_key(d, d->conf);
+		sd_notify(0, "READY=1");
 		return;
 	}
-	log_changes(d->conf, nc);
+	/* The new level first: a switch to debug shows this very reload. */
 	log_setlevel(nc->log_level);
+	log_changes(d->conf, nc);
 	fwd_opts_from(nc, &fo);
-	fwd_set_opts(atomic_load(&d->fwd), &fo);
+	if (fwd_set_opts(atomic_load(&d->fwd), &fo) == -1)
+		log_warnx("reload: the forwarder refused the new options; "
+		          "keeping the running ones");
 	ingest_set_conf(d->ing, nc);
+	if (set_peers(d, nc) == -1)
+		log_warnx("reload: out of memory; allowed_uids and "
+		          "allowed_gids keep their running values");
 	/* Listener and spool keys keep their running values until restart. */
 	conf_free(d->conf);
 	d->conf = nc;
 	load_key(d, nc);
+	sd_notify(0, "READY=1");
 }
 
 static int
@@ -582,13 +652,13 @@ run(struct daemon *d)
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = d->conf->max_body_bytes;
 	lim.max_header = d->conf->max_header_bytes;
-	lim.max_conns = (unsigned)d->conf->max_connections;
+	lim.max_conns = conns_cap(d->conf->max_connections);
 	lim.header_timeout_ms = (unsigned)d->conf->header_timeout_ms;
 	lim.body_timeout_ms = (unsigned)d->conf->body_timeout_ms;
 	lim.idle_timeout_ms = (unsigned)d->conf->idle_timeout_ms;
 	lim.write_timeout_ms = (unsigned)d->conf->body_timeout_ms;
 	d->httpd = httpd_new(d->base, &lim, ingest_handle, d->ing);
-	if (d->httpd == NULL)
+	if (d->httpd == NULL || set_peers(d, d->conf) == -1)
 		goto out;
 	ingest_set_httpd(d->ing, d->httpd);
 	if (open_listeners(d) == -1 || setup_events(d) == -1)

@@ -77,6 +77,7 @@ struct fwd {
 	uint64_t cursor; /* next sequence to read */
 	uint32_t fails;  /* consecutive failed attempts */
 	uint64_t last_warn_ms;
+	uint64_t last_body_warn_ms; /* a 2xx with a body that is not JSON */
 	uint64_t partial_seq; /* first record of the partial batch held back */
 	uint64_t partial_deadline;
 	int partial_held;
@@ -615,6 +616,34 @@ delivered(struct fwd *f, size_t lo, size_t hi)
 	pthread_mutex_unlock(&f->mtx);
 }
 
+/*
+ * A 2xx is a success whatever its body says: the contract deletes on 2xx,
+ * and sending again what the remote took would only duplicate it. But a
+ * body that is not JSON suggests upstream_url names something other than
+ * the event API (a proxy's or a web site's page): say so, once a minute.
+ */
+static void
+check_ok_body(struct fwd *f, const struct upstream_res *res)
+{
+	const char *p = res->body;
+	uint64_t now = mono_ms();
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (*p == '\0' || *p == '{' || *p == '[')
+		return;
+	if (f->last_body_warn_ms != 0 &&
+	    now - f->last_body_warn_ms < WARN_EVERY_MS)
+		return;
+	f->last_body_warn_ms = now;
+	buf_reset(&f->reason);
+	add_clean(&f->reason, res->body, res->body_len, 80);
+	log_warnx("forwarder: upstream %d with a body that is not JSON "
+	          "(\"%s\"); the events count as delivered; is upstream_url "
+	          "the event API?",
+	    res->status, f->reason.data != NULL ? f->reason.data : "");
+}
+
 static void
 rejected(struct fwd *f, size_t i, const struct upstream_res *res)
 {
@@ -627,8 +656,9 @@ rejected(struct fwd *f, size_t i, const struct upstream_res *res)
 /*
  * Deliver records [0, n) of the batch in order. A rejected range of
  * several records is split in halves, left before right, until each
- * rejected record stands alone and is buried; failures are retried in
- * place. Returns when all are delivered or buried, or when stopping.
+ * rejected record stands alone and is buried. Returns when all are
+ * delivered or buried, after the backoff of a failure (the next pass reads
+ * the spool again and retries), or when stopping.
  */
 static void
 send_run(struct fwd *f, size_t n)
@@ -658,6 +688,7 @@ send_run(struct fwd *f, size_t n)
 		count_answer(f, res);
 		switch (res->verdict) {
 		case UPSTREAM_DONE:
+			check_ok_body(f, res);
 			delivered(f, r.lo, r.hi);
 			top--;
 			break;
@@ -672,8 +703,13 @@ send_run(struct fwd *f, size_t n)
 			stack[top++] = (struct range){r.lo, mid};
 			break;
 		default:
+			/*
+			 * After the wait, read the spool again: what
+			 * drop_oldest evicted meanwhile must not be sent (it
+			 * is counted as dropped), and more may have come.
+			 */
 			backoff(f, res);
-			break;
+			return;
 		}
 	}
 }

@@ -5,11 +5,15 @@
 #include <fcntl.h>
 #include <lmdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 /*
@@ -31,6 +35,15 @@ _Static_assert(sizeof(size_t) == sizeof(uint64_t), "64-bit size_t needed");
 #define DEAD_HDR 40
 #define DEAD_REASON_MAX 4096
 
+/*
+ * The filesystem can fill before the map does (other files on it, or a
+ * spool_max_bytes larger than the disk). Ingest then stops while this much
+ * is still free, for the reason the map keeps headroom: the forwarder's
+ * deletes copy pages too, and a spool that could not delete what it
+ * delivered would never drain.
+ */
+#define DISK_RESERVE (1024 * 1024)
+
 /* LMDB's per-node overhead on a leaf page, and its page header. */
 #define NODE_OVERHEAD 8
 #define PAGE_HDR 16
@@ -47,6 +60,10 @@ struct spool {
 	int drop_oldest;
 	int readonly;
 	int lockfd;
+	char *map_addr;		    /* where data.mdb is mapped; see map_find */
+	size_t map_len;
+	unsigned trim_commits;	    /* since the last map_trim, by the writer */
+	_Atomic uint64_t trim_read; /* bytes read since then */
 };
 
 /* Counters kept in "meta", read at the start of each write transaction. */
@@ -62,6 +79,7 @@ struct spool_txn {
 	MDB_txn *txn;
 	struct spool_meta meta;
 	int dirty;
+	size_t touched; /* records appended or deleted, for map_trim */
 };
 
 static __thread char spool_errbuf[256];
@@ -276,6 +294,36 @@ spool_exists(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Find where LMDB mapped data.mdb, for map_trim: LMDB tells the address
+ * only with MDB_FIXEDMAP, so look for the file's device and inode in
+ * /proc/self/maps. Not found, the map is simply never trimmed. The map
+ * does not move: the spool never changes its size once open.
+ */
+static void
+map_find(struct spool *sp)
+{
+	mdb_filehandle_t fd;
+	struct stat st;
+	unsigned long lo, hi, maj, mnr, ino;
+	char line[512];
+	FILE *fp;
+
+	if (mdb_env_get_fd(sp->env, &fd) != 0 || fstat(fd, &st) == -1 ||
+	    (fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &maj,
+			&mnr, &ino) != 5 ||
+		    ino != st.st_ino || makedev(maj, mnr) != st.st_dev ||
+		    hi - lo <= sp->map_len)
+			continue;
+		sp->map_addr = (char *)lo;
+		sp->map_len = hi - lo;
+	}
+	fclose(fp);
+}
+
 int
 spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
     size_t errlen)
@@ -376,6 +424,7 @@ spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
 	sp->limit_bytes =
 	    sp->map_bytes > 2 * headroom ? sp->map_bytes - headroom
 					 : sp->map_bytes / 2;
+	map_find(sp);
 	*spp = sp;
 	return SPOOL_OK;
 
@@ -461,6 +510,35 @@ used_bytes(struct spool *sp, MDB_txn *txn, uint64_t *used)
 	return SPOOL_OK;
 }
 
+/*
+ * Bytes the spool may still grow by on its filesystem: the space free to
+ * unprivileged users plus the pages of the data file that no tree uses
+ * (LMDB reuses those first), less DISK_RESERVE. used is what used_bytes
+ * gave; pages a transaction added beyond the file's end count against the
+ * free space, which does not know of them yet.
+ */
+static int
+disk_room(struct spool *sp, uint64_t used, uint64_t *room)
+{
+	struct statvfs vfs;
+	struct stat st;
+	mdb_filehandle_t fd;
+	uint64_t have, inuse;
+	int rc;
+
+	if ((rc = mdb_env_get_fd(sp->env, &fd)) != 0)
+		return xlate("disk space", rc);
+	if (fstat(fd, &st) == -1 || fstatvfs(fd, &vfs) == -1) {
+		seterr("disk space: %s", strerror(errno));
+		return SPOOL_ERR;
+	}
+	/* The two meta pages and the main tree are not in used. */
+	inuse = used + 3 * (uint64_t)sp->psize + DISK_RESERVE;
+	have = (uint64_t)vfs.f_bavail * vfs.f_frsize + (uint64_t)st.st_size;
+	*room = have > inuse ? have - inuse : 0;
+	return SPOOL_OK;
+}
+
 /* What a record will cost in pages: a leaf node, or overflow pages. */
 static uint64_t
 rec_cost(const struct spool *sp, size_t len)
@@ -506,7 +584,7 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
     uint64_t *first_seq)
 {
 	struct spool *sp = t->sp;
-	uint64_t need = 0, used;
+	uint64_t need = 0, used, room = 0;
 	MDB_val k, v;
 	int rc;
 
@@ -521,12 +599,23 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 		rc = used_bytes(sp, t->txn, &used);
 		if (rc != SPOOL_OK)
 			return rc;
-		if (used + need <= sp->limit_bytes)
-			break;
+		if (used + need <= sp->limit_bytes) {
+			rc = disk_room(sp, used, &room);
+			if (rc != SPOOL_OK)
+				return rc;
+			if (need <= room)
+				break;
+		}
 		if (!sp->drop_oldest) {
-			seterr("spool full: %llu of %llu bytes in use",
-			    (unsigned long long)used,
-			    (unsigned long long)sp->limit_bytes);
+			if (used + need > sp->limit_bytes)
+				seterr("spool full: %llu of %llu bytes in use",
+				    (unsigned long long)used,
+				    (unsigned long long)sp->limit_bytes);
+			else
+				seterr("spool full: its filesystem has room "
+				       "for %llu more bytes, %llu needed",
+				    (unsigned long long)room,
+				    (unsigned long long)need);
 			return SPOOL_FULL;
 		}
 		rc = evict_oldest(t);
@@ -563,6 +652,7 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 	}
 	t->meta.next_seq += n;
 	t->dirty = 1;
+	t->touched += n;
 	return SPOOL_OK;
 }
 
@@ -590,6 +680,7 @@ spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 		if (rc != 0)
 			return xlate("delete", rc);
 		t->dirty = 1;
+		t->touched++;
 	}
 	return SPOOL_OK;
 }
@@ -663,10 +754,31 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status,
 	return SPOOL_OK;
 }
 
+/*
+ * Pages of the map that a thread reads stay in the process's resident set
+ * until the kernel wants them back: reading a large spool once would count
+ * all of it in the daemon's VmRSS, and appends pull in the pages around
+ * each one they read. Every so many commits and bytes read, the map's
+ * pages are dropped from it: they stay in the page cache, and a page
+ * used again is mapped again (a minor fault). LMDB never changes a page a
+ * reader can see, so this is safe while other threads read.
+ */
+#define TRIM_COMMITS 64
+#define TRIM_RECORDS 64
+#define TRIM_READ_BYTES (8 * 1024 * 1024)
+
+static void
+map_trim(struct spool *sp)
+{
+	if (sp->map_addr != NULL)
+		(void)madvise(sp->map_addr, sp->map_len, MADV_DONTNEED);
+}
+
 int
 spool_txn_commit(struct spool_txn *t)
 {
-	int rc = SPOOL_OK;
+	struct spool *sp = t->sp;
+	int rc = SPOOL_OK, trim;
 
 	if (t->dirty)
 		rc = meta_write(t->sp, t->txn, &t->meta);
@@ -675,8 +787,18 @@ spool_txn_commit(struct spool_txn *t)
 		free(t);
 		return rc;
 	}
+	/*
+	 * Counted while this transaction holds the writer's lock: a commit,
+	 * and its records by the leaf pages they fill.
+	 */
+	sp->trim_commits += 1 + (unsigned)(t->touched / TRIM_RECORDS);
+	trim = sp->trim_commits >= TRIM_COMMITS;
+	if (trim)
+		sp->trim_commits = 0;
 	rc = mdb_txn_commit(t->txn);
 	free(t);
+	if (trim)
+		map_trim(sp);
 	return rc == 0 ? SPOOL_OK : xlate("commit", rc);
 }
 
@@ -767,6 +889,11 @@ spool_read(struct spool *sp, uint64_t from, size_t max_n, size_t max_bytes,
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
+	if (atomic_fetch_add(&sp->trim_read, out->bytes) + out->bytes >=
+	    TRIM_READ_BYTES) {
+		atomic_store(&sp->trim_read, 0);
+		map_trim(sp);
+	}
 	return ret;
 }
 
@@ -796,6 +923,7 @@ spool_stat(struct spool *sp, struct spool_stats *st)
 	MDB_cursor *cur;
 	MDB_stat ms;
 	MDB_val k, v;
+	uint64_t room;
 	int rc, ret;
 
 	memset(st, 0, sizeof(*st));
@@ -823,6 +951,10 @@ spool_stat(struct spool *sp, struct spool_stats *st)
 	ret = used_bytes(sp, txn, &st->used_bytes);
 	if (ret != SPOOL_OK)
 		goto out;
+	/* Where ingest stops: at the map's limit, or sooner on a full disk. */
+	if (disk_room(sp, st->used_bytes, &room) == SPOOL_OK &&
+	    st->used_bytes + room < st->limit_bytes)
+		st->limit_bytes = st->used_bytes + room;
 	if ((rc = mdb_cursor_open(txn, sp->events, &cur)) != 0) {
 		ret = xlate("stat", rc);
 		goto out;

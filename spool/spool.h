@@ -95,7 +95,8 @@ struct spool_stats {
 	uint64_t dead;	      /* dead letters */
 	uint64_t evicted;     /* events dropped by drop_oldest, ever */
 	uint64_t used_bytes;  /* B-tree pages in use x page size */
-	uint64_t limit_bytes; /* where ingest stops (below the map size) */
+	uint64_t limit_bytes; /* where ingest stops (below the map size, or
+	                         sooner when the filesystem is fuller) */
 	uint64_t map_bytes;   /* the map size, spool_max_bytes */
 	uint64_t next_seq;
 	uint64_t oldest_ms; /* time_ms of the first event, 0 when empty */
@@ -124,11 +125,12 @@ struct spool_txn;
 int spool_txn_begin(struct spool *sp, struct spool_txn **txnp);
 
 /*
- * Append n records as one unit: all are added or none. Checks room first:
- * with drop_oldest the oldest events are evicted to make it (each counted),
- * otherwise SPOOL_FULL. SPOOL_TOOBIG when the records could never fit.
- * On success *first_seq is the first record's sequence; the rest follow.
- * On SPOOL_ERR the transaction is broken and must be aborted.
+ * Append n records as one unit: all are added or none. Checks room first,
+ * under the map's limit and on the filesystem (which keeps a reserve free
+ * for deletes): with drop_oldest the oldest events are evicted to make it
+ * (each counted), otherwise SPOOL_FULL. SPOOL_TOOBIG when the records could
+ * never fit. On success *first_seq is the first record's sequence; the rest
+ * follow. On SPOOL_ERR the transaction is broken and must be aborted.
  */
 int spool_txn_append(struct spool_txn *txn, const struct spool_rec *recs,
     size_t n, uint64_t *first_seq);

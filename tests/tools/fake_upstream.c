@@ -26,8 +26,9 @@
  * Each request except /_control and /_count becomes one line in LOGFILE:
  * {"method","path","authorization","body","t_ms","answered"}, where body is
  * the parsed JSON (or the raw text when it is not JSON) and answered is the
- * status sent (0 when none was: stall, reset). POST /_control with a JSON
- * body sets how later requests are answered; see control().
+ * status sent (0 when none was: stall, reset, a delayed answer whose client
+ * had gone). A delayed request is logged when answered. POST /_control with a
+ * JSON body sets how later requests are answered; see control().
  */
 
 enum mode {
@@ -40,11 +41,11 @@ enum mode {
 	MODE_TRUNCATED,   /* 200 with a Content-Length longer than the body */
 	MODE_NOTJSON,     /* 200 "hello" */
 	MODE_REDIRECT,    /* 302 to /elsewhere */
+	MODE_DELAY,       /* the ok answer, ms milliseconds late */
 };
 
-static const char *const mode_names[] = {"ok",          "status",  "auth",
-                                         "reject_name", "stall",   "reset",
-                                         "truncated",   "notjson", "redirect"};
+static const char *const mode_names[] = {"ok", "status", "auth", "reject_name",
+    "stall", "reset", "truncated", "notjson", "redirect", "delay"};
 
 struct fake {
 	struct event_base *base;
@@ -54,6 +55,7 @@ struct fake {
 	char retry_after[128];
 	char key[512];
 	char name[512];
+	long delay_ms;
 	uint64_t requests; /* logged requests */
 	uint64_t events;   /* events in requests answered 2xx */
 };
@@ -313,12 +315,16 @@ copy_field(cJSON *c, const char *name, char *dst, size_t len)
 		snprintf(dst, len, "%s", v->valuestring);
 }
 
-/* POST /_control {"mode": ..., "status"?, "retry_after"?, "key"?, "name"?} */
+/*
+ * POST /_control {"mode": ..., "status"?, "retry_after"?, "key"?, "name"?,
+ * "ms"?}
+ */
 static void
 control(struct fake *fk, struct evhttp_request *req, cJSON *c)
 {
 	cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "mode");
 	cJSON *st = cJSON_GetObjectItemCaseSensitive(c, "status");
+	cJSON *ms = cJSON_GetObjectItemCaseSensitive(c, "ms");
 	size_t i;
 
 	if (!cJSON_IsString(m)) {
@@ -342,7 +348,98 @@ control(struct fake *fk, struct evhttp_request *req, cJSON *c)
 	copy_field(c, "retry_after", fk->retry_after, sizeof(fk->retry_after));
 	copy_field(c, "key", fk->key, sizeof(fk->key));
 	copy_field(c, "name", fk->name, sizeof(fk->name));
+	fk->delay_ms = cJSON_IsNumber(ms) && ms->valuedouble > 0
+	    ? (long)ms->valuedouble
+	    : 0;
 	reply(req, 200, "{\"success\":true}");
+}
+
+/* A request answered late (MODE_DELAY); it owns body and raw. */
+struct delayed {
+	struct fake *fk;
+	struct evhttp_request *req;
+	struct event *ev;
+	const char *method;
+	char *path;
+	char *auth;
+	cJSON *body;
+	char *raw;
+	uint64_t t;
+};
+
+static void
+delayed_free(struct delayed *d)
+{
+	if (d->ev != NULL)
+		event_free(d->ev);
+	free(d->path);
+	free(d->auth);
+	cJSON_Delete(d->body);
+	free(d->raw);
+	free(d);
+}
+
+/* 1 when the client has closed its end (libevent does not look meanwhile). */
+static int
+client_gone(struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	char c;
+
+	return bev == NULL ||
+	    recv(bufferevent_getfd(bev), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/*
+ * The delay is over. An answer to a client that has left meanwhile (it
+ * timed out) reaches nobody: it is logged as answered 0. A request libevent
+ * already detached from its connection is ours to free.
+ */
+static void
+delayed_answer(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed *d = arg;
+	struct evhttp_connection *conn = evhttp_request_get_connection(d->req);
+	int status = 0;
+
+	(void)fd;
+	(void)what;
+	if (conn == NULL)
+		evhttp_request_free(d->req);
+	else if (client_gone(conn))
+		reply(d->req, 200, "{\"success\":true}");
+	else
+		status = answer_ok(d->fk, d->req, d->method, d->path, d->body);
+	log_request(
+	    d->fk, d->method, d->path, d->auth, d->body, d->raw, d->t, status);
+	delayed_free(d);
+}
+
+/* Answer req later; takes body and raw. 0, or -1 (nothing taken). */
+static int
+delay(struct fake *fk, struct evhttp_request *req, const char *method,
+    const char *path, const char *auth, cJSON *body, char *raw, uint64_t t)
+{
+	struct delayed *d = calloc(1, sizeof(*d));
+	struct timeval tv = {fk->delay_ms / 1000, (fk->delay_ms % 1000) * 1000};
+
+	if (d == NULL)
+		return -1;
+	d->fk = fk;
+	d->req = req;
+	d->method = method;
+	d->t = t;
+	d->path = strdup(path);
+	d->auth = auth != NULL ? strdup(auth) : NULL;
+	d->ev = evtimer_new(fk->base, delayed_answer, d);
+	if (d->path == NULL || (auth != NULL && d->auth == NULL) ||
+	    d->ev == NULL || evtimer_add(d->ev, &tv) == -1) {
+		delayed_free(d);
+		return -1;
+	}
+	d->body = body;
+	d->raw = raw;
+	return 0;
 }
 
 static void
@@ -451,6 +548,13 @@ handle(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		                  "Location", "/elsewhere");
 		reply(req, 302, "{\"success\":false}");
+		break;
+	case MODE_DELAY:
+		if (delay(fk, req, method, path, auth, body, raw, t) == 0)
+			return;
+		status = 500;
+		reply(req, 500,
+		    "{\"success\":false,\"error\":\"out of memory\"}");
 		break;
 	default:
 		status = answer_ok(fk, req, method, path, body);

@@ -197,6 +197,10 @@ test_defaults(void **state)
 	      "socket default: %s", c->socket);
 	CHECK(c->socket_mode == 0660, "socket_mode default: %o",
 	      (unsigned)c->socket_mode);
+	CHECK(c->allowed_uids.n == 0 && c->allowed_uids.ids == NULL,
+	    "allowed_uids default: not empty");
+	CHECK(c->allowed_gids.n == 0 && c->allowed_gids.ids == NULL,
+	    "allowed_gids default: not empty");
 	CHECK(strcmp(c->listen_tcp, "") == 0, "listen_tcp default: %s",
 	      c->listen_tcp);
 	CHECK(c->listen_tcp_allow_remote == 0, "listen_tcp_allow_remote on");
@@ -233,7 +237,7 @@ test_defaults(void **state)
  * conf_set: every key with a good value and with bad ones.
  */
 
-enum field_kind { F_STR, F_U64, F_INT, F_MODE };
+enum field_kind { F_STR, F_U64, F_INT, F_MODE, F_IDS };
 
 struct good_case {
 	const char *key;
@@ -241,13 +245,14 @@ struct good_case {
 	enum field_kind kind;
 	size_t off;
 	uint64_t num;    /* F_U64, F_INT, F_MODE */
-	const char *str; /* F_STR */
+	const char *str; /* F_STR; F_IDS: as conf_print writes them */
 };
 
 #define STR(f) F_STR, offsetof(struct conf, f), 0
 #define U64(f) F_U64, offsetof(struct conf, f)
 #define INT(f) F_INT, offsetof(struct conf, f)
 #define MODE(f) F_MODE, offsetof(struct conf, f)
+#define IDS(f) F_IDS, offsetof(struct conf, f), 0
 
 static const struct good_case good_cases[] = {
     {"socket", "/tmp/ts.sock", STR(socket), "/tmp/ts.sock"},
@@ -255,6 +260,12 @@ static const struct good_case good_cases[] = {
     {"socket_mode", "0600", MODE(socket_mode), 0600, NULL},
     {"socket_mode", "666", MODE(socket_mode), 0666, NULL},
     {"socket_mode", "0", MODE(socket_mode), 0, NULL},
+    {"allowed_uids", "0, root ,65534", IDS(allowed_uids), "0,0,65534"},
+    {"allowed_uids", "1000", IDS(allowed_uids), "1000"},
+    {"allowed_uids", " ", IDS(allowed_uids), "\"\""},
+    {"allowed_gids", "root,27", IDS(allowed_gids), "0,27"},
+    {"allowed_gids", "4294967294", IDS(allowed_gids), "4294967294"},
+    {"allowed_gids", "", IDS(allowed_gids), "\"\""},
     {"listen_tcp", "127.0.0.1:8080", STR(listen_tcp), "127.0.0.1:8080"},
     {"listen_tcp", "[::1]:9000", STR(listen_tcp), "[::1]:9000"},
     {"listen_tcp", "", STR(listen_tcp), ""},
@@ -332,8 +343,17 @@ test_set_good_values(void **state)
 		case F_MODE:
 			got = *(const mode_t *)(const void *)(base + t->off);
 			break;
+		case F_IDS: {
+			char printed[256];
+
+			printed_value(c, t->key, printed, sizeof(printed));
+			CHECK(strcmp(printed, t->str) == 0,
+			    "%s = \"%s\": printed %s, want %s", t->key,
+			    t->value, printed, t->str);
+			break;
 		}
-		if (t->kind != F_STR)
+		}
+		if (t->kind != F_STR && t->kind != F_IDS)
 			CHECK(got == t->num,
 			      "%s = \"%s\": stored %llu, want %llu", t->key,
 			      t->value, (unsigned long long)got,
@@ -358,6 +378,14 @@ static const struct bad_case bad_cases[] = {
     {"socket_mode", "01000", "at most 0777"},
     {"socket_mode", "rw-rw----", "octal"},
     {"socket_mode", "", "octal"},
+    {"allowed_uids", "no-such-user-tsp", "no such user"},
+    {"allowed_uids", "1,,2", "an empty entry"},
+    {"allowed_uids", "0,", "an empty entry"},
+    {"allowed_uids", "4294967295", "not a user id"},
+    {"allowed_uids", "99999999999999999999", "not a user id"},
+    {"allowed_uids", "a\001b", "control character"},
+    {"allowed_gids", "no-such-group-tsp", "no such group"},
+    {"allowed_gids", "-1", "no such group"},
     {"listen_tcp", "localhost", "HOST:PORT"},
     {"listen_tcp", "localhost:0", "1 to 65535"},
     {"listen_tcp", "localhost:65536", "1 to 65535"},
@@ -481,7 +509,7 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 28, "conf_print wrote %d keys, want 28", nkeys);
+	CHECK(nkeys == 30, "conf_print wrote %d keys, want 30", nkeys);
 	free(text);
 	conf_free(c);
 }
@@ -1240,6 +1268,8 @@ test_print_defaults(void **state)
 {
 	static const char want[] = "socket = /run/tracespool/tracespool.sock\n"
 	                           "socket_mode = 0660\n"
+	                           "allowed_uids = \"\"\n"
+	                           "allowed_gids = \"\"\n"
 	                           "listen_tcp = \"\"\n"
 	                           "listen_tcp_allow_remote = no\n"
 	                           "max_connections = 1024\n"
@@ -1326,8 +1356,15 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 #define SAME_NUM(f)                                                            \
 	CHECK((uint64_t)a->f == (uint64_t)b->f, #f " differs: %llu then %llu", \
 	      (unsigned long long)a->f, (unsigned long long)b->f)
+#define SAME_IDS(f)                                                            \
+	CHECK(a->f.n == b->f.n &&                                              \
+	        (a->f.n == 0 ||                                                \
+	            memcmp(a->f.ids, b->f.ids, a->f.n * sizeof(id_t)) == 0),   \
+	    #f " differs")
 	SAME_STR(socket);
 	SAME_NUM(socket_mode);
+	SAME_IDS(allowed_uids);
+	SAME_IDS(allowed_gids);
 	SAME_STR(listen_tcp);
 	SAME_NUM(listen_tcp_allow_remote);
 	SAME_NUM(max_event_bytes);
@@ -1356,6 +1393,7 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 	SAME_NUM(log_level);
 #undef SAME_STR
 #undef SAME_NUM
+#undef SAME_IDS
 }
 
 /* Every key away from its default, strings that need quoting included. */
@@ -1365,6 +1403,8 @@ set_all_non_default(struct conf *c)
 	static const char *const sets[][2] = {
 	    {"socket", "/tmp/my dir/ts.sock"},
 	    {"socket_mode", "0600"},
+	    {"allowed_uids", "0,1000"},
+	    {"allowed_gids", "root, 27"},
 	    {"listen_tcp", "[::1]:8080"},
 	    {"listen_tcp_allow_remote", "yes"},
 	    {"max_connections", "77"},

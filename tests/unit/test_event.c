@@ -89,9 +89,10 @@ struct result {
 	char err[256];
 };
 
+/* As normalize_one, with any of the normalizers, naming the body path. */
 static void
-normalize_one(const char *json, const struct event_opts *opts, int raw,
-              struct result *r)
+normalize_kind(event_normalize_fn *fn, const char *path, const char *json,
+    const struct event_opts *opts, int raw, struct result *r)
 {
 	cJSON *obj = cJSON_Parse(json);
 	struct event_opts o = *opts;
@@ -103,10 +104,16 @@ normalize_one(const char *json, const struct event_opts *opts, int raw,
 	buf_init(&r->out);
 	memset(&r->ids, 0, sizeof(r->ids));
 	r->err[0] = '\0';
-	r->rc =
-	    event_normalize(obj, raw ? json : NULL, raw ? strlen(json) : 0, &o,
-	                    "event", &r->out, &r->ids, r->err, sizeof(r->err));
+	r->rc = fn(obj, raw ? json : NULL, raw ? strlen(json) : 0, &o, path,
+	    &r->out, &r->ids, r->err, sizeof(r->err));
 	cJSON_Delete(obj);
+}
+
+static void
+normalize_one(
+    const char *json, const struct event_opts *opts, int raw, struct result *r)
+{
+	normalize_kind(event_normalize, "event", json, opts, raw, r);
 }
 
 /*
@@ -114,15 +121,15 @@ normalize_one(const char *json, const struct event_opts *opts, int raw,
  * same ids, and outputs that are equal JSON. The raw result is kept in r.
  */
 static void
-normalize_both(const char *json, const struct event_opts *opts,
-               struct result *r)
+normalize_both_kind(event_normalize_fn *fn, const char *path, const char *json,
+    const struct event_opts *opts, struct result *r)
 {
 	struct result t;
 	cJSON *a, *b;
 	char *pa, *pb;
 
-	normalize_one(json, opts, 1, r);
-	normalize_one(json, opts, 0, &t);
+	normalize_kind(fn, path, json, opts, 1, r);
+	normalize_kind(fn, path, json, opts, 0, &t);
 	CHECK(r->rc == t.rc,
 	      "raw and printed paths disagree on %s: %d (%s) vs %d (%s)", json,
 	      r->rc, r->err, t.rc, t.err);
@@ -158,6 +165,13 @@ normalize_both(const char *json, const struct event_opts *opts,
 		cJSON_Delete(b);
 	}
 	buf_free(&t.out);
+}
+
+static void
+normalize_both(
+    const char *json, const struct event_opts *opts, struct result *r)
+{
+	normalize_both_kind(event_normalize, "event", json, opts, r);
 }
 
 static const struct event_opts plain_opts = {NULL, NULL, counter_uuid, NULL};
@@ -481,8 +495,8 @@ struct rule_case {
 #define BASE "\"event_type\":\"chain\",\"inputs\":{}"
 
 static void
-run_rule_cases(const char *what, const struct rule_case *cases, size_t n,
-               const char *prefix)
+run_kind_cases(event_normalize_fn *fn, const char *path, const char *what,
+    const struct rule_case *cases, size_t n, const char *prefix)
 {
 	char json[512];
 	struct result r;
@@ -490,7 +504,7 @@ run_rule_cases(const char *what, const struct rule_case *cases, size_t n,
 
 	for (i = 0; i < n; i++) {
 		snprintf(json, sizeof(json), "{%s%s}", prefix, cases[i].member);
-		normalize_both(json, &plain_opts, &r);
+		normalize_both_kind(fn, path, json, &plain_opts, &r);
 		if (cases[i].want == NULL)
 			CHECK(r.rc == 0, "%s: %s rejected: %s", what, json,
 			      r.err);
@@ -500,6 +514,13 @@ run_rule_cases(const char *what, const struct rule_case *cases, size_t n,
 			      what, json, r.rc, r.err, cases[i].want);
 		buf_free(&r.out);
 	}
+}
+
+static void
+run_rule_cases(const char *what, const struct rule_case *cases, size_t n,
+    const char *prefix)
+{
+	run_kind_cases(event_normalize, "event", what, cases, n, prefix);
 }
 
 static void
@@ -1033,6 +1054,350 @@ test_uuid_after_fork(void **state)
 	      "parent and forked child made the same id %s", child);
 }
 
+/* SESSION: every member optional, each documented one of its type. */
+static void
+test_session_rules(void **state)
+{
+	static const struct rule_case cases[] = {
+	    {"", NULL},
+	    {"\"project\":\"p\",\"session_name\":\"s\",\"source\":\"x\"", NULL},
+	    {"\"session_id\":\"" REF_SESSION "\"", NULL},
+	    {"\"session_id\":\"nope\"",
+	        "session.session_id: must be a UUID string"},
+	    {"\"session_id\":null",
+	        "session.session_id: must be a UUID string"},
+	    {"\"project\":1", "session.project: must be a string"},
+	    {"\"session_name\":[]", "session.session_name: must be a string"},
+	    {"\"source\":null", "session.source: must be a string"},
+	    {"\"children_ids\":[\"a\",\"b\"]", NULL},
+	    {"\"children_ids\":[\"a\",1]",
+	        "session.children_ids[1]: must be a string"},
+	    {"\"children_ids\":{}",
+	        "session.children_ids: must be an array of strings"},
+	    {"\"config\":{},\"inputs\":{},\"outputs\":{},\"metadata\":{},"
+	     "\"metrics\":{},\"feedback\":{},\"user_properties\":{}",
+	        NULL},
+	    {"\"config\":[]", "session.config: must be an object"},
+	    {"\"inputs\":\"q\"", "session.inputs: must be an object"},
+	    {"\"outputs\":1", "session.outputs: must be an object"},
+	    {"\"metadata\":null", "session.metadata: must be an object"},
+	    {"\"metrics\":true", "session.metrics: must be an object"},
+	    {"\"feedback\":[]", "session.feedback: must be an object"},
+	    {"\"user_properties\":\"u\"",
+	        "session.user_properties: must be an object"},
+	    {"\"error\":null", NULL},
+	    {"\"error\":\"boom\"", NULL},
+	    {"\"error\":1", "session.error: must be a string or null"},
+	    {"\"duration\":1.5,\"start_time\":1,\"end_time\":2", NULL},
+	    {"\"duration\":\"1\"", "session.duration: must be a number"},
+	    {"\"start_time\":null", "session.start_time: must be a number"},
+	    {"\"end_time\":[]", "session.end_time: must be a number"},
+	    {"\"session_name\":\"a\",\"session_name\":\"b\"",
+	        "session.session_name: duplicate member"},
+	    /* Not members of a session: they pass as they are. */
+	    {"\"event_type\":1,\"model\":[],\"event_id\":\"x\"", NULL},
+	};
+
+	(void)state;
+	run_kind_cases(event_session_normalize, "session", "session rule",
+	    cases, sizeof(cases) / sizeof(cases[0]), "");
+}
+
+/* A session gets session_id (generated or the batch's) and the project. */
+static void
+test_session_defaults(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *batch;
+		const char *want;
+	} cases[] = {
+	    {"{}", NULL,
+	        "{\"session_id\":\"00000001-0000-4000-8000-000000000000\","
+	        "\"project\":\"P\"}"},
+	    {"{ }", NULL,
+	        "{\"session_id\":\"00000001-0000-4000-8000-000000000000\","
+	        "\"project\":\"P\" }"},
+	    {"{\"project\":\"Mine\",\"session_name\":\"s\"}", NULL,
+	        "{\"session_id\":\"00000001-0000-4000-8000-000000000000\","
+	        "\"project\":\"Mine\",\"session_name\":\"s\"}"},
+	    {"{\"project\":\"Mine\",\"session_id\":\"" REF_SESSION "\"}", NULL,
+	        "{\"project\":\"Mine\",\"session_id\":\"" REF_SESSION "\"}"},
+	    {"{\"source\":\"x\"}", BATCH_SESSION,
+	        "{\"session_id\":\"" BATCH_SESSION "\",\"project\":\"P\","
+	        "\"source\":\"x\"}"},
+	    {"{}", BATCH_SESSION,
+	        "{\"session_id\":\"" BATCH_SESSION "\",\"project\":\"P\"}"},
+	};
+	struct event_opts o = {"P", NULL, counter_uuid, NULL};
+	struct result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		o.session_id = cases[i].batch;
+		normalize_both_kind(
+		    event_session_normalize, "session", cases[i].json, &o, &r);
+		CHECK(
+		    r.rc == 0, "session %s rejected: %s", cases[i].json, r.err);
+		CHECK(strcmp(r.out.data, cases[i].want) == 0,
+		    "session %s spliced wrong:\n got %s\nwant %s",
+		    cases[i].json, r.out.data, cases[i].want);
+		CHECK(r.ids.event_id[0] == '\0',
+		    "session %s reported an event_id %s", cases[i].json,
+		    r.ids.event_id);
+		CHECK(strlen(r.ids.session_id) == EVENT_UUID_LEN &&
+		        strstr(r.out.data, r.ids.session_id) != NULL,
+		    "session %s: reported session_id %s is not the one in %s",
+		    cases[i].json, r.ids.session_id, r.out.data);
+		buf_free(&r.out);
+	}
+	o.session_id = BATCH_SESSION;
+	normalize_both_kind(event_session_normalize, "session_properties",
+	    "{\"session_id\":\"" REF_SESSION "\"}", &o, &r);
+	CHECK(r.rc == -1 &&
+	        strcmp(r.err,
+	            "session_properties.session_id: "
+	            "differs from the batch's session") == 0,
+	    "session naming another than the batch's: rc %d \"%s\"", r.rc,
+	    r.err);
+	buf_free(&r.out);
+}
+
+#define MODEL_BASE                                                             \
+	"\"model\":\"m\",\"provider\":\"p\",\"messages\":[],\"response\":{},"  \
+	"\"duration\":1,\"usage\":{}"
+
+/* A model event is the SDK's CreateModelEvent, ids checked like events'. */
+static void
+test_model_rules(void **state)
+{
+	static const struct rule_case required[] = {
+	    {MODEL_BASE, NULL},
+	    {"", "model_event.duration: required"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":[],"
+	     "\"response\":{},\"duration\":1",
+	        "model_event.usage: required"},
+	    {"\"provider\":\"p\",\"messages\":[],\"response\":{},"
+	     "\"duration\":1,\"usage\":{}",
+	        "model_event.model: required"},
+	    {"\"model\":\"m\",\"messages\":[],\"response\":{},\"duration\":1,"
+	     "\"usage\":{}",
+	        "model_event.provider: required"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"response\":{},"
+	     "\"duration\":1,\"usage\":{}",
+	        "model_event.messages: required"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":[],"
+	     "\"duration\":1,\"usage\":{}",
+	        "model_event.response: required"},
+	    /* An event's requirements are not a model event's. */
+	    {"\"event_type\":\"model\",\"inputs\":{}",
+	        "model_event.duration: required"},
+	};
+	static const struct rule_case optional[] = {
+	    {",\"event_type\":\"model\"", NULL},
+	    {",\"event_type\":\"chain\"",
+	        "model_event.event_type: must be model"},
+	    {",\"event_type\":1", "model_event.event_type: must be model"},
+	    {",\"event_type\":\"model\",\"event_type\":\"model\"",
+	        "model_event.event_type: duplicate member"},
+	    {",\"event_id\":\"" REF_EVENT "\",\"session_id\":\"" REF_SESSION
+	     "\",\"parent_id\":\"" REF_SESSION "\"",
+	        NULL},
+	    {",\"event_id\":\"x\"",
+	        "model_event.event_id: must be a UUID string"},
+	    {",\"session_id\":1",
+	        "model_event.session_id: must be a UUID string"},
+	    {",\"parent_id\":\"\"",
+	        "model_event.parent_id: must be a UUID string"},
+	    {",\"project\":\"p\",\"source\":\"s\",\"event_name\":\"n\"", NULL},
+	    {",\"project\":1", "model_event.project: must be a string"},
+	    {",\"event_name\":null",
+	        "model_event.event_name: must be a string"},
+	    {",\"model\":1", "model_event.model: duplicate member"},
+	    {",\"cost\":0.00008,\"error\":null,\"tool_choice\":\"auto\"", NULL},
+	    {",\"cost\":\"1\"", "model_event.cost: must be a number"},
+	    {",\"error\":\"e\"", NULL},
+	    {",\"error\":{}", "model_event.error: must be a string or null"},
+	    {",\"tool_choice\":1", "model_event.tool_choice: must be a string"},
+	    {",\"tools\":[{},{\"key\":1}],\"template\":[{\"role\":\"system\"}]",
+	        NULL},
+	    {",\"tools\":[{},1]", "model_event.tools[1]: must be an object"},
+	    {",\"template\":{}",
+	        "model_event.template: must be an array of objects"},
+	    {",\"template\":[[]]",
+	        "model_event.template[0]: must be an object"},
+	    {",\"hyperparameters\":{},\"template_inputs\":{},"
+	     "\"response_format\":{}",
+	        NULL},
+	    {",\"hyperparameters\":1",
+	        "model_event.hyperparameters: must be an object"},
+	    {",\"template_inputs\":[]",
+	        "model_event.template_inputs: must be an object"},
+	    {",\"response_format\":\"json\"",
+	        "model_event.response_format: must be an object"},
+	    /* Not members of a model event: they pass as they are. */
+	    {",\"inputs\":1,\"metadata\":[],\"session_name\":2", NULL},
+	};
+	static const struct rule_case types[] = {
+	    {"\"model\":1,\"provider\":\"p\",\"messages\":[],\"response\":{},"
+	     "\"duration\":1,\"usage\":{}",
+	        "model_event.model: must be a string"},
+	    {"\"model\":\"m\",\"provider\":null,\"messages\":[],"
+	     "\"response\":{},\"duration\":1,\"usage\":{}",
+	        "model_event.provider: must be a string"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":[\"hi\"],"
+	     "\"response\":{},\"duration\":1,\"usage\":{}",
+	        "model_event.messages[0]: must be an object"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":{},"
+	     "\"response\":{},\"duration\":1,\"usage\":{}",
+	        "model_event.messages: must be an array of objects"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":[],"
+	     "\"response\":\"r\",\"duration\":1,\"usage\":{}",
+	        "model_event.response: must be an object"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":[],"
+	     "\"response\":{},\"duration\":\"1\",\"usage\":{}",
+	        "model_event.duration: must be a number"},
+	    {"\"model\":\"m\",\"provider\":\"p\",\"messages\":[],"
+	     "\"response\":{},\"duration\":1,\"usage\":[]",
+	        "model_event.usage: must be an object"},
+	};
+
+	(void)state;
+	run_kind_cases(event_model_normalize, "model_event", "model required",
+	    required, sizeof(required) / sizeof(required[0]), "");
+	run_kind_cases(event_model_normalize, "model_event", "model optional",
+	    optional, sizeof(optional) / sizeof(optional[0]), MODEL_BASE);
+	run_kind_cases(event_model_normalize, "model_event", "model type",
+	    types, sizeof(types) / sizeof(types[0]), "");
+}
+
+/* A model event gets event_id and project; session_id only in a batch's. */
+static void
+test_model_ids(void **state)
+{
+	struct event_opts o = {"P", NULL, counter_uuid, NULL};
+	struct result r;
+
+	(void)state;
+	normalize_both_kind(
+	    event_model_normalize, "model_event", "{" MODEL_BASE "}", &o, &r);
+	CHECK(r.rc == 0 &&
+	        strcmp(r.out.data,
+	            "{\"event_id\":\"00000001-0000-4000-8000-000000000000\","
+	            "\"project\":\"P\"," MODEL_BASE "}") == 0,
+	    "model event spliced wrong: rc %d %s %s", r.rc, r.err, r.out.data);
+	CHECK(strcmp(r.ids.event_id, "00000001-0000-4000-8000-000000000000") ==
+	            0 &&
+	        r.ids.session_id[0] == '\0',
+	    "model event ids: \"%s\" \"%s\"", r.ids.event_id, r.ids.session_id);
+	buf_free(&r.out);
+
+	o.session_id = BATCH_SESSION;
+	normalize_both_kind(event_model_normalize, "model_events[0]",
+	    "{\"event_id\":\"" REF_EVENT "\"," MODEL_BASE "}", &o, &r);
+	CHECK(r.rc == 0 &&
+	        strcmp(r.out.data,
+	            "{\"session_id\":\"" BATCH_SESSION
+	            "\",\"project\":\"P\",\"event_id\":\"" REF_EVENT
+	            "\"," MODEL_BASE "}") == 0,
+	    "model event in a single session spliced wrong: rc %d %s %s", r.rc,
+	    r.err, r.out.data);
+	CHECK(strcmp(r.ids.event_id, REF_EVENT) == 0 &&
+	        strcmp(r.ids.session_id, BATCH_SESSION) == 0,
+	    "model event in a single session: ids \"%s\" \"%s\"",
+	    r.ids.event_id, r.ids.session_id);
+	buf_free(&r.out);
+
+	normalize_both_kind(event_model_normalize, "model_events[1]",
+	    "{\"session_id\":\"" REF_SESSION "\"," MODEL_BASE "}", &o, &r);
+	CHECK(r.rc == -1 &&
+	        strcmp(r.err,
+	            "model_events[1].session_id: differs "
+	            "from the batch's session") == 0,
+	    "model event in another session: rc %d \"%s\"", r.rc, r.err);
+	buf_free(&r.out);
+}
+
+/* PUT /events: the members are the body's own, named without a path. */
+static void
+test_update_rules(void **state)
+{
+	static const struct rule_case required[] = {
+	    {"", "event_id: required"},
+	    {"\"metadata\":{}", "event_id: required"},
+	    {"\"event_id\":\"x\"", "event_id: must be a UUID string"},
+	    {"\"event_id\":null", "event_id: must be a UUID string"},
+	    {"\"event_id\":\"" REF_EVENT "\"", NULL},
+	};
+	static const struct rule_case optional[] = {
+	    {",\"metadata\":{},\"feedback\":{},\"metrics\":{},\"outputs\":{},"
+	     "\"config\":{},\"user_properties\":{},\"duration\":1",
+	        NULL},
+	    {",\"metadata\":[]", "metadata: must be an object"},
+	    {",\"feedback\":\"good\"", "feedback: must be an object"},
+	    {",\"metrics\":null", "metrics: must be an object"},
+	    {",\"outputs\":1", "outputs: must be an object"},
+	    {",\"config\":true", "config: must be an object"},
+	    {",\"user_properties\":[]", "user_properties: must be an object"},
+	    {",\"duration\":\"5\"", "duration: must be a number"},
+	    {",\"event_id\":\"" REF_EVENT "\"", "event_id: duplicate member"},
+	    /* Not members of an update: they pass as they are. */
+	    {",\"inputs\":1,\"event_type\":\"x\",\"session_id\":2", NULL},
+	};
+
+	(void)state;
+	run_kind_cases(event_update_normalize, "", "update required", required,
+	    sizeof(required) / sizeof(required[0]), "");
+	run_kind_cases(event_update_normalize, "", "update optional", optional,
+	    sizeof(optional) / sizeof(optional[0]),
+	    "\"event_id\":\"" REF_EVENT "\"");
+}
+
+/* An update is stored as the client sent it: nothing added, no project. */
+static void
+test_update_bytes(void **state)
+{
+	const char *json = " {\"event_id\":\"" REF_EVENT "\", \"x\" : [1]}\n";
+	struct event_opts o = {"P", BATCH_SESSION, counter_uuid, NULL};
+	struct buf out;
+	struct event_ids ids;
+	char err[128];
+	cJSON *obj = cJSON_Parse(json);
+	int rc;
+
+	(void)state;
+	buf_init(&out);
+	rc = event_update_normalize(
+	    obj, json, strlen(json), &o, "", &out, &ids, err, sizeof(err));
+	CHECK(rc == 0 &&
+	        strcmp(out.data,
+	            "{\"event_id\":\"" REF_EVENT "\", \"x\" : [1]}") == 0,
+	    "update not kept byte for byte: rc %d %s", rc, out.data);
+	CHECK(strcmp(ids.event_id, REF_EVENT) == 0 && ids.session_id[0] == '\0',
+	    "update ids: \"%s\" \"%s\"", ids.event_id, ids.session_id);
+	buf_reset(&out);
+	rc = event_update_normalize(
+	    obj, json, strlen(json), NULL, NULL, &out, NULL, err, sizeof(err));
+	CHECK(rc == 0, "update without opts, path or ids rejected: %s", err);
+	cJSON_Delete(obj);
+
+	json =
+	    "{\"event_id\":\"" REF_EVENT "\",\"outputs\":{\"a\":\"\\u0000\"}}";
+	obj = cJSON_Parse(json);
+	buf_reset(&out);
+	rc = event_update_normalize(
+	    obj, json, strlen(json), NULL, "", &out, NULL, err, sizeof(err));
+	CHECK(rc == -1 &&
+	        strcmp(err,
+	            "body: must not contain NUL characters "
+	            "(\\u0000)") == 0,
+	    "update with a NUL: rc %d \"%s\"", rc, err);
+	CHECK(out.len == 0, "a refused update wrote %zu bytes", out.len);
+	cJSON_Delete(obj);
+	buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -1057,6 +1422,12 @@ main(void)
 	    cmocka_unit_test(test_uuid_format),
 	    cmocka_unit_test(test_uuid_v4),
 	    cmocka_unit_test(test_uuid_after_fork),
+	    cmocka_unit_test(test_session_rules),
+	    cmocka_unit_test(test_session_defaults),
+	    cmocka_unit_test(test_model_rules),
+	    cmocka_unit_test(test_model_ids),
+	    cmocka_unit_test(test_update_rules),
+	    cmocka_unit_test(test_update_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

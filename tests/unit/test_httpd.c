@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -917,6 +919,21 @@ test_400_garbage(void **state)
 	assert_true(cl_wait_eof(&cl, WAIT_MS));
 	cl_close(&cl);
 
+	/* White space in or after a header name, which http_parser allows. */
+	cl_open(&cl);
+	cl_sendstr(&cl, "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 400);
+	assert_error_body(&rp, "headers: a header name holds a byte");
+	resp_free(&rp);
+	cl_close(&cl);
+	cl_open(&cl);
+	cl_sendstr(&cl, "POST / HTTP/1.1\r\nContent-Length : 1\r\n\r\nx");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 400);
+	resp_free(&rp);
+	cl_close(&cl);
+
 	cl_open(&cl);
 	cl_sendstr(&cl, "POST / HTTP/1.1\r\nContent-Length: 1\r\n"
 	                "Transfer-Encoding: chunked\r\n\r\n");
@@ -1052,10 +1069,10 @@ test_max_conns(void **state)
 	srv_start(&lim);
 	cl_open(&a);
 	cl_open(&b);
-	get(&a, &rp, "/a");
-	resp_free(&rp);
-	get(&b, &rp, "/b");
-	resp_free(&rp);
+	/* Both in the middle of a request: neither can give up its slot. */
+	cl_sendstr(&a, "GET /a HTTP/1.1\r\n");
+	cl_sendstr(&b, "GET /b HTTP/1.1\r\n");
+	pump(30);
 	/* The third waits in the kernel's backlog. */
 	cl_open(&c);
 	cl_sendstr(&c, "GET /c HTTP/1.1\r\n\r\n");
@@ -1071,8 +1088,247 @@ test_max_conns(void **state)
 	stats(&st);
 	assert_int_equal(st.conns_open, 2);
 	assert_int_equal(st.conns_total, 3);
+	assert_int_equal(st.evicted, 0);
 	cl_close(&b);
 	cl_close(&c);
+}
+
+/*
+ * At the cap, a new connection takes the slot of the one idle longest once
+ * that one has been idle evict_idle_ms; one in the middle of a request is
+ * never taken, nor one idle for less.
+ */
+static void
+test_max_conns_evict_idle(void **state)
+{
+	struct httpd_limits lim = default_limits;
+	struct client a, b, c, d;
+	struct resp rp;
+	struct httpd_stats st;
+	long t0;
+
+	(void)state;
+	lim.max_conns = 2;
+	lim.evict_idle_ms = 100;
+	lim.header_timeout_ms = WAIT_MS;
+	srv_start(&lim);
+	cl_open(&a);
+	cl_open(&b);
+	cl_sendstr(&b, "GET /b HTTP/1.1\r\n");
+	pump(150);
+	/* a has sent nothing for 150 ms: c gets its slot at once. */
+	cl_open(&c);
+	get(&c, &rp, "/c");
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	assert_true(cl_wait_eof(&a, WAIT_MS));
+	stats(&st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.conns_open, 2);
+	/* c was answered just now: d waits until c has been idle 100 ms. */
+	t0 = now_ms();
+	cl_open(&d);
+	cl_sendstr(&d, "GET /d HTTP/1.1\r\n\r\n");
+	assert_int_equal(cl_read(&d, &rp, 0, 30), 1);
+	resp_free(&rp);
+	cl_expect(&d, &rp, 0);
+	assert_true(now_ms() - t0 >= 70);
+	assert_contains(rp.body.data, "\"path\": \"/d\"");
+	resp_free(&rp);
+	assert_true(cl_wait_eof(&c, WAIT_MS));
+	/* b, in the middle of its request all along, kept its slot. */
+	cl_sendstr(&b, "\r\n");
+	cl_expect(&b, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/b\"");
+	resp_free(&rp);
+	stats(&st);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.conns_total, 4);
+	assert_int_equal(st.conns_open, 2);
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+	cl_close(&d);
+}
+
+/*
+ * An idle connection whose request has arrived but not been read yet is
+ * not idle: its request is answered, never dropped for a newcomer, which
+ * is let in over the cap; the next one admitted evicts back to the cap.
+ */
+static void
+test_max_conns_unread_kept(void **state)
+{
+	struct httpd_limits lim = default_limits;
+	struct client a, b, c;
+	struct resp rp;
+	struct httpd_stats st;
+
+	(void)state;
+	lim.max_conns = 1;
+	lim.evict_idle_ms = 50;
+	srv_start(&lim);
+	cl_open(&a);
+	pump(100);
+	/* Both arrive before the loop runs again: b, then a's request. */
+	cl_open(&b);
+	cl_sendstr(&a, "GET /a HTTP/1.1\r\n\r\n");
+	cl_sendstr(&b, "GET /b HTTP/1.1\r\n\r\n");
+	cl_expect(&a, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/a\"");
+	resp_free(&rp);
+	cl_expect(&b, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/b\"");
+	resp_free(&rp);
+	stats(&st);
+	assert_int_equal(st.requests, 2);
+	assert_true(st.conns_open <= 2);
+	/* Both idle for 50 ms: c takes the place of whoever is left. */
+	pump(100);
+	cl_open(&c);
+	get(&c, &rp, "/c");
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	stats(&st);
+	assert_int_equal(st.conns_open, 1);
+	assert_int_equal(st.conns_total, 3);
+	assert_int_equal(st.evicted, 2);
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+}
+
+/*
+ * One "GET /peer" with "Connection: close" from a child running as
+ * uid:gid, with the one supplementary group supp ((gid_t)-1: none).
+ * Returns the status answered, 0 when none; the reply goes to out.
+ */
+static int
+peer_request(uid_t uid, gid_t gid, gid_t supp, char *out, size_t outlen)
+{
+	static const char req[] = "GET /peer HTTP/1.1\r\nConnection: close\r\n"
+	                          "\r\n";
+	size_t got = 0;
+	long deadline;
+	ssize_t n;
+	pid_t pid;
+	int p[2], fd, wst;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		char buf[2048];
+
+		alarm(10);
+		close(p[0]);
+		if ((supp == (gid_t)-1 ? setgroups(0, NULL)
+		                       : setgroups(1, &supp)) == -1 ||
+		    setresgid(gid, gid, gid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
+			_exit(2);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd == -1 || srv_connect(fd) == -1 ||
+		    write(fd, req, sizeof(req) - 1) != sizeof(req) - 1)
+			_exit(3);
+		while ((n = read(fd, buf, sizeof(buf))) > 0) {
+			if (write(p[1], buf, (size_t)n) != n)
+				_exit(4);
+		}
+		_exit(n == 0 ? 0 : 5);
+	}
+	close(p[1]);
+	assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	deadline = now_ms() + WAIT_MS;
+	for (;;) {
+		n = read(p[0], out + got, outlen - 1 - got);
+		if (n > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0 || got == outlen - 1)
+			break;
+		assert_true(errno == EAGAIN && now_ms() < deadline);
+		pump(5);
+	}
+	out[got] = '\0';
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	if (strncmp(out, "HTTP/1.1 ", 9) != 0)
+		return 0;
+	return (int)strtol(out + 9, NULL, 10);
+}
+
+/*
+ * httpd_set_peers: uids, primary and supplementary gids, root, and no
+ * lists. Other users are played by children, so that part needs root.
+ */
+static void
+test_peers(void **state)
+{
+	id_t nobody = 65534, other = 4242, me = (id_t)getuid();
+	id_t notme = me + 1, mygid = (id_t)getgid();
+	struct client cl;
+	struct resp rp;
+	struct httpd_stats st;
+	char out[2048];
+
+	(void)state;
+	srv_start(&default_limits);
+	/* Not listed: refused, unless root. */
+	assert_int_equal(httpd_set_peers(F.h, &notme, 1, NULL, 0), 0);
+	cl_open(&cl);
+	get(&cl, &rp, "/me");
+	if (me == 0) {
+		assert_int_equal(rp.status, 200);
+	} else {
+		assert_int_equal(rp.status, 403);
+		assert_string_equal(rp.connection, "close");
+		snprintf(
+		    out, sizeof(out), "peer: uid %u not allowed", (unsigned)me);
+		assert_error_body(&rp, out);
+		assert_true(cl_wait_eof(&cl, WAIT_MS));
+	}
+	resp_free(&rp);
+	cl_close(&cl);
+	/* Listed by primary group. */
+	assert_int_equal(httpd_set_peers(F.h, &notme, 1, &mygid, 1), 0);
+	cl_open(&cl);
+	get(&cl, &rp, "/me");
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_close(&cl);
+	if (geteuid() != 0) {
+		print_message("not root: other users' peers not tested\n");
+		return;
+	}
+	assert_int_equal(chmod(F.dir, 0755), 0);
+	assert_int_equal(chmod(F.sun.sun_path, 0666), 0);
+	assert_int_equal(httpd_set_peers(F.h, &nobody, 1, NULL, 0), 0);
+	assert_int_equal(
+	    peer_request(65534, 65534, (gid_t)-1, out, sizeof(out)), 200);
+	assert_int_equal(httpd_set_peers(F.h, &other, 1, NULL, 0), 0);
+	assert_int_equal(
+	    peer_request(65534, 65534, (gid_t)-1, out, sizeof(out)), 403);
+	assert_contains(out, "peer: uid 65534 not allowed");
+	assert_int_equal(F.handler_calls, 3);
+	/* By group: primary, then supplementary only. */
+	assert_int_equal(httpd_set_peers(F.h, NULL, 0, &nobody, 1), 0);
+	assert_int_equal(
+	    peer_request(65534, 65534, (gid_t)-1, out, sizeof(out)), 200);
+	assert_int_equal(httpd_set_peers(F.h, NULL, 0, &other, 1), 0);
+	assert_int_equal(
+	    peer_request(65534, 65534, (gid_t)-1, out, sizeof(out)), 403);
+	assert_int_equal(
+	    peer_request(65534, 65534, 4242, out, sizeof(out)), 200);
+	/* No lists: anyone who can open the socket. */
+	assert_int_equal(httpd_set_peers(F.h, NULL, 0, NULL, 0), 0);
+	assert_int_equal(
+	    peer_request(65534, 65534, (gid_t)-1, out, sizeof(out)), 200);
+	stats(&st);
+	assert_int_equal(st.refused, 2);
+	assert_int_equal(F.handler_calls, 6);
 }
 
 /* The client closes while its request is with the handler. */
@@ -1449,7 +1705,7 @@ test_drain_in_handler(void **state)
 	cl_close(&b);
 }
 
-/* The optional TCP listener: no peer credentials. */
+/* The optional TCP listener: no peer credentials, no peer lists. */
 static void
 test_tcp(void **state)
 {
@@ -1457,10 +1713,12 @@ test_tcp(void **state)
 	socklen_t slen = sizeof(sin);
 	struct client cl;
 	struct resp rp;
+	id_t nobody = 65534;
 	int lfd;
 
 	(void)state;
 	srv_start(&default_limits);
+	assert_int_equal(httpd_set_peers(F.h, &nobody, 1, &nobody, 1), 0);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(lfd >= 0);
 	memset(&sin, 0, sizeof(sin));
@@ -1569,6 +1827,9 @@ main(void)
 	    cmocka_unit_test_teardown(test_idle_close, teardown),
 	    cmocka_unit_test_teardown(test_write_timeout, teardown),
 	    cmocka_unit_test_teardown(test_max_conns, teardown),
+	    cmocka_unit_test_teardown(test_max_conns_evict_idle, teardown),
+	    cmocka_unit_test_teardown(test_max_conns_unread_kept, teardown),
+	    cmocka_unit_test_teardown(test_peers, teardown),
 	    cmocka_unit_test_teardown(test_disconnect_deferred, teardown),
 	    cmocka_unit_test_teardown(test_reset_deferred, teardown),
 	    cmocka_unit_test_teardown(test_expect_continue, teardown),

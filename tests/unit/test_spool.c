@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "spool/spool.h"
@@ -16,6 +18,7 @@
 struct fixture {
 	char dir[64];
 	struct spool *sp;
+	int mounted; /* dir is a tmpfs of its own */
 };
 
 static int
@@ -46,6 +49,20 @@ setup(void **state)
 	return 0;
 }
 
+/* The spool on a 2 MiB tmpfs of its own, when this may mount (root). */
+static int
+setup_small_fs(void **state)
+{
+	struct fixture *f;
+
+	if (setup(state) == -1)
+		return -1;
+	f = *state;
+	f->mounted =
+	    mount("tmpfs", f->dir, "tmpfs", 0, "size=2m,mode=0700") == 0;
+	return 0;
+}
+
 static int
 teardown(void **state)
 {
@@ -53,6 +70,8 @@ teardown(void **state)
 	char cmd[128];
 
 	spool_close(f->sp);
+	if (f->mounted && umount2(f->dir, MNT_DETACH) == -1)
+		return -1;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
 	if (system(cmd) != 0)
 		return -1;
@@ -238,6 +257,127 @@ test_drop_oldest_evicts_and_counts(void **state)
 	spool_batch_free(&b);
 }
 
+/* Fill the filesystem under dir with a file, whose path goes to path. */
+static void
+hog_disk(const char *dir, char *path, size_t len)
+{
+	static const char block[4096];
+	FILE *fp;
+
+	snprintf(path, len, "%s/hog", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	while (fwrite(block, 1, sizeof(block), fp) == sizeof(block) &&
+	    fflush(fp) == 0)
+		;
+	fclose(fp);
+}
+
+static void
+append_text(struct spool *sp, const char *text, size_t len, int *rc_append,
+    int *rc_commit)
+{
+	struct spool_rec r = {SPOOL_KIND_EVENT, 1, text, len};
+	struct spool_txn *t;
+	uint64_t seq;
+
+	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+	*rc_append = spool_txn_append(t, &r, 1, &seq);
+	*rc_commit = spool_txn_commit(t);
+}
+
+/*
+ * A map far larger than the filesystem: the spool says full (not an I/O
+ * error) while the filesystem still has its reserve, so deleting what was
+ * delivered works and makes room again.
+ */
+static void
+test_disk_full_before_map(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_stats st;
+	struct spool_txn *t;
+	struct statvfs vfs;
+	char text[2000];
+	uint64_t accepted = 0;
+	int ra = SPOOL_OK, rc;
+
+	if (!f->mounted)
+		skip();
+	memset(text, 'd', sizeof(text));
+	assert_int_equal(open_spool(f, 64 << 20, 0), SPOOL_OK);
+	for (int i = 0; i < 5000 && ra == SPOOL_OK; i++) {
+		append_text(f->sp, text, sizeof(text), &ra, &rc);
+		assert_int_equal(rc, SPOOL_OK);
+		if (ra == SPOOL_OK)
+			accepted++;
+	}
+	assert_int_equal(ra, SPOOL_FULL);
+	assert_true(accepted > 100);
+	assert_int_equal(statvfs(f->dir, &vfs), 0);
+	assert_true((uint64_t)vfs.f_bavail * vfs.f_frsize >= 512 * 1024);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, accepted);
+	assert_true(st.limit_bytes < st.used_bytes + sizeof(text) + 4096);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	for (uint64_t s = 1; s <= accepted; s++)
+		assert_int_equal(spool_txn_delete(t, &s, 1), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	append_text(f->sp, text, sizeof(text), &ra, &rc);
+	assert_int_equal(ra, SPOOL_OK);
+	assert_int_equal(rc, SPOOL_OK);
+}
+
+/*
+ * When the disk fills between the room check and the commit (another
+ * process took the space), the commit fails with an I/O error, and the
+ * environment stays usable: the failed records are gone, the committed
+ * ones intact, and the next commit succeeds once there is space again.
+ */
+static void
+test_enospc_at_commit_keeps_spool_usable(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_batch b = {0};
+	struct spool_stats st;
+	struct spool_txn *t;
+	struct spool_rec r = {SPOOL_KIND_EVENT, 1, NULL, 0};
+	char hog[128], *text = malloc(64 * 1024);
+	uint64_t first, seq;
+	int ra, rc;
+
+	if (!f->mounted)
+		skip();
+	memset(text, 'e', 64 * 1024);
+	assert_int_equal(open_spool(f, 64 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 0, 5, &first);
+	r.data = text;
+	r.len = 64 * 1024;
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	assert_int_equal(spool_txn_append(t, &r, 1, &seq), SPOOL_OK);
+	hog_disk(f->dir, hog, sizeof(hog));
+	assert_int_equal(spool_txn_commit(t), SPOOL_ERR);
+	/* Refused, not failed, while the disk stays full. */
+	append_text(f->sp, text, 64 * 1024, &ra, &rc);
+	assert_int_equal(ra, SPOOL_FULL);
+	assert_int_equal(rc, SPOOL_OK);
+	assert_int_equal(unlink(hog), 0);
+	append_text(f->sp, text, 64 * 1024, &ra, &rc);
+	assert_int_equal(ra, SPOOL_OK);
+	assert_int_equal(rc, SPOOL_OK);
+	spool_close(f->sp);
+	f->sp = NULL;
+	assert_int_equal(open_spool(f, 64 << 20, 0), SPOOL_OK);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, 6);
+	assert_int_equal(spool_read(f->sp, 0, 100, 1 << 20, &b), SPOOL_OK);
+	assert_int_equal(b.n, 6);
+	assert_string_equal(b.items[4].data, "{\"n\":4}");
+	assert_int_equal(b.items[5].len, 64 * 1024);
+	spool_batch_free(&b);
+	free(text);
+}
+
 static void
 test_too_big_record(void **state)
 {
@@ -360,24 +500,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_append_read_in_order, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(test_persists_across_reopen, setup,
-		teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_delete_keeps_sequence_monotonic, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_full_rejects_and_keeps_txn,
-		setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_drop_oldest_evicts_and_counts,
-		setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_too_big_record, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(test_bury_list_replay_purge, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(test_second_daemon_refused, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(test_world_writable_dir_refused,
-		setup, teardown),
+	        test_append_read_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_persists_across_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_delete_keeps_sequence_monotonic, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_full_rejects_and_keeps_txn, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_drop_oldest_evicts_and_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_too_big_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_disk_full_before_map, setup_small_fs, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_enospc_at_commit_keeps_spool_usable, setup_small_fs,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_bury_list_replay_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_second_daemon_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_world_writable_dir_refused, setup, teardown),
 	    cmocka_unit_test(test_readonly_missing_spool),
 	};
 

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# t_crashloop.sh: SIGKILL the daemon at random moments under load, 20+ times; the spool always reopens and every acknowledged event arrives upstream.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+ts_setup
+
+LOADGEN=${LOADGEN:-$BUILD/tests/loadgen}
+KILLS=${CRASHLOOP_KILLS:-22}
+ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
+export TRACESPOOL_API_KEY=good-key
+FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms)
+
+# uploaded_ids: every event_id the upstream answered 2xx.
+uploaded_ids() {
+	jq -r 'select(.answered>=200 and .answered<300 and .path=="/events/batch") | .body.events[].event_id' "$UPSTREAM_LOG"
+}
+missing_ids() {
+	comm -23 <(sort -u "$TMP/acked") <(uploaded_ids | sort -u)
+}
+all_arrived() {
+	[ "$(missing_ids | wc -l)" -eq 0 ]
+}
+spool_empty() {
+	[ "$(stat_field spool_events)" = 0 ]
+}
+
+# Four keep-alive connections, each at most 50 requests a second (every
+# fourth a batch of 5), for at most 120 s: stopped below after the kills.
+"$LOADGEN" -s "$SOCK" -c 4 -r 50 -b 5 -t 120 -n crashloop >"$TMP/acked" 2>"$TMP/loadgen.err" &
+LOADGEN_PID=$!
+TS_PIDS+=("$LOADGEN_PID")
+
+# Each round: start on the same spool (sync full or normal, the upstream
+# up or, every fourth round, answering 503 so the spool fills), let it
+# work for 0 to 1.2 s, then SIGKILL it wherever it is.
+kills=0
+opened=1
+for round in $(seq 1 "$KILLS"); do
+	if [ $((round % 4)) -eq 0 ]; then
+		upstream_ctl '{"mode":"status","status":503}'
+	else
+		upstream_ctl '{"mode":"ok"}'
+	fi
+	sync=full
+	[ $((round % 2)) -eq 0 ] && sync=normal
+	if ! ts_start_daemon "${FWD[@]}" --set sync=$sync; then
+		opened=0
+		not_ok "the spool opens after every SIGKILL" "start $round (after $kills kills) failed"
+		break
+	fi
+	ms=$((RANDOM % 1200))
+	sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+	ts_kill_daemon
+	kills=$((kills + 1))
+done
+[ "$opened" = 1 ] && ok "the spool opens after every SIGKILL ($kills restarts)"
+check "the daemon was SIGKILLed at least 20 times under load ($kills)" test "$kills" -ge 20
+
+# The last start: the upstream takes everything, the spool drains.
+upstream_ctl '{"mode":"ok"}'
+ts_start_daemon "${FWD[@]}" || { not_ok "the spool opens after the last SIGKILL"; ts_done; }
+sleep 1
+kill -TERM "$LOADGEN_PID" 2>/dev/null
+wait "$LOADGEN_PID"
+summary=$(grep '^loadgen:' "$TMP/loadgen.err" | tail -1)
+echo "# $summary"
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$summary"; }
+nacked=$(sort -u "$TMP/acked" | wc -l)
+check "events were acknowledged between the kills ($nacked)" test "$nacked" -ge 200
+check_eq "the daemon never acknowledges one event_id twice" "$(wc -l <"$TMP/acked")" "$nacked"
+check_eq "no valid event is refused with 4xx across the kills" 0 "$(field s4xx)"
+check_eq "no request is answered 500 across the kills" 0 "$(field s5xx)"
+check_eq "every 200 carries the acknowledged ids" 0 "$(field bad_answers)"
+
+check "every acknowledged event arrives upstream after $kills SIGKILLs" wait_for 60 all_arrived
+missing=$(missing_ids | wc -l)
+check_eq "no acknowledged event_id is missing upstream ($nacked acknowledged)" 0 "$missing"
+[ "$missing" -eq 0 ] || missing_ids | head -5 | sed 's/^/#   missing: /'
+check "the spool drains once the upstream has everything" wait_for 20 spool_empty
+arrived=$(uploaded_ids | wc -l)
+echo "# acknowledged $nacked, arrived upstream $arrived (duplicates $((arrived - $(uploaded_ids | sort -u | wc -l))), from batches in flight at a kill)"
+ts_stop_daemon
+check_eq "SIGTERM after the crash loop exits 0" 0 $?
+ts_done

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# t_sdk_node.sh: the real honeyhive npm package (pinned in tests/sdk) against the daemon's listen_tcp and a fake upstream.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/integration/lib.sh
+ts_setup
+
+if ! command -v node >/dev/null 2>&1; then
+	echo "ok - # SKIP node is not installed (scripts/deps.sh installs it)"
+	ts_done
+fi
+SDK_DIR=tests/sdk
+if [ ! -d "$SDK_DIR/node_modules/honeyhive" ]; then
+	if ! command -v npm >/dev/null 2>&1; then
+		not_ok "npm is installed to fetch the SDK"
+		ts_done
+	fi
+	# The exact tree of package-lock.json; npm ci never resolves anew.
+	if ! (cd "$SDK_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1; then
+		not_ok "npm ci installs the pinned SDK" "$(tail -5 "$TMP/npm.log")"
+		ts_done
+	fi
+fi
+check_eq "the SDK is the pinned version" 1.0.42 \
+	"$(node -p 'require("./tests/sdk/node_modules/honeyhive/package.json").version')"
+
+ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
+# A free loopback port for listen_tcp, from the kernel.
+PORT=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
+export TRACESPOOL_API_KEY=daemon-key
+ts_start_daemon --set "listen_tcp=127.0.0.1:$PORT" --set flush_interval=50ms \
+	--set retry_initial=100ms --set retry_max=1s || { not_ok "daemon starts with listen_tcp"; ts_done; }
+
+# The SDK prints its own ok / not ok lines.
+TS_URL=http://127.0.0.1:$PORT UPSTREAM_LOG=$UPSTREAM_LOG UPSTREAM_KEY=daemon-key \
+	HONEYHIVE_TELEMETRY=false timeout 120 node "$SDK_DIR/sdk_test.mjs" >"$TMP/sdk.out" 2>&1
+rc=$?
+cat "$TMP/sdk.out"
+T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$TMP/sdk.out")))
+T_FAILED=$((T_FAILED + $(grep -c '^not ok ' "$TMP/sdk.out")))
+if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$TMP/sdk.out"; then
+	not_ok "the SDK test runs to its end" "exit $rc"
+fi
+ts_stop_daemon
+check_eq "SIGTERM exits 0" 0 $?
+ts_done
