@@ -151,6 +151,8 @@ install: all
 	$(if $(CLI_SRCS),install -m 0755 $(BUILD)/tracespool $(DESTDIR)$(PREFIX)/bin/tracespool)
 	install -d $(DESTDIR)/etc/tracespool
 	install -m 0644 conf/tracespoold.conf $(DESTDIR)/etc/tracespool/tracespoold.conf.example
+	[ -e $(DESTDIR)/etc/tracespool/api_key ] || \
+	    install -m 0600 /dev/null $(DESTDIR)/etc/tracespool/api_key
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	install -m 0644 systemd/tracespoold.service systemd/tracespoold.socket \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/

@@ -1398,8 +1398,10 @@ key_text(const char *s, const char **start, size_t *len, const char **why)
 
 /*
  * Reads a key file into a heap string, white space trimmed. what names the
- * source in errors. Returns 0, 1 when the file does not exist and missing_ok
- * is set, or -1 with err set. The buffer is wiped before it is freed: it
+ * source in errors. Returns 0, 1 when the file does not exist or holds only
+ * white space and missing_ok is set, or -1 with err set. (systemd refuses to
+ * start a unit whose LoadCredential= file is missing, so an installed but
+ * still empty credential must mean "no key yet": the daemon spools.) The buffer is wiped before it is freed: it
  * held the secret.
  */
 static int
@@ -1461,6 +1463,10 @@ read_key_file(const char *what, const char *path, int missing_ok, char **key,
 		goto fail;
 	}
 	data[len] = '\0';
+	if (missing_ok && strspn(data, " \t\r\n\v\f") == len) {
+		rc = 1;
+		goto fail;
+	}
 	if (memchr(data, '\0', len) != NULL) {
 		snprintf(err, errlen, "%s %s: contains a NUL byte", what, path);
 		goto fail;

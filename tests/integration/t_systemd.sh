@@ -226,4 +226,17 @@ check_eq "SIGTERM exits 0 again" 0 $?
 check_eq "the events acknowledged earlier are still spooled" 3 \
 	"$(spool_dump | jq -r 'select(.event.inputs.i != null) | .event.event_id' | wc -l)"
 
+# make install leaves an empty credential so that LoadCredential= lets the
+# unit start; the daemon then spools and the forwarder waits for a key.
+check_eq "make install creates an empty api_key, mode 0600" "600 0" \
+	"$(stat -c '%a %s' "$ROOT/etc/tracespool/api_key")"
+unset TRACESPOOL_API_KEY
+CREDENTIALS_DIRECTORY=$ROOT/etc/tracespool ts_start_daemon ||
+	not_ok "daemon starts with an empty credential"
+no_key() { [ "$(stat_field forwarder_reason)" = "no API key" ]; }
+check "an empty credential means no key yet: forwarding waits" wait_for 10 no_key
+req POST /events '{"event":{"event_type":"chain","inputs":{}}}'
+check_eq "... and events are still spooled" 200 "$STATUS"
+ts_stop_daemon
+
 ts_done

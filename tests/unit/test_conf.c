@@ -1641,6 +1641,38 @@ test_key_credentials_without_key(void **state)
 	conf_free(c);
 }
 
+/* An installed but empty credential means no key yet, not an error. */
+static void
+test_key_empty_credential(void **state)
+{
+	struct conf *c = new_conf();
+	char dir[256], path[300], err[512] = "", *key = NULL;
+	FILE *fp;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/creds-empty", tmpdir);
+	CHECK(mkdir(dir, 0700) == 0, "mkdir %s", dir);
+	snprintf(path, sizeof(path), "%s/api_key", dir);
+	fp = fopen(path, "w");
+	CHECK(fp != NULL, "create %s", path);
+	fputs(" \n", fp);
+	fclose(fp);
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	unsetenv("TRACESPOOL_API_KEY");
+	CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == 0,
+	    "an empty credential failed: %s", err);
+	CHECK(key == NULL, "an empty credential gave a key");
+	setenv("TRACESPOOL_API_KEY", "k-env", 1);
+	CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == 0, "failed: %s",
+	    err);
+	CHECK(key != NULL && strcmp(key, "k-env") == 0,
+	    "an empty credential did not fall through to the environment");
+	free(key);
+	unsetenv("TRACESPOOL_API_KEY");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	conf_free(c);
+}
+
 static void
 test_key_trimmed(void **state)
 {
@@ -1750,7 +1782,6 @@ test_key_errors(void **state)
 	} cases[] = {
 	    {"Zq9 secret\n", NULL, NULL, "api_key_file "},
 	    {"Zq9\001secret", NULL, NULL, "visible ASCII"},
-	    {NULL, "", NULL, "credential "},
 	    {NULL, "Zq9 secret", NULL, "credential "},
 	    {NULL, NULL, "", "TRACESPOOL_API_KEY: empty"},
 	    {NULL, NULL, " \t ", "TRACESPOOL_API_KEY: empty"},
@@ -1841,6 +1872,7 @@ main(void)
 	    T(test_key_precedence),
 	    T(test_key_trimmed),
 	    T(test_key_credentials_without_key),
+	    T(test_key_empty_credential),
 	    T(test_key_empty_file),
 	    T(test_key_missing_file),
 	    T(test_key_file_size_limit),
