@@ -37,13 +37,11 @@ probe(const char *dir, double seconds, unsigned group,
 	MDB_dbi dbi;
 	MDB_val k, v;
 	struct bench_rng rng;
-	struct bench_hist *h = calloc(1, sizeof(*h));
+	struct bench_hist *h;
 	uint64_t key = 1, t0, tc, end, commits = 0;
 	unsigned i;
 	int rc;
 
-	if (h == NULL)
-		return 1;
 	bench_rng_seed(&rng, bench_now_ns());
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_mapsize(env, map)) != 0 ||
@@ -59,6 +57,8 @@ probe(const char *dir, double seconds, unsigned group,
 		fprintf(stderr, "lmdb_probe: %s\n", mdb_strerror(rc));
 		return 1;
 	}
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return 1;
 	t0 = bench_now_ns();
 	end = t0 + (uint64_t)(seconds * 1e9);
 	do {
@@ -84,6 +84,7 @@ probe(const char *dir, double seconds, unsigned group,
 	} while (bench_now_ns() < end);
 	if (rc != 0) {
 		fprintf(stderr, "lmdb_probe: %s\n", mdb_strerror(rc));
+		free(h);
 		return 1;
 	}
 	seconds = (double)(bench_now_ns() - t0) / 1e9;
@@ -116,14 +117,19 @@ fill(const char *dir, uint64_t n, const struct bench_event *ev, size_t map)
 
 	recs = calloc(FILL_GROUP, sizeof(*recs));
 	texts = malloc((size_t)FILL_GROUP * ev->len);
-	if (recs == NULL || texts == NULL)
+	if (recs == NULL || texts == NULL) {
+		free(recs);
+		free(texts);
 		return 1;
+	}
 	memset(&so, 0, sizeof(so));
 	so.dir = dir;
 	so.max_bytes = map;
 	so.sync_full = 0;
 	if (spool_open(&sp, &so, err, sizeof(err)) != SPOOL_OK) {
 		fprintf(stderr, "lmdb_probe: %s\n", err);
+		free(recs);
+		free(texts);
 		return 1;
 	}
 	bench_rng_seed(&rng, bench_now_ns());
@@ -162,6 +168,8 @@ fill(const char *dir, uint64_t n, const struct bench_event *ev, size_t map)
 fail:
 	fprintf(stderr, "lmdb_probe: spool: %s\n", spool_strerror());
 	spool_close(sp);
+	free(recs);
+	free(texts);
 	return 1;
 }
 

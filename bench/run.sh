@@ -121,6 +121,18 @@ machine() {
 	ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 >= 20 {printf "busy: %s at %s%% CPU\n", $2, $1}' | head -3
 }
 
+# Other work on the machine skews every figure: say how much there was.
+contention() {
+	local others
+	others=$(ps -eo pid=,pcpu=,comm= --sort=-pcpu |
+		awk -v me=$$ '$2 >= 20 && $1 != me {printf "%s%s (%s%%)", sep, $3, $2; sep=", "}')
+	[ -r /proc/pressure/cpu ] &&
+		echo "CPU pressure over the last minute: $(sed -n 's/^some avg10=[0-9.]* avg60=\([0-9.]*\).*/\1/p' /proc/pressure/cpu)% (some)"
+	if [ -n "$others" ]; then
+		echo "WARNING: other processes were busy at the end of the run: $others; the figures are not representative"
+	fi
+}
+
 ensure_nginx() {
 	command -v nginx >/dev/null && return 0
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -334,4 +346,5 @@ r=$(ratio "$BIG_ANON" "$SMALL_ANON")
 row "RssAnon, spool of $BIG vs 1,000 (MB)" "$(mb "$BIG_ANON")" "$(mb "$SMALL_ANON")" "$r" "flat" "$(verdict "$r <= 1.25")"
 row "VmHWM during the drain (MB; anon)" "$(mb "${DRAIN_HWM:-0}")" "$(mb "${DRAIN_ANON:-0}")" "-" "< 32" "$(verdict "${DRAIN_HWM:-0} < 32768")"
 echo
+contention
 echo "raw results: $OUT"

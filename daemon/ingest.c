@@ -447,6 +447,7 @@ parse_body(struct ingest *ing, struct httpd_req *req, const char *body,
 	const char *end = NULL;
 	cJSON *root;
 	char msg[96];
+	size_t rest;
 
 	if (!json_utf8_valid(body, len)) {
 		reply_error(ing, req, 400, "body: invalid UTF-8");
@@ -459,6 +460,20 @@ parse_body(struct ingest *ing, struct httpd_req *req, const char *body,
 		    "body: invalid JSON (or nested too deep) near byte %zu",
 		    end != NULL ? (size_t)(end - body) : (size_t)0);
 		reply_error(ing, req, 400, msg);
+		return NULL;
+	}
+	/*
+	 * cJSON stops where the value ends: anything but white space after
+	 * it is not JSON, and PUT /events would spool it with the body.
+	 */
+	rest = (size_t)(body + len - end);
+	(void)json_trim(end, &rest);
+	if (rest != 0) {
+		snprintf(msg, sizeof(msg),
+		    "body: text after the JSON value at byte %zu",
+		    (size_t)(end - body));
+		reply_error(ing, req, 400, msg);
+		cJSON_Delete(root);
 		return NULL;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -764,8 +764,8 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status,
  * reader can see, so this is safe while other threads read.
  */
 #define TRIM_COMMITS 64
-#define TRIM_RECORDS 64
-#define TRIM_READ_BYTES (8 * 1024 * 1024)
+#define TRIM_RECORDS 32
+#define TRIM_READ_BYTES (4 * 1024 * 1024)
 
 static void
 map_trim(struct spool *sp)

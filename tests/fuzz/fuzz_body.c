@@ -1,5 +1,4 @@
-/* fuzz_body.c: libFuzzer target for the ingest body path of POST /events and
- * /events/batch. */
+/* fuzz_body.c: libFuzzer target for the request bodies of the ingest API. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +12,45 @@
 
 /*
  * Each input is one request body. It goes through what daemon/ingest.c does
- * for both routes (parse_body, handle_event / handle_batch, take_event):
- * UTF-8 check, cJSON parse, the raw spans of "event" or of each member of
- * "events", event_normalize. Every event that is accepted is then checked:
- * its normalized text must be valid UTF-8, parse as one object, carry the
- * ids event_normalize returned and the string defaults, and hold, after the
- * spliced defaults, exactly the members cJSON validated. Any violation
+ * with a body (parse_body, the route handlers, take_event): UTF-8 check,
+ * cJSON parse, the raw span of the member that holds the record (or of each
+ * element of the array that holds them), the record's normalizer. That is
+ * done for every route on every input: POST /events ("event"), POST
+ * /events/batch ("events", with is_single_session), POST /session/start
+ * ("session"), PUT /events (the body itself), POST /events/model
+ * ("model_event") and its batch ("model_events").
+ *
+ * Then, for every record accepted: its normalized text must be valid UTF-8,
+ * parse whole as one object, carry the ids the normalizer returned, begin
+ * with nothing but spliced defaults and then hold exactly the members cJSON
+ * validated, and mean the same as what the normalizer's other path (the
+ * object printed, no raw bytes) gives. An event must have the string
+ * members event_id, session_id, parent_id, event_name and source. For every
+ * member of the body, jsonscan must find the value cJSON finds. A record
+ * refused must leave the output as it was, with a reason. Any violation
  * aborts, which libFuzzer reports as a crash.
  */
 
 #define MAX_EVENT_BYTES (1024 * 1024)
 #define DEFAULT_PROJECT "Proj \"q\" \\ \xc3\xa9"
+
+/* How one route finds and checks its records. */
+struct kind {
+	const char *member;            /* NULL: the body itself */
+	event_normalize_fn *normalize; /* event.h */
+	int string_form;               /* may be a string holding the object */
+	int is_event;                  /* the defaults of a trace event */
+};
+
+static const struct kind kind_event = {"event", event_normalize, 1, 1};
+static const struct kind kind_events = {"events", event_normalize, 1, 1};
+static const struct kind kind_session = {
+    "session", event_session_normalize, 0, 0};
+static const struct kind kind_update = {NULL, event_update_normalize, 0, 0};
+static const struct kind kind_model = {
+    "model_event", event_model_normalize, 0, 0};
+static const struct kind kind_models = {
+    "model_events", event_model_normalize, 0, 0};
 
 struct gen {
 	uint32_t n;
@@ -97,16 +124,28 @@ same_value(const cJSON *a, const cJSON *b)
 	return same;
 }
 
+/* The returned id, when there is one, is the member's value. */
+static void
+check_id(const cJSON *out, const char *name, const char *id, const char *text)
+{
+	if (id[0] == '\0')
+		return;
+	if (!event_uuid_valid(id))
+		violated("a returned id is a UUID", text);
+	if (strcmp(member_string(out, name, text), id) != 0)
+		violated("the record carries the id returned", text);
+}
+
 /*
- * The normalized event text[0..len) of the object obj, with ids: check what
- * the upstream and the forwarder rely on.
+ * The normalized record text[0..len) of the object obj, with ids: check
+ * what the upstream and the forwarder rely on.
  */
 static void
-check_normalized(const cJSON *obj, const char *text, size_t len,
-    const struct event_ids *ids, const char *batch_session)
+check_normalized(const struct kind *k, const cJSON *obj, const char *text,
+    size_t len, const struct event_ids *ids, const char *batch_session)
 {
 	const char *end = NULL;
-	const cJSON *a, *b;
+	const cJSON *a, *b, *project;
 	cJSON *out;
 	int nobj = 0, nout = 0, skip;
 
@@ -117,22 +156,24 @@ check_normalized(const cJSON *obj, const char *text, size_t len,
 		violated("normalized text parses whole", text);
 	if (!cJSON_IsObject(out))
 		violated("normalized text is an object", text);
-	if (strcmp(member_string(out, "event_id", text), ids->event_id) != 0)
-		violated("event_id equals the id returned", text);
-	if (strcmp(member_string(out, "session_id", text), ids->session_id) !=
-	    0)
-		violated("session_id equals the id returned", text);
-	member_string(out, "parent_id", text);
-	member_string(out, "event_name", text);
-	member_string(out, "source", text);
-	if (!event_uuid_valid(ids->event_id) ||
-	    !event_uuid_valid(ids->session_id))
-		violated("returned ids are UUIDs", text);
+	check_id(out, "event_id", ids->event_id, text);
+	check_id(out, "session_id", ids->session_id, text);
+	if (k->is_event) {
+		if (ids->event_id[0] == '\0' || ids->session_id[0] == '\0')
+			violated("an event has both ids", text);
+		member_string(out, "parent_id", text);
+		member_string(out, "event_name", text);
+		member_string(out, "source", text);
+	}
 	if (batch_session != NULL &&
 	    strcmp(ids->session_id, batch_session) != 0)
 		violated("a single-session batch keeps its session", text);
+	project = cJSON_GetObjectItemCaseSensitive(out, "project");
 	if (cJSON_GetObjectItemCaseSensitive(obj, "project") == NULL &&
+	    project != NULL &&
 	    strcmp(member_string(out, "project", text), DEFAULT_PROJECT) != 0)
+		violated("a project added is default_project", text);
+	if (k->is_event && project == NULL)
 		violated("default_project is filled in", text);
 
 	/* The spliced defaults come first, then the client's members. */
@@ -156,13 +197,13 @@ check_normalized(const cJSON *obj, const char *text, size_t len,
 }
 
 /*
- * The same event through event_normalize's other path, without raw bytes
+ * The same record through the normalizer's other path, without raw bytes
  * (the object printed): the result must mean the same. gen is the id
  * generator's state from before the first call, so the ids agree too.
  */
 static void
-check_printed_path(const cJSON *obj, const struct event_opts *opts,
-    struct gen gen, const char *text, size_t len)
+check_printed_path(const struct kind *k, const cJSON *obj,
+    const struct event_opts *opts, struct gen gen, const char *text, size_t len)
 {
 	struct event_opts o = *opts;
 	struct event_ids ids;
@@ -172,7 +213,7 @@ check_printed_path(const cJSON *obj, const struct event_opts *opts,
 
 	o.uuid_arg = &gen;
 	buf_init(&out);
-	if (event_normalize(
+	if (k->normalize(
 	        obj, NULL, 0, &o, "event", &out, &ids, err, sizeof(err)) != 0)
 		violated(
 		    "the printed path accepts what the raw path did", text);
@@ -181,7 +222,7 @@ check_printed_path(const cJSON *obj, const struct event_opts *opts,
 	pa = cJSON_PrintUnformatted(a);
 	pb = cJSON_PrintUnformatted(b);
 	if (b == NULL || (pa != NULL && pb != NULL && strcmp(pa, pb) != 0))
-		violated("the printed path gives the same event", out.data);
+		violated("the printed path gives the same record", out.data);
 	cJSON_free(pa);
 	cJSON_free(pb);
 	cJSON_Delete(a);
@@ -217,10 +258,11 @@ check_spans(const cJSON *root, const char *body, size_t len)
 	}
 }
 
-/* ingest.c's take_event: an object, or a string holding one. */
+/* ingest.c's take_event: an object, or (some kinds) a string holding one. */
 static int
-take_event(const cJSON *val, const char *raw, size_t rawlen,
-    const struct event_opts *opts, struct buf *data, const char *batch_session)
+take_record(const struct kind *k, const cJSON *val, const char *raw,
+    size_t rawlen, const struct event_opts *opts, struct buf *data,
+    const char *batch_session)
 {
 	struct event_ids ids;
 	struct gen gen = *(struct gen *)opts->uuid_arg;
@@ -231,7 +273,7 @@ take_event(const cJSON *val, const char *raw, size_t rawlen,
 	char err[512];
 	int rc;
 
-	if (cJSON_IsString(val)) {
+	if (k->string_form && cJSON_IsString(val)) {
 		len = strlen(val->valuestring);
 		text = json_trim(val->valuestring, &len);
 		if (len > MAX_EVENT_BYTES)
@@ -249,98 +291,106 @@ take_event(const cJSON *val, const char *raw, size_t rawlen,
 		return 400;
 	}
 	err[0] = '\0';
-	rc = event_normalize(
-	    obj, text, len, opts, "event", data, &ids, err, sizeof(err));
+	memset(&ids, 0, sizeof(ids));
+	rc = k->normalize(obj, text, len, opts, k->member ? "event" : "", data,
+	    &ids, err, sizeof(err));
 	if (rc == 0) {
-		check_normalized(obj, data->data + before, data->len - before,
-		    &ids, batch_session);
+		check_normalized(k, obj, data->data + before,
+		    data->len - before, &ids, batch_session);
 		check_printed_path(
-		    obj, opts, gen, data->data + before, data->len - before);
+		    k, obj, opts, gen, data->data + before, data->len - before);
 	} else if (data->len != before || err[0] == '\0' ||
-	    !json_utf8_valid(err, strlen(err)))
+	    !json_utf8_valid(err, strlen(err))) {
 		violated(
-		    "a rejected event leaves the output alone and says why",
+		    "a refused record leaves the output alone and says why",
 		    NULL);
+	}
 	cJSON_Delete(inner);
 	return rc == 0 ? 0 : 400;
 }
 
-/* ingest.c's parse_body. */
+/* ingest.c's parse_body: one JSON object, nothing after it. */
 static cJSON *
 parse_body(const char *body, size_t len)
 {
 	const char *end = NULL;
 	cJSON *root;
+	size_t rest;
 
 	if (!json_utf8_valid(body, len))
 		return NULL;
 	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-	if (root != NULL && !cJSON_IsObject(root)) {
+	if (root == NULL)
+		return NULL;
+	rest = (size_t)(body + len - end);
+	(void)json_trim(end, &rest);
+	if (rest != 0 || !cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return NULL;
 	}
 	return root;
 }
 
-/* ingest.c's handle_event. */
 static void
-route_event(const char *body, size_t len, struct buf *data)
+opts_init(struct event_opts *o, struct gen *g)
+{
+	memset(o, 0, sizeof(*o));
+	o->default_project = DEFAULT_PROJECT;
+	o->uuid_gen = gen_uuid;
+	o->uuid_arg = g;
+}
+
+/* A route of one record: POST /events, /session/start, /events/model, PUT. */
+static void
+route_one(const struct kind *k, const cJSON *root, const char *body, size_t len,
+    struct buf *data)
 {
 	struct event_opts opts;
 	struct gen g = {0};
-	const cJSON *ev;
-	cJSON *root;
-	size_t off = 0, vlen = 0;
+	const cJSON *rec = root;
+	size_t off = 0, vlen = len;
 
-	if ((root = parse_body(body, len)) == NULL)
-		return;
-	check_spans(root, body, len);
-	ev = cJSON_GetObjectItemCaseSensitive(root, "event");
-	if (ev != NULL) {
-		if (cJSON_IsObject(ev) &&
-		    json_member_span(body, len, "event", &off, &vlen) == -1)
+	if (k->member != NULL) {
+		rec = cJSON_GetObjectItemCaseSensitive(root, k->member);
+		if (rec == NULL)
+			return;
+		vlen = 0;
+		if (cJSON_IsObject(rec) &&
+		    json_member_span(body, len, k->member, &off, &vlen) == -1)
 			violated("jsonscan finds the member cJSON found", NULL);
-		memset(&opts, 0, sizeof(opts));
-		opts.default_project = DEFAULT_PROJECT;
-		opts.uuid_gen = gen_uuid;
-		opts.uuid_arg = &g;
-		take_event(ev, body + off, vlen, &opts, data, NULL);
 	}
-	cJSON_Delete(root);
+	opts_init(&opts, &g);
+	buf_reset(data);
+	take_record(k, rec, body + off, vlen, &opts, data, NULL);
 }
 
-/* ingest.c's handle_batch. */
+/* A batch route: POST /events/batch, /events/model/batch. */
 static void
-route_batch(const char *body, size_t len, struct buf *data)
+route_batch(const struct kind *k, const cJSON *root, const char *body,
+    size_t len, struct buf *data)
 {
 	const cJSON *events, *single, *e;
 	struct event_opts opts;
 	struct gen g = {0};
 	char session[EVENT_UUID_LEN + 1];
 	size_t *offs = NULL, *lens = NULL, off, vlen, n, i = 0;
-	cJSON *root;
 
-	if ((root = parse_body(body, len)) == NULL)
-		return;
-	events = cJSON_GetObjectItemCaseSensitive(root, "events");
+	events = cJSON_GetObjectItemCaseSensitive(root, k->member);
 	single = cJSON_GetObjectItemCaseSensitive(root, "is_single_session");
 	if (!cJSON_IsArray(events) || (single != NULL && !cJSON_IsBool(single)))
-		goto done;
+		return;
 	n = (size_t)cJSON_GetArraySize(events);
 	offs = calloc(n ? n : 1, sizeof(*offs));
 	lens = calloc(n ? n : 1, sizeof(*lens));
 	if (offs == NULL || lens == NULL)
 		goto done;
-	if (json_member_span(body, len, "events", &off, &vlen) == -1 ||
+	if (json_member_span(body, len, k->member, &off, &vlen) == -1 ||
 	    json_array_spans(body + off, vlen, offs, lens, n) != (long)n)
 		violated("jsonscan finds the array elements cJSON found", NULL);
-	memset(&opts, 0, sizeof(opts));
-	opts.default_project = DEFAULT_PROJECT;
-	opts.uuid_gen = gen_uuid;
-	opts.uuid_arg = &g;
+	opts_init(&opts, &g);
 	session[0] = '\0';
 	if (cJSON_IsTrue(single)) {
-		/* ingest.c's batch_session */
+		/* ingest.c's batch_session, from the events */
 		cJSON_ArrayForEach(e, events)
 		{
 			const cJSON *s = NULL;
@@ -359,17 +409,17 @@ route_batch(const char *body, size_t len, struct buf *data)
 			gen_uuid(session, &g);
 		opts.session_id = session;
 	}
+	buf_reset(data);
 	cJSON_ArrayForEach(e, events)
 	{
-		if (take_event(e, body + off + offs[i], lens[i], &opts, data,
-		        opts.session_id) != 0)
+		if (take_record(k, e, body + off + offs[i], lens[i], &opts,
+		        data, opts.session_id) != 0)
 			break;
 		i++;
 	}
 done:
 	free(offs);
 	free(lens);
-	cJSON_Delete(root);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
@@ -378,17 +428,25 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 {
 	struct buf data;
+	cJSON *root;
 	char *body;
 
 	/* A copy of exactly len bytes, so ASan sees any read past the end. */
 	if ((body = malloc(len ? len : 1)) == NULL)
 		return 0;
 	memcpy(body, in, len);
-	buf_init(&data);
-	route_event(body, len, &data);
-	buf_reset(&data);
-	route_batch(body, len, &data);
-	buf_free(&data);
+	if ((root = parse_body(body, len)) != NULL) {
+		buf_init(&data);
+		check_spans(root, body, len);
+		route_one(&kind_event, root, body, len, &data);
+		route_batch(&kind_events, root, body, len, &data);
+		route_one(&kind_session, root, body, len, &data);
+		route_one(&kind_update, root, body, len, &data);
+		route_one(&kind_model, root, body, len, &data);
+		route_batch(&kind_models, root, body, len, &data);
+		buf_free(&data);
+		cJSON_Delete(root);
+	}
 	free(body);
 	return 0;
 }

@@ -39,9 +39,9 @@ for bin in "$FUZZ_BUILD"/fuzz_*; do
 	speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 	if [ -z "$runs" ]; then
 		# -fork prints no final stats; its last status line has them.
-		runs=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed 's/^#\([0-9]*\).*/\1/')
-		speed=$(grep -E '^#[0-9]+.*exec/s' "$log" | tail -1 |
-			sed 's/.*exec\/s: *\([0-9]*\).*/\1/')
+		runs=$(grep -a -E '^#[0-9]+' "$log" | tail -1 | sed 's/^#\([0-9]*\).*/\1/')
+		speed=$(grep -a -E '^#[0-9]+.*exec/s' "$log" | tail -1 |
+			sed 's/.*exec\/s:\{0,1\} *\([0-9]*\).*/\1/')
 	fi
 	stats="${runs:-?} runs, ${speed:-?} exec/s, corpus $(find "$work" -type f | wc -l) inputs"
 	if [ "$rc" -eq 0 ]; then
@@ -50,7 +50,7 @@ for bin in "$FUZZ_BUILD"/fuzz_*; do
 	else
 		failed=$((failed + 1))
 		echo "not ok - $target survives ${FUZZ_SECONDS}s of fuzzing without a crash, leak or invariant violation: exit $rc ($stats)"
-		grep -E 'ERROR|invariant violated|SUMMARY|Test unit written|#[0-9]+ +in ' "$log" | head -20 | sed 's/^/#   /'
+		grep -a -E 'ERROR|invariant violated|SUMMARY|Test unit written|#[0-9]+ +in ' "$log" | head -20 | sed 's/^/#   /'
 		echo "#   reproduce: $bin <the input written above>; full log in $log"
 	fi
 done

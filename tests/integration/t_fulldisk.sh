@@ -47,7 +47,8 @@ if ! mount_small; then
 	done
 	ts_done
 fi
-echo "# spool on a $FSKIND of $(df -h --output=size "$MNT" | tail -1 | tr -d ' ')"
+FS_BYTES=$(df -B1 --output=size "$MNT" | tail -1 | tr -d ' ')
+echo "# spool on a $FSKIND of $FS_BYTES bytes"
 umount_small
 
 ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
@@ -99,7 +100,7 @@ accepts() {
 # full_case NAME MAX_BYTES WHEN_FULL WHAT: fill the spool with the upstream
 # down, check the refusal, then let it drain and check recovery.
 full_case() {
-	local name=$1 max=$2 when=$3 what=$4 n
+	local name=$1 max=$2 when=$3 what=$4 n cap
 	mount_small || { not_ok "$name: the small filesystem mounts again"; return; }
 	SPOOL=$MNT/spool
 	: >"$TMP/acked"
@@ -119,6 +120,9 @@ full_case() {
 	req GET /stats
 	check_eq "$name: /stats still answers when $what" 200 "$STATUS"
 	check_eq "$name: no commit failed: the spool refused before the disk did" 0 "$(jget .commit_errors)"
+	cap=$(metric tracespool_spool_capacity_bytes)
+	check "$name: tracespool_spool_capacity_bytes ($cap) is within the filesystem ($FS_BYTES)" \
+		test "${cap:-0}" -gt 0 -a "${cap:-0}" -le "$FS_BYTES"
 
 	upstream_ctl '{"mode":"ok"}'
 	check "$name: the forwarder drains the spool when $what" wait_for 30 spool_empty

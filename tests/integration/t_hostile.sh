@@ -4,9 +4,10 @@
 # Each attack runs from tests/tools/hostile.c while the well-behaved client
 # sends 100 events, one connection each, 10 ms apart. Its latency under
 # attack is compared with the same client's without one (the baseline):
-# the p99 must stay under 20 times the baseline's (or 50 ms, whichever is
-# larger: a baseline of a few milliseconds is mostly fsync jitter) and the
-# slowest under 1 s. Every event it was told is spooled must be in the
+# the p99 must stay under 20 times the baseline's (or 250 ms, whichever is
+# larger: a baseline of a few milliseconds is mostly fsync jitter, and CI
+# shares two cores with the attackers) and the slowest under 2 s. Starving
+# would mean waiting for header_timeout or for a slot: seconds, not that. Every event it was told is spooled must be in the
 # spool. The attackers run at nice 10: on a small machine, 100 attacking
 # threads would otherwise take the CPU from the daemon and the client by
 # sheer number, and what is measured here is the daemon's fairness.
@@ -15,12 +16,12 @@ cd "$(dirname "$0")/../.." || exit 1
 ts_setup
 
 HOSTILE=${HOSTILE:-$BUILD/tests/hostile}
-# Under valgrind, times are not the daemon's own; under a sanitizer or
-# valgrind, freed memory is kept in quarantine. Those checks then only
+# Under valgrind or a sanitizer, times are not the daemon's own; under either,
+# freed memory is kept in quarantine. Those checks then only
 # report.
 TIMING=1
 MEMORY=1
-[ "${TS_VALGRIND:-0}" = 1 ] && TIMING=0
+[ "${TS_VALGRIND:-0}" = 1 ] || [ "${TS_SANITIZER:-0}" = 1 ] && TIMING=0
 [ "${TS_VALGRIND:-0}" = 1 ] || [ "${TS_SANITIZER:-0}" = 1 ] && MEMORY=0
 # Short deadlines, few connections: the attacks end quickly.
 LIMITS=(--set max_connections=64 --set header_timeout=2s --set body_timeout=2s
@@ -54,7 +55,7 @@ not_starved() {
 	[ "$TIMING" = 1 ] || return 0
 	check "$1: the well-behaved client is not starved (p99 ${p99} ms = ${ratio}x baseline)" \
 		awk -v a="$p99" -v m="$max" -v b="$BASE_P99" \
-		'BEGIN {lim = 20 * b; if (lim < 50) lim = 50; exit !(a < lim && m < 1000)}'
+		'BEGIN {lim = 20 * b; if (lim < 250) lim = 250; exit !(a < lim && m < 2000)}'
 }
 
 # attack NAME ARGS...: hostile in the background; output in $TMP/NAME.out.
@@ -88,8 +89,8 @@ check "idle: 1,000 connections opened" wait_for 10 ready
 good idle-burst
 echo "# idle-burst: well-behaved max $(kv max_ms "$GOOD") ms while the backlog of 1,000 drains"
 [ "$TIMING" = 0 ] ||
-	check "idle: during the burst of connects, every event answered within 1 s ($(kv max_ms "$GOOD") ms)" \
-		awk -v m="$(kv max_ms "$GOOD")" 'BEGIN {exit !(m < 1000)}'
+	check "idle: during the burst of connects, every event answered within 2 s ($(kv max_ms "$GOOD") ms)" \
+		awk -v m="$(kv max_ms "$GOOD")" 'BEGIN {exit !(m < 2000)}'
 good idle-held
 not_starved idle-held
 open_now=$(curl -s --unix-socket "$SOCK" http://ts/metrics | awk '$1 == "tracespool_connections" {print $2}')

@@ -76,6 +76,12 @@ check_eq "invalid UTF-8 is 400" "400 body" "$STATUS $(jget .error | cut -d: -f1)
 deep=$(printf '{"event":{"event_type":"chain","inputs":{"x":%s1%s}}}' "$(printf '[%.0s' $(seq 1 5000))" "$(printf ']%.0s' $(seq 1 5000))")
 req POST /events "$deep"
 check_eq "5000-deep nesting is 400, not a crash" 400 "$STATUS"
+# Text after the body's JSON object (found by fuzz_body: PUT /events spooled
+# it with the update, and the upstream would refuse it).
+req POST /events '{"event": {"event_type": "chain", "inputs": {}}}}'
+check_eq "text after the JSON body is 400 naming the body" "400 body" "$STATUS $(jget .error | cut -d: -f1)"
+req PUT /events '{"event_id": "7f22137a-6911-4ed3-bc36-110f1dde6b66", "metadata": {}} x'
+check_eq "PUT /events with text after the JSON is 400" 400 "$STATUS"
 req GET /nope
 check_eq "unknown path is 404 JSON" "404 false" "$STATUS $(jget .success)"
 req GET /events/abc
