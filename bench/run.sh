@@ -16,8 +16,9 @@
 #   - memory: VmRSS/VmHWM under load, on a spool of 1,000 and of 1,000,000.
 # The raw results, one JSON line each, are kept in $BUILD/bench/results.jsonl.
 #
-# Knobs: BENCH_SECONDS (each throughput run, default 8), BENCH_SPOOL_EVENTS
-# (the large spool, default 1000000), BENCH_BATCH_CONNS (default 16).
+# Needs jq and curl. Knobs: BENCH_SECONDS (each throughput run, default 8),
+# BENCH_SPOOL_EVENTS (the large spool, default 1000000), BENCH_BATCH_CONNS
+# (default 16).
 set -u
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.." || exit 1
@@ -64,6 +65,10 @@ trap 'exit 1' INT TERM
 
 log() { echo "# $*" >&2; }
 
+# calc EXPR: floating point arithmetic; is EXPR: its truth, as a status.
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+is() { awk "BEGIN { exit !($1) }"; }
+
 # result LINE: keep one JSON result.
 result() {
 	echo "$1" >>"$OUT"
@@ -83,8 +88,8 @@ stop() {
 
 # wait_sock PATH: until a Unix socket answers.
 wait_sock() {
-	local i
-	for i in $(seq 1 200); do
+	local _
+	for _ in $(seq 1 200); do
 		curl -s -o /dev/null --max-time 1 --unix-socket "$1" http://x/ 2>/dev/null && return 0
 		sleep 0.05
 	done
@@ -266,6 +271,7 @@ BIG_ANON=$(jq -r .mem_kb.anon <<<"$res")
 
 log "forwarding: drain $BIG events into the sink while 10,000 events/s arrive"
 coproc SINKP { exec "$SINK" -p 0; }
+# shellcheck disable=SC2153 # set by coproc
 SINK_PID=$SINKP_PID
 PIDS+=("$SINK_PID")
 read -r -t 10 line <&"${SINKP[0]}"
@@ -287,13 +293,13 @@ while :; do
 	fwd=$(jq -r .events_forwarded <<<"$st")
 	left=$(jq -r .spool_events <<<"$st")
 	if [ -z "$FWD_S" ] && [ "${fwd:-0}" -ge "$BIG" ]; then
-		FWD_S=$(echo "$now - $t0" | bc -l)
+		FWD_S=$(calc "$now - $t0")
 	fi
 	if [ -n "$FWD_S" ] && [ "${left:-$BIG}" -le 10000 ]; then
-		DRAIN_S=$(echo "$now - $t0" | bc -l)
+		DRAIN_S=$(calc "$now - $t0")
 		break
 	fi
-	if [ "$(echo "$now - $t0 > 60" | bc -l)" = 1 ]; then
+	if is "$now - $t0 > 60"; then
 		break
 	fi
 	sleep 0.1
@@ -306,17 +312,17 @@ result "$(cat "$TMP/drain_ingest.json")"
 stop "$DPID"
 kill "$SINK_PID" 2>/dev/null
 wait "$SINK_PID" 2>/dev/null
-FWD_EPS=$(echo "${fwd:-0} / ${FWD_S:-60}" | bc -l)
-[ -n "$FWD_S" ] && FWD_EPS=$(echo "$BIG / $FWD_S" | bc -l)
+FWD_EPS=$(calc "${fwd:-0} / ${FWD_S:-60}")
+[ -n "$FWD_S" ] && FWD_EPS=$(calc "$BIG / $FWD_S")
 DRAIN_EPS=0
-[ -n "$DRAIN_S" ] && DRAIN_EPS=$(echo "$BIG / $DRAIN_S" | bc -l)
+[ -n "$DRAIN_S" ] && DRAIN_EPS=$(calc "$BIG / $DRAIN_S")
 DRAIN_P99=$(jq -r .lat_us.p99 "$TMP/drain_ingest.json" 2>/dev/null)
 result "{\"label\":\"drain\",\"events\":$BIG,\"forwarded_s\":${FWD_S:-null},\"drained_s\":${DRAIN_S:-null},\"forward_eps\":$(printf '%.0f' "$FWD_EPS"),\"drain_eps\":$(printf '%.0f' "$DRAIN_EPS"),\"mem_kb\":{\"hwm\":${DRAIN_HWM:-0},\"anon\":${DRAIN_ANON:-0}}}"
 
 # The table.
-ratio() { [ -n "$2" ] && [ "$2" != 0 ] && printf '%.2f' "$(echo "$1 / $2" | bc -l)" || echo -; }
-verdict() { [ "$(echo "$1" | bc -l)" = 1 ] && echo yes || echo NO; }
-mb() { printf '%.1f' "$(echo "$1 / 1024" | bc -l)"; }
+ratio() { [ -n "$2" ] && [ "$2" != 0 ] && printf '%.2f' "$(calc "$1 / $2")" || echo -; }
+verdict() { is "$1" && echo yes || echo NO; }
+mb() { printf '%.1f' "$(calc "$1 / 1024")"; }
 
 echo
 echo "$MACHINE"
@@ -332,12 +338,12 @@ if [ -n "$NGINX_RPS" ]; then
 fi
 r=$(ratio "$BATCH_EPS" "$LMDB_EPS")
 row "batch 100, $BCONNS conns (events/s) vs LMDB" "$BATCH_EPS" "$LMDB_EPS" "$r" ">= 0.9" "$(verdict "$r >= 0.9")"
-row "p99 ack at 10k events/s (ms) vs LMDB commit" "$(printf '%.2f' "$(echo "$OPEN_P99 / 1000" | bc -l)")" "$LMDB8_P99" \
-	"$(ratio "$(echo "$OPEN_P99 / 1000" | bc -l)" "$LMDB8_P99")" "< 3" \
+row "p99 ack at 10k events/s (ms) vs LMDB commit" "$(printf '%.2f' "$(calc "$OPEN_P99 / 1000")")" "$LMDB8_P99" \
+	"$(ratio "$(calc "$OPEN_P99 / 1000")" "$LMDB8_P99")" "< 3" \
 	"$(verdict "$OPEN_P99 < 3000 && $OPEN_EPS >= 9900")"
 row "forwarded to the sink, $BIG (events/s)" "$(printf '%.0f' "$FWD_EPS")" "-" "-" ">= 100000" "$(verdict "$FWD_EPS >= 100000")"
 row "drained: forwarded and deleted (events/s)" "$(printf '%.0f' "$DRAIN_EPS")" "-" "-" ">= 100000" "$(verdict "$DRAIN_EPS >= 100000")"
-row "p99 ack of the 10k/s ingest meanwhile (ms)" "$(printf '%.2f' "$(echo "${DRAIN_P99:-0} / 1000" | bc -l)")" "-" "-" "-" "-"
+row "p99 ack of the 10k/s ingest meanwhile (ms)" "$(printf '%.2f' "$(calc "${DRAIN_P99:-0} / 1000")")" "-" "-" "-" "-"
 row "RSS, single POST load (MB; anon)" "$(mb "$SINGLE_RSS")" "$(mb "$SINGLE_ANON")" "-" "< 32" "$(verdict "$SINGLE_RSS < 32768")"
 row "RSS, batch load (MB; anon)" "$(mb "$BATCH_RSS")" "$(mb "$BATCH_ANON")" "-" "< 32" "$(verdict "$BATCH_RSS < 32768")"
 r=$(ratio "$BIG_HWM" "$SMALL_HWM")

@@ -25,7 +25,7 @@
  * and ingest's requests would wait behind a transaction that deletes
  * everything queued (seconds of it); the rest go in the next ones.
  */
-#define GROUP_MAX_DELS 8192
+#define GROUP_MAX_DELS 2048
 
 struct bury_op {
 	uint64_t seq;

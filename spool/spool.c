@@ -80,6 +80,8 @@ struct spool_txn {
 	struct spool_meta meta;
 	int dirty;
 	size_t touched; /* records appended or deleted, for map_trim */
+	/* What disk_have gave at the first append; 0 before it. */
+	uint64_t disk_have;
 };
 
 static __thread char spool_errbuf[256];
@@ -324,6 +326,26 @@ map_find(struct spool *sp)
 	fclose(fp);
 }
 
+/*
+ * Pages of the map that a thread reads stay in the process's resident set
+ * until the kernel wants them back: reading a large spool once would count
+ * all of it in the daemon's VmRSS, and appends pull in the pages around
+ * each one they read. Every so many commits and bytes read, the map's
+ * pages are dropped from it: they stay in the page cache, and a page
+ * used again is mapped again (a minor fault). LMDB never changes a page a
+ * reader can see, so this is safe while other threads read.
+ */
+#define TRIM_COMMITS 64
+#define TRIM_RECORDS 32
+#define TRIM_READ_BYTES (4 * 1024 * 1024)
+
+static void
+map_trim(struct spool *sp)
+{
+	if (sp->map_addr != NULL)
+		(void)madvise(sp->map_addr, sp->map_len, MADV_DONTNEED);
+}
+
 int
 spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
     size_t errlen)
@@ -511,19 +533,16 @@ used_bytes(struct spool *sp, MDB_txn *txn, uint64_t *used)
 }
 
 /*
- * Bytes the spool may still grow by on its filesystem: the space free to
- * unprivileged users plus the pages of the data file that no tree uses
- * (LMDB reuses those first), less DISK_RESERVE. used is what used_bytes
- * gave; pages a transaction added beyond the file's end count against the
- * free space, which does not know of them yet.
+ * What the data file may take on its filesystem: its size now plus the
+ * space free to unprivileged users. It holds still during a write
+ * transaction, whose pages reach the file only at commit.
  */
 static int
-disk_room(struct spool *sp, uint64_t used, uint64_t *room)
+disk_have(struct spool *sp, uint64_t *have)
 {
 	struct statvfs vfs;
 	struct stat st;
 	mdb_filehandle_t fd;
-	uint64_t have, inuse;
 	int rc;
 
 	if ((rc = mdb_env_get_fd(sp->env, &fd)) != 0)
@@ -532,11 +551,23 @@ disk_room(struct spool *sp, uint64_t used, uint64_t *room)
 		seterr("disk space: %s", strerror(errno));
 		return SPOOL_ERR;
 	}
-	/* The two meta pages and the main tree are not in used. */
-	inuse = used + 3 * (uint64_t)sp->psize + DISK_RESERVE;
-	have = (uint64_t)vfs.f_bavail * vfs.f_frsize + (uint64_t)st.st_size;
-	*room = have > inuse ? have - inuse : 0;
+	*have = (uint64_t)vfs.f_bavail * vfs.f_frsize + (uint64_t)st.st_size;
 	return SPOOL_OK;
+}
+
+/*
+ * Bytes the spool may still grow by on its filesystem, from have
+ * (disk_have) and used (used_bytes): pages of the file that no tree uses
+ * are reused first, and pages a transaction added beyond the file's end
+ * count against the free space. DISK_RESERVE stays free.
+ */
+static uint64_t
+disk_room(const struct spool *sp, uint64_t have, uint64_t used)
+{
+	/* The two meta pages and the main tree are not in used. */
+	uint64_t inuse = used + 3 * (uint64_t)sp->psize + DISK_RESERVE;
+
+	return have > inuse ? have - inuse : 0;
 }
 
 /* What a record will cost in pages: a leaf node, or overflow pages. */
@@ -600,9 +631,10 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 		if (rc != SPOOL_OK)
 			return rc;
 		if (used + need <= sp->limit_bytes) {
-			rc = disk_room(sp, used, &room);
-			if (rc != SPOOL_OK)
+			if (t->disk_have == 0 &&
+			    (rc = disk_have(sp, &t->disk_have)) != SPOOL_OK)
 				return rc;
+			room = disk_room(sp, t->disk_have, used);
 			if (need <= room)
 				break;
 		}
@@ -680,7 +712,9 @@ spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 		if (rc != 0)
 			return xlate("delete", rc);
 		t->dirty = 1;
-		t->touched++;
+		/* A long run of deletes reads many pages: trim as it goes. */
+		if (++t->touched % (TRIM_COMMITS * TRIM_RECORDS) == 0)
+			map_trim(t->sp);
 	}
 	return SPOOL_OK;
 }
@@ -752,26 +786,6 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status,
 	t->meta.dead_next++;
 	t->dirty = 1;
 	return SPOOL_OK;
-}
-
-/*
- * Pages of the map that a thread reads stay in the process's resident set
- * until the kernel wants them back: reading a large spool once would count
- * all of it in the daemon's VmRSS, and appends pull in the pages around
- * each one they read. Every so many commits and bytes read, the map's
- * pages are dropped from it: they stay in the page cache, and a page
- * used again is mapped again (a minor fault). LMDB never changes a page a
- * reader can see, so this is safe while other threads read.
- */
-#define TRIM_COMMITS 64
-#define TRIM_RECORDS 32
-#define TRIM_READ_BYTES (4 * 1024 * 1024)
-
-static void
-map_trim(struct spool *sp)
-{
-	if (sp->map_addr != NULL)
-		(void)madvise(sp->map_addr, sp->map_len, MADV_DONTNEED);
 }
 
 int
@@ -923,7 +937,7 @@ spool_stat(struct spool *sp, struct spool_stats *st)
 	MDB_cursor *cur;
 	MDB_stat ms;
 	MDB_val k, v;
-	uint64_t room;
+	uint64_t have, room;
 	int rc, ret;
 
 	memset(st, 0, sizeof(*st));
@@ -952,9 +966,11 @@ spool_stat(struct spool *sp, struct spool_stats *st)
 	if (ret != SPOOL_OK)
 		goto out;
 	/* Where ingest stops: at the map's limit, or sooner on a full disk. */
-	if (disk_room(sp, st->used_bytes, &room) == SPOOL_OK &&
-	    st->used_bytes + room < st->limit_bytes)
-		st->limit_bytes = st->used_bytes + room;
+	if (disk_have(sp, &have) == SPOOL_OK) {
+		room = disk_room(sp, have, st->used_bytes);
+		if (st->used_bytes + room < st->limit_bytes)
+			st->limit_bytes = st->used_bytes + room;
+	}
 	if ((rc = mdb_cursor_open(txn, sp->events, &cur)) != 0) {
 		ret = xlate("stat", rc);
 		goto out;
