@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "common/buf.h"
+#include "common/clock.h"
 
 /*
  * A batch also stops at this many bytes, half the daemon's default
@@ -58,15 +59,6 @@ reject(struct sender *s, size_t no, const char *fmt, ...)
 	s->rejected++;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(uint64_t ms)
 {
@@ -86,7 +78,7 @@ sleep_ms(uint64_t ms)
 static int
 post(struct sender *s, const char *path, const struct buf *body)
 {
-	uint64_t deadline = mono_ms() + BUSY_BUDGET_MS, now, wait;
+	uint64_t deadline = clock_mono_ms() + BUSY_BUDGET_MS, now, wait;
 	char err[512];
 	int rc;
 
@@ -103,7 +95,7 @@ post(struct sender *s, const char *path, const struct buf *body)
 		if (s->resp.status != 503)
 			return 0;
 		client_resp_error(&s->resp, err, sizeof(err));
-		now = mono_ms();
+		now = clock_mono_ms();
 		if (now >= deadline) {
 			warnx("daemon still refusing after %d s: %s",
 			      BUSY_BUDGET_MS / 1000, err);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 /*
@@ -66,24 +67,6 @@ struct commit {
 	_Atomic uint64_t full_rejects;
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 free_buries(struct bury_op *b)
 {
@@ -105,7 +88,7 @@ apply_fwd_ops(struct spool_txn *txn, const uint64_t *dels, size_t ndels,
 		return -1;
 	for (const struct bury_op *b = buries; b != NULL; b = b->next) {
 		if (spool_txn_bury(txn, b->seq, b->status, b->attempts,
-			b->reason, now_ms()) != SPOOL_OK)
+			b->reason, clock_wall_ms()) != SPOOL_OK)
 			return -1;
 	}
 	return 0;
@@ -224,7 +207,7 @@ static void *
 commit_main(void *arg)
 {
 	struct commit *c = arg;
-	uint64_t last_sync = mono_ms();
+	uint64_t last_sync = clock_mono_ms();
 	int unsynced = 0;
 
 	for (;;) {
@@ -246,11 +229,11 @@ commit_main(void *arg)
 				continue;
 			}
 			due = last_sync + c->sync_interval_ms;
-			if (mono_ms() >= due)
+			if (clock_mono_ms() >= due)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)((due - mono_ms()) / 1000);
-			ts.tv_nsec += (long)((due - mono_ms()) % 1000) *
+			ts.tv_sec += (time_t)((due - clock_mono_ms()) / 1000);
+			ts.tv_nsec += (long)((due - clock_mono_ms()) % 1000) *
 			    1000000;
 			if (ts.tv_nsec >= 1000000000) {
 				ts.tv_sec++;
@@ -296,12 +279,12 @@ commit_main(void *arg)
 		}
 		free(dels);
 		free_buries(buries);
-		if (unsynced && (stop || mono_ms() >= last_sync +
+		if (unsynced && (stop || clock_mono_ms() >= last_sync +
 			c->sync_interval_ms)) {
 			if (spool_sync(c->sp) != SPOOL_OK)
 				log_errorx("spool: sync: %s", spool_strerror());
 			unsynced = 0;
-			last_sync = mono_ms();
+			last_sync = clock_mono_ms();
 		}
 		if (stop)
 			break;

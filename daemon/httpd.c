@@ -25,6 +25,7 @@
 #include <http_parser.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 /*
@@ -223,15 +224,6 @@ httpd_timeout(struct httpd *h, int i, unsigned ms)
 	return common != NULL ? common : &h->tv[i];
 }
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int
 httpd_at_cap(const struct httpd *h)
 {
@@ -249,7 +241,7 @@ static struct httpd_conn *
 httpd_victim(struct httpd *h, uint64_t *wait_ms)
 {
 	struct httpd_conn *c;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	int unread, scanned = 0;
 
 	*wait_ms = 0;
@@ -359,7 +351,7 @@ conn_idle_set(struct httpd_conn *c, int on)
 		return;
 	c->in_idle = on;
 	if (on) {
-		c->idle_since = mono_ms();
+		c->idle_since = clock_mono_ms();
 		TAILQ_INSERT_TAIL(&h->idle, c, idle_entry);
 	} else {
 		TAILQ_REMOVE(&h->idle, c, idle_entry);
@@ -1074,7 +1066,7 @@ peer_allowed(const struct httpd *h, int fd, const struct httpd_req *r)
 static void
 httpd_log_refused(struct httpd *h, const struct httpd_req *r)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	if (h->refuse_log_ms != 0 &&
 	    now - h->refuse_log_ms < HTTPD_REFUSE_LOG_MS) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/uuid.h"
 #include "conf/conf.h"
@@ -111,15 +112,6 @@ struct ingest {
 	size_t span_cap;
 	struct buf reply;
 };
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 struct ingest *
 ingest_new(const struct conf *conf, struct spool *sp, struct commit *commit)
@@ -333,7 +325,7 @@ too_big:
 static void
 pending_seal(struct pending *p)
 {
-	uint64_t t = now_ms();
+	uint64_t t = clock_wall_ms();
 
 	for (size_t i = 0; i < p->n; i++) {
 		size_t end = i + 1 < p->n ? p->offs[i + 1] : p->data.len;
@@ -796,7 +788,7 @@ ingest_stats_json(struct ingest *ing, struct buf *b)
 	struct spool_stats st;
 	struct commit_stats cs;
 	struct fwd_stats fs;
-	uint64_t now = now_ms();
+	uint64_t now = clock_wall_ms();
 
 	if (spool_stat(ing->sp, &st) != SPOOL_OK)
 		return -1;
@@ -856,7 +848,7 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	struct commit_stats cs;
 	struct fwd_stats fs;
 	struct httpd_stats hs = {0};
-	uint64_t now = now_ms();
+	uint64_t now = clock_wall_ms();
 
 	if (spool_stat(ing->sp, &st) != SPOOL_OK)
 		return -1;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "forwarder/upstream.h"
 
@@ -91,24 +92,6 @@ struct fwd {
 	struct buf reason;
 	struct upstream_res res;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 opts_free(struct fwd_opts *o)
@@ -264,7 +247,7 @@ wait_for(struct fwd *f, uint64_t deadline, int until, uint64_t enough_seq)
 			pthread_cond_wait(&f->cond, &f->mtx);
 			continue;
 		}
-		if (mono_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			break;
 		ts.tv_sec = (time_t)(deadline / 1000);
 		ts.tv_nsec = (long)(deadline % 1000) * 1000000;
@@ -428,7 +411,7 @@ run_length(struct fwd *f, uint64_t now, int *complete)
 static int
 hold_partial(struct fwd *f, const struct spool_item *first)
 {
-	uint64_t now = mono_ms(), wall = wall_ms(), age, wait;
+	uint64_t now = clock_mono_ms(), wall = clock_wall_ms(), age, wait;
 	uint64_t flush = f->cur.flush_interval_ms;
 
 	if (!f->partial_held || f->partial_seq != first->seq) {
@@ -515,7 +498,7 @@ count_answer(struct fwd *f, const struct upstream_res *res)
 		else
 			f->stats.requests_other++;
 		f->stats.last_status = res->status;
-		f->stats.last_status_ms = wall_ms();
+		f->stats.last_status_ms = clock_wall_ms();
 	}
 	pthread_mutex_unlock(&f->mtx);
 }
@@ -548,7 +531,7 @@ backoff_delay(const struct fwd *f)
 static void
 backoff(struct fwd *f, const struct upstream_res *res)
 {
-	uint64_t delay, key_gen, now = mono_ms();
+	uint64_t delay, key_gen, now = clock_mono_ms();
 	int auth = res->verdict == UPSTREAM_AUTH;
 	char reason[sizeof(f->stats.reason)], when[24];
 
@@ -626,7 +609,7 @@ static void
 check_ok_body(struct fwd *f, const struct upstream_res *res)
 {
 	const char *p = res->body;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 		p++;
@@ -677,7 +660,7 @@ send_run(struct fwd *f, size_t n)
 		if (build_request(f, r.lo, r.hi, &req) == -1 ||
 		    upstream_request(f->up, &req, res) == -1) {
 			log_warnx("forwarder: out of memory");
-			wait_for(f, mono_ms() + IDLE_POLL_MS, 0, 0);
+			wait_for(f, clock_mono_ms() + IDLE_POLL_MS, 0, 0);
 			continue;
 		}
 		for (i = r.lo; i < r.hi; i++)
@@ -728,22 +711,22 @@ step(struct fwd *f)
 	    SPOOL_OK) {
 		log_warnx("forwarder: spool read: %s", spool_strerror());
 		set_state(f, FWD_IDLE, 0, "spool read failed");
-		wait_for(f, mono_ms() + IDLE_POLL_MS, 0, 0);
+		wait_for(f, clock_mono_ms() + IDLE_POLL_MS, 0, 0);
 		return;
 	}
 	if (f->batch.n == 0) {
 		f->partial_held = 0;
 		set_state(f, FWD_IDLE, 0, "");
-		wait_for(f, mono_ms() + IDLE_POLL_MS, WAIT_WAKE, 0);
+		wait_for(f, clock_mono_ms() + IDLE_POLL_MS, WAIT_WAKE, 0);
 		return;
 	}
 	if (work_reserve(f, f->batch.n) == -1) {
 		log_warnx("forwarder: out of memory");
-		wait_for(f, mono_ms() + IDLE_POLL_MS, 0, 0);
+		wait_for(f, clock_mono_ms() + IDLE_POLL_MS, 0, 0);
 		return;
 	}
 	memset(f->tries, 0, f->batch.n * sizeof(*f->tries));
-	now = wall_ms();
+	now = clock_wall_ms();
 	if (expired(f, &f->batch.items[0], now)) {
 		/* Bury the expired head; the next pass reads past it. */
 		for (n = 0;
@@ -950,8 +933,8 @@ fwd_stop(struct fwd *f, unsigned timeout_ms)
 	pthread_mutex_lock(&f->mtx);
 	f->stopping = 1;
 	pthread_cond_broadcast(&f->cond);
-	deadline = mono_ms() + timeout_ms;
-	while (!f->exited && mono_ms() < deadline) {
+	deadline = clock_mono_ms() + timeout_ms;
+	while (!f->exited && clock_mono_ms() < deadline) {
 		ts.tv_sec = (time_t)(deadline / 1000);
 		ts.tv_nsec = (long)(deadline % 1000) * 1000000;
 		pthread_cond_timedwait(&f->cond, &f->mtx, &ts);

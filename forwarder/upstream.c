@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 
 #ifndef TS_VERSION
 #define TS_VERSION "dev"
@@ -38,15 +39,6 @@ static void
 global_init(void)
 {
 	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static uint64_t
-now_unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static size_t
@@ -320,7 +312,7 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
 		res->status = (int)status;
 		res->verdict = upstream_classify(res->status);
 		if (up->retry_after[0] != '\0' &&
-		    upstream_parse_retry_after(up->retry_after, now_unix_ms(),
+		    upstream_parse_retry_after(up->retry_after, clock_wall_ms(),
 		                               &res->retry_after_ms) == -1)
 			res->retry_after_ms = 0;
 	}
