@@ -37,7 +37,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 
 int
 client_open(struct client **cp, const char *socket_path, const char *url,
-            char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	struct client *c;
 	size_t len;
@@ -71,8 +71,8 @@ client_open(struct client **cp, const char *socket_path, const char *url,
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS,
-	                 CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(
+	    c->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
 	curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tracespool/" TS_VERSION);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdrs);
@@ -132,18 +132,17 @@ transport_error(struct client *c, CURLcode rc, char *err, size_t errlen)
 	curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr);
 	if (rc == CURLE_COULDNT_CONNECT && oserr != 0)
 		snprintf(err, errlen,
-		         "cannot connect to tracespoold at %s: %s "
-		         "(is it running?)",
-		         client_where(c), strerror((int)oserr));
+		    "cannot connect to tracespoold at %s: %s "
+		    "(is it running?)",
+		    client_where(c), strerror((int)oserr));
 	else
 		snprintf(err, errlen, "tracespoold at %s: %s", client_where(c),
-		         c->errbuf[0] != '\0' ? c->errbuf
-		                              : curl_easy_strerror(rc));
+		    c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
 }
 
 static int
 perform(struct client *c, const char *path, struct client_resp *r, char *err,
-        size_t errlen)
+    size_t errlen)
 {
 	struct buf url;
 	curl_off_t ra = -1;
@@ -173,8 +172,7 @@ perform(struct client *c, const char *path, struct client_resp *r, char *err,
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		snprintf(err, errlen, "%s: %s", c->base,
-		         c->errbuf[0] != '\0' ? c->errbuf
-		                              : curl_easy_strerror(rc));
+		    c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(rc));
 		return CLIENT_ERR;
 	default:
 		transport_error(c, rc, err, errlen);
@@ -195,7 +193,7 @@ perform(struct client *c, const char *path, struct client_resp *r, char *err,
 
 int
 client_get(struct client *c, const char *path, struct client_resp *r, char *err,
-           size_t errlen)
+    size_t errlen)
 {
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	return perform(c, path, r, err, errlen);
@@ -203,7 +201,7 @@ client_get(struct client *c, const char *path, struct client_resp *r, char *err,
 
 int
 client_post(struct client *c, const char *path, const char *body, size_t len,
-            struct client_resp *r, char *err, size_t errlen)
+    struct client_resp *r, char *err, size_t errlen)
 {
 	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);

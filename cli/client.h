@@ -27,7 +27,7 @@ struct client_resp {
  * request connects, and the connection is kept for the next ones.
  */
 int client_open(struct client **cp, const char *socket_path, const char *url,
-                char *err, size_t errlen);
+    char *err, size_t errlen);
 /* NULL is ignored. */
 void client_close(struct client *c);
 
@@ -43,9 +43,9 @@ void client_resp_free(struct client_resp *r);
  * the system error when a connection failed.
  */
 int client_get(struct client *c, const char *path, struct client_resp *r,
-               char *err, size_t errlen);
+    char *err, size_t errlen);
 int client_post(struct client *c, const char *path, const char *body,
-                size_t len, struct client_resp *r, char *err, size_t errlen);
+    size_t len, struct client_resp *r, char *err, size_t errlen);
 
 /*
  * The "error" text of an answer's JSON body ({"success": false, "error":

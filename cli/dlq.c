@@ -67,8 +67,8 @@ member(const cJSON *o, const char *name)
  * session_id instead. "-" when absent.
  */
 static void
-record_names(const char *data, char *name, size_t namelen, char *id,
-             size_t idlen)
+record_names(
+    const char *data, char *name, size_t namelen, char *id, size_t idlen)
 {
 	cJSON *root = cJSON_Parse(data);
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "session");
@@ -95,8 +95,7 @@ dead_json(struct buf *b, const struct spool_dead *d)
 	cJSON *check = cJSON_ParseWithLength(d->data, d->len);
 	int rc = 0;
 
-	rc |= buf_printf(
-	    b,
+	rc |= buf_printf(b,
 	    "{\"id\":%llu,\"seq\":%llu,\"kind\":\"%s\",\"time_ms\":%llu,"
 	    "\"dead_ms\":%llu,\"status\":%d,\"attempts\":%u,\"reason\":",
 	    (unsigned long long)d->id, (unsigned long long)d->seq,
@@ -142,21 +141,21 @@ print_list_line(const struct spool_dead *d)
 	record_names(d->data, name, sizeof(name), id, sizeof(id));
 	status_text(d, st, sizeof(st));
 	printf("%-6llu %-19s  %-7s %-8u ", (unsigned long long)d->id,
-	       fmt_time(d->dead_ms, when, sizeof(when)), st,
-	       (unsigned)d->attempts);
+	    fmt_time(d->dead_ms, when, sizeof(when)), st,
+	    (unsigned)d->attempts);
 	put_col(name, NAME_COLS);
 	put_col(id, 37);
 	/* The reason is the last column: its first REASON_COLS, then "...". */
 	printf("%s\n",
-	       fmt_clip(d->reason, REASON_COLS + 3, reason, sizeof(reason)));
+	    fmt_clip(d->reason, REASON_COLS + 3, reason, sizeof(reason)));
 }
 
 static void
 print_header(void)
 {
 	printf("%-6s %-19s  %-7s %-8s %-*s %-36s  %s\n", "ID", "DEAD SINCE",
-	       "STATUS", "ATTEMPTS", NAME_COLS, "EVENT_NAME", "EVENT_ID",
-	       "REASON");
+	    "STATUS", "ATTEMPTS", NAME_COLS, "EVENT_NAME", "EVENT_ID",
+	    "REASON");
 }
 
 /* Write one dead letter of a --json list, after a comma unless first. */
@@ -229,7 +228,7 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 	rc = spool_dead_get(sp, id, &d);
 	if (rc == SPOOL_NOTFOUND) {
 		warnx("no dead letter %llu in %s", (unsigned long long)id,
-		      cli->spool_dir);
+		    cli->spool_dir);
 		return CLI_EXIT_FAIL;
 	}
 	if (rc != SPOOL_OK) {
@@ -241,8 +240,8 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 
 		buf_init(&out);
 		rc = dead_json(&out, &d) == 0 && buf_addch(&out, '\n') == 0
-		         ? CLI_EXIT_OK
-		         : CLI_EXIT_FAIL;
+		    ? CLI_EXIT_OK
+		    : CLI_EXIT_FAIL;
 		if (rc == CLI_EXIT_OK)
 			fputs(out.data, stdout);
 		else
@@ -256,7 +255,7 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 	printf("sequence:    %llu\n", (unsigned long long)d.seq);
 	printf("received:    %s\n", fmt_time(d.time_ms, a, sizeof(a)));
 	printf("dead since:  %s (%s ago)\n", fmt_time(d.dead_ms, a, sizeof(a)),
-	       fmt_age(now > d.dead_ms ? now - d.dead_ms : 0, b, sizeof(b)));
+	    fmt_age(now > d.dead_ms ? now - d.dead_ms : 0, b, sizeof(b)));
 	if (d.status == 0)
 		printf("status:      expired (older than max_event_age)\n");
 	else
@@ -265,8 +264,8 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 	printf("reason:      %s\n", d.reason);
 	ev = cJSON_ParseWithLength(d.data, d.len);
 	pretty = ev != NULL ? cJSON_Print(ev) : NULL;
-	printf("%s:\n%s\n", kind_name(d.kind),
-	       pretty != NULL ? pretty : d.data);
+	printf(
+	    "%s:\n%s\n", kind_name(d.kind), pretty != NULL ? pretty : d.data);
 	free(pretty);
 	cJSON_Delete(ev);
 	spool_dead_clear(&d);
@@ -284,7 +283,7 @@ dlq_move(const struct cli *cli, struct spool *sp, int replay, uint64_t id)
 	            : spool_dead_purge(sp, id, &n);
 	if (rc == SPOOL_NOTFOUND) {
 		warnx("no dead letter %llu in %s", (unsigned long long)id,
-		      cli->spool_dir);
+		    cli->spool_dir);
 		return CLI_EXIT_FAIL;
 	}
 	if (rc != SPOOL_OK) {
@@ -292,7 +291,7 @@ dlq_move(const struct cli *cli, struct spool *sp, int replay, uint64_t id)
 		return CLI_EXIT_FAIL;
 	}
 	printf("%s %zu dead letter%s%s\n", replay ? "replayed" : "purged", n,
-	       n == 1 ? "" : "s", replay && n > 0 ? " to the spool" : "");
+	    n == 1 ? "" : "s", replay && n > 0 ? " to the spool" : "");
 	return CLI_EXIT_OK;
 }
 
@@ -318,8 +317,8 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 		if (argc != 2)
 			return cli_usage_error("dlq show: expected one ID");
 		if (parse_id(argv[1], &id) == -1)
-			return cli_usage_error("dlq show: %s: not an id",
-			                       argv[1]);
+			return cli_usage_error(
+			    "dlq show: %s: not an id", argv[1]);
 		if (cli_spool_open(cli, 1, &sp) == -1)
 			return CLI_EXIT_FAIL;
 		rc = dlq_show(cli, sp, id);
@@ -330,8 +329,8 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 			return cli_usage_error(
 			    "dlq %s: expected an ID or --all", sub);
 		if (argc == 2 && parse_id(argv[1], &id) == -1)
-			return cli_usage_error("dlq %s: %s: not an id", sub,
-			                       argv[1]);
+			return cli_usage_error(
+			    "dlq %s: %s: not an id", sub, argv[1]);
 		if (cli_spool_open(cli, 0, &sp) == -1)
 			return CLI_EXIT_FAIL;
 		rc = dlq_move(cli, sp, replay, id);

@@ -34,16 +34,15 @@ fmt_age(uint64_t ms, char *out, size_t outlen)
 		snprintf(out, outlen, "%llus", (unsigned long long)s);
 	else if (s < 3600)
 		snprintf(out, outlen, "%llum%02llus",
-		         (unsigned long long)(s / 60),
-		         (unsigned long long)(s % 60));
+		    (unsigned long long)(s / 60), (unsigned long long)(s % 60));
 	else if (s < 86400)
 		snprintf(out, outlen, "%lluh%02llum",
-		         (unsigned long long)(s / 3600),
-		         (unsigned long long)(s % 3600 / 60));
+		    (unsigned long long)(s / 3600),
+		    (unsigned long long)(s % 3600 / 60));
 	else
 		snprintf(out, outlen, "%llud%02lluh",
-		         (unsigned long long)(s / 86400),
-		         (unsigned long long)(s % 86400 / 3600));
+		    (unsigned long long)(s / 86400),
+		    (unsigned long long)(s % 86400 / 3600));
 	return out;
 }
 

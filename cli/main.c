@@ -30,8 +30,7 @@ enum {
 static void
 usage(FILE *fp)
 {
-	fprintf(
-	    fp,
+	fprintf(fp,
 	    "usage: tracespool [options] COMMAND [ARGS]\n"
 	    "\n"
 	    "commands:\n"
@@ -121,7 +120,7 @@ env_defaults(struct cli *cli)
 	if (cli->socket == NULL && (v = getenv("TRACESPOOL_SOCKET")) != NULL) {
 		if (!socket_path_ok(v)) {
 			warnx("TRACESPOOL_SOCKET: %s",
-			      v[0] == '\0' ? "empty" : "path too long");
+			    v[0] == '\0' ? "empty" : "path too long");
 			return -1;
 		}
 		cli->socket = v;
@@ -179,8 +178,8 @@ check_opts(const char *cmd, const char *sub, int given)
 	for (i = 0; (extra & (1 << i)) == 0; i++)
 		;
 	cli_usage_error("%s: not an option of '%s%s%s'", names[i], cmd,
-	                sub != NULL && strcmp(cmd, "dlq") == 0 ? " " : "",
-	                sub != NULL && strcmp(cmd, "dlq") == 0 ? sub : "");
+	    sub != NULL && strcmp(cmd, "dlq") == 0 ? " " : "",
+	    sub != NULL && strcmp(cmd, "dlq") == 0 ? sub : "");
 	return -1;
 }
 
@@ -211,8 +210,8 @@ main(int argc, char **argv)
 		switch (ch) {
 		case LOPT_SOCKET:
 			if (!socket_path_ok(optarg))
-				return cli_usage_error(
-				    "--socket %s: %s", optarg,
+				return cli_usage_error("--socket %s: %s",
+				    optarg,
 				    optarg[0] == '\0' ? "empty"
 				                      : "path too long");
 			cli.socket = optarg;
@@ -253,17 +252,17 @@ main(int argc, char **argv)
 			usage(stdout);
 			return CLI_EXIT_OK;
 		case ':':
-			return cli_usage_error("%s: needs an argument",
-			                       argv[optind - 1]);
+			return cli_usage_error(
+			    "%s: needs an argument", argv[optind - 1]);
 		default:
 			if (optopt >= LOPT_SOCKET)
-				return cli_usage_error("%s: takes no argument",
-				                       argv[optind - 1]);
+				return cli_usage_error(
+				    "%s: takes no argument", argv[optind - 1]);
 			if (optopt > 0)
-				return cli_usage_error("-%c: unknown option",
-				                       optopt);
-			return cli_usage_error("%s: unknown option",
-			                       argv[optind - 1]);
+				return cli_usage_error(
+				    "-%c: unknown option", optopt);
+			return cli_usage_error(
+			    "%s: unknown option", argv[optind - 1]);
 		}
 	}
 	if (env_defaults(&cli) == -1)

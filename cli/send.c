@@ -63,7 +63,7 @@ static void
 sleep_ms(uint64_t ms)
 {
 	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
-	                      .tv_nsec = (long)(ms % 1000) * 1000000};
+	    .tv_nsec = (long)(ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -84,12 +84,12 @@ post(struct sender *s, const char *path, const struct buf *body)
 
 	for (;;) {
 		rc = client_post(s->cl, path, body->data, body->len, &s->resp,
-		                 err, sizeof(err));
+		    err, sizeof(err));
 		if (rc != CLIENT_OK) {
 			warnx("%s", err);
 			s->exit = rc == CLIENT_UNREACHABLE
-			              ? CLI_EXIT_UNAVAILABLE
-			              : CLI_EXIT_FAIL;
+			    ? CLI_EXIT_UNAVAILABLE
+			    : CLI_EXIT_FAIL;
 			return -1;
 		}
 		if (s->resp.status != 503)
@@ -98,17 +98,17 @@ post(struct sender *s, const char *path, const struct buf *body)
 		now = clock_mono_ms();
 		if (now >= deadline) {
 			warnx("daemon still refusing after %d s: %s",
-			      BUSY_BUDGET_MS / 1000, err);
+			    BUSY_BUDGET_MS / 1000, err);
 			s->exit = CLI_EXIT_UNAVAILABLE;
 			return -1;
 		}
 		wait = s->resp.retry_after > 0
-		           ? (uint64_t)s->resp.retry_after * 1000
-		           : 1000;
+		    ? (uint64_t)s->resp.retry_after * 1000
+		    : 1000;
 		if (wait > deadline - now)
 			wait = deadline - now;
 		warnx("daemon busy (%s); retrying in %.1f s", err,
-		      (double)wait / 1000);
+		    (double)wait / 1000);
 		sleep_ms(wait);
 	}
 }
@@ -193,7 +193,7 @@ flush(struct sender *s, size_t *first)
 			if (sep++ > 0)
 				oom |= buf_addch(&s->body, ',') == -1;
 			oom |= buf_add(&s->body, s->lines[i].text,
-			               s->lines[i].len) == -1;
+			           s->lines[i].len) == -1;
 		}
 		oom |= buf_addstr(&s->body, "]}") == -1;
 		if (oom) {
@@ -249,14 +249,14 @@ check_line(struct line *l)
 	} else if ((o = cJSON_ParseWithOpts(l->text, &end, 1)) == NULL) {
 		if (end != NULL && end >= l->text)
 			snprintf(l->err, sizeof(l->err),
-			         "not JSON (error at column %zu)",
-			         (size_t)(end - l->text) + 1);
+			    "not JSON (error at column %zu)",
+			    (size_t)(end - l->text) + 1);
 		else
 			snprintf(l->err, sizeof(l->err), "not JSON");
 	} else {
 		if (!cJSON_IsObject(o))
 			snprintf(l->err, sizeof(l->err),
-			         "not a JSON object (an event is an object)");
+			    "not a JSON object (an event is an object)");
 		cJSON_Delete(o);
 	}
 	if (l->err[0] != '\0') {
@@ -331,8 +331,8 @@ read_lines(struct sender *s, FILE *fp, size_t *first)
 		}
 		no++;
 		len = (size_t)n;
-		while (len > 0 &&
-		       (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		while (
+		    len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 			text[--len] = '\0';
 		/* Editors on some systems start a UTF-8 file with a BOM. */
 		if (no == 1 && len >= 3 &&
@@ -390,13 +390,13 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	}
 	if (read_lines(&s, fp, &first) == -1)
 		warnx("stopped: line %zu and those after it were not sent",
-		      first);
+		    first);
 	printf("accepted %llu, rejected %llu\n", (unsigned long long)s.accepted,
-	       (unsigned long long)s.rejected);
+	    (unsigned long long)s.rejected);
 	if (fflush(stdout) != 0 && s.exit == CLI_EXIT_OK)
 		s.exit = CLI_EXIT_FAIL;
 	rc = s.exit != CLI_EXIT_OK ? s.exit
-	     : s.rejected > 0      ? CLI_EXIT_FAIL
+	    : s.rejected > 0       ? CLI_EXIT_FAIL
 	                           : CLI_EXIT_OK;
 out:
 	clear_lines(&s);

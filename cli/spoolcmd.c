@@ -42,8 +42,7 @@ print_json(const struct cli *cli, const struct spool_stats *st, uint64_t now)
 	buf_init(&b);
 	buf_addstr(&b, "{\"spool_dir\":");
 	buf_add_json_string(&b, cli->spool_dir);
-	buf_printf(
-	    &b,
+	buf_printf(&b,
 	    ",\"spool_events\":%llu,\"spool_bytes\":%llu,"
 	    "\"spool_used_bytes\":%llu,\"spool_limit_bytes\":%llu,"
 	    "\"spool_max_bytes\":%llu,\"spool_oldest_age_ms\":%llu,"
@@ -53,8 +52,8 @@ print_json(const struct cli *cli, const struct spool_stats *st, uint64_t now)
 	    (unsigned long long)st->limit_bytes,
 	    (unsigned long long)st->map_bytes,
 	    (unsigned long long)(st->oldest_ms && now > st->oldest_ms
-	                             ? now - st->oldest_ms
-	                             : 0),
+	            ? now - st->oldest_ms
+	            : 0),
 	    (unsigned long long)st->dead, (unsigned long long)st->evicted,
 	    (unsigned long long)st->next_seq);
 	if (b.data == NULL) {
@@ -73,24 +72,24 @@ print_summary(const struct cli *cli, const struct spool_stats *st, uint64_t now)
 
 	printf("spool dir:      %s\n", cli->spool_dir);
 	printf("events:         %llu (%s)\n", (unsigned long long)st->events,
-	       fmt_bytes(st->bytes, a, sizeof(a)));
+	    fmt_bytes(st->bytes, a, sizeof(a)));
 	if (st->oldest_ms != 0)
 		printf("oldest event:   %s (%s ago)\n",
-		       fmt_time(st->oldest_ms, a, sizeof(a)),
-		       fmt_age(now > st->oldest_ms ? now - st->oldest_ms : 0, b,
-		               sizeof(b)));
+		    fmt_time(st->oldest_ms, a, sizeof(a)),
+		    fmt_age(now > st->oldest_ms ? now - st->oldest_ms : 0, b,
+		        sizeof(b)));
 	printf("dead letters:   %llu%s\n", (unsigned long long)st->dead,
-	       st->dead > 0 ? " (tracespool dlq list)" : "");
+	    st->dead > 0 ? " (tracespool dlq list)" : "");
 	if (st->evicted > 0)
-		printf("evicted (full): %llu\n",
-		       (unsigned long long)st->evicted);
+		printf(
+		    "evicted (full): %llu\n", (unsigned long long)st->evicted);
 	printf("space:          %s used of %s (%.0f%%; map %s)\n",
-	       fmt_bytes(st->used_bytes, a, sizeof(a)),
-	       fmt_bytes(st->limit_bytes, b, sizeof(b)),
-	       st->limit_bytes > 0
-	           ? 100.0 * (double)st->used_bytes / (double)st->limit_bytes
-	           : 0.0,
-	       fmt_bytes(st->map_bytes, c, sizeof(c)));
+	    fmt_bytes(st->used_bytes, a, sizeof(a)),
+	    fmt_bytes(st->limit_bytes, b, sizeof(b)),
+	    st->limit_bytes > 0
+	        ? 100.0 * (double)st->used_bytes / (double)st->limit_bytes
+	        : 0.0,
+	    fmt_bytes(st->map_bytes, c, sizeof(c)));
 }
 
 int

@@ -63,7 +63,7 @@ print_summary(const cJSON *o)
 	v = num(o, "spool_events", &have);
 	w = num(o, "spool_bytes", &have2);
 	printf("spool:             %llu events, %s\n", (unsigned long long)v,
-	       fmt_bytes(w, a, sizeof(a)));
+	    fmt_bytes(w, a, sizeof(a)));
 	v = num(o, "spool_oldest_age_ms", &have);
 	if (have && v > 0)
 		printf("oldest event:      %s old\n", fmt_age(v, a, sizeof(a)));
@@ -71,19 +71,19 @@ print_summary(const cJSON *o)
 	w = num(o, "spool_limit_bytes", &have2);
 	if (have && have2 && w > 0)
 		printf("spool space:       %s used of %s (%.0f%%)\n",
-		       fmt_bytes(v, a, sizeof(a)), fmt_bytes(w, b, sizeof(b)),
-		       100.0 * (double)v / (double)w);
+		    fmt_bytes(v, a, sizeof(a)), fmt_bytes(w, b, sizeof(b)),
+		    100.0 * (double)v / (double)w);
 	v = num(o, "dead_letters", &have);
 	printf("dead letters:      %llu%s\n", (unsigned long long)v,
-	       v > 0 ? " (tracespool dlq list)" : "");
+	    v > 0 ? " (tracespool dlq list)" : "");
 	v = num(o, "evicted", &have);
 	if (have && v > 0)
 		printf("evicted (full):    %llu\n", (unsigned long long)v);
 	v = num(o, "events_received", &have);
 	w = num(o, "events_rejected", &have2);
 	if (have) {
-		printf("events received:   %llu accepted",
-		       (unsigned long long)v);
+		printf(
+		    "events received:   %llu accepted", (unsigned long long)v);
 		if (have2)
 			printf(", %llu rejected", (unsigned long long)w);
 		printf("\n");

@@ -1,4 +1,5 @@
-/* clock.c: millisecond clocks: wall time for timestamps, monotonic time for deadlines. */
+/* clock.c: millisecond clocks: wall time for timestamps, monotonic time for
+ * deadlines. */
 #include "clock.h"
 
 #include <time.h>

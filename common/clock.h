@@ -1,4 +1,5 @@
-/* clock.h: millisecond clocks: wall time for timestamps, monotonic time for deadlines. */
+/* clock.h: millisecond clocks: wall time for timestamps, monotonic time for
+ * deadlines. */
 #ifndef TS_CLOCK_H
 #define TS_CLOCK_H
 

@@ -1,4 +1,5 @@
-/* log.c: one-line logging to stderr, shared by every thread of both programs. */
+/* log.c: one-line logging to stderr, shared by every thread of both programs.
+ */
 #include "log.h"
 
 #include <errno.h>
@@ -65,8 +66,8 @@ vlog(int level, int errnum, const char *fmt, va_list ap)
 
 	if (level < atomic_load(&log_minlevel))
 		return;
-	n = snprintf(line, sizeof(line), "%s: %s: ", log_progname,
-	    level_names[level]);
+	n = snprintf(
+	    line, sizeof(line), "%s: %s: ", log_progname, level_names[level]);
 	if (n < 0)
 		return;
 	len = (size_t)n;
@@ -89,13 +90,13 @@ vlog(int level, int errnum, const char *fmt, va_list ap)
 	(void)!write(STDERR_FILENO, line, len);
 }
 
-#define LOG_FN(name, level, with_errno)                                      \
+#define LOG_FN(name, level, with_errno)                                        \
 	void name(const char *fmt, ...)                                        \
 	{                                                                      \
 		int saved = errno;                                             \
 		va_list ap;                                                    \
 		va_start(ap, fmt);                                             \
-		vlog(level, with_errno ? saved : 0, fmt, ap);                 \
+		vlog(level, with_errno ? saved : 0, fmt, ap);                  \
 		va_end(ap);                                                    \
 		errno = saved;                                                 \
 	}

@@ -1,4 +1,5 @@
-/* log.h: one-line logging to stderr, shared by every thread of both programs. */
+/* log.h: one-line logging to stderr, shared by every thread of both programs.
+ */
 #ifndef TS_LOG_H
 #define TS_LOG_H
 

@@ -89,49 +89,49 @@ static const char *const sync_names[] = {"full", "normal", NULL};
  */
 static const struct conf_key conf_keys[] = {
     {"socket", T_STRING, OFF(socket), "/run/tracespool/tracespool.sock", 0, 0,
-     F_NONEMPTY | F_SOCKPATH, NULL},
+        F_NONEMPTY | F_SOCKPATH, NULL},
     {"socket_mode", T_MODE, OFF(socket_mode), "0660", 0, 0777, 0, NULL},
     {"allowed_uids", T_UIDS, OFF(allowed_uids), "", 0, 0, 0, NULL},
     {"allowed_gids", T_GIDS, OFF(allowed_gids), "", 0, 0, 0, NULL},
     {"listen_tcp", T_HOSTPORT, OFF(listen_tcp), "", 0, 0, 0, NULL},
     {"listen_tcp_allow_remote", T_BOOL, OFF(listen_tcp_allow_remote), "no", 0,
-     0, 0, NULL},
+        0, 0, NULL},
     {"max_connections", T_COUNT, OFF(max_connections), "1024", 1, 1000000, 0,
-     NULL},
+        NULL},
     {"max_header_bytes", T_SIZE, OFF(max_header_bytes), "16K", KIB, MIB, 0,
-     NULL},
+        NULL},
     {"header_timeout", T_DURATION, OFF(header_timeout_ms), "10s", 1, MS_DAY, 0,
-     NULL},
+        NULL},
     {"body_timeout", T_DURATION, OFF(body_timeout_ms), "30s", 1, MS_DAY, 0,
-     NULL},
+        NULL},
     {"idle_timeout", T_DURATION, OFF(idle_timeout_ms), "60s", 1, MS_DAY, 0,
-     NULL},
+        NULL},
     {"max_event_bytes", T_SIZE, OFF(max_event_bytes), "1M", 1, GIB, 0, NULL},
     {"max_body_bytes", T_SIZE, OFF(max_body_bytes), "16M", 1, GIB, 0, NULL},
     {"default_project", T_STRING, OFF(default_project), "", 0, 0, 0, NULL},
     {"spool_dir", T_STRING, OFF(spool_dir), "/var/lib/tracespool", 0, 0,
-     F_NONEMPTY, NULL},
+        F_NONEMPTY, NULL},
     {"spool_max_bytes", T_SIZE, OFF(spool_max_bytes), "1G", MIB, UINT64_MAX, 0,
-     NULL},
+        NULL},
     {"when_full", T_CHOICE, OFF(when_full), "reject", 0, 0, 0, when_full_names},
     {"sync", T_CHOICE, OFF(sync), "full", 0, 0, 0, sync_names},
     {"sync_interval", T_DURATION, OFF(sync_interval_ms), "100ms", 1, MS_HOUR, 0,
-     NULL},
+        NULL},
     {"max_event_age", T_DURATION, OFF(max_event_age_ms), "7d", 1, 3650 * MS_DAY,
-     0, NULL},
+        0, NULL},
     {"upstream_url", T_URL, OFF(upstream_url), "https://api.honeyhive.ai", 0, 0,
-     0, NULL},
+        0, NULL},
     {"api_key_file", T_STRING, OFF(api_key_file), "", 0, 0, 0, NULL},
     {"batch_max_events", T_COUNT, OFF(batch_max_events), "100", 1, 10000, 0,
-     NULL},
+        NULL},
     {"batch_max_bytes", T_SIZE, OFF(batch_max_bytes), "4M", 1, GIB, 0, NULL},
     {"flush_interval", T_DURATION, OFF(flush_interval_ms), "200ms", 0, MS_HOUR,
-     0, NULL},
+        0, NULL},
     {"retry_initial", T_DURATION, OFF(retry_initial_ms), "1s", 1, MS_DAY, 0,
-     NULL},
+        NULL},
     {"retry_max", T_DURATION, OFF(retry_max_ms), "5m", 1, MS_DAY, 0, NULL},
     {"request_timeout", T_DURATION, OFF(request_timeout_ms), "30s", 1, MS_DAY,
-     0, NULL},
+        0, NULL},
     {"ca_file", T_STRING, OFF(ca_file), "", 0, 0, 0, NULL},
     {"log_level", T_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0, NULL},
 };
@@ -343,8 +343,11 @@ parse_duration(const char *s, uint64_t *ms, const char **why)
 		const char *unit;
 		uint64_t ms;
 	} units[] = {
-	    {"ms", 1},      {"s", MS_SEC}, {"m", MS_MIN},
-	    {"h", MS_HOUR}, {"d", MS_DAY},
+	    {"ms", 1},
+	    {"s", MS_SEC},
+	    {"m", MS_MIN},
+	    {"h", MS_HOUR},
+	    {"d", MS_DAY},
 	};
 	const char *p;
 	uint64_t n;
@@ -565,12 +568,12 @@ check_range(const struct conf_key *k, uint64_t v, char *err, size_t errlen)
 
 	if (v < k->min) {
 		if (k->min == 1 && k->type != T_COUNT) {
-			snprintf(err, errlen, "%s: must be more than 0",
-			         k->name);
+			snprintf(
+			    err, errlen, "%s: must be more than 0", k->name);
 		} else {
 			fmt_bound(k, k->min, b, sizeof(b));
-			snprintf(err, errlen, "%s: must be at least %s",
-			         k->name, b);
+			snprintf(
+			    err, errlen, "%s: must be at least %s", k->name, b);
 		}
 		return -1;
 	}
@@ -597,7 +600,7 @@ check_url(const char *name, const char *v, char *err, size_t errlen)
 		host = v + 8;
 	else {
 		snprintf(err, errlen, "%s: must start with http:// or https://",
-		         name);
+		    name);
 		return -1;
 	}
 	if (*host == '\0' || *host == '/') {
@@ -606,15 +609,13 @@ check_url(const char *name, const char *v, char *err, size_t errlen)
 	}
 	for (p = v; *p != '\0'; p++) {
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "%s: contains white space or a control character",
 			    name);
 			return -1;
 		}
 		if (*p == '?' || *p == '#') {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "%s: must not have a query or fragment (request "
 			    "paths are appended to it)",
 			    name);
@@ -624,9 +625,9 @@ check_url(const char *name, const char *v, char *err, size_t errlen)
 	p = host + strcspn(host, "/");
 	if (memchr(host, '@', (size_t)(p - host)) != NULL) {
 		snprintf(err, errlen,
-		         "%s: must not hold credentials (the API key goes in "
-		         "api_key_file or TRACESPOOL_API_KEY)",
-		         name);
+		    "%s: must not hold credentials (the API key goes in "
+		    "api_key_file or TRACESPOOL_API_KEY)",
+		    name);
 		return -1;
 	}
 	return 0;
@@ -634,15 +635,15 @@ check_url(const char *name, const char *v, char *err, size_t errlen)
 
 static int
 set_string(struct conf *c, const struct conf_key *k, const char *value,
-           char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	char **fp = field_str(c, k);
 	char *copy;
 	size_t len;
 
 	if (has_control(value)) {
-		snprintf(err, errlen, "%s: contains a control character",
-		         k->name);
+		snprintf(
+		    err, errlen, "%s: contains a control character", k->name);
 		return -1;
 	}
 	if ((k->flags & F_NONEMPTY) && *value == '\0') {
@@ -653,8 +654,7 @@ set_string(struct conf *c, const struct conf_key *k, const char *value,
 		struct sockaddr_un sun;
 
 		if (strlen(value) >= sizeof(sun.sun_path)) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "%s: longer than %zu bytes, the limit of a Unix "
 			    "socket path",
 			    k->name, sizeof(sun.sun_path) - 1);
@@ -672,9 +672,9 @@ set_string(struct conf *c, const struct conf_key *k, const char *value,
 		if (conf_parse_hostport(value, host, sizeof(host), &port) ==
 		    -1) {
 			snprintf(err, errlen,
-			         "%s: not HOST:PORT or [IPV6]:PORT with a port "
-			         "from 1 to 65535",
-			         k->name);
+			    "%s: not HOST:PORT or [IPV6]:PORT with a port "
+			    "from 1 to 65535",
+			    k->name);
 			return -1;
 		}
 	}
@@ -699,7 +699,7 @@ set_string(struct conf *c, const struct conf_key *k, const char *value,
 
 static int
 set_mode(struct conf *c, const struct conf_key *k, const char *value, char *err,
-         size_t errlen)
+    size_t errlen)
 {
 	unsigned long v;
 	const char *p;
@@ -711,8 +711,7 @@ set_mode(struct conf *c, const struct conf_key *k, const char *value, char *err,
 	}
 	if (*value == '\0' || *p != '\0') {
 		snprintf(err, errlen,
-		         "%s: not an octal permission mode such as 0660",
-		         k->name);
+		    "%s: not an octal permission mode such as 0660", k->name);
 		return -1;
 	}
 	errno = 0;
@@ -727,7 +726,7 @@ set_mode(struct conf *c, const struct conf_key *k, const char *value, char *err,
 
 static int
 set_number(struct conf *c, const struct conf_key *k, const char *value,
-           char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	char shown[ECHO_MAX + 8];
 	const char *why = "not a whole number", *end;
@@ -889,7 +888,7 @@ fail:
 
 static int
 set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
-         size_t errlen)
+    size_t errlen)
 {
 	char shown[ECHO_MAX + 8];
 	int v;
@@ -900,17 +899,17 @@ set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
 	case T_BOOL:
 		if (conf_parse_bool(value, &v) == -1) {
 			snprintf(err, errlen,
-			         "%s: \"%s\": not yes or no (also true/false, "
-			         "on/off, 1/0)",
-			         k->name, shown);
+			    "%s: \"%s\": not yes or no (also true/false, "
+			    "on/off, 1/0)",
+			    k->name, shown);
 			return -1;
 		}
 		break;
 	case T_LOG_LEVEL:
 		if (log_level_parse(value, &v) == -1) {
 			snprintf(err, errlen,
-			         "%s: \"%s\": not debug, info, warn or error",
-			         k->name, shown);
+			    "%s: \"%s\": not debug, info, warn or error",
+			    k->name, shown);
 			return -1;
 		}
 		break;
@@ -921,7 +920,7 @@ set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
 		}
 		if (k->choices[i] == NULL) {
 			snprintf(err, errlen, "%s: \"%s\": not %s or %s",
-			         k->name, shown, k->choices[0], k->choices[1]);
+			    k->name, shown, k->choices[0], k->choices[1]);
 			return -1;
 		}
 		v = (int)i;
@@ -933,15 +932,14 @@ set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
 
 int
 conf_set(struct conf *c, const char *key, const char *value, char *err,
-         size_t errlen)
+    size_t errlen)
 {
 	const struct conf_key *k;
 	char shown[ECHO_MAX + 8];
 
 	/* The value is never echoed here: it would be the secret itself. */
 	if (strcmp(key, "api_key") == 0) {
-		snprintf(
-		    err, errlen,
+		snprintf(err, errlen,
 		    "api_key: not a configuration key: the API key is never "
 		    "written in the configuration; put it in the file named "
 		    "by api_key_file, in $CREDENTIALS_DIRECTORY/api_key, or "
@@ -989,7 +987,7 @@ conf_new(void)
 		return NULL;
 	for (i = 0; i < NKEYS; i++) {
 		if (conf_set(c, conf_keys[i].name, conf_keys[i].def, err,
-		             sizeof(err)) == -1)
+		        sizeof(err)) == -1)
 			goto fail;
 	}
 	return c;
@@ -1102,7 +1100,7 @@ split_line(char *line, char **key, char **value, const char **why)
 
 int
 conf_load_file(struct conf *c, const char *path, int required,
-               report_fn *report, void *arg)
+    report_fn *report, void *arg)
 {
 	FILE *fp;
 	char *line = NULL, *key, *value;
@@ -1118,7 +1116,7 @@ conf_load_file(struct conf *c, const char *path, int required,
 		if (errno == ENOENT && !required)
 			return 0;
 		snprintf(msg, sizeof(msg), "%s: %s", path,
-		         errstr(errno, ebuf, sizeof(ebuf)));
+		    errstr(errno, ebuf, sizeof(ebuf)));
 		report_msg(report, arg, msg);
 		return -1;
 	}
@@ -1126,7 +1124,7 @@ conf_load_file(struct conf *c, const char *path, int required,
 		lineno++;
 		if (memchr(line, '\0', (size_t)n) != NULL) {
 			snprintf(msg, sizeof(msg),
-			         "%s:%lu: contains a NUL byte", path, lineno);
+			    "%s:%lu: contains a NUL byte", path, lineno);
 			report_msg(report, arg, msg);
 			errors++;
 			continue;
@@ -1135,8 +1133,8 @@ conf_load_file(struct conf *c, const char *path, int required,
 		if (rc == 0)
 			continue;
 		if (rc == -1 && key == NULL) {
-			snprintf(msg, sizeof(msg), "%s:%lu: %s", path, lineno,
-			         why);
+			snprintf(
+			    msg, sizeof(msg), "%s:%lu: %s", path, lineno, why);
 			report_msg(report, arg, msg);
 			errors++;
 			continue;
@@ -1144,21 +1142,21 @@ conf_load_file(struct conf *c, const char *path, int required,
 		if (rc == -1) {
 			echo(shown, sizeof(shown), key);
 			snprintf(msg, sizeof(msg), "%s:%lu: %s: %s", path,
-			         lineno, shown, why);
+			    lineno, shown, why);
 			report_msg(report, arg, msg);
 			errors++;
 			continue;
 		}
 		if (conf_set(c, key, value, err, sizeof(err)) == -1) {
-			snprintf(msg, sizeof(msg), "%s:%lu: %s", path, lineno,
-			         err);
+			snprintf(
+			    msg, sizeof(msg), "%s:%lu: %s", path, lineno, err);
 			report_msg(report, arg, msg);
 			errors++;
 		}
 	}
 	if (ferror(fp)) {
 		snprintf(msg, sizeof(msg), "%s: %s", path,
-		         errstr(errno, ebuf, sizeof(ebuf)));
+		    errstr(errno, ebuf, sizeof(ebuf)));
 		report_msg(report, arg, msg);
 		errors = -1;
 	}
@@ -1213,8 +1211,7 @@ conf_load_env(struct conf *c, char *const *envp, report_fn *report, void *arg)
 		snprintf(var, sizeof(var), "%.*s", (int)len, *envp);
 		echo(shown, sizeof(shown), var);
 		if (env_key(*envp, len, key, sizeof(key)) == -1) {
-			snprintf(
-			    msg, sizeof(msg),
+			snprintf(msg, sizeof(msg),
 			    "%s: unknown variable: it names no configuration "
 			    "key",
 			    shown);
@@ -1240,25 +1237,23 @@ conf_check(const struct conf *c, report_fn *report, void *arg)
 
 	if (c->retry_initial_ms > c->retry_max_ms) {
 		report_msg(report, arg,
-		           "retry_initial: must not be longer than retry_max");
+		    "retry_initial: must not be longer than retry_max");
 		errors++;
 	}
 	if (c->max_event_bytes > c->max_body_bytes) {
-		report_msg(
-		    report, arg,
+		report_msg(report, arg,
 		    "max_event_bytes: must not be larger than max_body_bytes "
 		    "(an event arrives in one request body)");
 		errors++;
 	}
 	if (c->listen_tcp[0] != '\0' && !c->listen_tcp_allow_remote) {
-		if (conf_parse_hostport(c->listen_tcp, host, sizeof(host),
-		                        &port) == -1) {
+		if (conf_parse_hostport(
+		        c->listen_tcp, host, sizeof(host), &port) == -1) {
 			report_msg(report, arg,
-			           "listen_tcp: not HOST:PORT or [IPV6]:PORT");
+			    "listen_tcp: not HOST:PORT or [IPV6]:PORT");
 			errors++;
 		} else if (!conf_host_is_loopback(host)) {
-			snprintf(
-			    msg, sizeof(msg),
+			snprintf(msg, sizeof(msg),
 			    "listen_tcp: %s is not a loopback host; set "
 			    "listen_tcp_allow_remote = yes to accept events "
 			    "from other machines",
@@ -1338,8 +1333,8 @@ conf_print(const struct conf *c, FILE *fp)
 			fputs(cfield_int(c, k) ? "yes" : "no", fp);
 			break;
 		case T_COUNT:
-			fprintf(fp, "%llu",
-			        (unsigned long long)cfield_u64(c, k));
+			fprintf(
+			    fp, "%llu", (unsigned long long)cfield_u64(c, k));
 			break;
 		case T_SIZE:
 			fmt_size(v, sizeof(v), cfield_u64(c, k));
@@ -1401,12 +1396,12 @@ key_text(const char *s, const char **start, size_t *len, const char **why)
  * source in errors. Returns 0, 1 when the file does not exist or holds only
  * white space and missing_ok is set, or -1 with err set. (systemd refuses to
  * start a unit whose LoadCredential= file is missing, so an installed but
- * still empty credential must mean "no key yet": the daemon spools.) The buffer is wiped before it is freed: it
- * held the secret.
+ * still empty credential must mean "no key yet": the daemon spools.) The buffer
+ * is wiped before it is freed: it held the secret.
  */
 static int
 read_key_file(const char *what, const char *path, int missing_ok, char **key,
-              char *err, size_t errlen)
+    char *err, size_t errlen)
 {
 	char *data = NULL, ebuf[128];
 	const char *p, *why;
@@ -1421,12 +1416,12 @@ read_key_file(const char *what, const char *path, int missing_ok, char **key,
 		if (errno == ENOENT && missing_ok)
 			return 1;
 		snprintf(err, errlen, "%s %s: %s", what, path,
-		         errstr(errno, ebuf, sizeof(ebuf)));
+		    errstr(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "%s %s: %s", what, path,
-		         errstr(errno, ebuf, sizeof(ebuf)));
+		    errstr(errno, ebuf, sizeof(ebuf)));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -1435,7 +1430,7 @@ read_key_file(const char *what, const char *path, int missing_ok, char **key,
 	}
 	if (st.st_size > API_KEY_MAX) {
 		snprintf(err, errlen, "%s %s: larger than %d bytes", what, path,
-		         API_KEY_MAX);
+		    API_KEY_MAX);
 		goto fail;
 	}
 	data = malloc(API_KEY_MAX + 2);
@@ -1450,7 +1445,7 @@ read_key_file(const char *what, const char *path, int missing_ok, char **key,
 			continue;
 		if (n == -1) {
 			snprintf(err, errlen, "%s %s: %s", what, path,
-			         errstr(errno, ebuf, sizeof(ebuf)));
+			    errstr(errno, ebuf, sizeof(ebuf)));
 			goto fail;
 		}
 		if (n == 0)
@@ -1459,7 +1454,7 @@ read_key_file(const char *what, const char *path, int missing_ok, char **key,
 	}
 	if (len > API_KEY_MAX) {
 		snprintf(err, errlen, "%s %s: larger than %d bytes", what, path,
-		         API_KEY_MAX);
+		    API_KEY_MAX);
 		goto fail;
 	}
 	data[len] = '\0';
@@ -1500,8 +1495,8 @@ conf_api_key_load(const struct conf *c, char **key, char *err, size_t errlen)
 
 	*key = NULL;
 	if (c->api_key_file[0] != '\0')
-		return read_key_file("api_key_file", c->api_key_file, 0, key,
-		                     err, errlen);
+		return read_key_file(
+		    "api_key_file", c->api_key_file, 0, key, err, errlen);
 
 	/*
 	 * systemd sets CREDENTIALS_DIRECTORY for any credential of the unit;
@@ -1512,8 +1507,7 @@ conf_api_key_load(const struct conf *c, char **key, char *err, size_t errlen)
 	if (dir != NULL && *dir != '\0') {
 		buf_init(&path);
 		if (buf_printf(&path, "%s/api_key", dir) == -1) {
-			snprintf(
-			    err, errlen,
+			snprintf(err, errlen,
 			    "$CREDENTIALS_DIRECTORY/api_key: out of memory");
 			return -1;
 		}

@@ -1,4 +1,5 @@
-/* conf.h: the daemon's configuration: keys, defaults, parsing from file, environment and --set. */
+/* conf.h: the daemon's configuration: keys, defaults, parsing from file,
+ * environment and --set. */
 #ifndef TS_CONF_H
 #define TS_CONF_H
 
@@ -30,7 +31,7 @@ struct conf {
 	/* additions: peers let in on the Unix socket; both empty: anyone */
 	struct conf_ids allowed_uids;
 	struct conf_ids allowed_gids;
-	char *listen_tcp;	     /* "HOST:PORT" or "" */
+	char *listen_tcp;            /* "HOST:PORT" or "" */
 	int listen_tcp_allow_remote; /* yes/no */
 	uint64_t max_event_bytes;
 	uint64_t max_body_bytes;
@@ -99,8 +100,8 @@ int conf_load_env(struct conf *c, char *const *envp,
  * loopback unless listen_tcp_allow_remote). Reports and returns like
  * conf_load_file.
  */
-int conf_check(const struct conf *c,
-    void (*report)(const char *msg, void *arg), void *arg);
+int conf_check(const struct conf *c, void (*report)(const char *msg, void *arg),
+    void *arg);
 
 /*
  * Print every key as "key = value" in file syntax, sizes and durations in
@@ -117,8 +118,8 @@ void conf_print(const struct conf *c, FILE *fp);
  * when no source has one, or -1 with err naming the source that failed
  * (never the key's text).
  */
-int conf_api_key_load(const struct conf *c, char **key, char *err,
-    size_t errlen);
+int conf_api_key_load(
+    const struct conf *c, char **key, char *err, size_t errlen);
 
 /* Parsers used by conf_set and by the command-line tool. 0 or -1. */
 int conf_parse_size(const char *s, uint64_t *bytes);
@@ -126,8 +127,8 @@ int conf_parse_duration(const char *s, uint64_t *ms);
 int conf_parse_bool(const char *s, int *yes);
 
 /* Split "HOST:PORT" or "[V6]:PORT". 0 or -1. host gets a copy (hostlen). */
-int conf_parse_hostport(const char *s, char *host, size_t hostlen,
-    unsigned *port);
+int conf_parse_hostport(
+    const char *s, char *host, size_t hostlen, unsigned *port);
 
 /* 1 if host is a loopback name or address (localhost, 127/8, ::1). */
 int conf_host_is_loopback(const char *host);

@@ -50,7 +50,7 @@ struct commit {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct req_list pending; /* submitted, not yet in a transaction */
-	struct req_list done;	 /* committed, not yet answered */
+	struct req_list done;    /* committed, not yet answered */
 	uint64_t *dels;
 	size_t ndels, dels_cap;
 	struct bury_op *buries;
@@ -88,7 +88,7 @@ apply_fwd_ops(struct spool_txn *txn, const uint64_t *dels, size_t ndels,
 		return -1;
 	for (const struct bury_op *b = buries; b != NULL; b = b->next) {
 		if (spool_txn_bury(txn, b->seq, b->status, b->attempts,
-			b->reason, clock_wall_ms()) != SPOOL_OK)
+		        b->reason, clock_wall_ms()) != SPOOL_OK)
 			return -1;
 	}
 	return 0;
@@ -121,7 +121,8 @@ run_group(struct commit *c, struct req_list *group, uint64_t *dels,
 		spool_txn_abort(txn);
 		goto fail;
 	}
-	TAILQ_FOREACH(r, group, entry) {
+	TAILQ_FOREACH(r, group, entry)
+	{
 		rc = spool_txn_append(txn, r->recs, r->nrecs, &r->first_seq);
 		r->result = rc;
 		if (rc == SPOOL_OK) {
@@ -149,7 +150,7 @@ fail:
 	atomic_fetch_add(&c->commit_errors, 1);
 	*next_seq = 0;
 	TAILQ_FOREACH(r, group, entry)
-		r->result = SPOOL_ERR;
+	r->result = SPOOL_ERR;
 	return -1;
 }
 
@@ -158,8 +159,8 @@ fail:
  * their own: they free room, and a full spool must still drain.
  */
 static void
-retry_fwd_ops(struct commit *c, uint64_t *dels, size_t ndels,
-    struct bury_op *buries)
+retry_fwd_ops(
+    struct commit *c, uint64_t *dels, size_t ndels, struct bury_op *buries)
 {
 	struct spool_txn *txn;
 
@@ -233,8 +234,8 @@ commit_main(void *arg)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_sec += (time_t)((due - clock_mono_ms()) / 1000);
-			ts.tv_nsec += (long)((due - clock_mono_ms()) % 1000) *
-			    1000000;
+			ts.tv_nsec +=
+			    (long)((due - clock_mono_ms()) % 1000) * 1000000;
 			if (ts.tv_nsec >= 1000000000) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
@@ -252,18 +253,17 @@ commit_main(void *arg)
 		c->dels = NULL;
 		c->ndels = c->dels_cap = 0;
 		if (ndels > GROUP_MAX_DELS)
-			ndels -= requeue_dels(c, dels + GROUP_MAX_DELS,
-			    ndels - GROUP_MAX_DELS);
+			ndels -= requeue_dels(
+			    c, dels + GROUP_MAX_DELS, ndels - GROUP_MAX_DELS);
 		buries = c->buries;
 		c->buries = NULL;
 		c->buries_tail = &c->buries;
-		stop = c->stopping && TAILQ_EMPTY(&c->pending) &&
-		    c->ndels == 0;
+		stop = c->stopping && TAILQ_EMPTY(&c->pending) && c->ndels == 0;
 		pthread_mutex_unlock(&c->lock);
 
 		if (!TAILQ_EMPTY(&group) || ndels > 0 || buries != NULL) {
 			if (run_group(c, &group, dels, ndels, buries,
-				&next_seq) == -1 &&
+			        &next_seq) == -1 &&
 			    !TAILQ_EMPTY(&group))
 				retry_fwd_ops(c, dels, ndels, buries);
 			if (!c->sync_full)
@@ -279,8 +279,9 @@ commit_main(void *arg)
 		}
 		free(dels);
 		free_buries(buries);
-		if (unsynced && (stop || clock_mono_ms() >= last_sync +
-			c->sync_interval_ms)) {
+		if (unsynced &&
+		    (stop ||
+		        clock_mono_ms() >= last_sync + c->sync_interval_ms)) {
 			if (spool_sync(c->sp) != SPOOL_OK)
 				log_errorx("spool: sync: %s", spool_strerror());
 			unsynced = 0;
@@ -396,8 +397,8 @@ commit_delete(struct commit *c, const uint64_t *seqs, size_t n)
 		if (nd == NULL) {
 			pthread_mutex_unlock(&c->lock);
 			/* Not fatal: the events are sent again later. */
-			log_warnx("commit: out of memory queueing %zu deletes",
-			    n);
+			log_warnx(
+			    "commit: out of memory queueing %zu deletes", n);
 			return;
 		}
 		c->dels = nd;

@@ -28,7 +28,7 @@ struct commit_req {
 	void (*done)(struct commit_req *req, void *arg);
 	void *arg;
 	/* Set by the commit thread before done runs on the event loop. */
-	int result;	    /* SPOOL_OK, SPOOL_FULL, SPOOL_TOOBIG, SPOOL_ERR */
+	int result;         /* SPOOL_OK, SPOOL_FULL, SPOOL_TOOBIG, SPOOL_ERR */
 	uint64_t first_seq; /* of recs[0] when result is SPOOL_OK */
 	TAILQ_ENTRY(commit_req) entry;
 };

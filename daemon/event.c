@@ -186,7 +186,7 @@ struct members {
 
 static void
 seterr(char *err, size_t errlen, const char *path, const char *field,
-       const char *reason)
+    const char *reason)
 {
 	if (err == NULL || errlen == 0)
 		return;
@@ -206,14 +206,67 @@ seterr(char *err, size_t errlen, const char *path, const char *field,
  * per-character range tests mispredict, and this runs for every id.
  */
 static const unsigned char uuid_class[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
-    ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['A'] = 1, ['B'] = 1,
-    ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['-'] = 2,
+    ['0'] = 1,
+    ['1'] = 1,
+    ['2'] = 1,
+    ['3'] = 1,
+    ['4'] = 1,
+    ['5'] = 1,
+    ['6'] = 1,
+    ['7'] = 1,
+    ['8'] = 1,
+    ['9'] = 1,
+    ['a'] = 1,
+    ['b'] = 1,
+    ['c'] = 1,
+    ['d'] = 1,
+    ['e'] = 1,
+    ['f'] = 1,
+    ['A'] = 1,
+    ['B'] = 1,
+    ['C'] = 1,
+    ['D'] = 1,
+    ['E'] = 1,
+    ['F'] = 1,
+    ['-'] = 2,
 };
 static const unsigned char uuid_want[EVENT_UUID_LEN] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1,
-    2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
 };
 
 int
@@ -286,14 +339,14 @@ check_kind(const cJSON *v, enum field_kind kind)
 	switch (kind) {
 	case FK_EVENT_TYPE:
 		return cJSON_IsString(v) && is_event_type(v->valuestring)
-		           ? NULL
-		           : "must be one of chain, model, tool, session";
+		    ? NULL
+		    : "must be one of chain, model, tool, session";
 	case FK_STRING:
 		return cJSON_IsString(v) ? NULL : "must be a string";
 	case FK_UUID:
 		return cJSON_IsString(v) && event_uuid_valid(v->valuestring)
-		           ? NULL
-		           : "must be a UUID string";
+		    ? NULL
+		    : "must be a UUID string";
 	case FK_STRING_ARRAY:
 		return cJSON_IsArray(v) ? NULL : "must be an array of strings";
 	case FK_OBJECT_ARRAY:
@@ -302,8 +355,8 @@ check_kind(const cJSON *v, enum field_kind kind)
 		return cJSON_IsObject(v) ? NULL : "must be an object";
 	case FK_STRING_OR_NULL:
 		return cJSON_IsString(v) || cJSON_IsNull(v)
-		           ? NULL
-		           : "must be a string or null";
+		    ? NULL
+		    : "must be a string or null";
 	case FK_NUMBER:
 		return cJSON_IsNumber(v) ? NULL : "must be a number";
 	}
@@ -352,7 +405,7 @@ check_members(const cJSON *obj, const struct schema *s, const char *path,
 			continue;
 		if (m->seen & (1UL << f)) {
 			seterr(err, errlen, path, fields[f].name,
-			       "duplicate member");
+			    "duplicate member");
 			return -1;
 		}
 		m->seen |= 1UL << f;
@@ -546,12 +599,12 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 		text = json_trim(text, &len);
 		if (len < 2 || text[0] != '{' || text[len - 1] != '}') {
 			seterr(err, errlen, path, NULL,
-			       "raw text is not an object");
+			    "raw text is not an object");
 			return -1;
 		}
 		if (has_nul(text, len)) {
 			seterr(err, errlen, path, NULL,
-			       "must not contain NUL characters (\\u0000)");
+			    "must not contain NUL characters (\\u0000)");
 			return -1;
 		}
 	}
@@ -563,7 +616,7 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 	if (batch != NULL) {
 		if (!event_uuid_valid(batch)) {
 			seterr(err, errlen, path, "session_id",
-			       "the batch's session is not a UUID");
+			    "the batch's session is not a UUID");
 			return -1;
 		}
 		/*
@@ -572,7 +625,7 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 		 */
 		if (m.session_id != NULL && strcmp(m.session_id, batch) != 0) {
 			seterr(err, errlen, path, "session_id",
-			       "differs from the batch's session");
+			    "differs from the batch's session");
 			return -1;
 		}
 	}

@@ -14,7 +14,8 @@ struct cJSON;
 typedef void event_uuid_fn(char *out, void *arg);
 
 struct event_opts {
-	const char *default_project; /* filled when the event has none; NULL or "" for none */
+	const char *default_project; /* filled when the event has none; NULL or
+	                                "" for none */
 	/*
 	 * NULL, or the session every event must belong to (is_single_session):
 	 * an event without session_id gets it, one with another is rejected.

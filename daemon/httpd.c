@@ -462,7 +462,7 @@ conn_trim(struct httpd_conn *c)
  */
 static void
 conn_send(struct httpd_conn *c, const void *hdr, size_t hlen, const void *body,
-          size_t blen)
+    size_t blen)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	struct iovec iov[2];
@@ -482,7 +482,7 @@ conn_send(struct httpd_conn *c, const void *hdr, size_t hlen, const void *body,
 		msg.msg_iov = iov;
 		msg.msg_iovlen = blen > 0 ? 2 : 1;
 		n = sendmsg(bufferevent_getfd(c->bev), &msg,
-		            MSG_NOSIGNAL | MSG_DONTWAIT);
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
 			c->broken = 1;
@@ -499,7 +499,7 @@ conn_send(struct httpd_conn *c, const void *hdr, size_t hlen, const void *body,
 	}
 	if (rc == 0 && blen > done - hlen)
 		rc = evbuffer_add(out, (const char *)body + (done - hlen),
-		                  blen - (done - hlen));
+		    blen - (done - hlen));
 	if (rc == -1) {
 		c->broken = 1;
 		return;
@@ -577,7 +577,7 @@ hdr_end_value(struct httpd_conn *c)
 	struct buf *b = &c->req.hdrs;
 
 	while (b->len > c->val_start &&
-	       (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+	    (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
 		b->len--;
 	return buf_addch(b, '\0');
 }
@@ -714,7 +714,7 @@ req_set_path(struct httpd_req *r, int is_connect)
 		if (http_parser_parse_url(s, r->url.len, is_connect, &u) == 0 &&
 		    (u.field_set & (1 << UF_PATH))) {
 			memmove(s, s + u.field_data[UF_PATH].off,
-			        u.field_data[UF_PATH].len);
+			    u.field_data[UF_PATH].len);
 			r->url.len = u.field_data[UF_PATH].len;
 			s[r->url.len] = '\0';
 		}
@@ -746,7 +746,7 @@ conn_headers_done(struct httpd_conn *c)
 	}
 	if (c->hdr_bytes > h->lim.max_header) {
 		snprintf(msg, sizeof(msg), "headers: larger than %zu bytes",
-		         h->lim.max_header);
+		    h->lim.max_header);
 		conn_error(c, 431, msg);
 		return -1;
 	}
@@ -761,12 +761,12 @@ conn_headers_done(struct httpd_conn *c)
 	if ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > h->lim.max_body) {
 		snprintf(msg, sizeof(msg), "body: larger than %zu bytes",
-		         h->lim.max_body);
+		    h->lim.max_body);
 		conn_error(c, 413, msg);
 		return -1;
 	}
 	has_body = (p->flags & F_CHUNKED) ||
-	           ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+	    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
 	/*
 	 * One allocation for a body of known length instead of doublings, up
 	 * to HTTPD_KEEP_BUF: a client announcing a large body it never sends
@@ -774,9 +774,9 @@ conn_headers_done(struct httpd_conn *c)
 	 * anyway, without copying).
 	 */
 	if ((p->flags & F_CONTENTLENGTH) &&
-	    buf_reserve(&r->body, p->content_length < HTTPD_KEEP_BUF
-	                              ? (size_t)p->content_length
-	                              : HTTPD_KEEP_BUF) == -1) {
+	    buf_reserve(&r->body,
+	        p->content_length < HTTPD_KEEP_BUF ? (size_t)p->content_length
+	                                           : HTTPD_KEEP_BUF) == -1) {
 		conn_error(c, 500, "request: out of memory");
 		return -1;
 	}
@@ -814,17 +814,17 @@ conn_parse_error(struct httpd_conn *c, enum http_errno e)
 
 	if (c->err_status == 413) {
 		snprintf(msg, sizeof(msg), "body: larger than %zu bytes",
-		         c->h->lim.max_body);
+		    c->h->lim.max_body);
 		conn_error(c, 413, msg);
 	} else if (c->err_status != 0) {
 		conn_error(c, c->err_status, c->err_msg);
 	} else if (e == HPE_HEADER_OVERFLOW) {
 		snprintf(msg, sizeof(msg), "headers: larger than %zu bytes",
-		         c->h->lim.max_header);
+		    c->h->lim.max_header);
 		conn_error(c, 431, msg);
 	} else {
 		snprintf(msg, sizeof(msg), "request: %s (%s)",
-		         http_errno_description(e), http_errno_name(e));
+		    http_errno_description(e), http_errno_name(e));
 		conn_error(c, 400, msg);
 	}
 }
@@ -846,7 +846,7 @@ conn_parse(struct httpd_conn *c)
 
 	c->in_parse = 1;
 	while (c->phase == PH_IDLE || c->phase == PH_HEADER ||
-	       c->phase == PH_BODY) {
+	    c->phase == PH_BODY) {
 		if (c->phase == PH_IDLE && h->draining)
 			break;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
@@ -855,8 +855,8 @@ conn_parse(struct httpd_conn *c)
 		if (c->phase != PH_BODY &&
 		    len > h->lim.max_header + 1 - c->hdr_bytes)
 			len = h->lim.max_header + 1 - c->hdr_bytes;
-		n = http_parser_execute(&c->parser, &parser_settings,
-		                        v.iov_base, len);
+		n = http_parser_execute(
+		    &c->parser, &parser_settings, v.iov_base, len);
 		evbuffer_drain(in, n);
 		e = HTTP_PARSER_ERRNO(&c->parser);
 		if (e == HPE_PAUSED && c->got_hdrs) {
@@ -896,7 +896,7 @@ conn_parse(struct httpd_conn *c)
 	 * request is dropped) or while draining, close once written.
 	 */
 	if ((c->phase == PH_IDLE || c->phase == PH_HEADER ||
-	     c->phase == PH_BODY) &&
+	        c->phase == PH_BODY) &&
 	    (c->rd_eof || (c->phase == PH_IDLE && h->draining)))
 		conn_finish(c);
 }
@@ -940,7 +940,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	/* Close only after the client has stopped sending (or a while). */
 	shutdown(bufferevent_getfd(bev), SHUT_WR);
 	evbuffer_drain(bufferevent_get_input(bev),
-	               evbuffer_get_length(bufferevent_get_input(bev)));
+	    evbuffer_get_length(bufferevent_get_input(bev)));
 	conn_set_phase(c, PH_LINGER);
 	bufferevent_enable(bev, EV_READ);
 }
@@ -992,10 +992,10 @@ conn_timercb(evutil_socket_t fd, short what, void *arg)
 	case PH_BODY:
 		h->st.timeouts++;
 		snprintf(msg, sizeof(msg),
-		         "request: %s not received within %u ms",
-		         c->phase == PH_HEADER ? "headers" : "body",
-		         c->phase == PH_HEADER ? h->lim.header_timeout_ms
-		                               : h->lim.body_timeout_ms);
+		    "request: %s not received within %u ms",
+		    c->phase == PH_HEADER ? "headers" : "body",
+		    c->phase == PH_HEADER ? h->lim.header_timeout_ms
+		                          : h->lim.body_timeout_ms);
 		conn_error(c, 408, msg);
 		break;
 	case PH_WRITE:
@@ -1083,7 +1083,7 @@ httpd_log_refused(struct httpd *h, const struct httpd_req *r)
 
 static void
 httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-                struct sockaddr *sa, int salen, void *arg)
+    struct sockaddr *sa, int salen, void *arg)
 {
 	struct httpd_listener *l = arg;
 	struct httpd *h = l->h;
@@ -1136,15 +1136,15 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		}
 	} else {
 		/* A reply is one write; Nagle would only delay it. */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		                 sizeof(one));
+		(void)setsockopt(
+		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* A pipelining client cannot make us buffer more than this. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0,
-	                         h->lim.max_header + h->lim.max_body);
+	bufferevent_setwatermark(
+	    c->bev, EV_READ, 0, h->lim.max_header + h->lim.max_body);
 	bufferevent_set_max_single_read(c->bev, HTTPD_READ_MAX);
 	/* Writes go out directly; EV_WRITE only while output is queued. */
 	bufferevent_disable(c->bev, EV_WRITE);
@@ -1183,8 +1183,8 @@ httpd_accept_errcb(struct evconnlistener *lev, void *arg)
 	(void)lev;
 	if (!h->accept_warned) {
 		errno = EVUTIL_SOCKET_ERROR();
-		log_warn("httpd: accept (pausing %d ms)",
-		         HTTPD_ACCEPT_PAUSE_MS);
+		log_warn(
+		    "httpd: accept (pausing %d ms)", HTTPD_ACCEPT_PAUSE_MS);
 		h->accept_warned = 1;
 	}
 	h->accept_paused = 1;
@@ -1194,7 +1194,7 @@ httpd_accept_errcb(struct evconnlistener *lev, void *arg)
 
 struct httpd *
 httpd_new(struct event_base *base, const struct httpd_limits *limits,
-          httpd_handler_fn *handler, void *arg)
+    httpd_handler_fn *handler, void *arg)
 {
 	struct httpd *h;
 
@@ -1250,8 +1250,7 @@ httpd_listen_fd(struct httpd *h, int fd, int is_unix)
 		return -1;
 	}
 	/* Backlog 0: the socket is already listening. */
-	l->lev = evconnlistener_new(
-	    h->base, httpd_accept_cb, l,
+	l->lev = evconnlistener_new(h->base, httpd_accept_cb, l,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED, 0,
 	    fd);
 	if (l->lev == NULL) {
@@ -1435,7 +1434,7 @@ httpd_req_gid(const struct httpd_req *r)
 
 void
 httpd_reply(struct httpd_req *r, int status, const char *content_type,
-            const char *extra_headers, const void *body, size_t len)
+    const char *extra_headers, const void *body, size_t len)
 {
 	struct httpd_conn *c = r->conn;
 	struct httpd *h = c->h;
@@ -1472,8 +1471,7 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 		content_type = "application/json";
 	if (extra_headers == NULL)
 		extra_headers = "";
-	n = snprintf(
-	    stackhdr, sizeof(stackhdr),
+	n = snprintf(stackhdr, sizeof(stackhdr),
 	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "%s%s\r\n",
 	    status, reason, content_type, len, connhdr, extra_headers);
@@ -1482,10 +1480,10 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 	} else if ((size_t)n >= sizeof(stackhdr)) {
 		buf_reset(&h->hdrbuf);
 		if (buf_printf(&h->hdrbuf,
-		               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-		               "Content-Length: %zu\r\n%s%s\r\n",
-		               status, reason, content_type, len, connhdr,
-		               extra_headers) == -1)
+		        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+		        "Content-Length: %zu\r\n%s%s\r\n",
+		        status, reason, content_type, len, connhdr,
+		        extra_headers) == -1)
 			c->broken = 1;
 		hdr = h->hdrbuf.data;
 		n = (int)h->hdrbuf.len;
@@ -1497,18 +1495,19 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 	conn_trim(c);
 	if (c->close_after || c->broken) {
 		conn_finish(c);
-	} else if (c->writing && evbuffer_get_length(bufferevent_get_output(
-	                             c->bev)) > HTTPD_OUT_HIGH) {
+	} else if (c->writing &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	        HTTPD_OUT_HIGH) {
 		conn_set_phase(c, PH_WRITE);
 	} else {
 		conn_set_phase(c, PH_IDLE);
 		/* Called later than the handler: resume parsing on the loop. */
 		if (!c->in_parse &&
 		    (c->rd_eof ||
-		     evbuffer_get_length(bufferevent_get_input(c->bev)) > 0))
+		        evbuffer_get_length(bufferevent_get_input(c->bev)) > 0))
 			bufferevent_trigger(c->bev, EV_READ,
-			                    BEV_TRIG_IGNORE_WATERMARKS |
-			                        BEV_TRIG_DEFER_CALLBACKS);
+			    BEV_TRIG_IGNORE_WATERMARKS |
+			        BEV_TRIG_DEFER_CALLBACKS);
 	}
 }
 

@@ -1,4 +1,5 @@
-/* httpd.h: a small HTTP/1.1 server on libevent bufferevents, with hard limits per connection. */
+/* httpd.h: a small HTTP/1.1 server on libevent bufferevents, with hard limits
+ * per connection. */
 #ifndef TS_HTTPD_H
 #define TS_HTTPD_H
 
@@ -33,8 +34,8 @@ enum httpd_method {
 };
 
 struct httpd_limits {
-	size_t max_body;	/* 413 beyond (checked on Content-Length first) */
-	size_t max_header;	/* request line + headers; 431 beyond */
+	size_t max_body;   /* 413 beyond (checked on Content-Length first) */
+	size_t max_header; /* request line + headers; 431 beyond */
 	/*
 	 * At the cap a new connection takes the slot of the one idle longest
 	 * (no request in progress, at least evict_idle_ms); with none such,

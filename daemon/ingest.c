@@ -1,4 +1,5 @@
-/* ingest.c: the HTTP routes of the ingest API: validate, hand to group commit, answer. */
+/* ingest.c: the HTTP routes of the ingest API: validate, hand to group commit,
+ * answer. */
 #include "ingest.h"
 
 #include <cjson/cJSON.h>
@@ -73,10 +74,10 @@ struct pending {
 	struct ingest *ing;
 	struct httpd_req *hreq;
 	enum route route;
-	struct buf data;	   /* every normalized event, back to back */
-	struct spool_rec *recs;	   /* n of them, pointing into data */
-	struct event_ids *ids;	   /* n of them */
-	size_t *offs;		   /* where each event starts in data */
+	struct buf data;        /* every normalized event, back to back */
+	struct spool_rec *recs; /* n of them, pointing into data */
+	struct event_ids *ids;  /* n of them */
+	size_t *offs;           /* where each event starts in data */
 	size_t cap;
 	size_t n;
 	size_t lead; /* 1 when recs[0] is a batch's session, not an event */
@@ -88,7 +89,7 @@ struct pending {
 struct counters {
 	uint64_t requests;
 	uint64_t events_accepted;
-	uint64_t events_invalid;  /* in requests answered 400 */
+	uint64_t events_invalid; /* in requests answered 400 */
 	uint64_t requests_invalid;
 	uint64_t requests_too_large;
 	uint64_t requests_full;
@@ -233,8 +234,8 @@ pending_put(struct ingest *ing, struct pending *p)
 }
 
 static void
-reply_error(struct ingest *ing, struct httpd_req *req, int status,
-    const char *msg)
+reply_error(
+    struct ingest *ing, struct httpd_req *req, int status, const char *msg)
 {
 	if (status == 400)
 		ing->n.requests_invalid++;
@@ -426,15 +427,15 @@ on_committed(struct commit_req *creq, void *arg)
 		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_ERR,
 		    "{\"success\":false,\"error\":\"spool: cannot write\"}",
 		    strlen("{\"success\":false,\"error\":\"spool: cannot "
-			   "write\"}"));
+		           "write\"}"));
 	}
 	pending_put(ing, p);
 }
 
 /* Parse the body as a JSON object; answers the error itself. */
 static cJSON *
-parse_body(struct ingest *ing, struct httpd_req *req, const char *body,
-    size_t len)
+parse_body(
+    struct ingest *ing, struct httpd_req *req, const char *body, size_t len)
 {
 	const char *end = NULL;
 	cJSON *root;
@@ -737,8 +738,7 @@ done:
 }
 
 static void
-reply_buf(struct httpd_req *req, int status, const char *ctype,
-    struct buf *b)
+reply_buf(struct httpd_req *req, int status, const char *ctype, struct buf *b)
 {
 	if (b->data == NULL) {
 		httpd_reply_error(req, 500, "out of memory");
@@ -758,7 +758,7 @@ handle_healthz(struct ingest *ing, struct httpd_req *req)
 		httpd_reply(req, 503, NULL, RETRY_AFTER_ERR,
 		    "{\"success\":false,\"error\":\"spool: cannot read\"}",
 		    strlen("{\"success\":false,\"error\":\"spool: cannot "
-			   "read\"}"));
+		           "read\"}"));
 		return;
 	}
 	/* Full means no room left for even a small event. */
@@ -804,8 +804,8 @@ ingest_stats_json(struct ingest *ing, struct buf *b)
 	    (unsigned long long)st.limit_bytes,
 	    (unsigned long long)st.map_bytes,
 	    (unsigned long long)(st.oldest_ms && now > st.oldest_ms
-		    ? now - st.oldest_ms
-		    : 0),
+	            ? now - st.oldest_ms
+	            : 0),
 	    (unsigned long long)st.dead, (unsigned long long)st.evicted);
 	buf_printf(b,
 	    "\"events_received\":%llu,\"events_rejected\":%llu,"
@@ -835,8 +835,8 @@ metric(struct buf *b, const char *name, const char *type, const char *help,
     const char *labels, uint64_t v)
 {
 	if (help != NULL)
-		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-		    type);
+		buf_printf(
+		    b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 	buf_printf(b, "%s%s %llu\n", name, labels ? labels : "",
 	    (unsigned long long)v);
 }
@@ -892,7 +892,7 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	metric(b, "tracespool_spool_oldest_age_seconds", "gauge",
 	    "Age of the oldest spooled event.", NULL,
 	    st.oldest_ms && now > st.oldest_ms ? (now - st.oldest_ms) / 1000
-					       : 0);
+	                                       : 0);
 	metric(b, "tracespool_dead_letters", "gauge",
 	    "Events in the dead-letter store.", NULL, st.dead);
 	metric(b, "tracespool_dead_lettered_total", "counter",
@@ -912,7 +912,8 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    "averaged since start.\n"
 	    "# TYPE tracespool_events_per_commit gauge\n"
 	    "tracespool_events_per_commit %.3f\n",
-	    cs.commits ? (double)cs.events_committed / (double)cs.commits : 0.0);
+	    cs.commits ? (double)cs.events_committed / (double)cs.commits
+	               : 0.0);
 	metric(b, "tracespool_events_forwarded_total", "counter",
 	    "Events the upstream accepted.", NULL, fs.events_forwarded);
 	metric(b, "tracespool_upstream_requests_total", "counter",
@@ -937,17 +938,18 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	metric(b, "tracespool_forwarder_paused", "gauge",
 	    "1 while forwarding is paused (no key, or the key is refused).",
 	    NULL, fs.state == FWD_PAUSED);
-	buf_printf(b, "# HELP tracespool_forwarder_state 1 for the "
-		      "forwarder's current state.\n"
-		      "# TYPE tracespool_forwarder_state gauge\n");
+	buf_printf(b,
+	    "# HELP tracespool_forwarder_state 1 for the "
+	    "forwarder's current state.\n"
+	    "# TYPE tracespool_forwarder_state gauge\n");
 	for (int i = FWD_IDLE; i <= FWD_PAUSED; i++)
 		buf_printf(b, "tracespool_forwarder_state{state=\"%s\"} %d\n",
 		    fwd_state_name(i), fs.state == i);
 	metric(b, "tracespool_upstream_last_status", "gauge",
 	    "HTTP status of the last upstream answer (0 before any).", NULL,
 	    (uint64_t)fs.last_status);
-	metric(b, "tracespool_connections", "gauge",
-	    "Open ingest connections.", NULL, hs.conns_open);
+	metric(b, "tracespool_connections", "gauge", "Open ingest connections.",
+	    NULL, hs.conns_open);
 	metric(b, "tracespool_connections_total", "counter",
 	    "Ingest connections accepted.", NULL, hs.conns_total);
 	metric(b, "tracespool_connection_timeouts_total", "counter",
@@ -960,8 +962,8 @@ ingest_metrics_text(struct ingest *ing, struct buf *b)
 	    "Unix socket peers not in allowed_uids or allowed_gids (403).",
 	    NULL, hs.refused);
 	metric(b, "tracespool_build_info", "gauge",
-	    "The running version, as a label.",
-	    "{version=\"" TS_VERSION "\"}", 1);
+	    "The running version, as a label.", "{version=\"" TS_VERSION "\"}",
+	    1);
 	return b->data == NULL ? -1 : 0;
 }
 
@@ -1070,16 +1072,16 @@ ingest_handle(struct httpd_req *req, void *arg)
 	const char *path = httpd_req_path(req);
 	size_t len;
 	char msg[160];
-	static const char *const methods[] = {"OTHER", "GET", "HEAD", "POST",
-	    "PUT", "DELETE"};
+	static const char *const methods[] = {
+	    "OTHER", "GET", "HEAD", "POST", "PUT", "DELETE"};
 
 	ing->n.requests++;
 	if (log_getlevel() == LOG_LVL_DEBUG) {
 		(void)httpd_req_body(req, &len);
 		log_debug("ingest: %s %.200s, %zu body bytes",
 		    (unsigned)m < sizeof(methods) / sizeof(methods[0])
-			? methods[m]
-			: "OTHER",
+		        ? methods[m]
+		        : "OTHER",
 		    path, len);
 	}
 	if (route_write(ing, req, path, m))
@@ -1093,7 +1095,7 @@ ingest_handle(struct httpd_req *req, void *arg)
 			httpd_reply(req, 405, NULL, "Allow: GET, HEAD\r\n",
 			    "{\"success\":false,\"error\":\"method: use GET\"}",
 			    strlen("{\"success\":false,\"error\":\"method: use "
-				   "GET\"}"));
+			           "GET\"}"));
 			return;
 		}
 		if (path[1] == 'h') {
@@ -1102,7 +1104,7 @@ ingest_handle(struct httpd_req *req, void *arg)
 		}
 		buf_reset(b);
 		rc = path[1] == 's' ? ingest_stats_json(ing, b)
-				    : ingest_metrics_text(ing, b);
+		                    : ingest_metrics_text(ing, b);
 		if (rc == -1) {
 			httpd_reply_error(req, 500, "stats: spool unreadable");
 			return;

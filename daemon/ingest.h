@@ -1,4 +1,5 @@
-/* ingest.h: the HTTP routes of the ingest API: validate, hand to group commit, answer. */
+/* ingest.h: the HTTP routes of the ingest API: validate, hand to group commit,
+ * answer. */
 #ifndef TS_INGEST_H
 #define TS_INGEST_H
 
@@ -21,8 +22,8 @@ struct buf;
  */
 struct ingest;
 
-struct ingest *ingest_new(const struct conf *conf, struct spool *sp,
-    struct commit *commit);
+struct ingest *ingest_new(
+    const struct conf *conf, struct spool *sp, struct commit *commit);
 void ingest_free(struct ingest *ing);
 
 void ingest_set_conf(struct ingest *ing, const struct conf *conf);

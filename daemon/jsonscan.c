@@ -54,7 +54,7 @@ json_utf8_valid(const char *s, size_t len)
 			memcpy(&v, p, sizeof(v));
 			if ((v & 0x8080808080808080ULL) != 0 ||
 			    ((v - 0x0101010101010101ULL) & ~v &
-			     0x8080808080808080ULL) != 0)
+			        0x8080808080808080ULL) != 0)
 				break;
 			p += 8;
 		}
@@ -244,7 +244,7 @@ utf8_encode(unsigned long cp, unsigned char *u)
  */
 static size_t
 decode_char(const unsigned char *p, const unsigned char *end, unsigned char *u,
-            size_t *n)
+    size_t *n)
 {
 	unsigned long cp, lo;
 	size_t adv = 2;
@@ -288,7 +288,7 @@ decode_char(const unsigned char *p, const unsigned char *end, unsigned char *u,
 			lo = hex4(p + 8);
 			if (lo >= 0xDC00 && lo <= 0xDFFF) {
 				cp = 0x10000 +
-				     (((cp & 0x3FF) << 10) | (lo & 0x3FF));
+				    (((cp & 0x3FF) << 10) | (lo & 0x3FF));
 				adv = 12;
 			}
 		}
@@ -329,8 +329,8 @@ key_equals(const unsigned char *p, const unsigned char *end, const char *key)
 }
 
 int
-json_member_span(const char *s, size_t len, const char *key, size_t *off,
-                 size_t *vlen)
+json_member_span(
+    const char *s, size_t len, const char *key, size_t *off, size_t *vlen)
 {
 	size_t p, kend, vstart;
 	int match;
@@ -348,7 +348,7 @@ json_member_span(const char *s, size_t len, const char *key, size_t *off,
 		if (kend >= len)
 			return -1;
 		match = key_equals((const unsigned char *)s + p + 1,
-		                   (const unsigned char *)s + kend, key);
+		    (const unsigned char *)s + kend, key);
 		p = skip_ws(s, len, kend + 1);
 		if (p >= len || s[p] != ':')
 			return -1;
@@ -370,8 +370,8 @@ json_member_span(const char *s, size_t len, const char *key, size_t *off,
 }
 
 long
-json_array_spans(const char *s, size_t len, size_t *offs, size_t *lens,
-                 size_t max)
+json_array_spans(
+    const char *s, size_t len, size_t *offs, size_t *lens, size_t max)
 {
 	size_t p, vstart, n = 0;
 

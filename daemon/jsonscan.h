@@ -1,4 +1,5 @@
-/* jsonscan.h: byte-level helpers over JSON text: UTF-8 checking and finding a value's raw span. */
+/* jsonscan.h: byte-level helpers over JSON text: UTF-8 checking and finding a
+ * value's raw span. */
 #ifndef TS_JSONSCAN_H
 #define TS_JSONSCAN_H
 
@@ -25,8 +26,8 @@ int json_utf8_valid(const char *s, size_t len);
  * giving the value's text (no surrounding white space). -1 when absent or
  * when s is not an object.
  */
-int json_member_span(const char *s, size_t len, const char *key, size_t *off,
-    size_t *vlen);
+int json_member_span(
+    const char *s, size_t len, const char *key, size_t *off, size_t *vlen);
 
 /*
  * Within the array whose text starts at s (leading white space allowed),
@@ -34,8 +35,8 @@ int json_member_span(const char *s, size_t len, const char *key, size_t *off,
  * Returns the element count, or -1 when s is not an array or it has more
  * than max elements.
  */
-long json_array_spans(const char *s, size_t len, size_t *offs, size_t *lens,
-    size_t max);
+long json_array_spans(
+    const char *s, size_t len, size_t *offs, size_t *lens, size_t max);
 
 /*
  * Trim white space around s[0..*len): returns the new start. White space

@@ -1,4 +1,5 @@
-/* main.c: tracespoold: flags, configuration, wiring of the threads, signals and systemd. */
+/* main.c: tracespoold: flags, configuration, wiring of the threads, signals and
+ * systemd. */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -169,8 +170,8 @@ writer_remove(void *arg, const uint64_t *seqs, size_t n)
 }
 
 static void
-writer_bury(void *arg, uint64_t seq, int status, uint32_t attempts,
-    const char *reason)
+writer_bury(
+    void *arg, uint64_t seq, int status, uint32_t attempts, const char *reason)
 {
 	commit_bury(arg, seq, status, attempts, reason);
 }
@@ -341,7 +342,8 @@ open_listeners(struct daemon *d)
 	}
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
-		int is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
+		int is_unix =
+		    sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
 
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
 			log_warnx("socket %d from systemd: not a listening "
@@ -448,35 +450,68 @@ log_changes(const struct conf *old, const struct conf *new)
 		const char *key;
 		int restart;
 	} keys[] = {
-	    {"socket", 1}, {"socket_mode", 1}, {"allowed_uids", 0},
-	    {"allowed_gids", 0}, {"listen_tcp", 1},
-	    {"listen_tcp_allow_remote", 1}, {"spool_dir", 1},
-	    {"spool_max_bytes", 1}, {"when_full", 1}, {"sync", 1},
-	    {"sync_interval", 1}, {"max_connections", 1},
-	    {"max_header_bytes", 1}, {"header_timeout", 1},
-	    {"body_timeout", 1}, {"idle_timeout", 1}, {"max_body_bytes", 1},
-	    {"max_event_bytes", 0}, {"default_project", 0},
-	    {"max_event_age", 0}, {"upstream_url", 0}, {"api_key_file", 0},
-	    {"batch_max_events", 0}, {"batch_max_bytes", 0},
-	    {"flush_interval", 0}, {"retry_initial", 0}, {"retry_max", 0},
-	    {"request_timeout", 0}, {"ca_file", 0}, {"log_level", 0},
+	    {"socket", 1},
+	    {"socket_mode", 1},
+	    {"allowed_uids", 0},
+	    {"allowed_gids", 0},
+	    {"listen_tcp", 1},
+	    {"listen_tcp_allow_remote", 1},
+	    {"spool_dir", 1},
+	    {"spool_max_bytes", 1},
+	    {"when_full", 1},
+	    {"sync", 1},
+	    {"sync_interval", 1},
+	    {"max_connections", 1},
+	    {"max_header_bytes", 1},
+	    {"header_timeout", 1},
+	    {"body_timeout", 1},
+	    {"idle_timeout", 1},
+	    {"max_body_bytes", 1},
+	    {"max_event_bytes", 0},
+	    {"default_project", 0},
+	    {"max_event_age", 0},
+	    {"upstream_url", 0},
+	    {"api_key_file", 0},
+	    {"batch_max_events", 0},
+	    {"batch_max_bytes", 0},
+	    {"flush_interval", 0},
+	    {"retry_initial", 0},
+	    {"retry_max", 0},
+	    {"request_timeout", 0},
+	    {"ca_file", 0},
+	    {"log_level", 0},
 	};
 	int changed[sizeof(keys) / sizeof(keys[0])] = {
-	    CHANGED_STR(socket), CHANGED_NUM(socket_mode),
-	    CHANGED_IDS(allowed_uids), CHANGED_IDS(allowed_gids),
-	    CHANGED_STR(listen_tcp), CHANGED_NUM(listen_tcp_allow_remote),
-	    CHANGED_STR(spool_dir), CHANGED_NUM(spool_max_bytes),
-	    CHANGED_NUM(when_full), CHANGED_NUM(sync),
-	    CHANGED_NUM(sync_interval_ms), CHANGED_NUM(max_connections),
-	    CHANGED_NUM(max_header_bytes), CHANGED_NUM(header_timeout_ms),
-	    CHANGED_NUM(body_timeout_ms), CHANGED_NUM(idle_timeout_ms),
-	    CHANGED_NUM(max_body_bytes), CHANGED_NUM(max_event_bytes),
-	    CHANGED_STR(default_project), CHANGED_NUM(max_event_age_ms),
-	    CHANGED_STR(upstream_url), CHANGED_STR(api_key_file),
-	    CHANGED_NUM(batch_max_events), CHANGED_NUM(batch_max_bytes),
-	    CHANGED_NUM(flush_interval_ms), CHANGED_NUM(retry_initial_ms),
-	    CHANGED_NUM(retry_max_ms), CHANGED_NUM(request_timeout_ms),
-	    CHANGED_STR(ca_file), CHANGED_NUM(log_level),
+	    CHANGED_STR(socket),
+	    CHANGED_NUM(socket_mode),
+	    CHANGED_IDS(allowed_uids),
+	    CHANGED_IDS(allowed_gids),
+	    CHANGED_STR(listen_tcp),
+	    CHANGED_NUM(listen_tcp_allow_remote),
+	    CHANGED_STR(spool_dir),
+	    CHANGED_NUM(spool_max_bytes),
+	    CHANGED_NUM(when_full),
+	    CHANGED_NUM(sync),
+	    CHANGED_NUM(sync_interval_ms),
+	    CHANGED_NUM(max_connections),
+	    CHANGED_NUM(max_header_bytes),
+	    CHANGED_NUM(header_timeout_ms),
+	    CHANGED_NUM(body_timeout_ms),
+	    CHANGED_NUM(idle_timeout_ms),
+	    CHANGED_NUM(max_body_bytes),
+	    CHANGED_NUM(max_event_bytes),
+	    CHANGED_STR(default_project),
+	    CHANGED_NUM(max_event_age_ms),
+	    CHANGED_STR(upstream_url),
+	    CHANGED_STR(api_key_file),
+	    CHANGED_NUM(batch_max_events),
+	    CHANGED_NUM(batch_max_bytes),
+	    CHANGED_NUM(flush_interval_ms),
+	    CHANGED_NUM(retry_initial_ms),
+	    CHANGED_NUM(retry_max_ms),
+	    CHANGED_NUM(request_timeout_ms),
+	    CHANGED_STR(ca_file),
+	    CHANGED_NUM(log_level),
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -484,7 +519,7 @@ log_changes(const struct conf *old, const struct conf *new)
 			continue;
 		if (keys[i].restart)
 			log_warnx("reload: %s changed; takes effect only "
-				  "after a restart",
+			          "after a restart",
 			    keys[i].key);
 		else
 			log_info("reload: %s changed", keys[i].key);
@@ -518,8 +553,8 @@ load_key(struct daemon *d, const struct conf *c)
 	}
 	if (key == NULL)
 		log_warnx("api key: none found (api_key_file, "
-			  "$CREDENTIALS_DIRECTORY/api_key, "
-			  "TRACESPOOL_API_KEY); forwarding waits");
+		          "$CREDENTIALS_DIRECTORY/api_key, "
+		          "TRACESPOOL_API_KEY); forwarding waits");
 	fwd_set_key(f, key);
 	free(key);
 }
@@ -536,7 +571,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	nc = conf_build(d, report_log);
 	if (nc == NULL) {
 		log_warnx("reload: configuration has errors; keeping the "
-			  "running one");
+		          "running one");
 		load_key(d, d->conf);
 		sd_notify(0, "READY=1");
 		return;
@@ -587,8 +622,8 @@ setup_events(struct daemon *d)
 		wd_usec /= 2;
 		tv.tv_sec = (time_t)(wd_usec / 1000000);
 		tv.tv_usec = (suseconds_t)(wd_usec % 1000000);
-		d->ev_watchdog = event_new(d->base, -1, EV_PERSIST,
-		    watchdog_ping, d);
+		d->ev_watchdog =
+		    event_new(d->base, -1, EV_PERSIST, watchdog_ping, d);
 		if (d->ev_watchdog == NULL ||
 		    evtimer_add(d->ev_watchdog, &tv) == -1)
 			return -1;
@@ -613,9 +648,10 @@ run(struct daemon *d)
 		return EXIT_CONFIG;
 	}
 	if (key == NULL)
-		log_warnx("api key: none found (api_key_file, "
-			  "$CREDENTIALS_DIRECTORY/api_key, TRACESPOOL_API_KEY); "
-			  "events are spooled but not forwarded");
+		log_warnx(
+		    "api key: none found (api_key_file, "
+		    "$CREDENTIALS_DIRECTORY/api_key, TRACESPOOL_API_KEY); "
+		    "events are spooled but not forwarded");
 
 	memset(&so, 0, sizeof(so));
 	so.dir = d->conf->spool_dir;
@@ -634,7 +670,7 @@ run(struct daemon *d)
 		goto out;
 	}
 	if (commit_start(&d->commit, d->sp, d->base, so.sync_full,
-		d->conf->sync_interval_ms, on_commit, d) == -1)
+	        d->conf->sync_interval_ms, on_commit, d) == -1)
 		goto out;
 	fwd_opts_from(d->conf, &fo);
 	fw.remove = writer_remove;

@@ -268,8 +268,8 @@ pause_for_key(struct fwd *f)
 	if (f->cur_key != NULL && key_ok(f->cur_key))
 		return 0;
 	set_state(f, FWD_PAUSED, 0,
-	          f->cur_key == NULL ? "no API key"
-	                             : "API key has control characters");
+	    f->cur_key == NULL ? "no API key"
+	                       : "API key has control characters");
 	wait_for(f, 0, WAIT_KEY, 0);
 	return 1;
 }
@@ -327,8 +327,8 @@ add_clean(struct buf *b, const char *s, size_t len, size_t max)
 			(void)buf_addch(b, '?');
 			i++;
 		} else if (n == 1) {
-			(void)buf_addch(b,
-			                c < 0x20 || c == 0x7f ? ' ' : (char)c);
+			(void)buf_addch(
+			    b, c < 0x20 || c == 0x7f ? ' ' : (char)c);
 			i++;
 		} else {
 			(void)buf_add(b, s + i, n);
@@ -345,7 +345,7 @@ bury(struct fwd *f, size_t i, int status, const char *reason)
 	/* A rejection's reason quotes the body: for the dead letter only. */
 	if (status != 0)
 		log_warnx("forwarder: record %llu dead-lettered: upstream %d",
-		          (unsigned long long)it->seq, status);
+		    (unsigned long long)it->seq, status);
 	f->writer.bury(f->writer.arg, it->seq, status, f->tries[i], reason);
 	f->cursor = it->seq + 1;
 	pthread_mutex_lock(&f->mtx);
@@ -425,7 +425,7 @@ hold_partial(struct fwd *f, const struct spool_item *first)
 		return 0;
 	set_state(f, FWD_IDLE, 0, "");
 	wait_for(f, f->partial_deadline, WAIT_ENOUGH,
-	         first->seq + f->cur.batch_max_events);
+	    first->seq + f->cur.batch_max_events);
 	return 1;
 }
 
@@ -538,29 +538,29 @@ backoff(struct fwd *f, const struct upstream_res *res)
 	f->fails++;
 	if (res->retry_after_ms != 0)
 		delay = res->retry_after_ms < RETRY_AFTER_CAP_MS
-		            ? res->retry_after_ms
-		            : RETRY_AFTER_CAP_MS;
+		    ? res->retry_after_ms
+		    : RETRY_AFTER_CAP_MS;
 	else
 		delay = backoff_delay(f);
 	if (delay < BACKOFF_MIN_MS)
 		delay = BACKOFF_MIN_MS;
 	if (delay < 1000)
-		snprintf(when, sizeof(when), "%llums",
-		         (unsigned long long)delay);
+		snprintf(
+		    when, sizeof(when), "%llums", (unsigned long long)delay);
 	else
 		snprintf(when, sizeof(when), "%llu.%llus",
-		         (unsigned long long)(delay / 1000),
-		         (unsigned long long)(delay % 1000 / 100));
+		    (unsigned long long)(delay / 1000),
+		    (unsigned long long)(delay % 1000 / 100));
 	if (auth)
 		snprintf(reason, sizeof(reason),
-		         "upstream %d: check the API key", res->status);
+		    "upstream %d: check the API key", res->status);
 	else if (res->status != 0)
 		snprintf(reason, sizeof(reason), "upstream %d, retry in %s",
-		         res->status, when);
+		    res->status, when);
 	else
 		snprintf(reason, sizeof(reason),
-		         "upstream unreachable (%.180s), retry in %s",
-		         res->error, when);
+		    "upstream unreachable (%.180s), retry in %s", res->error,
+		    when);
 	if (f->fails == 1 || now - f->last_warn_ms >= WARN_EVERY_MS) {
 		log_warnx("forwarder: %s", reason);
 		f->last_warn_ms = now;
@@ -592,7 +592,7 @@ delivered(struct fwd *f, size_t lo, size_t hi)
 	if (f->fails > 0)
 		log_info("forwarder: upstream accepts again after %u failed "
 		         "attempt%s",
-		         f->fails, f->fails == 1 ? "" : "s");
+		    f->fails, f->fails == 1 ? "" : "s");
 	f->fails = 0;
 	pthread_mutex_lock(&f->mtx);
 	f->stats.events_forwarded += hi - lo;
@@ -734,7 +734,7 @@ step(struct fwd *f)
 			bury(f, n, 0, "expired: older than max_event_age");
 		log_warnx("forwarder: %zu record%s dead-lettered: older than "
 		          "max_event_age",
-		          n, n == 1 ? "" : "s");
+		    n, n == 1 ? "" : "s");
 		return;
 	}
 	if (!batchable(f->batch.items[0].kind) &&
@@ -796,7 +796,7 @@ fwd_free(struct fwd *f)
 
 int
 fwd_start(struct fwd **fp, struct spool *sp, const struct fwd_opts *opts,
-          const struct fwd_writer *writer, const char *api_key)
+    const struct fwd_writer *writer, const char *api_key)
 {
 	struct fwd *f;
 	struct fwd_opts o;

@@ -1,4 +1,5 @@
-/* forwarder.h: the thread that uploads the spool to the remote event API, in spool order. */
+/* forwarder.h: the thread that uploads the spool to the remote event API, in
+ * spool order. */
 #ifndef TS_FORWARDER_H
 #define TS_FORWARDER_H
 
@@ -23,7 +24,7 @@ struct fwd;
 
 struct fwd_opts {
 	const char *upstream_url; /* base URL; paths are appended */
-	const char *ca_file;	  /* "" or NULL: the system store */
+	const char *ca_file;      /* "" or NULL: the system store */
 	uint64_t batch_max_events;
 	uint64_t batch_max_bytes;
 	uint64_t flush_interval_ms; /* a partial batch waits at most this */
@@ -44,7 +45,7 @@ struct fwd_writer {
 enum fwd_state { FWD_IDLE = 0, FWD_SENDING, FWD_BACKOFF, FWD_PAUSED };
 
 struct fwd_stats {
-	int state;	  /* enum fwd_state */
+	int state;        /* enum fwd_state */
 	char reason[256]; /* why it waits, "" when it does not */
 	uint64_t events_forwarded;
 	uint64_t requests_2xx;
@@ -53,10 +54,10 @@ struct fwd_stats {
 	uint64_t requests_neterr; /* no HTTP answer: connect, timeout, reset */
 	uint64_t requests_other;  /* 1xx, 3xx: an answer we do not expect */
 	uint64_t retries;
-	uint64_t dead_letters;	  /* buried by this process */
-	uint64_t backoff_ms;	  /* current wait, 0 when not waiting */
-	int last_status;	  /* 0 before any answer */
-	uint64_t last_status_ms;  /* unix ms of that answer */
+	uint64_t dead_letters;   /* buried by this process */
+	uint64_t backoff_ms;     /* current wait, 0 when not waiting */
+	int last_status;         /* 0 before any answer */
+	uint64_t last_status_ms; /* unix ms of that answer */
 };
 
 /*

@@ -88,7 +88,7 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 
 static int
 xferinfo_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-            curl_off_t ulnow)
+    curl_off_t ulnow)
 {
 	struct upstream *up = arg;
 
@@ -139,8 +139,8 @@ configure(struct upstream *up, const char *ca_file)
 	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
 	SETOPT(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	SETOPT(CURLOPT_REDIR_PROTOCOLS,
-	       (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SETOPT(
+	    CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
@@ -241,7 +241,7 @@ upstream_parse_retry_after(const char *value, uint64_t now_ms, uint64_t *ms)
 
 int
 upstream_request(struct upstream *up, const struct upstream_req *req,
-                 struct upstream_res *res)
+    struct upstream_res *res)
 {
 	struct curl_slist *hdrs = NULL, *h;
 	struct buf auth;
@@ -290,7 +290,7 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
 	SETOPT(CURLOPT_POSTFIELDS, req->body);
 	SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
 	SETOPT(CURLOPT_CUSTOMREQUEST,
-	       strcmp(req->method, "POST") == 0 ? NULL : req->method);
+	    strcmp(req->method, "POST") == 0 ? NULL : req->method);
 	SETOPT(CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 #undef SETOPT
 	if (rc != CURLE_OK)
@@ -305,15 +305,15 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
 		res->verdict = UPSTREAM_RETRY;
 		res->aborted = rc == CURLE_ABORTED_BY_CALLBACK;
 		snprintf(res->error, sizeof(res->error), "%s",
-		         up->errbuf[0] != '\0' ? up->errbuf
-		                               : curl_easy_strerror(rc));
+		    up->errbuf[0] != '\0' ? up->errbuf
+		                          : curl_easy_strerror(rc));
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		res->status = (int)status;
 		res->verdict = upstream_classify(res->status);
 		if (up->retry_after[0] != '\0' &&
 		    upstream_parse_retry_after(up->retry_after, clock_wall_ms(),
-		                               &res->retry_after_ms) == -1)
+		        &res->retry_after_ms) == -1)
 			res->retry_after_ms = 0;
 	}
 	ret = 0;

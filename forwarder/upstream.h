@@ -58,7 +58,7 @@ void upstream_free(struct upstream *up);
  * only when the request could not be set up at all (out of memory).
  */
 int upstream_request(struct upstream *up, const struct upstream_req *req,
-                     struct upstream_res *res);
+    struct upstream_res *res);
 
 /* The verdict for an HTTP status, for callers and tests. */
 int upstream_classify(int status);
@@ -67,7 +67,7 @@ int upstream_classify(int status);
  * Milliseconds to wait from a Retry-After value at unix time now_ms: delta
  * seconds or an HTTP date. Returns 0 and sets *ms, or -1 when unparsable.
  */
-int upstream_parse_retry_after(const char *value, uint64_t now_ms,
-                               uint64_t *ms);
+int upstream_parse_retry_after(
+    const char *value, uint64_t now_ms, uint64_t *ms);
 
 #endif

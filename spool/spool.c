@@ -1,4 +1,5 @@
-/* spool.c: the durable event spool on LMDB; the only file that includes lmdb.h. */
+/* spool.c: the durable event spool on LMDB; the only file that includes lmdb.h.
+ */
 #include "spool.h"
 
 #include <errno.h>
@@ -60,9 +61,9 @@ struct spool {
 	int drop_oldest;
 	int readonly;
 	int lockfd;
-	char *map_addr;		    /* where data.mdb is mapped; see map_find */
+	char *map_addr; /* where data.mdb is mapped; see map_find */
 	size_t map_len;
-	unsigned trim_commits;	    /* since the last map_trim, by the writer */
+	unsigned trim_commits;      /* since the last map_trim, by the writer */
 	_Atomic uint64_t trim_read; /* bytes read since then */
 };
 
@@ -86,11 +87,10 @@ struct spool_txn {
 
 static __thread char spool_errbuf[256];
 
-static const char *const meta_keys[] = {"next_seq", "bytes", "evicted",
-    "dead_next"};
+static const char *const meta_keys[] = {
+    "next_seq", "bytes", "evicted", "dead_next"};
 
-static void __attribute__((format(printf, 1, 2)))
-seterr(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) seterr(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -316,7 +316,7 @@ map_find(struct spool *sp)
 		return;
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		if (sscanf(line, "%lx-%lx %*s %*s %lx:%lx %lu", &lo, &hi, &maj,
-			&mnr, &ino) != 5 ||
+		        &mnr, &ino) != 5 ||
 		    ino != st.st_ino || makedev(maj, mnr) != st.st_dev ||
 		    hi - lo <= sp->map_len)
 			continue;
@@ -347,8 +347,8 @@ map_trim(struct spool *sp)
 }
 
 int
-spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
-    size_t errlen)
+spool_open(
+    struct spool **spp, const struct spool_opts *opts, char *err, size_t errlen)
 {
 	struct spool *sp;
 	MDB_txn *txn = NULL;
@@ -368,8 +368,8 @@ spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
 	int rc, dead;
 
 	*spp = NULL;
-	if (check_dir(opts->dir, !opts->readonly && !keep, opts->readonly,
-		err, errlen) == -1)
+	if (check_dir(opts->dir, !opts->readonly && !keep, opts->readonly, err,
+	        errlen) == -1)
 		return SPOOL_ERR;
 	if ((keep || opts->readonly) &&
 	    spool_exists(opts->dir, err, errlen) == -1)
@@ -405,14 +405,14 @@ spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
 	 * snapshots do not pin pages forever. */
 	mdb_reader_check(sp->env, &dead);
 
-	rc = mdb_txn_begin(sp->env, NULL, opts->readonly ? MDB_RDONLY : 0,
-	    &txn);
+	rc =
+	    mdb_txn_begin(sp->env, NULL, opts->readonly ? MDB_RDONLY : 0, &txn);
 	if (rc != 0)
 		goto lmdb_fail;
 	rc = mdb_dbi_open(txn, "events", dbflags | MDB_INTEGERKEY, &sp->events);
 	if (rc == 0)
-		rc = mdb_dbi_open(txn, "dead", dbflags | MDB_INTEGERKEY,
-		    &sp->dead);
+		rc = mdb_dbi_open(
+		    txn, "dead", dbflags | MDB_INTEGERKEY, &sp->dead);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "meta", dbflags, &sp->meta);
 	if (rc == MDB_NOTFOUND) {
@@ -443,9 +443,9 @@ spool_open(struct spool **spp, const struct spool_opts *opts, char *err,
 		headroom = 256 * 1024;
 	if (headroom > 64ULL * 1024 * 1024)
 		headroom = 64ULL * 1024 * 1024;
-	sp->limit_bytes =
-	    sp->map_bytes > 2 * headroom ? sp->map_bytes - headroom
-					 : sp->map_bytes / 2;
+	sp->limit_bytes = sp->map_bytes > 2 * headroom
+	    ? sp->map_bytes - headroom
+	    : sp->map_bytes / 2;
 	map_find(sp);
 	*spp = sp;
 	return SPOOL_OK;
@@ -598,8 +598,8 @@ evict_oldest(struct spool_txn *t)
 
 		rc = mdb_cursor_del(cur, 0);
 		if (rc == 0) {
-			t->meta.bytes -= t->meta.bytes >= len ? len
-							      : t->meta.bytes;
+			t->meta.bytes -=
+			    t->meta.bytes >= len ? len : t->meta.bytes;
 			t->meta.evicted++;
 			t->dirty = 1;
 		}
@@ -670,8 +670,8 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 		v.mv_data = NULL;
 		v.mv_size = REC_HDR + recs[i].len;
 		/* MDB_RESERVE: LMDB hands out the space, we write once. */
-		rc = mdb_put(t->txn, sp->events, &k, &v,
-		    MDB_APPEND | MDB_RESERVE);
+		rc = mdb_put(
+		    t->txn, sp->events, &k, &v, MDB_APPEND | MDB_RESERVE);
 		if (rc != 0)
 			return xlate("append", rc);
 		p = v.mv_data;
@@ -720,8 +720,8 @@ spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 }
 
 int
-spool_txn_bury(struct spool_txn *t, uint64_t seq, int status,
-    uint32_t attempts, const char *reason, uint64_t now_ms)
+spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
+    const char *reason, uint64_t now_ms)
 {
 	struct spool *sp = t->sp;
 	MDB_val k, v, dk, dv;
@@ -975,8 +975,7 @@ spool_stat(struct spool *sp, struct spool_stats *st)
 		ret = xlate("stat", rc);
 		goto out;
 	}
-	if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 &&
-	    v.mv_size >= REC_HDR)
+	if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && v.mv_size >= REC_HDR)
 		memcpy(&st->oldest_ms, (const char *)v.mv_data + 8, 8);
 	mdb_cursor_close(cur);
 out:
@@ -1118,8 +1117,7 @@ spool_dead_get(struct spool *sp, uint64_t id, struct spool_dead *out)
  * optionally appending each back to "events" first, then deleting it.
  */
 static int
-dead_move(struct spool *sp, uint64_t id, int replay, uint64_t now_ms,
-    size_t *n)
+dead_move(struct spool *sp, uint64_t id, int replay, uint64_t now_ms, size_t *n)
 {
 	struct spool_txn *t;
 	MDB_cursor *cur;

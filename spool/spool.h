@@ -1,4 +1,5 @@
-/* spool.h: the durable event spool, one LMDB environment; the only module that sees LMDB. */
+/* spool.h: the durable event spool, one LMDB environment; the only module that
+ * sees LMDB. */
 #ifndef TS_SPOOL_H
 #define TS_SPOOL_H
 
@@ -24,7 +25,7 @@
 
 enum spool_result {
 	SPOOL_OK = 0,
-	SPOOL_ERR = -1,	     /* I/O or internal error; see the log */
+	SPOOL_ERR = -1,      /* I/O or internal error; see the log */
 	SPOOL_FULL = -2,     /* no room under spool_max_bytes */
 	SPOOL_NOTFOUND = -3, /* no such record */
 	SPOOL_TOOBIG = -4,   /* one record can never fit */
@@ -32,27 +33,28 @@ enum spool_result {
 
 /* What a record is, so the forwarder knows which upstream path takes it. */
 enum spool_kind {
-	SPOOL_KIND_EVENT = 1,	    /* POST /events/batch member */
-	SPOOL_KIND_SESSION = 2,	    /* POST /session/start body */
-	SPOOL_KIND_UPDATE = 3,	    /* PUT /events body */
+	SPOOL_KIND_EVENT = 1,       /* POST /events/batch member */
+	SPOOL_KIND_SESSION = 2,     /* POST /session/start body */
+	SPOOL_KIND_UPDATE = 3,      /* PUT /events body */
 	SPOOL_KIND_MODEL_EVENT = 4, /* POST /events/model/batch member */
 };
 
 struct spool;
 
 struct spool_opts {
-	const char *dir;    /* created 0700 when missing */
-	uint64_t max_bytes; /* map size; ingest stops short of it; 0 with
-			       readonly = 0: keep the files' size, never create */
-	int sync_full;	    /* 1: every commit fsyncs; 0: spool_sync does */
-	int drop_oldest;    /* 1: appends evict the oldest events when full */
-	int readonly;	    /* 1: inspection only (tracespool --spool-dir) */
-	int exclusive;	    /* 1: fail if another daemon has this spool */
+	const char *dir; /* created 0700 when missing */
+	uint64_t
+	    max_bytes;   /* map size; ingest stops short of it; 0 with
+	                    readonly = 0: keep the files' size, never create */
+	int sync_full;   /* 1: every commit fsyncs; 0: spool_sync does */
+	int drop_oldest; /* 1: appends evict the oldest events when full */
+	int readonly;    /* 1: inspection only (tracespool --spool-dir) */
+	int exclusive;   /* 1: fail if another daemon has this spool */
 };
 
 /* One record to append. data is borrowed for the length of the call. */
 struct spool_rec {
-	uint8_t kind;	  /* enum spool_kind */
+	uint8_t kind;     /* enum spool_kind */
 	uint64_t time_ms; /* when ingest received it (unix ms) */
 	const void *data; /* the record's JSON text */
 	size_t len;
@@ -75,24 +77,25 @@ struct spool_batch {
 	size_t bytes; /* sum of the items' len */
 };
 
-/* A dead letter as spool_dead_get/_list return it; free with spool_dead_clear. */
+/* A dead letter as spool_dead_get/_list return it; free with spool_dead_clear.
+ */
 struct spool_dead {
 	uint64_t id;
-	uint64_t seq;	   /* sequence it had in "events" */
+	uint64_t seq; /* sequence it had in "events" */
 	uint8_t kind;
 	uint64_t time_ms;  /* when ingest received it */
 	uint64_t dead_ms;  /* when it was dead-lettered */
-	int status;	   /* upstream HTTP status, 0 for expiry */
+	int status;        /* upstream HTTP status, 0 for expiry */
 	uint32_t attempts; /* upstream attempts made */
-	char *reason;	   /* NUL-terminated */
-	char *data;	   /* the record's JSON, NUL-terminated */
+	char *reason;      /* NUL-terminated */
+	char *data;        /* the record's JSON, NUL-terminated */
 	size_t len;
 };
 
 struct spool_stats {
 	uint64_t events;      /* records in "events" */
-	uint64_t bytes;	      /* their JSON bytes */
-	uint64_t dead;	      /* dead letters */
+	uint64_t bytes;       /* their JSON bytes */
+	uint64_t dead;        /* dead letters */
 	uint64_t evicted;     /* events dropped by drop_oldest, ever */
 	uint64_t used_bytes;  /* B-tree pages in use x page size */
 	uint64_t limit_bytes; /* where ingest stops (below the map size, or
@@ -170,8 +173,8 @@ int spool_dead_list(struct spool *sp, uint64_t from, size_t max,
 int spool_dead_get(struct spool *sp, uint64_t id, struct spool_dead *out);
 void spool_dead_clear(struct spool_dead *d);
 /* Move dead letter id (or all, when id is 0) back to "events"; *n counts. */
-int spool_dead_replay(struct spool *sp, uint64_t id, uint64_t now_ms,
-    size_t *n);
+int spool_dead_replay(
+    struct spool *sp, uint64_t id, uint64_t now_ms, size_t *n);
 /* Delete dead letter id (or all, when id is 0); *n counts. */
 int spool_dead_purge(struct spool *sp, uint64_t id, size_t *n);
 

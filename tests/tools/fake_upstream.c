@@ -118,8 +118,7 @@ reply_json(struct evhttp_request *req, int status, cJSON *o)
 	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
 
 	reply(req, s != NULL ? status : 500,
-	      s != NULL ? s
-	                : "{\"success\":false,\"error\":\"out of memory\"}");
+	    s != NULL ? s : "{\"success\":false,\"error\":\"out of memory\"}");
 	free(s);
 	cJSON_Delete(o);
 }
@@ -145,8 +144,7 @@ method_name(enum evhttp_cmd_type cmd)
 
 static void
 log_request(struct fake *fk, const char *method, const char *path,
-            const char *auth, cJSON *body, const char *raw, uint64_t t,
-            int answered)
+    const char *auth, cJSON *body, const char *raw, uint64_t t, int answered)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s;
@@ -216,8 +214,8 @@ holds_name(cJSON *body, const char *path, const char *name)
 	if (cJSON_IsObject(body)) {
 		ev = cJSON_GetObjectItemCaseSensitive(body, "event");
 		if (ev == NULL)
-			ev = cJSON_GetObjectItemCaseSensitive(body,
-			                                      "model_event");
+			ev = cJSON_GetObjectItemCaseSensitive(
+			    body, "model_event");
 		return names_match(ev, name);
 	}
 	return 0;
@@ -237,14 +235,14 @@ add_id(cJSON *o, const char *name, cJSON *from, const char *field)
 /* The success answer of the real API for path; returns the status. */
 static int
 answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
-          const char *path, cJSON *body)
+    const char *path, cJSON *body)
 {
 	cJSON *o, *a, *ev, *ids;
 	int n;
 
 	if (body == NULL) {
 		reply(req, 400,
-		      "{\"success\":false,\"error\":\"body: not JSON\"}");
+		    "{\"success\":false,\"error\":\"body: not JSON\"}");
 		return 400;
 	}
 	o = cJSON_CreateObject();
@@ -257,14 +255,14 @@ answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
 			cJSON *id =
 			    cJSON_GetObjectItemCaseSensitive(ev, "event_id");
 
-			cJSON_AddItemToArray(
-			    ids, cJSON_IsString(id)
-			             ? cJSON_CreateString(id->valuestring)
-			             : cJSON_CreateNull());
+			cJSON_AddItemToArray(ids,
+			    cJSON_IsString(id)
+			        ? cJSON_CreateString(id->valuestring)
+			        : cJSON_CreateNull());
 		}
 		fk->events += (uint64_t)n;
 	} else if (strcmp(method, "POST") == 0 &&
-	           strcmp(path, "/session/start") == 0) {
+	    strcmp(path, "/session/start") == 0) {
 		ev = cJSON_GetObjectItemCaseSensitive(body, "session");
 		add_id(o, "session_id", ev, "session_id");
 		fk->events++;
@@ -272,19 +270,19 @@ answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
 		cJSON_AddTrueToObject(o, "success");
 		fk->events++;
 	} else if (strcmp(method, "POST") == 0 &&
-	           (strcmp(path, "/events") == 0 ||
-	            strcmp(path, "/events/model") == 0)) {
+	    (strcmp(path, "/events") == 0 ||
+	        strcmp(path, "/events/model") == 0)) {
 		ev = cJSON_GetObjectItemCaseSensitive(body, "event");
 		if (ev == NULL)
-			ev = cJSON_GetObjectItemCaseSensitive(body,
-			                                      "model_event");
+			ev = cJSON_GetObjectItemCaseSensitive(
+			    body, "model_event");
 		cJSON_AddTrueToObject(o, "success");
 		add_id(o, "event_id", ev, "event_id");
 		fk->events++;
 	} else {
 		cJSON_Delete(o);
-		reply(req, 404,
-		      "{\"success\":false,\"error\":\"unknown path\"}");
+		reply(
+		    req, 404, "{\"success\":false,\"error\":\"unknown path\"}");
 		return 404;
 	}
 	reply_json(req, 200, o);
@@ -292,14 +290,14 @@ answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
 }
 
 static void
-answer_status(struct fake *fk, struct evhttp_request *req, int status,
-              const char *error)
+answer_status(
+    struct fake *fk, struct evhttp_request *req, int status, const char *error)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (fk->retry_after[0] != '\0')
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-		                  "Retry-After", fk->retry_after);
+		    "Retry-After", fk->retry_after);
 	cJSON_AddFalseToObject(o, "success");
 	cJSON_AddStringToObject(o, "error", error);
 	reply_json(req, status, o);
@@ -329,7 +327,7 @@ control(struct fake *fk, struct evhttp_request *req, cJSON *c)
 
 	if (!cJSON_IsString(m)) {
 		reply(req, 400,
-		      "{\"success\":false,\"error\":\"mode: missing\"}");
+		    "{\"success\":false,\"error\":\"mode: missing\"}");
 		return;
 	}
 	for (i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
@@ -338,13 +336,13 @@ control(struct fake *fk, struct evhttp_request *req, cJSON *c)
 	}
 	if (i == sizeof(mode_names) / sizeof(mode_names[0])) {
 		reply(req, 400,
-		      "{\"success\":false,\"error\":\"mode: unknown\"}");
+		    "{\"success\":false,\"error\":\"mode: unknown\"}");
 		return;
 	}
 	fk->mode = (int)i;
-	fk->status = cJSON_IsNumber(st)        ? st->valueint
-	             : fk->mode == MODE_STATUS ? 500
-	                                       : 400;
+	fk->status = cJSON_IsNumber(st) ? st->valueint
+	    : fk->mode == MODE_STATUS   ? 500
+	                                : 400;
 	copy_field(c, "retry_after", fk->retry_after, sizeof(fk->retry_after));
 	copy_field(c, "key", fk->key, sizeof(fk->key));
 	copy_field(c, "name", fk->name, sizeof(fk->name));
@@ -472,8 +470,7 @@ handle(struct evhttp_request *req, void *arg)
 		if (cJSON_IsObject(body))
 			control(fk, req, body);
 		else
-			reply(
-			    req, 400,
+			reply(req, 400,
 			    "{\"success\":false,\"error\":\"body: not JSON\"}");
 		goto done;
 	}
@@ -496,7 +493,7 @@ handle(struct evhttp_request *req, void *arg)
 		if (auth == NULL || strcmp(auth, expect) != 0) {
 			status = 401;
 			reply(req, 401,
-			      "{\"success\":false,\"error\":\"unauthorized\"}");
+			    "{\"success\":false,\"error\":\"unauthorized\"}");
 		} else {
 			status = answer_ok(fk, req, method, path, body);
 		}
@@ -507,7 +504,7 @@ handle(struct evhttp_request *req, void *arg)
 
 			status = fk->status;
 			snprintf(err, sizeof(err), "rejected event_name %s",
-			         fk->name);
+			    fk->name);
 			answer_status(fk, req, status, err);
 		} else {
 			status = answer_ok(fk, req, method, path, body);
@@ -519,9 +516,9 @@ handle(struct evhttp_request *req, void *arg)
 	case MODE_RESET: {
 		struct evhttp_connection *conn =
 		    evhttp_request_get_connection(req);
-		struct bufferevent *bev =
-		    conn != NULL ? evhttp_connection_get_bufferevent(conn)
-		                 : NULL;
+		struct bufferevent *bev = conn != NULL
+		    ? evhttp_connection_get_bufferevent(conn)
+		    : NULL;
 
 		/* libevent sees the end of the stream and cleans up. */
 		if (bev != NULL)
@@ -540,13 +537,13 @@ handle(struct evhttp_request *req, void *arg)
 	case MODE_NOTJSON:
 		status = 200;
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-		                  "Content-Type", "text/plain");
+		    "Content-Type", "text/plain");
 		reply(req, 200, "hello");
 		break;
 	case MODE_REDIRECT:
 		status = 302;
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-		                  "Location", "/elsewhere");
+		    "Location", "/elsewhere");
 		reply(req, 302, "{\"success\":false}");
 		break;
 	case MODE_DELAY:
@@ -619,20 +616,20 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((fk.log = fopen(logpath, "a")) == NULL) {
 		fprintf(stderr, "fake_upstream: %s: %s\n", logpath,
-		        strerror(errno));
+		    strerror(errno));
 		return 1;
 	}
 	if ((fk.base = event_base_new()) == NULL ||
 	    (http = evhttp_new(fk.base)) == NULL)
 		goto fail;
-	evhttp_set_allowed_methods(
-	    http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	              EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_allowed_methods(http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	        EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(http, handle, &fk);
 	if ((bound = evhttp_bind_socket_with_handle(
 	         http, "127.0.0.1", (ev_uint16_t)port)) == NULL) {
-		fprintf(stderr, "fake_upstream: cannot listen on port %ld\n",
-		        port);
+		fprintf(
+		    stderr, "fake_upstream: cannot listen on port %ld\n", port);
 		goto fail;
 	}
 	/*
@@ -641,10 +638,10 @@ main(int argc, char **argv)
 	 * client's delayed ACK (40 ms a request).
 	 */
 	if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP,
-	               TCP_NODELAY, &one, sizeof(one)) == -1)
+	        TCP_NODELAY, &one, sizeof(one)) == -1)
 		goto fail;
 	if (getsockname(evhttp_bound_socket_get_fd(bound),
-	                (struct sockaddr *)&sin, &slen) == -1)
+	        (struct sockaddr *)&sin, &slen) == -1)
 		goto fail;
 	/* Before the port is told: a SIGTERM right after must still exit 0. */
 	sigterm = evsignal_new(fk.base, SIGTERM, on_signal, &fk);

@@ -1,4 +1,5 @@
-/* spool_dump.c: test tool that prints a spool's records as JSON lines, read-only. */
+/* spool_dump.c: test tool that prints a spool's records as JSON lines,
+ * read-only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ main(int argc, char **argv)
 		size_t n;
 
 		do {
-			if (spool_dead_list(sp, from, 1000, &d, &n) != SPOOL_OK) {
+			if (spool_dead_list(sp, from, 1000, &d, &n) !=
+			    SPOOL_OK) {
 				fprintf(stderr, "spool_dump: %s\n",
 				    spool_strerror());
 				rc = 1;
@@ -47,9 +49,10 @@ main(int argc, char **argv)
 
 				buf_init(&r);
 				buf_add_json_string(&r, d[i].reason);
-				printf("{\"id\":%llu,\"seq\":%llu,\"status\":%d,"
-				       "\"attempts\":%u,\"reason\":%s,"
-				       "\"event\":%s}\n",
+				printf(
+				    "{\"id\":%llu,\"seq\":%llu,\"status\":%d,"
+				    "\"attempts\":%u,\"reason\":%s,"
+				    "\"event\":%s}\n",
 				    (unsigned long long)d[i].id,
 				    (unsigned long long)d[i].seq, d[i].status,
 				    d[i].attempts, r.data ? r.data : "null",

@@ -93,7 +93,7 @@ static void
 fresh_dir(void **state)
 {
 	CHECK(teardown_dir(state) == 0 && setup_dir(state) == 0,
-	      "cannot renew the temporary directory");
+	    "cannot renew the temporary directory");
 }
 
 /* Writes text to tmpdir/name; path gets the file's path. */
@@ -108,7 +108,7 @@ write_file(const char *name, const char *text, char *path, size_t pathlen)
 		fail_msg("cannot create %s: %s", path, strerror(errno));
 	else
 		CHECK(fputs(text, fp) >= 0 && fclose(fp) == 0,
-		      "cannot write %s", path);
+		    "cannot write %s", path);
 }
 
 static struct conf *
@@ -126,7 +126,7 @@ set_ok(struct conf *c, const char *key, const char *value)
 	char err[512] = "";
 
 	CHECK(conf_set(c, key, value, err, sizeof(err)) == 0,
-	      "conf_set(%s, \"%s\") failed: %s", key, value, err);
+	    "conf_set(%s, \"%s\") failed: %s", key, value, err);
 }
 
 /* conf_print into a heap string. */
@@ -152,12 +152,12 @@ printed_value(const struct conf *c, const char *key, char *out, size_t len)
 
 	for (line = text; *line != '\0'; line = nl + 1) {
 		nl = strchr(line, '\n');
-		CHECK(nl != NULL, "conf_print line without a newline: %s",
-		      line);
+		CHECK(
+		    nl != NULL, "conf_print line without a newline: %s", line);
 		if (strncmp(line, key, klen) == 0 &&
 		    strncmp(line + klen, " = ", 3) == 0) {
 			snprintf(out, len, "%.*s", (int)(nl - line - klen - 3),
-			         line + klen + 3);
+			    line + klen + 3);
 			free(text);
 			return;
 		}
@@ -178,7 +178,7 @@ first_words(const char *text, char *out, size_t len)
 		if (nl == NULL)
 			nl = line + strlen(line) - 1;
 		snprintf(out + used, len - used, "%.*s ",
-		         (int)strcspn(line, " \n"), line);
+		    (int)strcspn(line, " \n"), line);
 		used = strlen(out);
 	}
 }
@@ -194,15 +194,15 @@ test_defaults(void **state)
 
 	(void)state;
 	CHECK(strcmp(c->socket, "/run/tracespool/tracespool.sock") == 0,
-	      "socket default: %s", c->socket);
+	    "socket default: %s", c->socket);
 	CHECK(c->socket_mode == 0660, "socket_mode default: %o",
-	      (unsigned)c->socket_mode);
+	    (unsigned)c->socket_mode);
 	CHECK(c->allowed_uids.n == 0 && c->allowed_uids.ids == NULL,
 	    "allowed_uids default: not empty");
 	CHECK(c->allowed_gids.n == 0 && c->allowed_gids.ids == NULL,
 	    "allowed_gids default: not empty");
 	CHECK(strcmp(c->listen_tcp, "") == 0, "listen_tcp default: %s",
-	      c->listen_tcp);
+	    c->listen_tcp);
 	CHECK(c->listen_tcp_allow_remote == 0, "listen_tcp_allow_remote on");
 	CHECK(c->max_connections == 1024, "max_connections default");
 	CHECK(c->max_header_bytes == 16 * KIB, "max_header_bytes default");
@@ -210,7 +210,7 @@ test_defaults(void **state)
 	CHECK(c->body_timeout_ms == 30 * SEC, "body_timeout default");
 	CHECK(c->idle_timeout_ms == 60 * SEC, "idle_timeout default");
 	CHECK(strcmp(c->spool_dir, "/var/lib/tracespool") == 0,
-	      "spool_dir default: %s", c->spool_dir);
+	    "spool_dir default: %s", c->spool_dir);
 	CHECK(c->spool_max_bytes == GIB, "spool_max_bytes default");
 	CHECK(c->when_full == CONF_FULL_REJECT, "when_full default");
 	CHECK(c->sync == CONF_SYNC_FULL, "sync default");
@@ -219,7 +219,7 @@ test_defaults(void **state)
 	CHECK(c->max_body_bytes == 16 * MIB, "max_body_bytes default");
 	CHECK(c->max_event_age_ms == 7 * DAY, "max_event_age default");
 	CHECK(strcmp(c->upstream_url, "https://api.honeyhive.ai") == 0,
-	      "upstream_url default: %s", c->upstream_url);
+	    "upstream_url default: %s", c->upstream_url);
 	CHECK(strcmp(c->api_key_file, "") == 0, "api_key_file default");
 	CHECK(c->batch_max_events == 100, "batch_max_events default");
 	CHECK(c->batch_max_bytes == 4 * MIB, "batch_max_bytes default");
@@ -292,11 +292,11 @@ static const struct good_case good_cases[] = {
     {"sync_interval", "50ms", U64(sync_interval_ms), 50, NULL},
     {"max_event_age", "30d", U64(max_event_age_ms), 30 * DAY, NULL},
     {"upstream_url", "http://127.0.0.1:8089", STR(upstream_url),
-     "http://127.0.0.1:8089"},
+        "http://127.0.0.1:8089"},
     {"upstream_url", "https://example.com/api/", STR(upstream_url),
-     "https://example.com/api"},
+        "https://example.com/api"},
     {"api_key_file", "/etc/tracespool/key", STR(api_key_file),
-     "/etc/tracespool/key"},
+        "/etc/tracespool/key"},
     {"batch_max_events", "10000", U64(batch_max_events), 10000, NULL},
     {"batch_max_events", "1", U64(batch_max_events), 1, NULL},
     {"batch_max_bytes", "1M", U64(batch_max_bytes), MIB, NULL},
@@ -329,8 +329,8 @@ test_set_good_values(void **state)
 			    *(char *const *)(const void *)(base + t->off);
 
 			CHECK(strcmp(s, t->str) == 0,
-			      "%s = \"%s\": stored \"%s\", want \"%s\"", t->key,
-			      t->value, s, t->str);
+			    "%s = \"%s\": stored \"%s\", want \"%s\"", t->key,
+			    t->value, s, t->str);
 			break;
 		}
 		case F_U64:
@@ -338,7 +338,7 @@ test_set_good_values(void **state)
 			break;
 		case F_INT:
 			got = (uint64_t) *
-			      (const int *)(const void *)(base + t->off);
+			    (const int *)(const void *)(base + t->off);
 			break;
 		case F_MODE:
 			got = *(const mode_t *)(const void *)(base + t->off);
@@ -355,9 +355,9 @@ test_set_good_values(void **state)
 		}
 		if (t->kind != F_STR && t->kind != F_IDS)
 			CHECK(got == t->num,
-			      "%s = \"%s\": stored %llu, want %llu", t->key,
-			      t->value, (unsigned long long)got,
-			      (unsigned long long)t->num);
+			    "%s = \"%s\": stored %llu, want %llu", t->key,
+			    t->value, (unsigned long long)got,
+			    (unsigned long long)t->num);
 		conf_free(c);
 	}
 }
@@ -371,9 +371,10 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     {"socket", "", "must not be empty"},
     {"socket",
-     "/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock",
-     "Unix socket path"},
+        "/tmp/"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock",
+        "Unix socket path"},
     {"socket_mode", "0888", "octal"},
     {"socket_mode", "01000", "at most 0777"},
     {"socket_mode", "rw-rw----", "octal"},
@@ -451,14 +452,14 @@ test_set_bad_values(void **state)
 
 		klen = strlen(t->key);
 		CHECK(conf_set(c, t->key, t->value, err, sizeof(err)) == -1,
-		      "%s = \"%s\" was accepted", t->key, t->value);
+		    "%s = \"%s\" was accepted", t->key, t->value);
 		CHECK(strncmp(err, t->key, klen) == 0 &&
-		          strncmp(err + klen, ": ", 2) == 0,
-		      "%s = \"%s\": message does not start with \"%s: \": %s",
-		      t->key, t->value, t->key, err);
+		        strncmp(err + klen, ": ", 2) == 0,
+		    "%s = \"%s\": message does not start with \"%s: \": %s",
+		    t->key, t->value, t->key, err);
 		CHECK(strstr(err, t->reason) != NULL,
-		      "%s = \"%s\": message lacks \"%s\": %s", t->key, t->value,
-		      t->reason, err);
+		    "%s = \"%s\": message lacks \"%s\": %s", t->key, t->value,
+		    t->reason, err);
 		conf_free(c);
 	}
 }
@@ -475,12 +476,12 @@ test_set_bad_value_leaves_conf_unchanged(void **state)
 
 		set_ok(c, "default_project", "p");
 		before = print_conf(c);
-		(void)conf_set(c, bad_cases[i].key, bad_cases[i].value, err,
-		               sizeof(err));
+		(void)conf_set(
+		    c, bad_cases[i].key, bad_cases[i].value, err, sizeof(err));
 		after = print_conf(c);
 		CHECK(strcmp(before, after) == 0,
-		      "refused %s = \"%s\" still changed the conf",
-		      bad_cases[i].key, bad_cases[i].value);
+		    "refused %s = \"%s\" still changed the conf",
+		    bad_cases[i].key, bad_cases[i].value);
 		free(before);
 		free(after);
 		conf_free(c);
@@ -522,11 +523,10 @@ test_set_api_key_refused(void **state)
 
 	(void)state;
 	CHECK(conf_set(c, "api_key", "Zq9-secret", err, sizeof(err)) == -1,
-	      "api_key was accepted as a key");
+	    "api_key was accepted as a key");
 	CHECK(strstr(err, "api_key: not a configuration key") == err,
-	      "message does not say api_key is not a key: %s", err);
-	CHECK(
-	    strstr(err, "api_key_file") != NULL &&
+	    "message does not say api_key is not a key: %s", err);
+	CHECK(strstr(err, "api_key_file") != NULL &&
 	        strstr(err, "TRACESPOOL_API_KEY") != NULL,
 	    "message does not point to api_key_file and TRACESPOOL_API_KEY: %s",
 	    err);
@@ -595,11 +595,11 @@ test_parse_size(void **state)
 		if (t->ok) {
 			CHECK(rc == 0, "size \"%s\" refused", t->s);
 			CHECK(v == t->want, "size \"%s\" = %llu, want %llu",
-			      t->s, (unsigned long long)v,
-			      (unsigned long long)t->want);
+			    t->s, (unsigned long long)v,
+			    (unsigned long long)t->want);
 		} else {
 			CHECK(rc == -1, "size \"%s\" accepted as %llu", t->s,
-			      (unsigned long long)v);
+			    (unsigned long long)v);
 		}
 	}
 }
@@ -650,12 +650,11 @@ test_parse_duration(void **state)
 		if (t->ok) {
 			CHECK(rc == 0, "duration \"%s\" refused", t->s);
 			CHECK(v == t->want,
-			      "duration \"%s\" = %llu ms, want %llu", t->s,
-			      (unsigned long long)v,
-			      (unsigned long long)t->want);
+			    "duration \"%s\" = %llu ms, want %llu", t->s,
+			    (unsigned long long)v, (unsigned long long)t->want);
 		} else {
 			CHECK(rc == -1, "duration \"%s\" accepted as %llu ms",
-			      t->s, (unsigned long long)v);
+			    t->s, (unsigned long long)v);
 		}
 	}
 }
@@ -669,11 +668,11 @@ test_duration_bare_number_message(void **state)
 
 	(void)state;
 	CHECK(conf_set(c, "request_timeout", "30", err, sizeof(err)) == -1,
-	      "request_timeout = 30 accepted");
+	    "request_timeout = 30 accepted");
 	CHECK(strstr(err, "request_timeout: ") == err &&
-	          strstr(err, "needs a unit") != NULL &&
-	          strstr(err, "only for 0") != NULL,
-	      "message does not explain the unit rule: %s", err);
+	        strstr(err, "needs a unit") != NULL &&
+	        strstr(err, "only for 0") != NULL,
+	    "message does not explain the unit rule: %s", err);
 	conf_free(c);
 }
 
@@ -684,10 +683,21 @@ test_parse_bool(void **state)
 		const char *s;
 		int rc, yes;
 	} cases[] = {
-	    {"yes", 0, 1}, {"no", 0, 0},      {"true", 0, 1},  {"false", 0, 0},
-	    {"on", 0, 1},  {"off", 0, 0},     {"1", 0, 1},     {"0", 0, 0},
-	    {"YES", 0, 1}, {"Off", 0, 0},     {"", -1, 0},     {"y", -1, 0},
-	    {"2", -1, 0},  {"enable", -1, 0}, {"yes ", -1, 0},
+	    {"yes", 0, 1},
+	    {"no", 0, 0},
+	    {"true", 0, 1},
+	    {"false", 0, 0},
+	    {"on", 0, 1},
+	    {"off", 0, 0},
+	    {"1", 0, 1},
+	    {"0", 0, 0},
+	    {"YES", 0, 1},
+	    {"Off", 0, 0},
+	    {"", -1, 0},
+	    {"y", -1, 0},
+	    {"2", -1, 0},
+	    {"enable", -1, 0},
+	    {"yes ", -1, 0},
 	};
 	size_t i;
 
@@ -696,10 +706,10 @@ test_parse_bool(void **state)
 		int yes = -1, rc = conf_parse_bool(cases[i].s, &yes);
 
 		CHECK(rc == cases[i].rc, "bool \"%s\": rc %d, want %d",
-		      cases[i].s, rc, cases[i].rc);
+		    cases[i].s, rc, cases[i].rc);
 		if (rc == 0)
 			CHECK(yes == cases[i].yes, "bool \"%s\" = %d",
-			      cases[i].s, yes);
+			    cases[i].s, yes);
 	}
 }
 
@@ -754,12 +764,12 @@ test_parse_hostport(void **state)
 		    conf_parse_hostport(cases[i].s, host, sizeof(host), &port);
 
 		CHECK(rc == cases[i].rc, "hostport \"%s\": rc %d, want %d",
-		      cases[i].s, rc, cases[i].rc);
+		    cases[i].s, rc, cases[i].rc);
 		if (rc == 0)
 			CHECK(strcmp(host, cases[i].host) == 0 &&
-			          port == cases[i].port,
-			      "hostport \"%s\" = %s port %u", cases[i].s, host,
-			      port);
+			        port == cases[i].port,
+			    "hostport \"%s\" = %s port %u", cases[i].s, host,
+			    port);
 	}
 }
 
@@ -771,8 +781,8 @@ test_parse_hostport_small_buffer(void **state)
 
 	(void)state;
 	CHECK(conf_parse_hostport("localhost:80", host, sizeof(host), &port) ==
-	          -1,
-	      "a host longer than the buffer was accepted");
+	        -1,
+	    "a host longer than the buffer was accepted");
 }
 
 static void
@@ -803,8 +813,8 @@ test_host_is_loopback(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++)
 		CHECK(conf_host_is_loopback(cases[i].host) == cases[i].want,
-		      "loopback(\"%s\") should be %d", cases[i].host,
-		      cases[i].want);
+		    "loopback(\"%s\") should be %d", cases[i].host,
+		    cases[i].want);
 }
 
 /*
@@ -820,14 +830,14 @@ test_file_sets_keys(void **state)
 
 	(void)state;
 	write_file("a.conf",
-	           "# a comment\n"
-	           "\n"
-	           "spool_max_bytes = 2G\n"
-	           "  log_level=debug  \n"
-	           "\tsync = normal # trailing comment\n",
-	           path, sizeof(path));
+	    "# a comment\n"
+	    "\n"
+	    "spool_max_bytes = 2G\n"
+	    "  log_level=debug  \n"
+	    "\tsync = normal # trailing comment\n",
+	    path, sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
-	      "errors in a good file:\n%s", r.text);
+	    "errors in a good file:\n%s", r.text);
 	CHECK(r.n == 0, "reports for a good file:\n%s", r.text);
 	CHECK(c->spool_max_bytes == 2 * GIB, "spool_max_bytes not set");
 	CHECK(c->log_level == LOG_LVL_DEBUG, "log_level not set");
@@ -852,14 +862,15 @@ test_file_value_syntax(void **state)
 	    {"default_project = a=b\n", "a=b"},
 	    {"default_project = \"a # b\"\n", "a # b"},
 	    {"default_project = \"say \\\"hi\\\" \\\\ o/\"\n",
-	     "say \"hi\" \\ o/"},
+	        "say \"hi\" \\ o/"},
 	    {"default_project = \"  padded  \"  # c\n", "  padded  "},
 	    {"default_project = web\r\n", "web"},
 	    {"default_project = \"web\"\r\n", "web"},
 	    {"default_project =\n", ""},
 	    {"default_project = \"\"\n", ""},
-	    {"default_project = last line without newline", "last line without "
-	                                                    "newline"},
+	    {"default_project = last line without newline",
+	        "last line without "
+	        "newline"},
 	};
 	size_t i;
 
@@ -872,10 +883,10 @@ test_file_value_syntax(void **state)
 		set_ok(c, "default_project", "before");
 		write_file("v.conf", cases[i].line, path, sizeof(path));
 		CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
-		      "line <%s> refused: %s", cases[i].line, r.text);
+		    "line <%s> refused: %s", cases[i].line, r.text);
 		CHECK(strcmp(c->default_project, cases[i].want) == 0,
-		      "line <%s> gave \"%s\", want \"%s\"", cases[i].line,
-		      c->default_project, cases[i].want);
+		    "line <%s> gave \"%s\", want \"%s\"", cases[i].line,
+		    c->default_project, cases[i].want);
 		conf_free(c);
 	}
 }
@@ -906,14 +917,14 @@ test_file_bad_syntax(void **state)
 		write_file("s.conf", cases[i].line, path, sizeof(path));
 		rc = conf_load_file(c, path, 1, collect, &r);
 		CHECK(rc == 1 && r.n == 1, "line <%s>: rc %d, %d reports",
-		      cases[i].line, rc, r.n);
+		    cases[i].line, rc, r.n);
 		snprintf(want, sizeof(want), "%s:1: ", path);
 		CHECK(strstr(r.text, want) == r.text,
-		      "line <%s>: message lacks \"%s\": %s", cases[i].line,
-		      want, r.text);
+		    "line <%s>: message lacks \"%s\": %s", cases[i].line, want,
+		    r.text);
 		CHECK(strstr(r.text, cases[i].reason) != NULL,
-		      "line <%s>: message lacks \"%s\": %s", cases[i].line,
-		      cases[i].reason, r.text);
+		    "line <%s>: message lacks \"%s\": %s", cases[i].line,
+		    cases[i].reason, r.text);
 		conf_free(c);
 	}
 }
@@ -927,12 +938,12 @@ test_file_error_names_path_line_key(void **state)
 
 	(void)state;
 	write_file("e.conf", "# first\n\nspool_max_bytes = lots\n", path,
-	           sizeof(path));
+	    sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
-	      "bad value not counted: %s", r.text);
+	    "bad value not counted: %s", r.text);
 	snprintf(want, sizeof(want), "%s:3: spool_max_bytes: ", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
-	      want, r.text);
+	    want, r.text);
 	conf_free(c);
 }
 
@@ -945,12 +956,12 @@ test_file_line_without_equals(void **state)
 
 	(void)state;
 	write_file("n.conf", "log_level = warn\nlog_level debug\n", path,
-	           sizeof(path));
+	    sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
-	      "a line without '=' was not an error: %s", r.text);
+	    "a line without '=' was not an error: %s", r.text);
 	snprintf(want, sizeof(want), "%s:2: log_level: no '='", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
-	      want, r.text);
+	    want, r.text);
 	conf_free(c);
 }
 
@@ -964,10 +975,10 @@ test_file_unknown_key(void **state)
 	(void)state;
 	write_file("u.conf", "spool_size = 1G\n", path, sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
-	      "an unknown key was not an error: %s", r.text);
+	    "an unknown key was not an error: %s", r.text);
 	snprintf(want, sizeof(want), "%s:1: spool_size: unknown key", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s\": %s", want,
-	      r.text);
+	    r.text);
 	conf_free(c);
 }
 
@@ -981,22 +992,22 @@ test_file_counts_every_error(void **state)
 
 	(void)state;
 	write_file("m.conf",
-	           "nosuch = 1\n"
-	           "spool_max_bytes = 2G\n"
-	           "sync = sometimes\n"
-	           "no equals here\n"
-	           "log_level = warn\n"
-	           "batch_max_events = 0\n",
-	           path, sizeof(path));
+	    "nosuch = 1\n"
+	    "spool_max_bytes = 2G\n"
+	    "sync = sometimes\n"
+	    "no equals here\n"
+	    "log_level = warn\n"
+	    "batch_max_events = 0\n",
+	    path, sizeof(path));
 	rc = conf_load_file(c, path, 1, collect, &r);
 	CHECK(rc == 4, "returned %d, want 4 errors:\n%s", rc, r.text);
 	CHECK(r.n == 4, "%d reports, want 4:\n%s", r.n, r.text);
 	CHECK(strstr(r.text, ":1: nosuch") && strstr(r.text, ":3: sync") &&
-	          strstr(r.text, ":4: no") &&
-	          strstr(r.text, ":6: batch_max_events"),
-	      "not every bad line was reported:\n%s", r.text);
+	        strstr(r.text, ":4: no") &&
+	        strstr(r.text, ":6: batch_max_events"),
+	    "not every bad line was reported:\n%s", r.text);
 	CHECK(c->spool_max_bytes == 2 * GIB && c->log_level == LOG_LVL_WARN,
-	      "good lines among bad ones were not applied");
+	    "good lines among bad ones were not applied");
 	conf_free(c);
 }
 
@@ -1010,16 +1021,16 @@ test_file_api_key_refused(void **state)
 	(void)state;
 	write_file("k.conf", "api_key = Zq9-secret\n", path, sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
-	      "api_key line was not an error: %s", r.text);
-	snprintf(want, sizeof(want), "%s:1: api_key: not a configuration key",
-	         path);
+	    "api_key line was not an error: %s", r.text);
+	snprintf(
+	    want, sizeof(want), "%s:1: api_key: not a configuration key", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
-	      want, r.text);
+	    want, r.text);
 	CHECK(strstr(r.text, "api_key_file") != NULL &&
-	          strstr(r.text, "TRACESPOOL_API_KEY") != NULL,
-	      "message does not point elsewhere: %s", r.text);
-	CHECK(strstr(r.text, "Zq9") == NULL, "message shows the key: %s",
-	      r.text);
+	        strstr(r.text, "TRACESPOOL_API_KEY") != NULL,
+	    "message does not point elsewhere: %s", r.text);
+	CHECK(
+	    strstr(r.text, "Zq9") == NULL, "message shows the key: %s", r.text);
 	conf_free(c);
 }
 
@@ -1032,9 +1043,9 @@ test_file_duplicate_last_wins(void **state)
 
 	(void)state;
 	write_file("d.conf", "log_level = warn\nlog_level = error\n", path,
-	           sizeof(path));
+	    sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
-	      "duplicate key was an error: %s", r.text);
+	    "duplicate key was an error: %s", r.text);
 	CHECK(c->log_level == LOG_LVL_ERROR, "the first of two lines won");
 	conf_free(c);
 }
@@ -1050,7 +1061,7 @@ test_file_missing_not_required(void **state)
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
 	before = print_conf(c);
 	CHECK(conf_load_file(c, path, 0, collect, &r) == 0,
-	      "a missing optional file failed: %s", r.text);
+	    "a missing optional file failed: %s", r.text);
 	CHECK(r.n == 0, "a missing optional file was reported: %s", r.text);
 	after = print_conf(c);
 	CHECK(strcmp(before, after) == 0, "a missing file changed the conf");
@@ -1069,9 +1080,9 @@ test_file_missing_required(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
 	CHECK(conf_load_file(c, path, 1, collect, &r) == -1,
-	      "a missing required file did not fail");
+	    "a missing required file did not fail");
 	CHECK(r.n == 1 && strstr(r.text, path) == r.text,
-	      "the failure does not name the file: %s", r.text);
+	    "the failure does not name the file: %s", r.text);
 	conf_free(c);
 }
 
@@ -1083,9 +1094,9 @@ test_file_directory_fails(void **state)
 
 	(void)state;
 	CHECK(conf_load_file(c, tmpdir, 0, collect, &r) == -1,
-	      "reading a directory as a file did not fail");
+	    "reading a directory as a file did not fail");
 	CHECK(r.n == 1 && strstr(r.text, tmpdir) == r.text,
-	      "the failure does not name the path: %s", r.text);
+	    "the failure does not name the path: %s", r.text);
 	conf_free(c);
 }
 
@@ -1097,16 +1108,17 @@ static void
 test_env_sets_keys(void **state)
 {
 	char *env[] = {"PATH=/usr/bin", "TRACESPOOL_SPOOL_MAX_BYTES=2G",
-	               "TRACESPOOL_LISTEN_TCP_ALLOW_REMOTE=yes", NULL};
+	    "TRACESPOOL_LISTEN_TCP_ALLOW_REMOTE=yes", NULL};
 	struct conf *c = new_conf();
 	struct reports r = {0};
 
 	(void)state;
 	CHECK(conf_load_env(c, env, collect, &r) == 0, "errors: %s", r.text);
-	CHECK(c->spool_max_bytes == 2 * GIB, "TRACESPOOL_SPOOL_MAX_BYTES "
-	                                     "not applied");
+	CHECK(c->spool_max_bytes == 2 * GIB,
+	    "TRACESPOOL_SPOOL_MAX_BYTES "
+	    "not applied");
 	CHECK(c->listen_tcp_allow_remote == 1,
-	      "TRACESPOOL_LISTEN_TCP_ALLOW_REMOTE not applied");
+	    "TRACESPOOL_LISTEN_TCP_ALLOW_REMOTE not applied");
 	conf_free(c);
 }
 
@@ -1119,16 +1131,15 @@ test_env_api_key_skipped(void **state)
 
 	(void)state;
 	CHECK(conf_load_env(c, env, collect, &r) == 0 && r.n == 0,
-	      "TRACESPOOL_API_KEY was treated as a key: %s", r.text);
+	    "TRACESPOOL_API_KEY was treated as a key: %s", r.text);
 	conf_free(c);
 }
 
 static void
 test_env_unknown_variable(void **state)
 {
-	static const char *const names[] = {
-	    "TRACESPOOL_NOPE", "TRACESPOOL_log_level", "TRACESPOOL_",
-	    "TRACESPOOL_API_KEYS"};
+	static const char *const names[] = {"TRACESPOOL_NOPE",
+	    "TRACESPOOL_log_level", "TRACESPOOL_", "TRACESPOOL_API_KEYS"};
 	size_t i;
 
 	(void)state;
@@ -1141,10 +1152,10 @@ test_env_unknown_variable(void **state)
 
 		snprintf(var, sizeof(var), "%s=debug", names[i]);
 		CHECK(conf_load_env(c, env, collect, &r) == 1,
-		      "%s was not an error", names[i]);
+		    "%s was not an error", names[i]);
 		snprintf(want, sizeof(want), "%s: unknown variable", names[i]);
 		CHECK(strstr(r.text, want) == r.text,
-		      "message does not name %s: %s", names[i], r.text);
+		    "message does not name %s: %s", names[i], r.text);
 		conf_free(c);
 	}
 }
@@ -1153,31 +1164,30 @@ static void
 test_env_ignores_other_variables(void **state)
 {
 	char *env[] = {"HOME=/root", "TRACESPOOLX=1", "XTRACESPOOL_SOCKET=/x",
-	               "TRACESPOOL", NULL};
+	    "TRACESPOOL", NULL};
 	struct conf *c = new_conf();
 	struct reports r = {0};
 
 	(void)state;
 	CHECK(conf_load_env(c, env, collect, &r) == 0 && r.n == 0,
-	      "a foreign variable was an error: %s", r.text);
+	    "a foreign variable was an error: %s", r.text);
 	conf_free(c);
 }
 
 static void
 test_env_bad_value_names_variable_and_key(void **state)
 {
-	char *env[] = {"TRACESPOOL_SYNC=sometimes", "TRACESPOOL_SOCKET_MODE=9",
-	               NULL};
+	char *env[] = {
+	    "TRACESPOOL_SYNC=sometimes", "TRACESPOOL_SOCKET_MODE=9", NULL};
 	struct conf *c = new_conf();
 	struct reports r = {0};
 
 	(void)state;
 	CHECK(conf_load_env(c, env, collect, &r) == 2,
-	      "two bad variables were not two errors: %s", r.text);
+	    "two bad variables were not two errors: %s", r.text);
 	CHECK(strstr(r.text, "TRACESPOOL_SYNC: sync: ") != NULL &&
-	          strstr(r.text, "TRACESPOOL_SOCKET_MODE: socket_mode: ") !=
-	              NULL,
-	      "messages do not name the variable and key: %s", r.text);
+	        strstr(r.text, "TRACESPOOL_SOCKET_MODE: socket_mode: ") != NULL,
+	    "messages do not name the variable and key: %s", r.text);
 	conf_free(c);
 }
 
@@ -1186,14 +1196,13 @@ static void
 test_precedence(void **state)
 {
 	char *env[] = {"TRACESPOOL_LOG_LEVEL=error",
-	               "TRACESPOOL_BATCH_MAX_EVENTS=6", NULL};
+	    "TRACESPOOL_BATCH_MAX_EVENTS=6", NULL};
 	struct conf *c = new_conf();
 	struct reports r = {0};
 	char path[256];
 
 	(void)state;
-	write_file(
-	    "p.conf",
+	write_file("p.conf",
 	    "socket_mode = 0600\nlog_level = warn\nbatch_max_events = 5\n",
 	    path, sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 0, "file: %s", r.text);
@@ -1201,10 +1210,10 @@ test_precedence(void **state)
 	set_ok(c, "batch_max_events", "7");
 	CHECK(c->max_connections == 1024, "default lost: max_connections");
 	CHECK(c->socket_mode == 0600, "file lost: socket_mode %o",
-	      (unsigned)c->socket_mode);
+	    (unsigned)c->socket_mode);
 	CHECK(c->log_level == LOG_LVL_ERROR, "env did not beat the file");
 	CHECK(c->batch_max_events == 7, "--set did not beat env: %llu",
-	      (unsigned long long)c->batch_max_events);
+	    (unsigned long long)c->batch_max_events);
 	conf_free(c);
 }
 
@@ -1228,9 +1237,8 @@ test_check(void **state)
 	    {{{"listen_tcp", "0.0.0.0:8080"}}, 1, "listen_tcp_allow_remote"},
 	    {{{"listen_tcp", "192.0.2.1:8080"}}, 1, "listen_tcp: "},
 	    {{{"listen_tcp", "0.0.0.0:8080"},
-	      {"listen_tcp_allow_remote", "yes"}},
-	     0,
-	     NULL},
+	         {"listen_tcp_allow_remote", "yes"}},
+	        0, NULL},
 	    {{{"listen_tcp", "127.0.0.1:8080"}}, 0, NULL},
 	    {{{"listen_tcp", "[::1]:8080"}}, 0, NULL},
 	    {{{"listen_tcp", "localhost:8080"}}, 0, NULL},
@@ -1248,13 +1256,13 @@ test_check(void **state)
 			set_ok(c, cases[i].sets[j][0], cases[i].sets[j][1]);
 		rc = conf_check(c, collect, &r);
 		CHECK(rc == cases[i].errors && r.n == rc,
-		      "case %zu (%s): %d errors, %d reports, want %d: %s", i,
-		      cases[i].sets[0][0] ? cases[i].sets[0][0] : "defaults",
-		      rc, r.n, cases[i].errors, r.text);
+		    "case %zu (%s): %d errors, %d reports, want %d: %s", i,
+		    cases[i].sets[0][0] ? cases[i].sets[0][0] : "defaults", rc,
+		    r.n, cases[i].errors, r.text);
 		if (cases[i].reason != NULL)
 			CHECK(strstr(r.text, cases[i].reason) != NULL,
-			      "case %zu: message lacks \"%s\": %s", i,
-			      cases[i].reason, r.text);
+			    "case %zu: message lacks \"%s\": %s", i,
+			    cases[i].reason, r.text);
 		conf_free(c);
 	}
 }
@@ -1341,8 +1349,8 @@ test_print_largest_exact_unit(void **state)
 		set_ok(c, cases[i].key, cases[i].value);
 		printed_value(c, cases[i].key, got, sizeof(got));
 		CHECK(strcmp(got, cases[i].printed) == 0,
-		      "%s = %s printed as %s, want %s", cases[i].key,
-		      cases[i].value, got, cases[i].printed);
+		    "%s = %s printed as %s, want %s", cases[i].key,
+		    cases[i].value, got, cases[i].printed);
 		conf_free(c);
 	}
 }
@@ -1352,10 +1360,10 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 {
 #define SAME_STR(f)                                                            \
 	CHECK(strcmp(a->f, b->f) == 0, #f " differs: \"%s\" then \"%s\"",      \
-	      a->f, b->f)
+	    a->f, b->f)
 #define SAME_NUM(f)                                                            \
 	CHECK((uint64_t)a->f == (uint64_t)b->f, #f " differs: %llu then %llu", \
-	      (unsigned long long)a->f, (unsigned long long)b->f)
+	    (unsigned long long)a->f, (unsigned long long)b->f)
 #define SAME_IDS(f)                                                            \
 	CHECK(a->f.n == b->f.n &&                                              \
 	        (a->f.n == 0 ||                                                \
@@ -1450,11 +1458,11 @@ test_print_round_trips(void **state)
 	text = print_conf(a);
 	write_file("printed.conf", text, path, sizeof(path));
 	CHECK(conf_load_file(b, path, 1, collect, &r) == 0,
-	      "printed conf does not load:\n%s\n%s", r.text, text);
+	    "printed conf does not load:\n%s\n%s", r.text, text);
 	assert_same_conf(a, b);
 	again = print_conf(b);
 	CHECK(strcmp(text, again) == 0, "second print differs:\n%s\n%s", text,
-	      again);
+	    again);
 	free(text);
 	free(again);
 	conf_free(a);
@@ -1478,8 +1486,8 @@ test_print_shows_no_key(void **state)
 	text = print_conf(c);
 	CHECK(strstr(text, "Zq9") == NULL, "conf_print shows a key:\n%s", text);
 	CHECK(strstr(text, "api_key_file = ") != NULL &&
-	          strstr(text, "/key\n") != NULL,
-	      "conf_print does not show api_key_file's path:\n%s", text);
+	        strstr(text, "/key\n") != NULL,
+	    "conf_print does not show api_key_file's path:\n%s", text);
 	free(text);
 	conf_free(c);
 }
@@ -1509,7 +1517,7 @@ test_example_conf_is_defaults(void **state)
 		skip();
 	}
 	CHECK(conf_load_file(c, "conf/tracespoold.conf", 1, collect, &r) == 0,
-	      "the example does not load: %s", r.text);
+	    "the example does not load: %s", r.text);
 	out = open_memstream(&uncommented, &ulen);
 	while (fgets(buf, sizeof(buf), in) != NULL) {
 		size_t k = strspn(buf + 1, "abcdefghijklmnopqrstuvwxyz_");
@@ -1519,18 +1527,18 @@ test_example_conf_is_defaults(void **state)
 			continue;
 		fputs(buf + 1, out);
 		snprintf(order + strlen(order), sizeof(order) - strlen(order),
-		         "%.*s ", (int)k, buf + 1);
+		    "%.*s ", (int)k, buf + 1);
 	}
 	fclose(in);
 	fclose(out);
 	write_file("example.conf", uncommented, path, sizeof(path));
 	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
-	      "the example's settings do not load: %s", r.text);
+	    "the example's settings do not load: %s", r.text);
 	assert_same_conf(def, c);
 	text = print_conf(def);
 	first_words(text, want, sizeof(want));
 	CHECK(strcmp(order, want) == 0,
-	      "the example's keys are not conf_print's:\n%s\n%s", order, want);
+	    "the example's keys are not conf_print's:\n%s\n%s", order, want);
 	free(text);
 	free(uncommented);
 	conf_free(def);
@@ -1554,12 +1562,12 @@ test_dev_conf_loads(void **state)
 	}
 	CHECK(rc == 0, "conf/dev.conf does not load: %s", r.text);
 	CHECK(conf_check(c, collect, &r) == 0, "conf/dev.conf fails checks: %s",
-	      r.text);
+	    r.text);
 	CHECK(strcmp(c->socket, "dev/tracespool.sock") == 0 &&
-	          strcmp(c->spool_dir, "dev/spool") == 0 &&
-	          strcmp(c->upstream_url, "http://127.0.0.1:8089") == 0 &&
-	          c->log_level == LOG_LVL_DEBUG,
-	      "conf/dev.conf does not hold the development settings");
+	        strcmp(c->spool_dir, "dev/spool") == 0 &&
+	        strcmp(c->upstream_url, "http://127.0.0.1:8089") == 0 &&
+	        c->log_level == LOG_LVL_DEBUG,
+	    "conf/dev.conf does not hold the development settings");
 	conf_free(c);
 }
 
@@ -1609,13 +1617,13 @@ test_key_precedence(void **state)
 		fresh_dir(state);
 		key_sources(c, cases[i].file, cases[i].cred, cases[i].env);
 		CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == 0,
-		      "case %zu failed: %s", i, err);
+		    "case %zu failed: %s", i, err);
 		if (cases[i].want == NULL)
 			CHECK(key == NULL, "case %zu: a key with no source", i);
 		else
 			CHECK(key != NULL && strcmp(key, cases[i].want) == 0,
-			      "case %zu: got %s, want %s", i,
-			      key ? key : "(null)", cases[i].want);
+			    "case %zu: got %s, want %s", i,
+			    key ? key : "(null)", cases[i].want);
 		free(key);
 		conf_free(c);
 	}
@@ -1634,9 +1642,9 @@ test_key_credentials_without_key(void **state)
 	setenv("CREDENTIALS_DIRECTORY", dir, 1);
 	setenv("TRACESPOOL_API_KEY", "k-env", 1);
 	CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == 0, "failed: %s",
-	      err);
+	    err);
 	CHECK(key != NULL && strcmp(key, "k-env") == 0,
-	      "did not fall through to the environment");
+	    "did not fall through to the environment");
 	free(key);
 	conf_free(c);
 }
@@ -1693,9 +1701,9 @@ test_key_trimmed(void **state)
 		fresh_dir(state);
 		key_sources(c, cases[i].file, cases[i].cred, cases[i].env);
 		CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == 0,
-		      "case %zu failed: %s", i, err);
+		    "case %zu failed: %s", i, err);
 		CHECK(key != NULL && strcmp(key, "k-123") == 0,
-		      "case %zu: got \"%s\"", i, key ? key : "(null)");
+		    "case %zu: got \"%s\"", i, key ? key : "(null)");
 		free(key);
 		conf_free(c);
 	}
@@ -1710,11 +1718,11 @@ test_key_empty_file(void **state)
 	(void)state;
 	key_sources(c, " \n\t\n", NULL, "k-env");
 	CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == -1,
-	      "an empty key file was accepted");
+	    "an empty key file was accepted");
 	CHECK(key == NULL, "a key came back with an error");
 	snprintf(want, sizeof(want), "api_key_file %s: empty", c->api_key_file);
 	CHECK(strcmp(err, want) == 0, "message is \"%s\", want \"%s\"", err,
-	      want);
+	    want);
 	conf_free(c);
 }
 
@@ -1730,9 +1738,9 @@ test_key_missing_file(void **state)
 	snprintf(path, sizeof(path), "%s/absent", tmpdir);
 	set_ok(c, "api_key_file", path);
 	CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == -1,
-	      "a missing api_key_file fell back to another source");
+	    "a missing api_key_file fell back to another source");
 	CHECK(strstr(err, "api_key_file ") == err && strstr(err, path) != NULL,
-	      "message does not name api_key_file and its path: %s", err);
+	    "message does not name api_key_file and its path: %s", err);
 	conf_free(c);
 }
 
@@ -1758,15 +1766,15 @@ test_key_file_size_limit(void **state)
 		key_sources(c, text, NULL, NULL);
 		rc = conf_api_key_load(c, &key, err, sizeof(err));
 		CHECK(rc == cases[i].rc, "a %zu-byte key file: rc %d (%s)",
-		      cases[i].len, rc, err);
+		    cases[i].len, rc, err);
 		if (rc == 0)
 			CHECK(strlen(key) == cases[i].len,
-			      "a %zu-byte key came back as %zu bytes",
-			      cases[i].len, strlen(key));
+			    "a %zu-byte key came back as %zu bytes",
+			    cases[i].len, strlen(key));
 		else
 			CHECK(strstr(err, "larger than") != NULL &&
-			          strstr(err, "kkk") == NULL,
-			      "message: %s", err);
+			        strstr(err, "kkk") == NULL,
+			    "message: %s", err);
 		free(key);
 		free(text);
 		conf_free(c);
@@ -1797,16 +1805,16 @@ test_key_errors(void **state)
 		fresh_dir(state);
 		key_sources(c, cases[i].file, cases[i].cred, cases[i].env);
 		CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == -1,
-		      "case %zu (%s): a bad key was accepted", i,
-		      cases[i].reason);
-		CHECK(key == NULL, "case %zu: a key came back with an error",
-		      i);
+		    "case %zu (%s): a bad key was accepted", i,
+		    cases[i].reason);
+		CHECK(
+		    key == NULL, "case %zu: a key came back with an error", i);
 		CHECK(strstr(err, cases[i].reason) != NULL,
-		      "case %zu: message lacks \"%s\": %s", i, cases[i].reason,
-		      err);
-		CHECK(strstr(err, "Zq9") == NULL &&
-		          strstr(err, "secret") == NULL,
-		      "case %zu: message shows the key: %s", i, err);
+		    "case %zu: message lacks \"%s\": %s", i, cases[i].reason,
+		    err);
+		CHECK(
+		    strstr(err, "Zq9") == NULL && strstr(err, "secret") == NULL,
+		    "case %zu: message shows the key: %s", i, err);
 		conf_free(c);
 	}
 }
@@ -1820,7 +1828,7 @@ test_key_not_a_regular_file(void **state)
 	(void)state;
 	set_ok(c, "api_key_file", tmpdir);
 	CHECK(conf_api_key_load(c, &key, err, sizeof(err)) == -1,
-	      "a directory was read as a key file");
+	    "a directory was read as a key file");
 	CHECK(strstr(err, "not a regular file") != NULL, "message: %s", err);
 	conf_free(c);
 }

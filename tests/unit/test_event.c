@@ -37,8 +37,8 @@ counter_uuid(char *out, void *arg)
 	struct counter *c = arg;
 
 	c->n++;
-	snprintf(out, EVENT_UUID_LEN + 1, "%08x-0000-4000-8000-000000000000",
-	         c->n);
+	snprintf(
+	    out, EVENT_UUID_LEN + 1, "%08x-0000-4000-8000-000000000000", c->n);
 }
 
 static void
@@ -62,8 +62,8 @@ load_reference(size_t *len)
 	snprintf(path, sizeof(path), "%s/reference_event.json", dir);
 	f = fopen(path, "rb");
 	CHECK(f != NULL,
-	      "cannot open %s (run from the repo root or set TS_TEST_DATA)",
-	      path);
+	    "cannot open %s (run from the repo root or set TS_TEST_DATA)",
+	    path);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	n = ftell(f);
 	assert_true(n > 0);
@@ -71,7 +71,7 @@ load_reference(size_t *len)
 	data = malloc((size_t)n + 1);
 	assert_non_null(data);
 	CHECK(fread(data, 1, (size_t)n, f) == (size_t)n, "short read of %s",
-	      path);
+	    path);
 	data[n] = '\0';
 	fclose(f);
 	*len = (size_t)n;
@@ -131,24 +131,23 @@ normalize_both_kind(event_normalize_fn *fn, const char *path, const char *json,
 	normalize_kind(fn, path, json, opts, 1, r);
 	normalize_kind(fn, path, json, opts, 0, &t);
 	CHECK(r->rc == t.rc,
-	      "raw and printed paths disagree on %s: %d (%s) vs %d (%s)", json,
-	      r->rc, r->err, t.rc, t.err);
+	    "raw and printed paths disagree on %s: %d (%s) vs %d (%s)", json,
+	    r->rc, r->err, t.rc, t.err);
 	if (r->rc == -1) {
 		CHECK(strcmp(r->err, t.err) == 0,
-		      "raw and printed paths give different errors for %s: "
-		      "\"%s\" vs \"%s\"",
-		      json, r->err, t.err);
+		    "raw and printed paths give different errors for %s: "
+		    "\"%s\" vs \"%s\"",
+		    json, r->err, t.err);
 	} else {
 		CHECK(strcmp(r->ids.event_id, t.ids.event_id) == 0 &&
-		          strcmp(r->ids.session_id, t.ids.session_id) == 0,
-		      "raw and printed paths report different ids for %s",
-		      json);
+		        strcmp(r->ids.session_id, t.ids.session_id) == 0,
+		    "raw and printed paths report different ids for %s", json);
 		a = cJSON_Parse(r->out.data);
 		b = cJSON_Parse(t.out.data);
-		CHECK(a != NULL, "raw-path output is not JSON: %s",
-		      r->out.data);
+		CHECK(
+		    a != NULL, "raw-path output is not JSON: %s", r->out.data);
 		CHECK(b != NULL, "printed-path output is not JSON: %s",
-		      t.out.data);
+		    t.out.data);
 		/*
 		 * Compared printed, not with cJSON_Compare: that looks members
 		 * up by name, so it finds an object with a repeated unknown
@@ -157,8 +156,8 @@ normalize_both_kind(event_normalize_fn *fn, const char *path, const char *json,
 		pa = cJSON_PrintUnformatted(a);
 		pb = cJSON_PrintUnformatted(b);
 		CHECK(pa != NULL && pb != NULL && strcmp(pa, pb) == 0,
-		      "raw and printed outputs differ for %s:\n%s\n%s", json,
-		      r->out.data, t.out.data);
+		    "raw and printed outputs differ for %s:\n%s\n%s", json,
+		    r->out.data, t.out.data);
 		cJSON_free(pa);
 		cJSON_free(pb);
 		cJSON_Delete(a);
@@ -189,22 +188,22 @@ test_reference_event_unchanged(void **state)
 	normalize_both(ref, &o, &r);
 	CHECK(r.rc == 0, "reference event rejected: %s", r.err);
 	CHECK(r.out.len == len && memcmp(r.out.data, ref, len) == 0,
-	      "reference event not passed through byte for byte:\n%s",
-	      r.out.data);
+	    "reference event not passed through byte for byte:\n%s",
+	    r.out.data);
 	CHECK(strcmp(r.ids.event_id, REF_EVENT) == 0,
-	      "reference event_id reported as %s", r.ids.event_id);
+	    "reference event_id reported as %s", r.ids.event_id);
 	CHECK(strcmp(r.ids.session_id, REF_SESSION) == 0,
-	      "reference session_id reported as %s", r.ids.session_id);
+	    "reference session_id reported as %s", r.ids.session_id);
 	buf_free(&r.out);
 
 	/* Without raw bytes the output is printed: equal JSON, other bytes. */
 	normalize_one(ref, &o, 0, &r);
 	CHECK(r.rc == 0, "reference event rejected on the printed path: %s",
-	      r.err);
+	    r.err);
 	orig = cJSON_Parse(ref);
 	again = cJSON_Parse(r.out.data);
 	CHECK(again != NULL && cJSON_Compare(orig, again, 1),
-	      "reference event printed is not the same JSON:\n%s", r.out.data);
+	    "reference event printed is not the same JSON:\n%s", r.out.data);
 	cJSON_Delete(orig);
 	cJSON_Delete(again);
 	buf_free(&r.out);
@@ -212,9 +211,9 @@ test_reference_event_unchanged(void **state)
 	/* The session it names is the batch's session: still unchanged. */
 	o.session_id = REF_SESSION;
 	normalize_both(ref, &o, &r);
-	CHECK(r.rc == 0 && r.out.len == len &&
-	          memcmp(r.out.data, ref, len) == 0,
-	      "reference event in its own single session changed: %s", r.err);
+	CHECK(
+	    r.rc == 0 && r.out.len == len && memcmp(r.out.data, ref, len) == 0,
+	    "reference event in its own single session changed: %s", r.err);
 	buf_free(&r.out);
 	free(ref);
 }
@@ -240,11 +239,10 @@ test_raw_with_white_space(void **state)
 	tree = cJSON_Parse(text);
 	buf_init(&out);
 	rc = event_normalize(tree, text, strlen(text), &plain_opts, "event",
-	                     &out, &ids, err, sizeof(err));
+	    &out, &ids, err, sizeof(err));
 	CHECK(rc == 0, "padded raw object rejected: %s", err);
 	CHECK(strcmp(out.data, obj) == 0,
-	      "padded raw object: output is not the object itself: %s",
-	      out.data);
+	    "padded raw object: output is not the object itself: %s", out.data);
 	buf_free(&out);
 	cJSON_Delete(tree);
 }
@@ -253,15 +251,14 @@ static int
 is_v4(const char *s)
 {
 	return event_uuid_valid(s) && s[14] == '4' &&
-	       strchr("89ab", s[19]) != NULL && s[19] != '\0';
+	    strchr("89ab", s[19]) != NULL && s[19] != '\0';
 }
 
 static void
 test_minimal_event_defaults(void **state)
 {
-	static const char *const want_keys[] = {
-	    "event_id", "session_id", "parent_id", "event_name",
-	    "source",   "event_type", "inputs"};
+	static const char *const want_keys[] = {"event_id", "session_id",
+	    "parent_id", "event_name", "source", "event_type", "inputs"};
 	struct event_opts o = {NULL, NULL, uuid_v4, NULL};
 	const char *json = "{\"event_type\":\"chain\",\"inputs\":{}}";
 	struct result r;
@@ -273,22 +270,22 @@ test_minimal_event_defaults(void **state)
 	normalize_one(json, &o, 1, &r);
 	CHECK(r.rc == 0, "minimal event rejected: %s", r.err);
 	CHECK(is_v4(r.ids.event_id), "generated event_id %s is not a v4 UUID",
-	      r.ids.event_id);
+	    r.ids.event_id);
 	CHECK(is_v4(r.ids.session_id),
-	      "generated session_id %s is not a v4 UUID", r.ids.session_id);
+	    "generated session_id %s is not a v4 UUID", r.ids.session_id);
 	CHECK(strcmp(r.ids.event_id, r.ids.session_id) != 0,
-	      "event_id and session_id generated equal");
+	    "event_id and session_id generated equal");
 	out = cJSON_Parse(r.out.data);
 	CHECK(out != NULL, "minimal event output is not JSON: %s", r.out.data);
 	for (c = out->child; c != NULL; c = c->next)
 		n++;
 	CHECK(n == 7, "minimal event output has %zu members, want 7: %s", n,
-	      r.out.data);
+	    r.out.data);
 	for (i = 0; i < 7; i++)
-		CHECK(cJSON_GetObjectItemCaseSensitive(out, want_keys[i]) !=
-		          NULL,
-		      "minimal event output lacks %s: %s", want_keys[i],
-		      r.out.data);
+		CHECK(
+		    cJSON_GetObjectItemCaseSensitive(out, want_keys[i]) != NULL,
+		    "minimal event output lacks %s: %s", want_keys[i],
+		    r.out.data);
 	CHECK(
 	    strcmp(
 	        cJSON_GetObjectItemCaseSensitive(out, "event_id")->valuestring,
@@ -296,8 +293,8 @@ test_minimal_event_defaults(void **state)
 	    "event_id in output differs from the reported one");
 	CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(out, "session_id")
 	                 ->valuestring,
-	             r.ids.session_id) == 0,
-	      "session_id in output differs from the reported one");
+	          r.ids.session_id) == 0,
+	    "session_id in output differs from the reported one");
 	CHECK(
 	    strcmp(
 	        cJSON_GetObjectItemCaseSensitive(out, "parent_id")->valuestring,
@@ -305,11 +302,11 @@ test_minimal_event_defaults(void **state)
 	    "parent_id is not the session_id: %s", r.out.data);
 	CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(out, "event_name")
 	                 ->valuestring,
-	             "unknown") == 0,
-	      "event_name default is not \"unknown\"");
+	          "unknown") == 0,
+	    "event_name default is not \"unknown\"");
 	CHECK(
 	    strcmp(cJSON_GetObjectItemCaseSensitive(out, "source")->valuestring,
-	           "unknown") == 0,
+	        "unknown") == 0,
 	    "source default is not \"unknown\"");
 	cJSON_Delete(out);
 	buf_free(&r.out);
@@ -334,8 +331,7 @@ test_minimal_event_exact_bytes(void **state)
 	normalize_both(json, &o, &r);
 	CHECK(r.rc == 0, "minimal event rejected: %s", r.err);
 	CHECK(strcmp(r.out.data, want) == 0,
-	      "minimal event spliced wrong:\n got %s\nwant %s", r.out.data,
-	      want);
+	    "minimal event spliced wrong:\n got %s\nwant %s", r.out.data, want);
 	buf_free(&r.out);
 }
 
@@ -358,10 +354,10 @@ test_partial_defaults(void **state)
 	normalize_both(json, &plain_opts, &r);
 	CHECK(r.rc == 0, "event with some members rejected: %s", r.err);
 	CHECK(strcmp(r.out.data, want) == 0,
-	      "partial defaults spliced wrong:\n got %s\nwant %s", r.out.data,
-	      want);
+	    "partial defaults spliced wrong:\n got %s\nwant %s", r.out.data,
+	    want);
 	CHECK(strcmp(r.ids.session_id, REF_SESSION) == 0,
-	      "given session_id reported as %s", r.ids.session_id);
+	    "given session_id reported as %s", r.ids.session_id);
 	buf_free(&r.out);
 }
 
@@ -371,8 +367,8 @@ test_default_project(void **state)
 	const char *bare = "{\"event_type\":\"model\",\"inputs\":{}}";
 	const char *named =
 	    "{\"event_type\":\"model\",\"inputs\":{},\"project\":\"Mine\"}";
-	struct event_opts o = {"De\"fault\\ \xC3\xA9", NULL, counter_uuid,
-	                       NULL};
+	struct event_opts o = {
+	    "De\"fault\\ \xC3\xA9", NULL, counter_uuid, NULL};
 	struct result r;
 	const cJSON *p;
 	cJSON *out;
@@ -382,11 +378,11 @@ test_default_project(void **state)
 	CHECK(r.rc == 0, "event without project rejected: %s", r.err);
 	out = cJSON_Parse(r.out.data);
 	CHECK(out != NULL, "output with default project is not JSON: %s",
-	      r.out.data);
+	    r.out.data);
 	p = cJSON_GetObjectItemCaseSensitive(out, "project");
-	CHECK(cJSON_IsString(p) &&
-	          strcmp(p->valuestring, o.default_project) == 0,
-	      "default project not filled in: %s", r.out.data);
+	CHECK(
+	    cJSON_IsString(p) && strcmp(p->valuestring, o.default_project) == 0,
+	    "default project not filled in: %s", r.out.data);
 	cJSON_Delete(out);
 	buf_free(&r.out);
 
@@ -395,22 +391,22 @@ test_default_project(void **state)
 	out = cJSON_Parse(r.out.data);
 	p = cJSON_GetObjectItemCaseSensitive(out, "project");
 	CHECK(cJSON_IsString(p) && strcmp(p->valuestring, "Mine") == 0,
-	      "event's own project overridden: %s", r.out.data);
+	    "event's own project overridden: %s", r.out.data);
 	CHECK(strstr(r.out.data, "Default") == NULL,
-	      "default project added beside the event's own: %s", r.out.data);
+	    "default project added beside the event's own: %s", r.out.data);
 	cJSON_Delete(out);
 	buf_free(&r.out);
 
 	o.default_project = "";
 	normalize_both(bare, &o, &r);
 	CHECK(r.rc == 0 && strstr(r.out.data, "\"project\"") == NULL,
-	      "empty default_project added a project: %s", r.out.data);
+	    "empty default_project added a project: %s", r.out.data);
 	buf_free(&r.out);
 
 	o.default_project = NULL;
 	normalize_both(bare, &o, &r);
 	CHECK(r.rc == 0 && strstr(r.out.data, "\"project\"") == NULL,
-	      "NULL default_project added a project: %s", r.out.data);
+	    "NULL default_project added a project: %s", r.out.data);
 	buf_free(&r.out);
 }
 
@@ -425,41 +421,43 @@ test_single_session(void **state)
 	normalize_both("{\"event_type\":\"chain\",\"inputs\":{}}", &o, &r);
 	CHECK(r.rc == 0, "single session: bare event rejected: %s", r.err);
 	CHECK(strcmp(r.ids.session_id, BATCH_SESSION) == 0,
-	      "single session: event got session %s, not the batch's",
-	      r.ids.session_id);
-	CHECK(strcmp(r.ids.event_id, "00000001-0000-4000-8000-000000000000") ==
-	          0,
-	      "single session: event_id %s is not the first generated id",
-	      r.ids.event_id);
+	    "single session: event got session %s, not the batch's",
+	    r.ids.session_id);
+	CHECK(
+	    strcmp(r.ids.event_id, "00000001-0000-4000-8000-000000000000") == 0,
+	    "single session: event_id %s is not the first generated id",
+	    r.ids.event_id);
 	out = cJSON_Parse(r.out.data);
 	CHECK(strcmp(cJSON_GetObjectItemCaseSensitive(out, "session_id")
 	                 ->valuestring,
-	             BATCH_SESSION) == 0 &&
-	          strcmp(cJSON_GetObjectItemCaseSensitive(out, "parent_id")
-	                     ->valuestring,
-	                 BATCH_SESSION) == 0,
-	      "single session: session_id/parent_id not the batch's: %s",
-	      r.out.data);
+	          BATCH_SESSION) == 0 &&
+	        strcmp(cJSON_GetObjectItemCaseSensitive(out, "parent_id")
+	                   ->valuestring,
+	            BATCH_SESSION) == 0,
+	    "single session: session_id/parent_id not the batch's: %s",
+	    r.out.data);
 	cJSON_Delete(out);
 	buf_free(&r.out);
 
 	normalize_both("{\"event_type\":\"chain\",\"inputs\":{},"
 	               "\"session_id\":\"" BATCH_SESSION "\"}",
-	               &o, &r);
+	    &o, &r);
 	CHECK(r.rc == 0,
-	      "single session: event naming the batch's session "
-	      "rejected: %s",
-	      r.err);
+	    "single session: event naming the batch's session "
+	    "rejected: %s",
+	    r.err);
 	buf_free(&r.out);
 
 	normalize_both("{\"event_type\":\"chain\",\"inputs\":{},"
 	               "\"session_id\":\"" REF_SESSION "\"}",
-	               &o, &r);
-	CHECK(r.rc == -1 && strcmp(r.err, "event.session_id: differs from the "
-	                                  "batch's session") == 0,
-	      "single session: foreign session not rejected right: rc %d, "
-	      "\"%s\"",
-	      r.rc, r.err);
+	    &o, &r);
+	CHECK(r.rc == -1 &&
+	        strcmp(r.err,
+	            "event.session_id: differs from the "
+	            "batch's session") == 0,
+	    "single session: foreign session not rejected right: rc %d, "
+	    "\"%s\"",
+	    r.rc, r.err);
 	buf_free(&r.out);
 
 	/* Ids compare byte for byte, as the upstream keeps them. */
@@ -475,15 +473,16 @@ test_single_session(void **state)
 	    "{\"event_type\":\"chain\",\"inputs\":{},"
 	    "\"session_id\":\"aaaaaaaa-2222-4333-8444-555555555555\"}",
 	    &o, &r);
-	CHECK(r.rc == -1, "single session: session in other letter case "
-	                  "accepted");
+	CHECK(r.rc == -1,
+	    "single session: session in other letter case "
+	    "accepted");
 	buf_free(&r.out);
 
 	o.session_id = "not a uuid";
 	normalize_both("{\"event_type\":\"chain\",\"inputs\":{}}", &o, &r);
 	CHECK(r.rc == -1 && strstr(r.err, "event.session_id:") == r.err,
-	      "single session: batch session that is no UUID accepted: %s",
-	      r.err);
+	    "single session: batch session that is no UUID accepted: %s",
+	    r.err);
 	buf_free(&r.out);
 }
 
@@ -507,11 +506,11 @@ run_kind_cases(event_normalize_fn *fn, const char *path, const char *what,
 		normalize_both_kind(fn, path, json, &plain_opts, &r);
 		if (cases[i].want == NULL)
 			CHECK(r.rc == 0, "%s: %s rejected: %s", what, json,
-			      r.err);
+			    r.err);
 		else
 			CHECK(r.rc == -1 && strcmp(r.err, cases[i].want) == 0,
-			      "%s: %s gave rc %d \"%s\", want error \"%s\"",
-			      what, json, r.rc, r.err, cases[i].want);
+			    "%s: %s gave rc %d \"%s\", want error \"%s\"", what,
+			    json, r.rc, r.err, cases[i].want);
 		buf_free(&r.out);
 	}
 }
@@ -535,39 +534,39 @@ test_required_rules(void **state)
 	    {"\"event_type\":\"chain\"", "event.inputs: required"},
 	    {"", "event.event_type: required"},
 	    {"\"event_type\":\"Chain\",\"inputs\":{}",
-	     "event.event_type: must be one of chain, model, tool, "
-	     "session"},
+	        "event.event_type: must be one of chain, model, tool, "
+	        "session"},
 	    {"\"event_type\":\"\",\"inputs\":{}",
-	     "event.event_type: must be one of chain, model, tool, "
-	     "session"},
+	        "event.event_type: must be one of chain, model, tool, "
+	        "session"},
 	    {"\"event_type\":\"chains\",\"inputs\":{}",
-	     "event.event_type: must be one of chain, model, tool, "
-	     "session"},
+	        "event.event_type: must be one of chain, model, tool, "
+	        "session"},
 	    {"\"event_type\":1,\"inputs\":{}",
-	     "event.event_type: must be one of chain, model, tool, "
-	     "session"},
+	        "event.event_type: must be one of chain, model, tool, "
+	        "session"},
 	    {"\"event_type\":null,\"inputs\":{}",
-	     "event.event_type: must be one of chain, model, tool, "
-	     "session"},
+	        "event.event_type: must be one of chain, model, tool, "
+	        "session"},
 	    {"\"event_type\":[\"chain\"],\"inputs\":{}",
-	     "event.event_type: must be one of chain, model, tool, "
-	     "session"},
+	        "event.event_type: must be one of chain, model, tool, "
+	        "session"},
 	    {"\"event_type\":\"chain\",\"inputs\":[]",
-	     "event.inputs: must be an object"},
+	        "event.inputs: must be an object"},
 	    {"\"event_type\":\"chain\",\"inputs\":\"{}\"",
-	     "event.inputs: must be an object"},
+	        "event.inputs: must be an object"},
 	    {"\"event_type\":\"chain\",\"inputs\":null",
-	     "event.inputs: must be an object"},
+	        "event.inputs: must be an object"},
 	    /* Names are case-sensitive: these are unknown extra members. */
 	    {"\"Event_Type\":\"chain\",\"inputs\":{}",
-	     "event.event_type: required"},
+	        "event.event_type: required"},
 	    {"\"event_type\":\"chain\",\"INPUTS\":{}",
-	     "event.inputs: required"},
+	        "event.inputs: required"},
 	};
 
 	(void)state;
-	run_rule_cases("required rule", cases, sizeof(cases) / sizeof(cases[0]),
-	               "");
+	run_rule_cases(
+	    "required rule", cases, sizeof(cases) / sizeof(cases[0]), "");
 }
 
 static void
@@ -591,37 +590,37 @@ test_optional_rules(void **state)
 	    {",\"event_id\":\"7F22137A-6911-4ED3-BC36-110F1DDE6B66\"", NULL},
 	    {",\"event_id\":\"c232ab00-9414-11ec-b3c8-9f6bdeced846\"", NULL},
 	    {",\"event_id\":\"7f22137a69114ed3bc36110f1dde6b66\"",
-	     "event.event_id: must be a UUID string"},
+	        "event.event_id: must be a UUID string"},
 	    {",\"event_id\":\"7f22137a-6911-4ed3-bc36-110f1dde6b6g\"",
-	     "event.event_id: must be a UUID string"},
+	        "event.event_id: must be a UUID string"},
 	    {",\"event_id\":\"7f22137a-6911-4ed3-bc36-110f1dde6b66a\"",
-	     "event.event_id: must be a UUID string"},
+	        "event.event_id: must be a UUID string"},
 	    {",\"event_id\":\"{7f22137a-6911-4ed3-bc36-110f1dde6b66}\"",
-	     "event.event_id: must be a UUID string"},
+	        "event.event_id: must be a UUID string"},
 	    {",\"event_id\":\"\"", "event.event_id: must be a UUID string"},
 	    {",\"event_id\":42", "event.event_id: must be a UUID string"},
 	    {",\"event_id\":null", "event.event_id: must be a UUID string"},
 	    {",\"session_id\":\"caf77ace-3417-4da4-944d-f4a0688f3c23\"", NULL},
 	    {",\"session_id\":\"caf77ace-3417-4da4-944d\"",
-	     "event.session_id: must be a UUID string"},
+	        "event.session_id: must be a UUID string"},
 	    {",\"session_id\":null", "event.session_id: must be a UUID string"},
 	    {",\"parent_id\":\"caf77ace-3417-4da4-944d-f4a0688f3c23\"", NULL},
 	    {",\"parent_id\":\"caf77ace_3417_4da4_944d_f4a0688f3c23\"",
-	     "event.parent_id: must be a UUID string"},
+	        "event.parent_id: must be a UUID string"},
 	    {",\"parent_id\":{}", "event.parent_id: must be a UUID string"},
 	    /* children_ids */
 	    {",\"children_ids\":[]", NULL},
 	    {",\"children_ids\":[\"a\",\"b\"]", NULL},
 	    {",\"children_ids\":[\"a\",1]",
-	     "event.children_ids[1]: must be a string"},
+	        "event.children_ids[1]: must be a string"},
 	    {",\"children_ids\":[null]",
-	     "event.children_ids[0]: must be a string"},
+	        "event.children_ids[0]: must be a string"},
 	    {",\"children_ids\":\"a\"",
-	     "event.children_ids: must be an array of strings"},
+	        "event.children_ids: must be an array of strings"},
 	    {",\"children_ids\":{}",
-	     "event.children_ids: must be an array of strings"},
+	        "event.children_ids: must be an array of strings"},
 	    {",\"children_ids\":null",
-	     "event.children_ids: must be an array of strings"},
+	        "event.children_ids: must be an array of strings"},
 	    /* objects */
 	    {",\"config\":{\"model\":\"x\"}", NULL},
 	    {",\"config\":[]", "event.config: must be an object"},
@@ -640,9 +639,9 @@ test_optional_rules(void **state)
 	    {",\"feedback\":null", "event.feedback: must be an object"},
 	    {",\"user_properties\":{\"u\":\"x\"}", NULL},
 	    {",\"user_properties\":\"x\"",
-	     "event.user_properties: must be an object"},
+	        "event.user_properties: must be an object"},
 	    {",\"user_properties\":null",
-	     "event.user_properties: must be an object"},
+	        "event.user_properties: must be an object"},
 	    /* error */
 	    {",\"error\":\"boom\"", NULL},
 	    {",\"error\":null", NULL},
@@ -658,7 +657,7 @@ test_optional_rules(void **state)
 	    {",\"duration\":true", "event.duration: must be a number"},
 	    {",\"start_time\":1714978764301", NULL},
 	    {",\"start_time\":\"1714978764301\"",
-	     "event.start_time: must be a number"},
+	        "event.start_time: must be a number"},
 	    {",\"start_time\":null", "event.start_time: must be a number"},
 	    {",\"end_time\":1714978765301", NULL},
 	    {",\"end_time\":[1]", "event.end_time: must be a number"},
@@ -671,8 +670,8 @@ test_optional_rules(void **state)
 	};
 
 	(void)state;
-	run_rule_cases("optional rule", cases, sizeof(cases) / sizeof(cases[0]),
-	               BASE);
+	run_rule_cases(
+	    "optional rule", cases, sizeof(cases) / sizeof(cases[0]), BASE);
 }
 
 /* Every documented member twice is refused, even written with escapes. */
@@ -709,27 +708,27 @@ test_duplicates(void **state)
 		const char *end = strchr(members[i] + 1, '"');
 
 		snprintf(name, sizeof(name), "%.*s",
-		         (int)(end - members[i] - 1), members[i] + 1);
+		    (int)(end - members[i] - 1), members[i] + 1);
 		snprintf(json, sizeof(json), "{%s,%s,%s}", BASE, members[i],
-		         members[i]);
-		snprintf(want, sizeof(want), "event.%s: duplicate member",
-		         name);
+		    members[i]);
+		snprintf(
+		    want, sizeof(want), "event.%s: duplicate member", name);
 		normalize_both(json, &plain_opts, &r);
 		CHECK(r.rc == -1 && strcmp(r.err, want) == 0,
-		      "duplicate %s: rc %d \"%s\", want \"%s\"", name, r.rc,
-		      r.err, want);
+		    "duplicate %s: rc %d \"%s\", want \"%s\"", name, r.rc,
+		    r.err, want);
 		buf_free(&r.out);
 	}
 	normalize_both("{\"event_type\":\"chain\",\"ev\\u0065nt_type\":\"bad\","
 	               "\"inputs\":{}}",
-	               &plain_opts, &r);
+	    &plain_opts, &r);
 	CHECK(r.rc == -1 &&
-	          strcmp(r.err, "event.event_type: duplicate member") == 0,
-	      "duplicate written with an escape: rc %d \"%s\"", r.rc, r.err);
+	        strcmp(r.err, "event.event_type: duplicate member") == 0,
+	    "duplicate written with an escape: rc %d \"%s\"", r.rc, r.err);
 	buf_free(&r.out);
 	/* A duplicate is refused even when both copies would be valid. */
-	normalize_both("{" BASE ",\"duration\":1,\"duration\":2}", &plain_opts,
-	               &r);
+	normalize_both(
+	    "{" BASE ",\"duration\":1,\"duration\":2}", &plain_opts, &r);
 	CHECK(r.rc == -1, "valid duplicate duration accepted");
 	buf_free(&r.out);
 }
@@ -737,9 +736,8 @@ test_duplicates(void **state)
 static void
 test_not_an_object(void **state)
 {
-	static const char *const texts[] = {
-	    "[]",   "\"x\"", "1",
-	    "null", "true",  "[{\"event_type\":\"chain\",\"inputs\":{}}]"};
+	static const char *const texts[] = {"[]", "\"x\"", "1", "null", "true",
+	    "[{\"event_type\":\"chain\",\"inputs\":{}}]"};
 	struct buf out;
 	char err[128];
 	cJSON *obj;
@@ -751,17 +749,16 @@ test_not_an_object(void **state)
 	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		obj = cJSON_Parse(texts[i]);
 		rc = event_normalize(obj, texts[i], strlen(texts[i]),
-		                     &plain_opts, "events[3]", &out, NULL, err,
-		                     sizeof(err));
+		    &plain_opts, "events[3]", &out, NULL, err, sizeof(err));
 		CHECK(rc == -1 &&
-		          strcmp(err, "events[3]: must be an object") == 0,
-		      "non-object %s: rc %d \"%s\"", texts[i], rc, err);
+		        strcmp(err, "events[3]: must be an object") == 0,
+		    "non-object %s: rc %d \"%s\"", texts[i], rc, err);
 		cJSON_Delete(obj);
 	}
-	rc = event_normalize(NULL, NULL, 0, &plain_opts, "event", &out, NULL,
-	                     err, sizeof(err));
+	rc = event_normalize(
+	    NULL, NULL, 0, &plain_opts, "event", &out, NULL, err, sizeof(err));
 	CHECK(rc == -1 && strcmp(err, "event: must be an object") == 0,
-	      "NULL tree: rc %d \"%s\"", rc, err);
+	    "NULL tree: rc %d \"%s\"", rc, err);
 	CHECK(out.len == 0, "rejected events wrote %zu bytes", out.len);
 	buf_free(&out);
 }
@@ -781,27 +778,28 @@ test_error_path_and_out_unchanged(void **state)
 	buf_init(&out);
 	assert_int_equal(buf_addstr(&out, "[{\"earlier\":1},"), 0);
 	rc = event_normalize(obj, json, strlen(json), &plain_opts, "events[3]",
-	                     &out, &ids, err, sizeof(err));
+	    &out, &ids, err, sizeof(err));
 	CHECK(rc == -1, "bad event_type accepted");
-	CHECK(strcmp(err, "events[3].event_type: must be one of chain, model, "
-	                  "tool, session") == 0,
-	      "error does not name the field: \"%s\"", err);
+	CHECK(strcmp(err,
+	          "events[3].event_type: must be one of chain, model, "
+	          "tool, session") == 0,
+	    "error does not name the field: \"%s\"", err);
 	CHECK(out.len == 15 && strcmp(out.data, "[{\"earlier\":1},") == 0,
-	      "out changed by a rejected event: \"%s\"", out.data);
+	    "out changed by a rejected event: \"%s\"", out.data);
 
 	rc = event_normalize(obj, json, strlen(json), &plain_opts, "events[3]",
-	                     &out, &ids, err, 8);
+	    &out, &ids, err, 8);
 	CHECK(rc == -1 && strlen(err) == 7,
-	      "short error buffer not cut to fit: \"%s\"", err);
+	    "short error buffer not cut to fit: \"%s\"", err);
 	cJSON_Delete(obj);
 
 	/* Raw text that is not the object is the caller's bug, refused. */
 	json = "{\"event_type\":\"chain\",\"inputs\":{}}";
 	obj = cJSON_Parse(json);
-	rc = event_normalize(obj, "[1]", 3, &plain_opts, "event", &out, &ids,
-	                     err, sizeof(err));
+	rc = event_normalize(
+	    obj, "[1]", 3, &plain_opts, "event", &out, &ids, err, sizeof(err));
 	CHECK(rc == -1 && strcmp(err, "event: raw text is not an object") == 0,
-	      "raw text that is no object: rc %d \"%s\"", rc, err);
+	    "raw text that is no object: rc %d \"%s\"", rc, err);
 	CHECK(out.len == 15, "out changed by a refused raw text");
 	cJSON_Delete(obj);
 	buf_free(&out);
@@ -818,17 +816,17 @@ test_bad_generator(void **state)
 	(void)state;
 	normalize_both("{" BASE "}", &o, &r);
 	CHECK(r.rc == -1 &&
-	          strcmp(r.err, "event: id generator made a bad id") == 0,
-	      "bad generator: rc %d \"%s\"", r.rc, r.err);
+	        strcmp(r.err, "event: id generator made a bad id") == 0,
+	    "bad generator: rc %d \"%s\"", r.rc, r.err);
 	buf_free(&r.out);
 	normalize_both("{" BASE "}", &none, &r);
 	CHECK(r.rc == -1 && strcmp(r.err, "event: no id generator") == 0,
-	      "no generator: rc %d \"%s\"", r.rc, r.err);
+	    "no generator: rc %d \"%s\"", r.rc, r.err);
 	buf_free(&r.out);
 	/* With every id given, no generator is needed. */
 	normalize_both("{" BASE ",\"event_id\":\"" REF_EVENT
 	               "\",\"session_id\":\"" REF_SESSION "\"}",
-	               &none, &r);
+	    &none, &r);
 	CHECK(r.rc == 0, "ids given, no generator: %s", r.err);
 	buf_free(&r.out);
 }
@@ -872,18 +870,19 @@ test_nul_refused(void **state)
 		len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].json);
 		obj = cJSON_ParseWithLength(cases[i].json, len);
 		CHECK(obj != NULL, "NUL case %zu: cJSON rejects %s", i,
-		      cases[i].json);
+		    cases[i].json);
 		rc = event_normalize(obj, cases[i].json, len, &o, "event", &out,
-		                     &ids, err, sizeof(err));
+		    &ids, err, sizeof(err));
 		if (cases[i].ok)
 			CHECK(rc == 0, "NUL case %zu: %s rejected: %s", i,
-			      cases[i].json, err);
+			    cases[i].json, err);
 		else
 			CHECK(rc == -1 &&
-			          strcmp(err, "event: must not contain NUL "
-			                      "characters (\\u0000)") == 0,
-			      "NUL case %zu: %s gave rc %d \"%s\"", i,
-			      cases[i].json, rc, rc == 0 ? "" : err);
+			        strcmp(err,
+			            "event: must not contain NUL "
+			            "characters (\\u0000)") == 0,
+			    "NUL case %zu: %s gave rc %d \"%s\"", i,
+			    cases[i].json, rc, rc == 0 ? "" : err);
 		cJSON_Delete(obj);
 		buf_reset(&out);
 	}
@@ -914,13 +913,13 @@ test_out_of_memory(void **state)
 	buf_init(&out);
 	assert_int_equal(buf_addstr(&out, "kept"), 0);
 	cJSON_InitHooks(&hooks);
-	rc = event_normalize(obj, NULL, 0, &o, "events[0]", &out, NULL, err,
-	                     sizeof(err));
+	rc = event_normalize(
+	    obj, NULL, 0, &o, "events[0]", &out, NULL, err, sizeof(err));
 	cJSON_InitHooks(NULL);
 	CHECK(rc == -1 && strcmp(err, "events[0]: out of memory") == 0,
-	      "failed print: rc %d \"%s\"", rc, err);
+	    "failed print: rc %d \"%s\"", rc, err);
 	CHECK(out.len == 4 && strcmp(out.data, "kept") == 0,
-	      "failed print changed out: \"%s\"", out.data);
+	    "failed print changed out: \"%s\"", out.data);
 	cJSON_Delete(obj);
 	buf_free(&out);
 }
@@ -939,8 +938,8 @@ test_unknown_members_pass_through(void **state)
 	normalize_both(json, &plain_opts, &r);
 	CHECK(r.rc == 0, "event with extra members rejected: %s", r.err);
 	CHECK(r.out.len > strlen(tail) &&
-	          strcmp(r.out.data + r.out.len - strlen(tail), tail) == 0,
-	      "client bytes after '{' not kept verbatim: %s", r.out.data);
+	        strcmp(r.out.data + r.out.len - strlen(tail), tail) == 0,
+	    "client bytes after '{' not kept verbatim: %s", r.out.data);
 	buf_free(&r.out);
 }
 
@@ -969,8 +968,8 @@ test_uuid_valid(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECK(event_uuid_valid(cases[i].s) == cases[i].valid,
-		      "event_uuid_valid(\"%s\") is not %d", cases[i].s,
-		      cases[i].valid);
+		    "event_uuid_valid(\"%s\") is not %d", cases[i].s,
+		    cases[i].valid);
 }
 
 static void
@@ -984,18 +983,19 @@ test_uuid_format(void **state)
 	memset(b, 0, sizeof(b));
 	event_uuid_format(b, out);
 	CHECK(strcmp(out, "00000000-0000-4000-8000-000000000000") == 0,
-	      "zero bytes formatted as %s", out);
+	    "zero bytes formatted as %s", out);
 	memset(b, 0xff, sizeof(b));
 	event_uuid_format(b, out);
 	CHECK(strcmp(out, "ffffffff-ffff-4fff-bfff-ffffffffffff") == 0,
-	      "0xff bytes formatted as %s", out);
+	    "0xff bytes formatted as %s", out);
 	for (i = 0; i < 16; i++)
 		b[i] = (unsigned char)(i * 17);
 	event_uuid_format(b, out);
 	CHECK(strcmp(out, "00112233-4455-4677-8899-aabbccddeeff") == 0,
-	      "counting bytes formatted as %s", out);
-	CHECK(b[6] == 0x66 && b[8] == 0x88, "event_uuid_format changed its "
-	                                    "input");
+	    "counting bytes formatted as %s", out);
+	CHECK(b[6] == 0x66 && b[8] == 0x88,
+	    "event_uuid_format changed its "
+	    "input");
 }
 
 static int
@@ -1021,7 +1021,7 @@ test_uuid_v4(void **state)
 	qsort(ids, N, sizeof(*ids), cmp_ids);
 	for (i = 1; i < N; i++)
 		CHECK(strcmp(ids[i - 1], ids[i]) != 0, "uuid_v4 repeated %s",
-		      ids[i]);
+		    ids[i]);
 	free(ids);
 }
 
@@ -1046,12 +1046,12 @@ test_uuid_after_fork(void **state)
 	close(fds[1]);
 	uuid_v4(parent, NULL);
 	CHECK(read(fds[0], child, sizeof(child)) == sizeof(child),
-	      "no id from the child");
+	    "no id from the child");
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	CHECK(is_v4(child), "child made %s, not a v4 UUID", child);
 	CHECK(strcmp(parent, child) != 0,
-	      "parent and forked child made the same id %s", child);
+	    "parent and forked child made the same id %s", child);
 }
 
 /* SESSION: every member optional, each documented one of its type. */

@@ -93,8 +93,8 @@ w_remove(void *arg, const uint64_t *seqs, size_t n)
 }
 
 static void
-w_bury(void *arg, uint64_t seq, int status, uint32_t attempts,
-       const char *reason)
+w_bury(
+    void *arg, uint64_t seq, int status, uint32_t attempts, const char *reason)
 {
 	struct fixture *fx = arg;
 	struct spool_txn *t;
@@ -103,7 +103,7 @@ w_bury(void *arg, uint64_t seq, int status, uint32_t attempts,
 	if (spool_txn_begin(fx->sp, &t) != SPOOL_OK) {
 		atomic_fetch_add(&fx->write_errors, 1);
 	} else if (spool_txn_bury(t, seq, status, attempts, reason,
-	                          wall_ms()) != SPOOL_OK) {
+	               wall_ms()) != SPOOL_OK) {
 		spool_txn_abort(t);
 		atomic_fetch_add(&fx->write_errors, 1);
 	} else if (spool_txn_commit(t) != SPOOL_OK) {
@@ -131,7 +131,7 @@ append(struct fixture *fx, const struct spool_rec *recs, size_t n)
 /* Append events named prefix<from> .. prefix<to - 1> received at t. */
 static void
 append_events(struct fixture *fx, int kind, const char *prefix, int from,
-              int to, uint64_t t)
+    int to, uint64_t t)
 {
 	struct spool_rec *recs;
 	char **texts;
@@ -143,8 +143,7 @@ append_events(struct fixture *fx, int kind, const char *prefix, int from,
 	assert_non_null(texts);
 	for (i = 0; i < n; i++) {
 		int id = from + (int)i;
-		int len = asprintf(
-		    &texts[i],
+		int len = asprintf(&texts[i],
 		    "{\"event_id\":\"%s-id-%d\",\"event_name\":\"%s%d\","
 		    "\"event_type\":\"tool\",\"inputs\":{\"i\":%d}}",
 		    prefix, id, prefix, id, id);
@@ -194,7 +193,7 @@ fwdstat(struct fixture *fx)
  */
 static int
 http_call(int port, const char *method, const char *path, const char *body,
-          char *out, size_t outlen)
+    char *out, size_t outlen)
 {
 	struct sockaddr_in sin;
 	struct timeval tv = {5, 0};
@@ -212,14 +211,14 @@ http_call(int port, const char *method, const char *path, const char *body,
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	n = snprintf(req, sizeof(req),
-	             "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-	             "application/json\r\nContent-Length: %zu\r\nConnection: "
-	             "close\r\n\r\n%s",
-	             method, path, strlen(body), body);
+	    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %zu\r\nConnection: "
+	    "close\r\n\r\n%s",
+	    method, path, strlen(body), body);
 	assert_true(n > 0 && (size_t)n < sizeof(req));
 	assert_int_equal(write(fd, req, (size_t)n), n);
 	while (got < sizeof(resp) - 1 &&
-	       (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+	    (r = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
 		got += (size_t)r;
 	close(fd);
 	resp[got] = '\0';
@@ -317,7 +316,7 @@ delivered_names(struct fixture *fx, const char *path, const char *auth)
 		    ev, cJSON_GetObjectItemCaseSensitive(body, member))
 		{
 			fprintf(m, "%s%s", ftell(m) > 0 ? " " : "",
-			        str_of(ev, "event_name"));
+			    str_of(ev, "event_name"));
 		}
 	}
 	fclose(m);
@@ -337,8 +336,8 @@ names(const char *prefix, int from, int to, int skip)
 	assert_non_null(m);
 	for (i = from; i < to; i++) {
 		if (i != skip)
-			fprintf(m, "%s%s%d", ftell(m) > 0 ? " " : "", prefix,
-			        i);
+			fprintf(
+			    m, "%s%s%d", ftell(m) > 0 ? " " : "", prefix, i);
 	}
 	fclose(m);
 	return out;
@@ -346,7 +345,7 @@ names(const char *prefix, int from, int to, int skip)
 
 static void
 assert_delivered(struct fixture *fx, const char *path, const char *auth,
-                 const char *prefix, int from, int to, int skip)
+    const char *prefix, int from, int to, int skip)
 {
 	char *got = delivered_names(fx, path, auth);
 	char *want = names(prefix, from, to, skip);
@@ -437,7 +436,7 @@ start_fake(struct fixture *fx)
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
 	while (got < sizeof(line) - 1 && memchr(line, '\n', got) == NULL &&
-	       mono_ms() < deadline) {
+	    mono_ms() < deadline) {
 		ssize_t r;
 
 		if (poll(&pfd, 1, 100) <= 0)
@@ -545,8 +544,8 @@ test_delivers_in_order(void **state)
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0, 10000);
-	assert_delivered(fx, "/events/batch", "Bearer test-key", "e", 0, 1000,
-	                 -1);
+	assert_delivered(
+	    fx, "/events/batch", "Bearer test-key", "e", 0, 1000, -1);
 	wait_state(fx, FWD_IDLE, 2000, &st);
 	assert_int_equal(st.events_forwarded, 1000);
 	assert_int_equal(st.requests_2xx, 10);
@@ -581,8 +580,8 @@ test_retries_5xx(void **state)
 
 	control(fx, "{\"mode\":\"ok\"}");
 	WAIT_UNTIL(sstat(fx).events == 0, 5000);
-	assert_delivered(fx, "/events/batch", "Bearer test-key", "e", 0, 30,
-	                 -1);
+	assert_delivered(
+	    fx, "/events/batch", "Bearer test-key", "e", 0, 30, -1);
 	assert_int_equal(sstat(fx).dead, 0);
 	wait_state(fx, FWD_IDLE, 2000, &st);
 	assert_int_equal(st.events_forwarded, 30);
@@ -599,8 +598,8 @@ test_retry_after(void **state)
 	cJSON *log;
 	double t0, t1;
 
-	control(fx,
-	        "{\"mode\":\"status\",\"status\":429,\"retry_after\":\"2\"}");
+	control(
+	    fx, "{\"mode\":\"status\",\"status\":429,\"retry_after\":\"2\"}");
 	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
@@ -671,8 +670,8 @@ test_auth_pause_and_new_key(void **state)
 			assert_string_equal(auth, "Bearer good-key");
 	}
 	cJSON_Delete(log);
-	assert_delivered(fx, "/events/batch", "Bearer good-key", "e", 0, 10,
-	                 -1);
+	assert_delivered(
+	    fx, "/events/batch", "Bearer good-key", "e", 0, 10, -1);
 	WAIT_UNTIL(fwdstat(fx).state == FWD_IDLE, 2000);
 }
 
@@ -686,30 +685,28 @@ test_poison_isolated(void **state)
 	size_t ndead, i;
 	uint64_t seq0 = sstat(fx).next_seq;
 
-	control(
-	    fx,
+	control(fx,
 	    "{\"mode\":\"reject_name\",\"name\":\"poison\",\"status\":400}");
 	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 17, wall_ms());
 	append_one(fx, SPOOL_KIND_EVENT,
-	           "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
+	    "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
 	append_events(fx, SPOOL_KIND_EVENT, "e", 18, 50, wall_ms());
 	default_opts(fx, &o);
 	o.batch_max_events = 50;
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0 && sstat(fx).dead == 1, 10000);
-	assert_delivered(fx, "/events/batch", "Bearer test-key", "e", 0, 50,
-	                 17);
+	assert_delivered(
+	    fx, "/events/batch", "Bearer test-key", "e", 0, 50, 17);
 
-	assert_int_equal(spool_dead_list(fx->sp, 0, 10, &dead, &ndead),
-	                 SPOOL_OK);
+	assert_int_equal(
+	    spool_dead_list(fx->sp, 0, 10, &dead, &ndead), SPOOL_OK);
 	assert_int_equal(ndead, 1);
 	assert_int_equal(dead[0].status, 400);
 	assert_int_equal(dead[0].seq, seq0 + 17);
 	assert_true(dead[0].attempts >= 2);
-	assert_string_equal(dead[0].data,
-	                    "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
 	assert_string_equal(
-	    dead[0].reason,
+	    dead[0].data, "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
+	assert_string_equal(dead[0].reason,
 	    "upstream 400: {\"success\":false,\"error\":\"rejected "
 	    "event_name poison\"}");
 	for (i = 0; i < ndead; i++)
@@ -732,25 +729,25 @@ test_expiry(void **state)
 	struct spool_dead *dead;
 	size_t ndead, i;
 
-	append_events(fx, SPOOL_KIND_EVENT, "old", 0, 3,
-	              wall_ms() - 10 * DAY_MS);
+	append_events(
+	    fx, SPOOL_KIND_EVENT, "old", 0, 3, wall_ms() - 10 * DAY_MS);
 	append_events(fx, SPOOL_KIND_EVENT, "new", 0, 2, wall_ms());
-	append_events(fx, SPOOL_KIND_EVENT, "old", 3, 4,
-	              wall_ms() - 8 * DAY_MS);
-	append_events(fx, SPOOL_KIND_EVENT, "new", 2, 3,
-	              wall_ms() - 6 * DAY_MS);
+	append_events(
+	    fx, SPOOL_KIND_EVENT, "old", 3, 4, wall_ms() - 8 * DAY_MS);
+	append_events(
+	    fx, SPOOL_KIND_EVENT, "new", 2, 3, wall_ms() - 6 * DAY_MS);
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0 && sstat(fx).dead == 4, 5000);
-	assert_delivered(fx, "/events/batch", "Bearer test-key", "new", 0, 3,
-	                 -1);
-	assert_int_equal(spool_dead_list(fx->sp, 0, 10, &dead, &ndead),
-	                 SPOOL_OK);
+	assert_delivered(
+	    fx, "/events/batch", "Bearer test-key", "new", 0, 3, -1);
+	assert_int_equal(
+	    spool_dead_list(fx->sp, 0, 10, &dead, &ndead), SPOOL_OK);
 	assert_int_equal(ndead, 4);
 	for (i = 0; i < ndead; i++) {
 		assert_int_equal(dead[i].status, 0);
-		assert_string_equal(dead[i].reason,
-		                    "expired: older than max_event_age");
+		assert_string_equal(
+		    dead[i].reason, "expired: older than max_event_age");
 		assert_non_null(strstr(dead[i].data, "\"old"));
 		spool_dead_clear(&dead[i]);
 	}
@@ -763,14 +760,14 @@ test_kinds_in_order(void **state)
 {
 	static const char *const want[][3] = {
 	    {"POST", "/events/batch",
-	     "{\"events\":[{\"event_name\":\"e1\"},"
-	     "{\"event_name\":\"e2\"}]}"},
+	        "{\"events\":[{\"event_name\":\"e1\"},"
+	        "{\"event_name\":\"e2\"}]}"},
 	    {"POST", "/session/start", "{\"session\":{\"session_id\":\"s1\"}}"},
 	    {"POST", "/events/batch", "{\"events\":[{\"event_name\":\"e3\"}]}"},
 	    {"PUT", "/events", "{\"event_id\":\"u1\",\"metadata\":{}}"},
 	    {"POST", "/events/model/batch",
-	     "{\"model_events\":[{\"event_name\":\"m1\"},"
-	     "{\"event_name\":\"m2\"}]}"},
+	        "{\"model_events\":[{\"event_name\":\"m1\"},"
+	        "{\"event_name\":\"m2\"}]}"},
 	    {"POST", "/events/batch", "{\"events\":[{\"event_name\":\"e4\"}]}"},
 	};
 	static const struct {
@@ -813,8 +810,8 @@ test_kinds_in_order(void **state)
 		assert_string_equal(str_of(req, "method"), want[i][0]);
 		assert_string_equal(str_of(req, "path"), want[i][1]);
 		assert_string_equal(body, want[i][2]);
-		assert_string_equal(str_of(req, "authorization"),
-		                    "Bearer test-key");
+		assert_string_equal(
+		    str_of(req, "authorization"), "Bearer test-key");
 		assert_int_equal(num_of(req, "answered"), 200);
 		free(body);
 		i++;
@@ -974,15 +971,15 @@ raise_flag(void *arg)
 
 static void
 send_one(struct fixture *fx, struct upstream *up, const char *key,
-         uint64_t timeout_ms, struct upstream_res *res)
+    uint64_t timeout_ms, struct upstream_res *res)
 {
 	struct upstream_req req;
 	char url[128];
 	static const char body[] =
 	    "{\"events\":[{\"event_id\":\"x\",\"event_name\":\"poison\"}]}";
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/events/batch",
-	         fx->port);
+	snprintf(
+	    url, sizeof(url), "http://127.0.0.1:%d/events/batch", fx->port);
 	memset(&req, 0, sizeof(req));
 	req.method = "POST";
 	req.url = url;
@@ -1016,8 +1013,9 @@ test_upstream_verdicts(void **state)
 	assert_int_equal(res->status, 200);
 	assert_non_null(strstr(res->body, "\"event_ids\":[\"x\"]"));
 
-	control(fx, "{\"mode\":\"status\",\"status\":503,\"retry_after\":"
-	            "\"3\"}");
+	control(fx,
+	    "{\"mode\":\"status\",\"status\":503,\"retry_after\":"
+	    "\"3\"}");
 	send_one(fx, up, "k", 5000, res);
 	assert_int_equal(res->verdict, UPSTREAM_RETRY);
 	assert_int_equal(res->status, 503);
@@ -1027,8 +1025,8 @@ test_upstream_verdicts(void **state)
 	gmtime_r(&later, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 	snprintf(ctl, sizeof(ctl),
-	         "{\"mode\":\"status\",\"status\":429,\"retry_after\":\"%s\"}",
-	         date);
+	    "{\"mode\":\"status\",\"status\":429,\"retry_after\":\"%s\"}",
+	    date);
 	control(fx, ctl);
 	send_one(fx, up, "k", 5000, res);
 	assert_int_equal(res->verdict, UPSTREAM_RETRY);
@@ -1047,13 +1045,13 @@ test_upstream_verdicts(void **state)
 	send_one(fx, up, "good", 5000, res);
 	assert_int_equal(res->verdict, UPSTREAM_DONE);
 
-	control(fx, "{\"mode\":\"reject_name\",\"name\":\"poison\",\"status\":"
-	            "422}");
+	control(fx,
+	    "{\"mode\":\"reject_name\",\"name\":\"poison\",\"status\":"
+	    "422}");
 	send_one(fx, up, "k", 5000, res);
 	assert_int_equal(res->verdict, UPSTREAM_REJECT);
 	assert_int_equal(res->status, 422);
-	assert_string_equal(
-	    res->body,
+	assert_string_equal(res->body,
 	    "{\"success\":false,\"error\":\"rejected event_name poison\"}");
 	assert_int_equal(res->body_len, strlen(res->body));
 
@@ -1126,9 +1124,9 @@ test_unreachable(void **state)
 	st = fwdstat(fx);
 	assert_true(st.state == FWD_BACKOFF || st.state == FWD_SENDING);
 	assert_int_equal(st.last_status, 0);
-	WAIT_UNTIL(strncmp(fwdstat(fx).reason, "upstream unreachable (", 22) ==
-	               0,
-	           1000);
+	WAIT_UNTIL(
+	    strncmp(fwdstat(fx).reason, "upstream unreachable (", 22) == 0,
+	    1000);
 	assert_int_equal(sstat(fx).events, 3);
 
 	/* New options apply from the next request. */
@@ -1145,8 +1143,8 @@ test_unreachable(void **state)
 static void
 test_classify_and_retry_after(void **state)
 {
-	static const int retry[] = {408, 425, 429, 500, 502, 503, 504,
-	                            301, 302, 304, 405, 410, 100};
+	static const int retry[] = {
+	    408, 425, 429, 500, 502, 503, 504, 301, 302, 304, 405, 410, 100};
 	static const int reject[] = {400, 404, 409, 413, 422};
 	uint64_t ms;
 	size_t i;
@@ -1168,12 +1166,12 @@ test_classify_and_retry_after(void **state)
 	/* 1445412480 is Wed, 21 Oct 2015 07:28:00 GMT. */
 	assert_int_equal(
 	    upstream_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT",
-	                               1445412480ULL * 1000 - 10000, &ms),
+	        1445412480ULL * 1000 - 10000, &ms),
 	    0);
 	assert_int_equal(ms, 10000);
 	assert_int_equal(
 	    upstream_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT",
-	                               1445412480ULL * 1000 + 10000, &ms),
+	        1445412480ULL * 1000 + 10000, &ms),
 	    0);
 	assert_int_equal(ms, 0);
 	assert_int_equal(upstream_parse_retry_after("soon", 0, &ms), -1);
@@ -1187,28 +1185,28 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_classify_and_retry_after),
-	    cmocka_unit_test_setup_teardown(test_upstream_verdicts, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_delivers_in_order, setup,
-	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_upstream_verdicts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_delivers_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retries_5xx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_after, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_auth_pause_and_new_key, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_poison_isolated, setup,
-	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_auth_pause_and_new_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_poison_isolated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_kinds_in_order, setup,
-	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_kinds_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_key, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_stall_then_stop, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_stop_when_idle, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_flush_interval, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_batch_max_bytes, setup,
-	                                    teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_stall_then_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_stop_when_idle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_flush_interval, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_batch_max_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	};
 

@@ -116,16 +116,15 @@ reply_echo(struct httpd_req *r)
 	httpd_req_body(r, &blen);
 	buf_init(&b);
 	assert_int_equal(buf_printf(&b, "{\"method\": \"%s\", \"path\": ",
-	                            method_name(httpd_req_method(r))),
-	                 0);
+	                     method_name(httpd_req_method(r))),
+	    0);
 	assert_int_equal(buf_add_json_string(&b, httpd_req_path(r)), 0);
 	assert_int_equal(
 	    buf_printf(&b, ", \"body_len\": %zu, \"x_test\": ", blen), 0);
 	assert_int_equal(buf_add_json_string(&b, hv != NULL ? hv : ""), 0);
 	/* (uid_t)-1 and (gid_t)-1 print as -1: unknown. */
 	assert_int_equal(
-	    buf_printf(
-	        &b, ", \"uid\": %ld, \"gid\": %ld}",
+	    buf_printf(&b, ", \"uid\": %ld, \"gid\": %ld}",
 	        httpd_req_uid(r) == (uid_t)-1 ? -1L : (long)httpd_req_uid(r),
 	        httpd_req_gid(r) == (gid_t)-1 ? -1L : (long)httpd_req_gid(r)),
 	    0);
@@ -163,8 +162,8 @@ handler(struct httpd_req *r, void *arg)
 	(void)arg;
 	F.handler_calls++;
 	if (strncmp(path, "/defer", 6) == 0) {
-		struct timeval tv = {F.defer_ms / 1000,
-		                     (F.defer_ms % 1000) * 1000};
+		struct timeval tv = {
+		    F.defer_ms / 1000, (F.defer_ms % 1000) * 1000};
 
 		assert_true(F.npending < MAX_PENDING);
 		F.pending[F.npending++] = r;
@@ -433,20 +432,20 @@ cl_read(struct client *cl, struct resp *rp, int head, unsigned ms)
 	cl->p.data = rp;
 	for (;;) {
 		if (cl->inlen > 0) {
-			n = http_parser_execute(&cl->p, &resp_settings, cl->in,
-			                        cl->inlen);
+			n = http_parser_execute(
+			    &cl->p, &resp_settings, cl->in, cl->inlen);
 			memmove(cl->in, cl->in + n, cl->inlen - n);
 			cl->inlen -= n;
 			if (HTTP_PARSER_ERRNO(&cl->p) == HPE_PAUSED)
 				http_parser_pause(&cl->p, 0);
 			else
-				assert_int_equal(HTTP_PARSER_ERRNO(&cl->p),
-				                 HPE_OK);
+				assert_int_equal(
+				    HTTP_PARSER_ERRNO(&cl->p), HPE_OK);
 			if (rp->complete)
 				return 0;
 		}
 		r = recv(cl->fd, cl->in + cl->inlen, sizeof(cl->in) - cl->inlen,
-		         MSG_DONTWAIT);
+		    MSG_DONTWAIT);
 		if (r > 0) {
 			cl->inlen += (size_t)r;
 			continue;
@@ -555,8 +554,8 @@ test_get_post(void **state)
 	srv_start(&default_limits);
 	cl_open(&cl);
 	cl_sendstr(&cl,
-	           "GET /hello?x=1#frag HTTP/1.1\r\nHost: x\r\n"
-	           "X-TEST:  some value \t\r\nAuthorization: Bearer s\r\n\r\n");
+	    "GET /hello?x=1#frag HTTP/1.1\r\nHost: x\r\n"
+	    "X-TEST:  some value \t\r\nAuthorization: Bearer s\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 200);
 	assert_string_equal(rp.ctype, "application/json");
@@ -575,9 +574,10 @@ test_get_post(void **state)
 	assert_contains(rp.body.data, "\"body_len\": 11");
 	resp_free(&rp);
 
-	cl_sendstr(&cl, "PUT /events HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
-	                "DELETE /x HTTP/1.1\r\n\r\n"
-	                "OPTIONS * HTTP/1.1\r\n\r\n");
+	cl_sendstr(&cl,
+	    "PUT /events HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+	    "DELETE /x HTTP/1.1\r\n\r\n"
+	    "OPTIONS * HTTP/1.1\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_contains(rp.body.data, "\"method\": \"PUT\"");
 	resp_free(&rp);
@@ -679,9 +679,10 @@ test_pipelined(void **state)
 	(void)state;
 	srv_start(&default_limits);
 	cl_open(&cl);
-	cl_sendstr(&cl, "GET /a HTTP/1.1\r\n\r\n"
-	                "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
-	                "GET /c HTTP/1.1\r\nX-Test: 3\r\n\r\n");
+	cl_sendstr(&cl,
+	    "GET /a HTTP/1.1\r\n\r\n"
+	    "POST /b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+	    "GET /c HTTP/1.1\r\nX-Test: 3\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_contains(rp.body.data, "\"path\": \"/a\"");
 	resp_free(&rp);
@@ -707,8 +708,9 @@ test_pipelined_deferred(void **state)
 	srv_start(&default_limits);
 	F.defer_ms = 150;
 	cl_open(&cl);
-	cl_sendstr(&cl, "GET /defer/1 HTTP/1.1\r\n\r\n"
-	                "GET /after HTTP/1.1\r\n\r\n");
+	cl_sendstr(&cl,
+	    "GET /defer/1 HTTP/1.1\r\n\r\n"
+	    "GET /after HTTP/1.1\r\n\r\n");
 	pump(60);
 	assert_int_equal(F.handler_calls, 1);
 	assert_false(cl_readable(&cl));
@@ -734,8 +736,8 @@ test_deferred(void **state)
 	F.defer_ms = 150;
 	cl_open(&cl);
 	t0 = now_ms();
-	cl_sendstr(&cl,
-	           "POST /defer HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd");
+	cl_sendstr(
+	    &cl, "POST /defer HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd");
 	cl_expect(&cl, &rp, 0);
 	assert_true(now_ms() - t0 >= 140);
 	assert_int_equal(rp.status, 200);
@@ -761,8 +763,8 @@ test_413_content_length(void **state)
 	srv_start(&default_limits);
 	cl_open(&cl);
 	cl_sendstr(&cl,
-	           "POST /events HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"
-	           "some of the body");
+	    "POST /events HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"
+	    "some of the body");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 413);
 	assert_string_equal(rp.connection, "close");
@@ -787,8 +789,9 @@ test_413_content_length(void **state)
 
 	/* With Expect: 100-continue the answer is 413, not 100. */
 	cl_open(&cl);
-	cl_sendstr(&cl, "POST /events HTTP/1.1\r\nContent-Length: 5000\r\n"
-	                "Expect: 100-continue\r\n\r\n");
+	cl_sendstr(&cl,
+	    "POST /events HTTP/1.1\r\nContent-Length: 5000\r\n"
+	    "Expect: 100-continue\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 413);
 	assert_error_body(&rp, "body: larger than 4096 bytes");
@@ -812,15 +815,16 @@ test_413_chunked(void **state)
 	(void)state;
 	srv_start(&default_limits);
 	cl_open(&cl);
-	cl_sendstr(&cl, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-	                "5\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n");
+	cl_sendstr(&cl,
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 200);
 	assert_contains(rp.body.data, "\"body_len\": 8");
 	resp_free(&rp);
 
-	cl_sendstr(&cl,
-	           "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	cl_sendstr(
+	    &cl, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
 	memcpy(chunk, "7d0\r\n", 5);
 	memset(chunk + 5, 'z', 2000);
 	memcpy(chunk + 2005, "\r\n", 2);
@@ -935,8 +939,9 @@ test_400_garbage(void **state)
 	cl_close(&cl);
 
 	cl_open(&cl);
-	cl_sendstr(&cl, "POST / HTTP/1.1\r\nContent-Length: 1\r\n"
-	                "Transfer-Encoding: chunked\r\n\r\n");
+	cl_sendstr(&cl,
+	    "POST / HTTP/1.1\r\nContent-Length: 1\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 400);
 	assert_error_body(&rp, "HPE_");
@@ -994,8 +999,8 @@ test_408_body(void **state)
 	lim.body_timeout_ms = 200;
 	srv_start(&lim);
 	cl_open(&cl);
-	cl_sendstr(&cl,
-	           "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial");
+	cl_sendstr(
+	    &cl, "POST / HTTP/1.1\r\nContent-Length: 100\r\n\r\npartial");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 408);
 	assert_error_body(&rp, "body not received within 200 ms");
@@ -1352,7 +1357,7 @@ test_disconnect_deferred(void **state)
 		pump(20);
 		stats(&st);
 	} while ((F.deferred_replies == 0 || st.conns_open > 0) &&
-	         now_ms() < deadline);
+	    now_ms() < deadline);
 	assert_int_equal(F.deferred_replies, 1);
 	assert_int_equal(st.conns_open, 0);
 }
@@ -1373,11 +1378,12 @@ test_reset_deferred(void **state)
 	srv_start(&default_limits);
 	F.defer_ms = 400;
 	cl_open(&cl);
-	cl_sendstr(&cl, "POST /defer HTTP/1.1\r\nContent-Length: 5\r\n"
-	                "Expect: 100-continue\r\n\r\nhello");
+	cl_sendstr(&cl,
+	    "POST /defer HTTP/1.1\r\nContent-Length: 5\r\n"
+	    "Expect: 100-continue\r\n\r\nhello");
 	deadline = now_ms() + WAIT_MS;
-	while ((F.handler_calls == 0 || !cl_readable(&cl)) &&
-	       now_ms() < deadline)
+	while (
+	    (F.handler_calls == 0 || !cl_readable(&cl)) && now_ms() < deadline)
 		pump(5);
 	assert_int_equal(F.handler_calls, 1);
 	cl_close(&cl);
@@ -1403,8 +1409,9 @@ test_expect_continue(void **state)
 	(void)state;
 	srv_start(&default_limits);
 	cl_open(&cl);
-	cl_sendstr(&cl, "POST /events HTTP/1.1\r\nContent-Length: 10\r\n"
-	                "Expect: 100-Continue\r\n\r\n");
+	cl_sendstr(&cl,
+	    "POST /events HTTP/1.1\r\nContent-Length: 10\r\n"
+	    "Expect: 100-Continue\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 100);
 	resp_free(&rp);
@@ -1443,8 +1450,9 @@ test_head(void **state)
 	assert_contains(rp.body.data, "\"path\": \"/after-head\"");
 	resp_free(&rp);
 	/* An error right after a HEAD is an ordinary reply, body included. */
-	cl_sendstr(&cl, "HEAD /h2 HTTP/1.1\r\n\r\n\x01"
-	                "bad\r\n\r\n");
+	cl_sendstr(&cl,
+	    "HEAD /h2 HTTP/1.1\r\n\r\n\x01"
+	    "bad\r\n\r\n");
 	cl_expect(&cl, &rp, 1);
 	assert_int_equal(rp.status, 200);
 	resp_free(&rp);
@@ -1528,7 +1536,7 @@ test_peer_uid(void **state)
 	cl_open(&cl);
 	get(&cl, &rp, "/uid");
 	snprintf(want, sizeof(want), "\"uid\": %ld, \"gid\": %ld",
-	         (long)getuid(), (long)getgid());
+	    (long)getuid(), (long)getgid());
 	assert_contains(rp.body.data, want);
 	resp_free(&rp);
 	cl_close(&cl);
@@ -1582,8 +1590,8 @@ test_big_reply(void **state)
 	(void)state;
 	srv_start(&default_limits);
 	cl_open(&cl);
-	cl_sendstr(&cl,
-	           "GET /big HTTP/1.1\r\n\r\nGET /after-big HTTP/1.1\r\n\r\n");
+	cl_sendstr(
+	    &cl, "GET /big HTTP/1.1\r\n\r\nGET /after-big HTTP/1.1\r\n\r\n");
 	pump(30);
 	/* Parsing waits until the big reply has left. */
 	assert_int_equal(F.handler_calls, 1);
@@ -1615,7 +1623,7 @@ test_large_body(void **state)
 	memset(body, 'b', len);
 	cl_open(&cl);
 	snprintf(hdr, sizeof(hdr),
-	         "POST /large HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", len);
+	    "POST /large HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", len);
 	cl_sendstr(&cl, hdr);
 	cl_send(&cl, body, len);
 	cl_expect(&cl, &rp, 0);
@@ -1623,8 +1631,8 @@ test_large_body(void **state)
 	assert_contains(rp.body.data, "\"body_len\": 614400");
 	resp_free(&rp);
 	cl_sendstr(&cl,
-	           "POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
-	           "\r\n96000\r\n");
+	    "POST /chunked HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n96000\r\n");
 	cl_send(&cl, body, len);
 	cl_sendstr(&cl, "\r\n0\r\n\r\n");
 	cl_expect(&cl, &rp, 0);
@@ -1651,11 +1659,12 @@ test_free_pending(void **state)
 	cl_open(&live);
 	cl_open(&gone);
 	cl_sendstr(&live, "GET /defer/live HTTP/1.1\r\n\r\n");
-	cl_sendstr(&gone, "POST /defer/gone HTTP/1.1\r\nContent-Length: 1\r\n"
-	                  "Expect: 100-continue\r\n\r\nx");
+	cl_sendstr(&gone,
+	    "POST /defer/gone HTTP/1.1\r\nContent-Length: 1\r\n"
+	    "Expect: 100-continue\r\n\r\nx");
 	deadline = now_ms() + WAIT_MS;
-	while ((F.handler_calls < 2 || !cl_readable(&gone)) &&
-	       now_ms() < deadline)
+	while (
+	    (F.handler_calls < 2 || !cl_readable(&gone)) && now_ms() < deadline)
 		pump(5);
 	assert_int_equal(F.handler_calls, 2);
 	cl_close(&gone);
@@ -1686,8 +1695,8 @@ test_drain_in_handler(void **state)
 	/* b has a big reply on its way, a client slow to read it. */
 	cl_sendstr(&b, "GET /big HTTP/1.1\r\n\r\n");
 	pump(30);
-	cl_sendstr(&a,
-	           "GET /drain HTTP/1.1\r\n\r\nGET /never HTTP/1.1\r\n\r\n");
+	cl_sendstr(
+	    &a, "GET /drain HTTP/1.1\r\n\r\nGET /never HTTP/1.1\r\n\r\n");
 	cl_expect(&a, &rp, 0);
 	assert_int_equal(rp.status, 200);
 	assert_string_equal(rp.connection, "close");
@@ -1732,8 +1741,8 @@ test_tcp(void **state)
 	memset(&cl, 0, sizeof(cl));
 	cl.fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(cl.fd >= 0);
-	assert_int_equal(connect(cl.fd, (struct sockaddr *)&sin, sizeof(sin)),
-	                 0);
+	assert_int_equal(
+	    connect(cl.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(fcntl(cl.fd, F_SETFL, O_NONBLOCK), 0);
 	http_parser_init(&cl.p, HTTP_RESPONSE);
 	get(&cl, &rp, "/tcp");
@@ -1753,7 +1762,7 @@ cpu_ms(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_utime.tv_sec * 1000.0 + ru.ru_utime.tv_usec / 1000.0 +
-	       ru.ru_stime.tv_sec * 1000.0 + ru.ru_stime.tv_usec / 1000.0;
+	    ru.ru_stime.tv_sec * 1000.0 + ru.ru_stime.tv_usec / 1000.0;
 }
 
 /*

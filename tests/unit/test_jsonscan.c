@@ -47,8 +47,8 @@ load_reference(size_t *len)
 	snprintf(path, sizeof(path), "%s/reference_event.json", dir);
 	f = fopen(path, "rb");
 	CHECK(f != NULL,
-	      "cannot open %s (run from the repo root or set TS_TEST_DATA)",
-	      path);
+	    "cannot open %s (run from the repo root or set TS_TEST_DATA)",
+	    path);
 	assert_int_equal(fseek(f, 0, SEEK_END), 0);
 	n = ftell(f);
 	assert_true(n > 0);
@@ -56,7 +56,7 @@ load_reference(size_t *len)
 	data = malloc((size_t)n + 1);
 	assert_non_null(data);
 	CHECK(fread(data, 1, (size_t)n, f) == (size_t)n, "short read of %s",
-	      path);
+	    path);
 	data[n] = '\0';
 	fclose(f);
 	*len = (size_t)n;
@@ -153,9 +153,9 @@ test_utf8_table(void **state)
 	    {"truncated 3 at end", "ab\xE2\x82", 0, 0},
 	    {"truncated 4 at end", "ab\xF0\x9F\x98", 0, 0},
 	    {"truncated 3 mid",
-	     "\xE2\x82"
-	     "abcdefghij",
-	     0, 0},
+	        "\xE2\x82"
+	        "abcdefghij",
+	        0, 0},
 	    {"truncated 4 mid", "\xF0\x9F\x98z", 0, 0},
 	    {"raw NUL", "ab\0cd", 5, 0},
 	    {"raw NUL in 8-byte run", "abcdefg\0hijklmnop", 17, 0},
@@ -173,8 +173,8 @@ test_utf8_table(void **state)
 
 		free(p);
 		CHECK(got == cases[i].valid,
-		      "utf8 case \"%s\": json_utf8_valid gave %d, want %d",
-		      cases[i].name, got, cases[i].valid);
+		    "utf8 case \"%s\": json_utf8_valid gave %d, want %d",
+		    cases[i].name, got, cases[i].valid);
 	}
 }
 
@@ -196,16 +196,16 @@ test_utf8_exhaustive(void **state)
 		for (a = 0; a < 256; a++) {
 			buf[pre] = (unsigned char)a;
 			CHECK(json_utf8_valid((char *)buf, pre + 1) ==
-			          ref_utf8_valid(buf, pre + 1),
-			      "utf8 disagrees on %02x after %zu ASCII", a, pre);
+			        ref_utf8_valid(buf, pre + 1),
+			    "utf8 disagrees on %02x after %zu ASCII", a, pre);
 			if (a < 0x80)
 				continue;
 			for (b = 0; b < 256; b++) {
 				buf[pre + 1] = (unsigned char)b;
 				len = pre + 2;
 				CHECK(json_utf8_valid((char *)buf, len) ==
-				          ref_utf8_valid(buf, len),
-				      "utf8 disagrees on %02x %02x", a, b);
+				        ref_utf8_valid(buf, len),
+				    "utf8 disagrees on %02x %02x", a, b);
 				if (a < 0xE0)
 					continue;
 				for (c = 0; c < 256; c++) {
@@ -237,8 +237,8 @@ test_utf8_four_byte(void **state)
 			buf[2] = 0x80;
 			buf[3] = 0xBF;
 			CHECK(json_utf8_valid((char *)buf, 4) ==
-			          ref_utf8_valid(buf, 4),
-			      "utf8 disagrees on %02x %02x 80 bf", a, b);
+			        ref_utf8_valid(buf, 4),
+			    "utf8 disagrees on %02x %02x 80 bf", a, b);
 		}
 	}
 }
@@ -253,7 +253,7 @@ member(const char *text, size_t len, const char *key)
 
 	if (json_member_span(p, len, key, &off, &vlen) == 0) {
 		CHECK(off + vlen <= len, "span of \"%s\" runs past the text",
-		      key);
+		    key);
 		out = malloc(vlen + 1);
 		assert_non_null(out);
 		memcpy(out, p + off, vlen);
@@ -280,7 +280,7 @@ test_member_span_table(void **state)
 	    {"empty object", "{}", "a", NULL},
 	    {"empty object spaced", " { \n } ", "a", NULL},
 	    {"nested object", "{\"a\":{\"b\":{\"c\":[1,{\"d\":2}]}},\"e\":3}",
-	     "a", "{\"b\":{\"c\":[1,{\"d\":2}]}}"},
+	        "a", "{\"b\":{\"c\":[1,{\"d\":2}]}}"},
 	    {"not nested key", "{\"a\":{\"e\":1},\"e\":2}", "e", "2"},
 	    {"escaped key", "{\"ev\\u0065nt\":7}", "event", "7"},
 	    {"escaped key uppercase hex", "{\"ev\\u0045nt\":7}", "evEnt", "7"},
@@ -292,31 +292,31 @@ test_member_span_table(void **state)
 	    {"key U+00E9", "{\"\\u00e9\":1}", "\xC3\xA9", "1"},
 	    {"key U+20AC", "{\"\\u20AC\":1}", "\xE2\x82\xAC", "1"},
 	    {"key surrogate pair", "{\"\\ud83d\\ude00\":1}", "\xF0\x9F\x98\x80",
-	     "1"},
+	        "1"},
 	    {"raw utf8 key", "{\"\xC3\xA9\":1}", "\xC3\xA9", "1"},
 	    {"prefix is not equal", "{\"ab\":1,\"a\":2}", "a", "2"},
 	    {"longer is not equal", "{\"a\":1,\"ab\":2}", "ab", "2"},
 	    {"case sensitive", "{\"Event\":1,\"event\":2}", "event", "2"},
 	    {"duplicate first wins", "{\"a\":1,\"a\":2}", "a", "1"},
 	    {"escaped duplicate first wins", "{\"\\u0061\":1,\"a\":2}", "a",
-	     "1"},
+	        "1"},
 	    {"string with braces and quotes",
-	     "{\"s\":\"}{][\\\"\",\"t\":\"ok\"}", "t", "\"ok\""},
+	        "{\"s\":\"}{][\\\"\",\"t\":\"ok\"}", "t", "\"ok\""},
 	    {"string value span", "{\"s\":\"a\\\"}b\"}", "s", "\"a\\\"}b\""},
 	    {"string ending in backslash", "{\"s\":\"\\\\\",\"t\":1}", "t",
-	     "1"},
+	        "1"},
 	    {"key looks like value", "{\"x\":\"\\\"a\\\":9\",\"a\":{\"a\":3}}",
-	     "a", "{\"a\":3}"},
+	        "a", "{\"a\":3}"},
 	    {"whitespace everywhere",
-	     " \t\r\n{ \n\"a\" \t: \r[ 1 , 2 ]\n ,\t\"b\"\n:\n{ } \n} \n", "b",
-	     "{ }"},
+	        " \t\r\n{ \n\"a\" \t: \r[ 1 , 2 ]\n ,\t\"b\"\n:\n{ } \n} \n",
+	        "b", "{ }"},
 	    {"value trailing spaces", "{\"a\":  true   ,\"b\":0}", "a", "true"},
 	    {"number", "{\"n\":-1.5e+3,\"m\":0}", "n", "-1.5e+3"},
 	    {"literal null", "{\"n\":null}", "n", "null"},
 	    {"literal false", "{\"n\":false}", "n", "false"},
 	    {"empty array", "{\"a\":[],\"b\":[ ]}", "b", "[ ]"},
 	    {"array of objects", "{\"a\":[{\"b\":1},{\"c\":\"]\"}],\"z\":1}",
-	     "a", "[{\"b\":1},{\"c\":\"]\"}]"},
+	        "a", "[{\"b\":1},{\"c\":\"]\"}]"},
 	    {"byte order mark", "\xEF\xBB\xBF{\"a\":1}", "a", "1"},
 	    {"array is not an object", "[{\"a\":1}]", "a", NULL},
 	    {"string is not an object", "\"{\\\"a\\\":1}\"", "a", NULL},
@@ -334,13 +334,13 @@ test_member_span_table(void **state)
 
 		if (cases[i].want == NULL)
 			CHECK(got == NULL,
-			      "span case \"%s\": found \"%s\", want absent",
-			      cases[i].name, got);
+			    "span case \"%s\": found \"%s\", want absent",
+			    cases[i].name, got);
 		else
 			CHECK(got != NULL && strcmp(got, cases[i].want) == 0,
-			      "span case \"%s\": got \"%s\", want \"%s\"",
-			      cases[i].name, got != NULL ? got : "(absent)",
-			      cases[i].want);
+			    "span case \"%s\": got \"%s\", want \"%s\"",
+			    cases[i].name, got != NULL ? got : "(absent)",
+			    cases[i].want);
 		free(got);
 	}
 }
@@ -401,17 +401,17 @@ test_reference_inputs_span(void **state)
 
 	(void)state;
 	CHECK(json_member_span(text, len, "inputs", &off, &vlen) == 0,
-	      "reference event: no \"inputs\" member found");
+	    "reference event: no \"inputs\" member found");
 	CHECK(vlen == strlen(want) && memcmp(text + off, want, vlen) == 0,
-	      "reference event: \"inputs\" span is %zu bytes at %zu, not the "
-	      "exact object text",
-	      vlen, off);
+	    "reference event: \"inputs\" span is %zu bytes at %zu, not the "
+	    "exact object text",
+	    vlen, off);
 	CHECK(json_member_span(text, len, "children_ids", &off, &vlen) == 0 &&
-	          vlen == 2 && memcmp(text + off, "[]", 2) == 0,
-	      "reference event: \"children_ids\" span is not []");
+	        vlen == 2 && memcmp(text + off, "[]", 2) == 0,
+	    "reference event: \"children_ids\" span is not []");
 	CHECK(json_member_span(text, len, "error", &off, &vlen) == 0 &&
-	          vlen == 4 && memcmp(text + off, "null", 4) == 0,
-	      "reference event: \"error\" span is not null");
+	        vlen == 4 && memcmp(text + off, "null", 4) == 0,
+	    "reference event: \"error\" span is not null");
 	free(text);
 }
 
@@ -434,23 +434,22 @@ agree(const char *name, const char *text, size_t len, const char *key)
 	rc = json_member_span(p, len, key, &off, &vlen);
 	if (item == NULL) {
 		CHECK(rc == -1,
-		      "agreement \"%s\" key \"%s\": cJSON finds nothing, the "
-		      "scanner a span",
-		      name, key);
+		    "agreement \"%s\" key \"%s\": cJSON finds nothing, the "
+		    "scanner a span",
+		    name, key);
 	} else {
-		CHECK(
-		    rc == 0,
+		CHECK(rc == 0,
 		    "agreement \"%s\" key \"%s\": cJSON finds it, the scanner "
 		    "not",
 		    name, key);
 		span = cJSON_ParseWithLength(p + off, vlen);
 		CHECK(span != NULL,
-		      "agreement \"%s\" key \"%s\": span does not parse", name,
-		      key);
+		    "agreement \"%s\" key \"%s\": span does not parse", name,
+		    key);
 		CHECK(cJSON_Compare(span, item, 1),
-		      "agreement \"%s\" key \"%s\": span differs from cJSON's "
-		      "member",
-		      name, key);
+		    "agreement \"%s\" key \"%s\": span differs from cJSON's "
+		    "member",
+		    name, key);
 		cJSON_Delete(span);
 	}
 	cJSON_Delete(root);
@@ -482,18 +481,20 @@ test_member_span_agrees_with_cjson(void **state)
 	} cases[] = {
 	    {"duplicates", "{\"a\":1,\"a\":2,\"b\":[1],\"b\":{}}"},
 	    {"escaped duplicate",
-	     "{\"ev\\u0065nt\":{\"x\":[1,2,{\"y\":\"}\"}]},\"event\":3}"},
+	        "{\"ev\\u0065nt\":{\"x\":[1,2,{\"y\":\"}\"}]},\"event\":3}"},
 	    {"raw and escaped e-acute", "{\"\\u00e9\":1,\"\xC3\xA9\":2}"},
 	    {"surrogate pair key", "{\"\\ud83d\\ude00\":1,\"x\":2}"},
 	    {"escaped NUL truncates the key", "{\"a\\u0000b\":1,\"a\":2}"},
 	    {"bad hex reads as NUL", "{\"\\uZZZZ\":1,\"\":2}"},
 	    {"escaped quote inside a \\u escape", "{\"\\uabc\\\":1,\":5}"},
-	    {"strings with structure", "{\"x\":\"a\\\"b\\\\\",\"y\":\"{[\","
-	                               "\"z\":true,\"w\":[\"]\",\"}\"]}"},
+	    {"strings with structure",
+	        "{\"x\":\"a\\\"b\\\\\",\"y\":\"{[\","
+	        "\"z\":true,\"w\":[\"]\",\"}\"]}"},
 	    {"whitespace",
-	     " \n{ \"a\" : [ 1 , 2 ] , \"b\" :\t{ } ,\"c\"\r:\"d\" } "},
-	    {"control bytes as white space", "\x01{\x02\"a\"\x1f:\x0b"
-	                                     "1}"},
+	        " \n{ \"a\" : [ 1 , 2 ] , \"b\" :\t{ } ,\"c\"\r:\"d\" } "},
+	    {"control bytes as white space",
+	        "\x01{\x02\"a\"\x1f:\x0b"
+	        "1}"},
 	    {"numbers", "{\"n\":-1.5e+3,\"m\":0,\"k\":1E-2}"},
 	    {"empty", "{}"},
 	    {"case", "{\"A\":1,\"a\":2}"},
@@ -504,8 +505,8 @@ test_member_span_agrees_with_cjson(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		agree_all_keys(cases[i].name, cases[i].text,
-		               strlen(cases[i].text));
+		agree_all_keys(
+		    cases[i].name, cases[i].text, strlen(cases[i].text));
 	ref = load_reference(&len);
 	agree_all_keys("reference event", ref, len);
 	free(ref);
@@ -524,23 +525,15 @@ test_array_spans_table(void **state)
 	static const struct array_case cases[] = {
 	    {"empty", "[]", 0, {NULL}},
 	    {"empty spaced", " [ \n ] ", 0, {NULL}},
-	    {"scalars",
-	     "[1,\"x\",true,null,-2.5]",
-	     5,
-	     {"1", "\"x\"", "true", "null", "-2.5"}},
-	    {"objects",
-	     "[{\"a\":[1,{\"b\":\"]\"}]},{},{\"c\":\"}\"}]",
-	     3,
-	     {"{\"a\":[1,{\"b\":\"]\"}]}", "{}", "{\"c\":\"}\"}"}},
+	    {"scalars", "[1,\"x\",true,null,-2.5]", 5,
+	        {"1", "\"x\"", "true", "null", "-2.5"}},
+	    {"objects", "[{\"a\":[1,{\"b\":\"]\"}]},{},{\"c\":\"}\"}]", 3,
+	        {"{\"a\":[1,{\"b\":\"]\"}]}", "{}", "{\"c\":\"}\"}"}},
 	    {"nested arrays", "[[1,2],[],[[3]]]", 3, {"[1,2]", "[]", "[[3]]"}},
-	    {"strings with commas",
-	     "[\"a,b\",\"c\\\",d\"]",
-	     2,
-	     {"\"a,b\"", "\"c\\\",d\""}},
-	    {"whitespace",
-	     "\n[ 1 ,\t{ \"a\" : 2 } \n, \"x\" ]\n",
-	     3,
-	     {"1", "{ \"a\" : 2 }", "\"x\""}},
+	    {"strings with commas", "[\"a,b\",\"c\\\",d\"]", 2,
+	        {"\"a,b\"", "\"c\\\",d\""}},
+	    {"whitespace", "\n[ 1 ,\t{ \"a\" : 2 } \n, \"x\" ]\n", 3,
+	        {"1", "{ \"a\" : 2 }", "\"x\""}},
 	    {"not an array", "{\"a\":[1]}", -1, {NULL}},
 	    {"string", "\"[1]\"", -1, {NULL}},
 	    {"empty text", "", -1, {NULL}},
@@ -557,16 +550,16 @@ test_array_spans_table(void **state)
 		long n = json_array_spans(p, len, offs, lens, 8);
 
 		CHECK(n == cases[i].want,
-		      "array case \"%s\": %ld elements, want %ld",
-		      cases[i].name, n, cases[i].want);
+		    "array case \"%s\": %ld elements, want %ld", cases[i].name,
+		    n, cases[i].want);
 		for (k = 0; n > 0 && k < (size_t)n; k++)
 			CHECK(lens[k] == strlen(cases[i].elems[k]) &&
-			          memcmp(p + offs[k], cases[i].elems[k],
-			                 lens[k]) == 0,
-			      "array case \"%s\": element %zu is \"%.*s\", "
-			      "want \"%s\"",
-			      cases[i].name, k, (int)lens[k], p + offs[k],
-			      cases[i].elems[k]);
+			        memcmp(p + offs[k], cases[i].elems[k],
+			            lens[k]) == 0,
+			    "array case \"%s\": element %zu is \"%.*s\", "
+			    "want \"%s\"",
+			    cases[i].name, k, (int)lens[k], p + offs[k],
+			    cases[i].elems[k]);
 		free(p);
 	}
 }
@@ -579,13 +572,13 @@ test_array_spans_max(void **state)
 
 	(void)state;
 	CHECK(json_array_spans(text, strlen(text), offs, lens, 3) == 3,
-	      "array of 3 with max 3 not accepted");
+	    "array of 3 with max 3 not accepted");
 	CHECK(json_array_spans(text, strlen(text), offs, lens, 2) == -1,
-	      "array of 3 with max 2 not refused");
+	    "array of 3 with max 2 not refused");
 	CHECK(json_array_spans("[]", 2, offs, lens, 0) == 0,
-	      "empty array with max 0 not accepted");
+	    "empty array with max 0 not accepted");
 	CHECK(json_array_spans("[1]", 3, offs, lens, 0) == -1,
-	      "array of 1 with max 0 not refused");
+	    "array of 1 with max 0 not refused");
 }
 
 /* Each element span, re-parsed, equals cJSON's element. */
@@ -603,33 +596,32 @@ test_array_spans_agree_with_cjson(void **state)
 	(void)state;
 	/* A batch body: three copies of the reference event, one nested deep.
 	 */
-	blen = (size_t)snprintf(
-	    body, sizeof(body),
+	blen = (size_t)snprintf(body, sizeof(body),
 	    "{\"events\": [ %s,\n%s , {\"x\":[[[{\"y\":\"]]}\"}]]]}, %s ], "
 	    "\"is_single_session\": true}",
 	    ref, ref, ref);
 	assert_true(blen < sizeof(body));
 	batch = exact_copy(body, blen);
 	CHECK(json_member_span(batch, blen, "events", &off, &vlen) == 0,
-	      "batch: no events member");
+	    "batch: no events member");
 	n = json_array_spans(batch + off, vlen, offs, lens, 16);
 	CHECK(n == 4, "batch: %ld events, want 4", n);
 	root = cJSON_ParseWithLength(batch + off, vlen);
 	CHECK(root != NULL, "batch: cJSON rejects the events span");
 	CHECK(cJSON_GetArraySize(root) == n,
-	      "batch: cJSON counts %d events, the scanner %ld",
-	      cJSON_GetArraySize(root), n);
+	    "batch: cJSON counts %d events, the scanner %ld",
+	    cJSON_GetArraySize(root), n);
 	for (i = 0; i < n; i++) {
 		cJSON *e =
 		    cJSON_ParseWithLength(batch + off + offs[i], lens[i]);
 
 		CHECK(e != NULL, "batch: element %ld does not parse", i);
 		CHECK(cJSON_Compare(e, cJSON_GetArrayItem(root, (int)i), 1),
-		      "batch: element %ld differs from cJSON's", i);
+		    "batch: element %ld differs from cJSON's", i);
 		cJSON_Delete(e);
 	}
 	CHECK(lens[0] == len && memcmp(batch + off + offs[0], ref, len) == 0,
-	      "batch: element 0 is not the exact reference bytes");
+	    "batch: element 0 is not the exact reference bytes");
 	cJSON_Delete(root);
 	free(batch);
 	free(ref);
@@ -658,13 +650,12 @@ test_trim(void **state)
 		len = strlen(cases[i].in);
 		p = json_trim(cases[i].in, &len);
 		CHECK(len == strlen(cases[i].want) &&
-		          memcmp(p, cases[i].want, len) == 0,
-		      "trim \"%s\": got \"%.*s\", want \"%s\"", cases[i].in,
-		      (int)len, p, cases[i].want);
+		        memcmp(p, cases[i].want, len) == 0,
+		    "trim \"%s\": got \"%.*s\", want \"%s\"", cases[i].in,
+		    (int)len, p, cases[i].want);
 		CHECK(p >= cases[i].in &&
-		          p + len <= cases[i].in + strlen(cases[i].in),
-		      "trim \"%s\": result is not inside the input",
-		      cases[i].in);
+		        p + len <= cases[i].in + strlen(cases[i].in),
+		    "trim \"%s\": result is not inside the input", cases[i].in);
 	}
 }
 

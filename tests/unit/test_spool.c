@@ -1,4 +1,5 @@
-/* test_spool.c: unit tests of the LMDB spool: order, persistence, room, dead letters. */
+/* test_spool.c: unit tests of the LMDB spool: order, persistence, room, dead
+ * letters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,9 +43,13 @@ setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ts-spool-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (f == NULL)
 		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ts-spool-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
 	*state = f;
 	return 0;
 }
@@ -84,7 +89,7 @@ static void
 append_n(struct spool *sp, int from, int count, uint64_t *first)
 {
 	struct spool_rec *recs = calloc((size_t)count, sizeof(*recs));
-	char (*texts)[32] = calloc((size_t)count, 32);
+	char(*texts)[32] = calloc((size_t)count, 32);
 	struct spool_txn *t;
 
 	for (int i = 0; i < count; i++) {
@@ -95,8 +100,8 @@ append_n(struct spool *sp, int from, int count, uint64_t *first)
 		recs[i].len = strlen(texts[i]);
 	}
 	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
-	assert_int_equal(spool_txn_append(t, recs, (size_t)count, first),
-	    SPOOL_OK);
+	assert_int_equal(
+	    spool_txn_append(t, recs, (size_t)count, first), SPOOL_OK);
 	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
 	free(recs);
 	free(texts);
@@ -412,12 +417,10 @@ test_bury_list_replay_purge(void **state)
 	assert_int_equal(open_spool(f, 4 << 20, 0), SPOOL_OK);
 	append_n(f->sp, 0, 4, &first);
 	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
-	assert_int_equal(spool_txn_bury(t, 2, 400, 3, "upstream 400: bad", 99),
-	    SPOOL_OK);
-	assert_int_equal(spool_txn_bury(t, 3, 0, 0, "expired", 100),
-	    SPOOL_OK);
-	assert_int_equal(spool_txn_bury(t, 42, 0, 0, "missing", 100),
-	    SPOOL_OK);
+	assert_int_equal(
+	    spool_txn_bury(t, 2, 400, 3, "upstream 400: bad", 99), SPOOL_OK);
+	assert_int_equal(spool_txn_bury(t, 3, 0, 0, "expired", 100), SPOOL_OK);
+	assert_int_equal(spool_txn_bury(t, 42, 0, 0, "missing", 100), SPOOL_OK);
 	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
 
 	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
@@ -457,8 +460,8 @@ static void
 test_second_daemon_refused(void **state)
 {
 	struct fixture *f = *state;
-	struct spool_opts o = {.dir = f->dir, .max_bytes = 1 << 20,
-	    .exclusive = 1};
+	struct spool_opts o = {
+	    .dir = f->dir, .max_bytes = 1 << 20, .exclusive = 1};
 	struct spool_opts ro = {.dir = f->dir, .readonly = 1};
 	struct spool *other;
 	char err[256];
