@@ -337,7 +337,8 @@ map_find(struct spool *sp)
  */
 #define TRIM_COMMITS 64
 #define TRIM_RECORDS 32
-#define TRIM_READ_BYTES (4 * 1024 * 1024)
+#define TRIM_READ_BYTES (1024 * 1024)
+#define TRIM_DELETES 512
 
 static void
 map_trim(struct spool *sp)
@@ -713,7 +714,7 @@ spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 			return xlate("delete", rc);
 		t->dirty = 1;
 		/* A long run of deletes reads many pages: trim as it goes. */
-		if (++t->touched % (TRIM_COMMITS * TRIM_RECORDS) == 0)
+		if (++t->touched % TRIM_DELETES == 0)
 			map_trim(t->sp);
 	}
 	return SPOOL_OK;
