@@ -185,3 +185,25 @@ wait_for() {
 	done
 	return 1
 }
+
+# Forwarding checks against the fake upstream's log.
+# The forwarder's timers, short enough for tests.
+FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms)
+
+# uploaded_ids: every event_id the upstream answered 2xx, in arrival order.
+uploaded_ids() {
+	jq -r 'select(.answered>=200 and .answered<300 and .path=="/events/batch") | .body.events[]?.event_id' "$UPSTREAM_LOG"
+}
+count_uploaded() {
+	[ "$(uploaded_ids | wc -l)" -ge "$1" ]
+}
+# missing_ids [FILE]: ids in FILE (default $TMP/acked) never answered 2xx.
+missing_ids() {
+	comm -23 <(sort -u "${1:-$TMP/acked}") <(uploaded_ids | sort -u)
+}
+all_arrived() {
+	[ "$(missing_ids "$@" | wc -l)" -eq 0 ]
+}
+spool_empty() {
+	[ "$(stat_field spool_events)" = 0 ]
+}

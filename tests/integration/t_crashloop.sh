@@ -8,21 +8,7 @@ LOADGEN=${LOADGEN:-$BUILD/tests/loadgen}
 KILLS=${CRASHLOOP_KILLS:-22}
 ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
 export TRACESPOOL_API_KEY=good-key
-FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms)
 
-# uploaded_ids: every event_id the upstream answered 2xx.
-uploaded_ids() {
-	jq -r 'select(.answered>=200 and .answered<300 and .path=="/events/batch") | .body.events[].event_id' "$UPSTREAM_LOG"
-}
-missing_ids() {
-	comm -23 <(sort -u "$TMP/acked") <(uploaded_ids | sort -u)
-}
-all_arrived() {
-	[ "$(missing_ids | wc -l)" -eq 0 ]
-}
-spool_empty() {
-	[ "$(stat_field spool_events)" = 0 ]
-}
 
 # Four keep-alive connections, each at most 50 requests a second (every
 # fourth a batch of 5), for at most 120 s: stopped below after the kills.

@@ -6,18 +6,7 @@ ts_setup
 
 ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
 export TRACESPOOL_API_KEY=good-key
-FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms)
 
-# uploaded_ids: every event_id the upstream answered 2xx, in arrival order.
-uploaded_ids() {
-	jq -r 'select(.answered>=200 and .answered<300 and .path=="/events/batch") | .body.events[].event_id' "$UPSTREAM_LOG"
-}
-count_uploaded() {
-	[ "$(uploaded_ids | wc -l)" -ge "$1" ]
-}
-spool_empty() {
-	[ "$(stat_field spool_events)" = 0 ]
-}
 
 # send_events N PREFIX: N events over one batch call per 100; ids to $TMP/sent.
 send_events() {

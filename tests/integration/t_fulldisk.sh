@@ -53,20 +53,7 @@ umount_small
 
 ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
 export TRACESPOOL_API_KEY=good-key
-FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms)
 
-uploaded_ids() {
-	jq -r 'select(.answered>=200 and .answered<300 and .path=="/events/batch") | .body.events[].event_id' "$UPSTREAM_LOG"
-}
-missing_ids() {
-	comm -23 <(sort -u "$TMP/acked") <(uploaded_ids | sort -u)
-}
-all_arrived() {
-	[ "$(missing_ids | wc -l)" -eq 0 ]
-}
-spool_empty() {
-	[ "$(stat_field spool_events)" = 0 ]
-}
 alive() {
 	kill -0 "$DAEMON_PID" 2>/dev/null
 }

@@ -101,7 +101,6 @@ mod_line=$(grep -n "\"event_id\":\"$MODEL_EID\"" "$UPSTREAM_LOG" | grep -v '"met
 mup_line=$(grep -n '"method":"PUT"' "$UPSTREAM_LOG" | grep "$MODEL_EID" | head -1 | cut -d: -f1)
 check "the model event's update arrives after it" test "${mod_line:-0}" -gt 0 -a "${mod_line:-0}" -lt "${mup_line:-0}"
 check_eq "every upstream request carries the daemon's key" 0 "$(jq -r 'select(.authorization != "Bearer sdk-key")' "$UPSTREAM_LOG" | wc -l)"
-spool_empty() { [ "$(stat_field spool_events)" = 0 ]; }
 check "the spool empties" wait_for 10 spool_empty
 
 # Methods and read calls.

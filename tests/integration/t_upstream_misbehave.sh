@@ -23,14 +23,6 @@ export TRACESPOOL_API_KEY=good-key
 FWD=(--set retry_initial=100ms --set retry_max=500ms --set flush_interval=50ms)
 : >"$TMP/sent"
 
-# uploaded_ids: every event_id in a batch the upstream answered 2xx.
-uploaded_ids() {
-	jq -r 'select(.answered>=200 and .answered<300 and .path=="/events/batch") | .body.events[]?.event_id' "$UPSTREAM_LOG"
-}
-# all_arrived FILE: every id in FILE was answered 2xx.
-all_arrived() {
-	[ "$(comm -23 <(sort -u "$1") <(uploaded_ids | sort -u) | wc -l)" -eq 0 ]
-}
 spool_is() {
 	[ "$(stat_field spool_events)" = "$1" ]
 }
