@@ -1514,6 +1514,13 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 void
 httpd_reply_error(struct httpd_req *r, int status, const char *msg)
 {
+	httpd_reply_error_hdrs(r, status, NULL, msg);
+}
+
+void
+httpd_reply_error_hdrs(
+    struct httpd_req *r, int status, const char *extra_headers, const char *msg)
+{
 	static const char oom[] =
 	    "{\"success\": false, \"error\": \"out of memory\"}";
 	struct buf *b = &r->conn->h->scratch;
@@ -1521,8 +1528,9 @@ httpd_reply_error(struct httpd_req *r, int status, const char *msg)
 	buf_reset(b);
 	if (buf_addstr(b, "{\"success\": false, \"error\": ") == -1 ||
 	    buf_add_json_string(b, msg) == -1 || buf_addch(b, '}') == -1) {
-		httpd_reply(r, status, NULL, NULL, oom, sizeof(oom) - 1);
+		httpd_reply(
+		    r, status, NULL, extra_headers, oom, sizeof(oom) - 1);
 		return;
 	}
-	httpd_reply(r, status, NULL, NULL, b->data, b->len);
+	httpd_reply(r, status, NULL, extra_headers, b->data, b->len);
 }

@@ -129,5 +129,8 @@ void httpd_reply(struct httpd_req *r, int status, const char *content_type,
 
 /* A JSON error reply: {"success": false, "error": "<msg>"} (msg escaped). */
 void httpd_reply_error(struct httpd_req *r, int status, const char *msg);
+/* The same with extra_headers as in httpd_reply (Retry-After, Allow). */
+void httpd_reply_error_hdrs(struct httpd_req *r, int status,
+    const char *extra_headers, const char *msg);
 
 #endif

@@ -413,9 +413,8 @@ on_committed(struct commit_req *creq, void *arg)
 	case SPOOL_FULL:
 		ing->n.requests_full++;
 		ing->n.events_refused += p->n - p->lead;
-		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_FULL,
-		    "{\"success\":false,\"error\":\"spool: full\"}",
-		    strlen("{\"success\":false,\"error\":\"spool: full\"}"));
+		httpd_reply_error_hdrs(
+		    p->hreq, 503, RETRY_AFTER_FULL, "spool: full");
 		break;
 	case SPOOL_TOOBIG:
 		reply_error(ing, p->hreq, 413,
@@ -424,10 +423,8 @@ on_committed(struct commit_req *creq, void *arg)
 	default:
 		ing->n.requests_error++;
 		ing->n.events_refused += p->n - p->lead;
-		httpd_reply(p->hreq, 503, NULL, RETRY_AFTER_ERR,
-		    "{\"success\":false,\"error\":\"spool: cannot write\"}",
-		    strlen("{\"success\":false,\"error\":\"spool: cannot "
-		           "write\"}"));
+		httpd_reply_error_hdrs(
+		    p->hreq, 503, RETRY_AFTER_ERR, "spool: cannot write");
 	}
 	pending_put(ing, p);
 }
@@ -755,17 +752,14 @@ handle_healthz(struct ingest *ing, struct httpd_req *req)
 
 	buf_reset(b);
 	if (spool_stat(ing->sp, &st) != SPOOL_OK) {
-		httpd_reply(req, 503, NULL, RETRY_AFTER_ERR,
-		    "{\"success\":false,\"error\":\"spool: cannot read\"}",
-		    strlen("{\"success\":false,\"error\":\"spool: cannot "
-		           "read\"}"));
+		httpd_reply_error_hdrs(
+		    req, 503, RETRY_AFTER_ERR, "spool: cannot read");
 		return;
 	}
 	/* Full means no room left for even a small event. */
 	if (st.used_bytes + 8192 > st.limit_bytes) {
-		httpd_reply(req, 503, NULL, RETRY_AFTER_FULL,
-		    "{\"success\":false,\"error\":\"spool: full\"}",
-		    strlen("{\"success\":false,\"error\":\"spool: full\"}"));
+		httpd_reply_error_hdrs(
+		    req, 503, RETRY_AFTER_FULL, "spool: full");
 		return;
 	}
 	buf_printf(b,
@@ -1052,15 +1046,11 @@ route_write(struct ingest *ing, struct httpd_req *req, const char *path,
 	        strcmp(path, "/events") == 0))
 		return 0;
 	if (put)
-		httpd_reply(req, 405, NULL, "Allow: POST, PUT\r\n",
-		    "{\"success\":false,\"error\":\"method: use POST or PUT\"}",
-		    strlen("{\"success\":false,\"error\":\"method: use POST or "
-		           "PUT\"}"));
+		httpd_reply_error_hdrs(req, 405, "Allow: POST, PUT\r\n",
+		    "method: use POST or PUT");
 	else
-		httpd_reply(req, 405, NULL, "Allow: POST\r\n",
-		    "{\"success\":false,\"error\":\"method: use POST\"}",
-		    strlen("{\"success\":false,\"error\":\"method: use "
-		           "POST\"}"));
+		httpd_reply_error_hdrs(
+		    req, 405, "Allow: POST\r\n", "method: use POST");
 	return 1;
 }
 
@@ -1092,10 +1082,8 @@ ingest_handle(struct httpd_req *req, void *arg)
 		int rc;
 
 		if (m != HTTPD_GET && m != HTTPD_HEAD) {
-			httpd_reply(req, 405, NULL, "Allow: GET, HEAD\r\n",
-			    "{\"success\":false,\"error\":\"method: use GET\"}",
-			    strlen("{\"success\":false,\"error\":\"method: use "
-			           "GET\"}"));
+			httpd_reply_error_hdrs(req, 405, "Allow: GET, HEAD\r\n",
+			    "method: use GET");
 			return;
 		}
 		if (path[1] == 'h') {
