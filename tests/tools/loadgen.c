@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 
 /*
  * Usage: loadgen -s SOCKET [-c CONNECTIONS] [-t SECONDS] [-r RATE]
@@ -78,15 +79,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -305,20 +297,20 @@ work(void *arg)
 {
 	struct worker *w = arg;
 	struct buf req, body, in;
-	uint64_t r = 0, seq = 0, start = mono_ms(), due;
+	uint64_t r = 0, seq = 0, start = clock_mono_ms(), due;
 	int fd = -1;
 
 	buf_init(&req);
 	buf_init(&body);
 	buf_init(&in);
-	while (!stopping && mono_ms() < w->deadline_ms) {
+	while (!stopping && clock_mono_ms() < w->deadline_ms) {
 		size_t boff, blen;
 		int status, closing, batch = w->o->batch > 1 && r % 4 == 3, n;
 
 		if (w->o->rate > 0) {
 			due = start + r * 1000 / (uint64_t)w->o->rate;
-			if (mono_ms() < due) {
-				pause_ms((long)(due - mono_ms()));
+			if (clock_mono_ms() < due) {
+				pause_ms((long)(due - clock_mono_ms()));
 				continue;
 			}
 		}
@@ -429,7 +421,7 @@ main(int argc, char **argv)
 		perror("loadgen");
 		return 1;
 	}
-	deadline = mono_ms() + (uint64_t)o.seconds * 1000;
+	deadline = clock_mono_ms() + (uint64_t)o.seconds * 1000;
 	for (int i = 0; i < o.conns; i++) {
 		w[i].o = &o;
 		w[i].id = i;

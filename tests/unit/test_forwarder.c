@@ -24,6 +24,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/clock.h"
 #include "forwarder/forwarder.h"
 #include "forwarder/upstream.h"
 #include "spool/spool.h"
@@ -36,8 +37,8 @@
  */
 #define WAIT_UNTIL(cond, ms)                                                   \
 	do {                                                                   \
-		uint64_t dl_ = mono_ms() + (ms);                               \
-		while (!(cond) && mono_ms() < dl_)                             \
+		uint64_t dl_ = clock_mono_ms() + (ms);                         \
+		while (!(cond) && clock_mono_ms() < dl_)                       \
 			usleep(10 * 1000);                                     \
 		assert_true(cond);                                             \
 	} while (0)
@@ -54,24 +55,6 @@ struct fixture {
 	atomic_int write_errors;
 	struct fwd *fwd;
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The writer the forwarder calls on its thread: direct transactions. */
 static void
@@ -103,7 +86,7 @@ w_bury(
 	if (spool_txn_begin(fx->sp, &t) != SPOOL_OK) {
 		atomic_fetch_add(&fx->write_errors, 1);
 	} else if (spool_txn_bury(t, seq, status, attempts, reason,
-	               wall_ms()) != SPOOL_OK) {
+	               clock_wall_ms()) != SPOOL_OK) {
 		spool_txn_abort(t);
 		atomic_fetch_add(&fx->write_errors, 1);
 	} else if (spool_txn_commit(t) != SPOOL_OK) {
@@ -164,7 +147,8 @@ append_events(struct fixture *fx, int kind, const char *prefix, int from,
 static void
 append_one(struct fixture *fx, int kind, const char *text)
 {
-	struct spool_rec r = {(uint8_t)kind, wall_ms(), text, strlen(text)};
+	struct spool_rec r = {
+	    (uint8_t)kind, clock_wall_ms(), text, strlen(text)};
 
 	append(fx, &r, 1);
 }
@@ -359,11 +343,11 @@ assert_delivered(struct fixture *fx, const char *path, const char *auth,
 static void
 wait_state(struct fixture *fx, int state, unsigned ms, struct fwd_stats *st)
 {
-	uint64_t deadline = mono_ms() + ms;
+	uint64_t deadline = clock_mono_ms() + ms;
 
 	for (;;) {
 		fwd_get_stats(fx->fwd, st);
-		if (st->state == state || mono_ms() >= deadline)
+		if (st->state == state || clock_mono_ms() >= deadline)
 			break;
 		usleep(10 * 1000);
 	}
@@ -408,7 +392,7 @@ start_fake(struct fixture *fx)
 	struct pollfd pfd;
 	char line[64];
 	size_t got = 0;
-	uint64_t deadline = mono_ms() + 5000;
+	uint64_t deadline = clock_mono_ms() + 5000;
 	int p[2];
 
 	/* Beside this test in the build tree tests/run.sh runs (BUILD). */
@@ -436,7 +420,7 @@ start_fake(struct fixture *fx)
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
 	while (got < sizeof(line) - 1 && memchr(line, '\n', got) == NULL &&
-	    mono_ms() < deadline) {
+	    clock_mono_ms() < deadline) {
 		ssize_t r;
 
 		if (poll(&pfd, 1, 100) <= 0)
@@ -540,7 +524,8 @@ test_delivers_in_order(void **state)
 	int i;
 
 	for (i = 0; i < 1000; i += 100)
-		append_events(fx, SPOOL_KIND_EVENT, "e", i, i + 100, wall_ms());
+		append_events(
+		    fx, SPOOL_KIND_EVENT, "e", i, i + 100, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0, 10000);
@@ -565,7 +550,7 @@ test_retries_5xx(void **state)
 	struct fwd_stats st;
 
 	control(fx, "{\"mode\":\"status\",\"status\":500}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 30, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 30, clock_wall_ms());
 	default_opts(fx, &o);
 	o.batch_max_events = 10;
 	start_fwd(fx, &o, "test-key");
@@ -600,7 +585,7 @@ test_retry_after(void **state)
 
 	control(
 	    fx, "{\"mode\":\"status\",\"status\":429,\"retry_after\":\"2\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(log_count(fx) >= 1, 5000);
@@ -632,7 +617,7 @@ test_auth_pause_and_new_key(void **state)
 	uint64_t t;
 
 	control(fx, "{\"mode\":\"auth\",\"key\":\"good-key\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 10, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 10, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "bad-key");
 	WAIT_UNTIL(log_count(fx) >= 3, 5000);
@@ -653,10 +638,10 @@ test_auth_pause_and_new_key(void **state)
 	assert_int_equal(fwd_set_opts(fx->fwd, &o), 0);
 	WAIT_UNTIL(fwdstat(fx).backoff_ms >= 20000, 2000);
 	assert_int_equal(fwdstat(fx).state, FWD_PAUSED);
-	t = mono_ms();
+	t = clock_mono_ms();
 	fwd_set_key(fx->fwd, "good-key");
 	WAIT_UNTIL(sstat(fx).events == 0, 5000);
-	assert_true(mono_ms() - t < 2000);
+	assert_true(clock_mono_ms() - t < 2000);
 	assert_int_equal(sstat(fx).dead, 0);
 
 	log = read_log(fx);
@@ -687,10 +672,10 @@ test_poison_isolated(void **state)
 
 	control(fx,
 	    "{\"mode\":\"reject_name\",\"name\":\"poison\",\"status\":400}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 17, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 17, clock_wall_ms());
 	append_one(fx, SPOOL_KIND_EVENT,
 	    "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 18, 50, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 18, 50, clock_wall_ms());
 	default_opts(fx, &o);
 	o.batch_max_events = 50;
 	start_fwd(fx, &o, "test-key");
@@ -730,12 +715,12 @@ test_expiry(void **state)
 	size_t ndead, i;
 
 	append_events(
-	    fx, SPOOL_KIND_EVENT, "old", 0, 3, wall_ms() - 10 * DAY_MS);
-	append_events(fx, SPOOL_KIND_EVENT, "new", 0, 2, wall_ms());
+	    fx, SPOOL_KIND_EVENT, "old", 0, 3, clock_wall_ms() - 10 * DAY_MS);
+	append_events(fx, SPOOL_KIND_EVENT, "new", 0, 2, clock_wall_ms());
 	append_events(
-	    fx, SPOOL_KIND_EVENT, "old", 3, 4, wall_ms() - 8 * DAY_MS);
+	    fx, SPOOL_KIND_EVENT, "old", 3, 4, clock_wall_ms() - 8 * DAY_MS);
 	append_events(
-	    fx, SPOOL_KIND_EVENT, "new", 2, 3, wall_ms() - 6 * DAY_MS);
+	    fx, SPOOL_KIND_EVENT, "new", 2, 3, clock_wall_ms() - 6 * DAY_MS);
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0 && sstat(fx).dead == 4, 5000);
@@ -791,7 +776,7 @@ test_kinds_in_order(void **state)
 
 	for (i = 0; i < 8; i++) {
 		r[i].kind = (uint8_t)recs[i].kind;
-		r[i].time_ms = wall_ms();
+		r[i].time_ms = clock_wall_ms();
 		r[i].data = recs[i].text;
 		r[i].len = strlen(recs[i].text);
 	}
@@ -827,7 +812,7 @@ test_no_key(void **state)
 	struct fwd_opts o;
 	struct fwd_stats st;
 
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, NULL);
 	wait_state(fx, FWD_PAUSED, 2000, &st);
@@ -858,18 +843,18 @@ test_stall_then_stop(void **state)
 	uint64_t t;
 
 	control(fx, "{\"mode\":\"stall\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 10, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 10, clock_wall_ms());
 	default_opts(fx, &o);
 	o.request_timeout_ms = 30000;
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(log_count(fx) >= 1, 5000);
 	WAIT_UNTIL(fwdstat(fx).state == FWD_SENDING, 1000);
-	t = mono_ms();
+	t = clock_mono_ms();
 	fwd_stop(fx->fwd, 200);
 	fx->fwd = NULL;
 	/* The grace period, then libcurl's progress callback: ~1 s. */
-	assert_true(mono_ms() - t >= 200);
-	assert_true(mono_ms() - t < 2000);
+	assert_true(clock_mono_ms() - t >= 200);
+	assert_true(clock_mono_ms() - t < 2000);
 	assert_int_equal(sstat(fx).events, 10);
 	assert_int_equal(sstat(fx).dead, 0);
 	assert_int_equal(log_count(fx), 1);
@@ -885,9 +870,9 @@ test_stop_when_idle(void **state)
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(fwdstat(fx).state == FWD_IDLE, 1000);
-	t = mono_ms();
+	t = clock_mono_ms();
 	stop_fwd(fx);
-	assert_true(mono_ms() - t < 500);
+	assert_true(clock_mono_ms() - t < 500);
 	fwd_stop(NULL, 0);
 }
 
@@ -906,11 +891,11 @@ test_flush_interval(void **state)
 	WAIT_UNTIL(fwdstat(fx).state == FWD_IDLE, 1000);
 
 	/* A partial batch waits for more, up to flush_interval. */
-	t0 = wall_ms();
+	t0 = clock_wall_ms();
 	append_events(fx, SPOOL_KIND_EVENT, "a", 0, 3, t0);
 	WAIT_UNTIL(log_count(fx) == 1, 2000);
 	/* A full one goes at once. */
-	t1 = wall_ms();
+	t1 = clock_wall_ms();
 	append_events(fx, SPOOL_KIND_EVENT, "b", 0, 100, t1);
 	WAIT_UNTIL(sstat(fx).events == 0, 2000);
 
@@ -934,7 +919,7 @@ test_batch_max_bytes(void **state)
 	struct fwd_opts o;
 	cJSON *log, *req;
 
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 40, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 40, clock_wall_ms());
 	default_opts(fx, &o);
 	/* Each record is about 90 bytes: a few fit in 500. */
 	o.batch_max_bytes = 500;
@@ -1078,20 +1063,20 @@ test_upstream_verdicts(void **state)
 	assert_int_equal(res->status, 0);
 
 	control(fx, "{\"mode\":\"stall\"}");
-	t = mono_ms();
+	t = clock_mono_ms();
 	send_one(fx, up, "k", 300, res);
 	assert_int_equal(res->verdict, UPSTREAM_RETRY);
 	assert_int_equal(res->status, 0);
 	assert_int_equal(res->aborted, 0);
-	assert_true(mono_ms() - t < 2000);
+	assert_true(clock_mono_ms() - t < 2000);
 
-	t = mono_ms();
+	t = clock_mono_ms();
 	assert_int_equal(pthread_create(&th, NULL, raise_flag, &s), 0);
 	send_one(fx, up, "k", 30000, res);
 	pthread_join(th, NULL);
 	assert_int_equal(res->verdict, UPSTREAM_RETRY);
 	assert_int_equal(res->aborted, 1);
-	assert_true(mono_ms() - t < 1500);
+	assert_true(clock_mono_ms() - t < 1500);
 	upstream_free(up);
 	free(res);
 }
@@ -1116,7 +1101,7 @@ test_unreachable(void **state)
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &slen), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sin.sin_port));
 
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 3, wall_ms());
+	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 3, clock_wall_ms());
 	default_opts(fx, &o);
 	o.upstream_url = url;
 	start_fwd(fx, &o, "test-key");
