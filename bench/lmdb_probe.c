@@ -10,6 +10,7 @@
 #include <lmdb.h>
 
 #include "bench/bench.h"
+#include "common/kind.h"
 #include "spool/spool.h"
 
 /*
@@ -136,7 +137,7 @@ fill(const char *dir, uint64_t n, const struct bench_event *ev, size_t map)
 	clock_gettime(CLOCK_REALTIME, &now);
 	for (i = 0; i < FILL_GROUP; i++) {
 		memcpy(texts + i * ev->len, ev->text, ev->len);
-		recs[i].kind = SPOOL_KIND_EVENT;
+		recs[i].kind = KIND_EVENT;
 		recs[i].data = texts + i * ev->len;
 		recs[i].len = ev->len;
 	}

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/fmt.h"
 #include "common/buf.h"
+#include "common/kind.h"
 #include "spool/spool.h"
 
 /* Dead letters read per spool_dead_list call while listing them all. */
@@ -20,18 +21,16 @@
 static const char *
 kind_name(uint8_t kind)
 {
-	switch (kind) {
-	case SPOOL_KIND_EVENT:
-		return "event";
-	case SPOOL_KIND_SESSION:
-		return "session";
-	case SPOOL_KIND_UPDATE:
-		return "update";
-	case SPOOL_KIND_MODEL_EVENT:
-		return "model_event";
-	default:
-		return "unknown";
-	}
+	const struct kind *k = kind_get(kind);
+
+	return k != NULL ? k->name : "unknown";
+}
+
+/* A record that is not text: shown by its size, never printed raw. */
+static int
+is_binary(uint8_t kind)
+{
+	return kind == KIND_SPANS_PB;
 }
 
 /* Decimal digits only, at least 1: ids start at 1. */
@@ -92,7 +91,8 @@ record_names(
 static int
 dead_json(struct buf *b, const struct spool_dead *d)
 {
-	cJSON *check = cJSON_ParseWithLength(d->data, d->len);
+	cJSON *check =
+	    is_binary(d->kind) ? NULL : cJSON_ParseWithLength(d->data, d->len);
 	int rc = 0;
 
 	rc |= buf_printf(b,
@@ -102,9 +102,11 @@ dead_json(struct buf *b, const struct spool_dead *d)
 	    kind_name(d->kind), (unsigned long long)d->time_ms,
 	    (unsigned long long)d->dead_ms, d->status, (unsigned)d->attempts);
 	rc |= buf_add_json_string(b, d->reason);
-	rc |= buf_addstr(b, ",\"event\":");
+	rc |= buf_printf(b, ",\"count\":%u,\"event\":", (unsigned)d->count);
 	if (check != NULL)
 		rc |= buf_add(b, d->data, d->len);
+	else if (is_binary(d->kind))
+		rc |= buf_printf(b, "{\"protobuf_bytes\":%zu}", d->len);
 	else
 		rc |= buf_add_json_string(b, d->data);
 	rc |= buf_addch(b, '}');
@@ -262,6 +264,13 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 		printf("status:      %d (the upstream's answer)\n", d.status);
 	printf("attempts:    %u\n", (unsigned)d.attempts);
 	printf("reason:      %s\n", d.reason);
+	if (is_binary(d.kind)) {
+		printf("%s:\n%zu bytes of protobuf, %u span%s\n",
+		    kind_name(d.kind), d.len, (unsigned)d.count,
+		    d.count == 1 ? "" : "s");
+		spool_dead_clear(&d);
+		return CLI_EXIT_OK;
+	}
 	ev = cJSON_ParseWithLength(d.data, d.len);
 	pretty = ev != NULL ? cJSON_Print(ev) : NULL;
 	printf(

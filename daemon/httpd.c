@@ -1426,6 +1426,12 @@ httpd_req_uid(const struct httpd_req *r)
 	return r->uid;
 }
 
+struct httpd *
+httpd_req_httpd(const struct httpd_req *r)
+{
+	return r->conn->h;
+}
+
 gid_t
 httpd_req_gid(const struct httpd_req *r)
 {

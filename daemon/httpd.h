@@ -114,6 +114,8 @@ const char *httpd_req_path(const struct httpd_req *r);
 const char *httpd_req_body(const struct httpd_req *r, size_t *len);
 /* First header of that name (case-insensitive), or NULL. */
 const char *httpd_req_header(const struct httpd_req *r, const char *name);
+/* The server the request came to (for its counters). */
+struct httpd *httpd_req_httpd(const struct httpd_req *r);
 /* Peer credentials on a Unix socket; -1 when unknown (TCP). */
 uid_t httpd_req_uid(const struct httpd_req *r);
 gid_t httpd_req_gid(const struct httpd_req *r);

@@ -28,6 +28,7 @@ struct jsonmem {
 
 static __thread struct jsonmem jm;
 
+#ifndef JSONMEM_OFF
 static void *
 jsonmem_malloc(size_t n)
 {
@@ -53,6 +54,7 @@ jsonmem_free(void *p)
 		return;
 	free(p);
 }
+#endif
 
 void
 jsonmem_install(void)

@@ -23,6 +23,7 @@
 #include "daemon/commit.h"
 #include "daemon/httpd.h"
 #include "daemon/ingest.h"
+#include "daemon/stats.h"
 #include "forwarder/forwarder.h"
 #include "spool/spool.h"
 
@@ -45,6 +46,7 @@ struct daemon {
 	struct spool *sp;
 	struct commit *commit;
 	_Atomic(struct fwd *) fwd; /* read by the commit thread's notify */
+	struct stats *stats;
 	struct ingest *ing;
 	struct httpd *httpd;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_status, *ev_watchdog;
@@ -383,7 +385,8 @@ update_status(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	char line[256];
 
-	if (d->stopping || ingest_status_line(d->ing, line, sizeof(line)) == -1)
+	if (d->stopping ||
+	    stats_status_line(d->stats, line, sizeof(line)) == -1)
 		return;
 	if (strcmp(line, d->status) != 0) {
 		memcpy(d->status, line, sizeof(line));
@@ -681,10 +684,12 @@ run(struct daemon *d)
 		goto out;
 	}
 	atomic_store(&d->fwd, f);
-	d->ing = ingest_new(d->conf, d->sp, d->commit);
+	d->stats = stats_new(d->sp, d->commit, f);
+	if (d->stats == NULL)
+		goto out;
+	d->ing = ingest_new(d->conf, d->sp, d->commit, d->stats);
 	if (d->ing == NULL)
 		goto out;
-	ingest_set_fwd(d->ing, f);
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = d->conf->max_body_bytes;
 	lim.max_header = d->conf->max_header_bytes;
@@ -696,7 +701,6 @@ run(struct daemon *d)
 	d->httpd = httpd_new(d->base, &lim, ingest_handle, d->ing);
 	if (d->httpd == NULL || set_peers(d, d->conf) == -1)
 		goto out;
-	ingest_set_httpd(d->ing, d->httpd);
 	if (open_listeners(d) == -1 || setup_events(d) == -1)
 		goto out;
 
@@ -710,18 +714,20 @@ run(struct daemon *d)
 	rc = 0;
 	log_info("stopped accepting; committing what is queued");
 out:
-	/* Order matters: the commit thread answers its last requests
+	/*
+	 * Order matters: the commit thread answers its last requests
 	 * through the httpd, which must outlive it; the forwarder queues
-	 * deletes on the commit thread, so it stops first. */
+	 * deletes on the commit thread, so it stops first. The loop no
+	 * longer runs, so nothing reads the stats of a stopped forwarder.
+	 */
 	if (atomic_load(&d->fwd) != NULL) {
 		fwd_stop(atomic_load(&d->fwd), FWD_STOP_MS);
 		atomic_store(&d->fwd, NULL);
-		if (d->ing != NULL)
-			ingest_set_fwd(d->ing, NULL);
 	}
 	commit_stop(d->commit);
 	httpd_free(d->httpd);
 	ingest_free(d->ing);
+	stats_free(d->stats);
 	if (d->ev_grace != NULL)
 		event_free(d->ev_grace);
 	if (d->ev_watchdog != NULL)

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/kind.h"
 #include "common/log.h"
 #include "forwarder/upstream.h"
 
@@ -337,6 +338,36 @@ add_clean(struct buf *b, const char *s, size_t len, size_t max)
 	}
 }
 
+/* Add records [lo, hi) of the batch to the delivered or buried counts. */
+static void
+count_records(struct fwd *f, size_t lo, size_t hi, int dead)
+{
+	uint64_t events = 0, spans = 0, exports = 0;
+	const struct spool_item *it;
+	const struct kind *k;
+
+	for (it = &f->batch.items[lo]; it < &f->batch.items[hi]; it++) {
+		k = kind_get(it->kind);
+		if (k != NULL && strcmp(k->unit, "span") == 0) {
+			spans += it->count;
+			exports++;
+		} else {
+			events += it->count;
+		}
+	}
+	pthread_mutex_lock(&f->mtx);
+	if (dead) {
+		f->stats.dead_letters += hi - lo;
+		f->stats.spans_dead_lettered += spans;
+		f->stats.exports_dead_lettered += exports;
+	} else {
+		f->stats.events_forwarded += events;
+		f->stats.spans_forwarded += spans;
+		f->stats.exports_forwarded += exports;
+	}
+	pthread_mutex_unlock(&f->mtx);
+}
+
 static void
 bury(struct fwd *f, size_t i, int status, const char *reason)
 {
@@ -348,9 +379,7 @@ bury(struct fwd *f, size_t i, int status, const char *reason)
 		    (unsigned long long)it->seq, status);
 	f->writer.bury(f->writer.arg, it->seq, status, f->tries[i], reason);
 	f->cursor = it->seq + 1;
-	pthread_mutex_lock(&f->mtx);
-	f->stats.dead_letters++;
-	pthread_mutex_unlock(&f->mtx);
+	count_records(f, i, i + 1, 1);
 }
 
 static int
@@ -362,10 +391,15 @@ expired(const struct fwd *f, const struct spool_item *it, uint64_t now)
 	return age != 0 && it->time_ms < now && now - it->time_ms > age;
 }
 
+/* Records go out together when they have the same kind and the same key. */
 static int
-batchable(int kind)
+joins(const struct spool_item *a, const struct spool_item *b)
 {
-	return kind == SPOOL_KIND_EVENT || kind == SPOOL_KIND_MODEL_EVENT;
+	if (a->kind != b->kind)
+		return 0;
+	if (a->auth == NULL || b->auth == NULL)
+		return a->auth == b->auth;
+	return strcmp(a->auth, b->auth) == 0;
 }
 
 /*
@@ -380,11 +414,10 @@ run_length(struct fwd *f, uint64_t now, int *complete)
 	size_t n;
 
 	*complete = 1;
-	if (!batchable(items[0].kind))
+	if (!kind_batches(kind_get(items[0].kind)))
 		return 1;
 	for (n = 1; n < f->batch.n && n < f->cur.batch_max_events; n++) {
-		if (items[n].kind != items[0].kind ||
-		    expired(f, &items[n], now))
+		if (!joins(&items[n], &items[0]) || expired(f, &items[n], now))
 			return n;
 	}
 	if (n < f->batch.n || n >= f->cur.batch_max_events)
@@ -429,52 +462,41 @@ hold_partial(struct fwd *f, const struct spool_item *first)
 	return 1;
 }
 
+/*
+ * The request for records [lo, hi) of the batch, all of one kind and key:
+ * the kind's envelope around the stored texts, which are already what the
+ * upstream takes, so nothing is printed again.
+ */
 static int
 build_request(struct fwd *f, size_t lo, size_t hi, struct upstream_req *req)
 {
 	const struct spool_item *items = f->batch.items;
-	const char *path, *open = NULL;
+	const struct kind *k = kind_get(items[lo].kind);
 	size_t i;
 	int rc = 0;
 
 	buf_reset(&f->body);
 	buf_reset(&f->url);
-	req->method = "POST";
-	switch (items[lo].kind) {
-	case SPOOL_KIND_EVENT:
-		path = "/events/batch";
-		open = "{\"events\":[";
-		break;
-	case SPOOL_KIND_MODEL_EVENT:
-		path = "/events/model/batch";
-		open = "{\"model_events\":[";
-		break;
-	case SPOOL_KIND_SESSION:
-		path = "/session/start";
-		break;
-	default:
-		path = "/events";
-		req->method = "PUT";
-		break;
-	}
-	if (open == NULL) {
+	if (!kind_batches(k)) {
 		rc |= buf_add(&f->body, items[lo].data, items[lo].len);
 	} else {
-		/* The stored text is already the JSON to send: no re-print. */
-		rc |= buf_addstr(&f->body, open);
+		rc |= buf_addstr(&f->body, k->batch_open);
 		for (i = lo; i < hi; i++) {
 			if (i > lo)
-				rc |= buf_addch(&f->body, ',');
+				rc |= buf_addstr(&f->body, k->batch_sep);
 			rc |= buf_add(&f->body, items[i].data, items[i].len);
 		}
-		rc |= buf_addstr(&f->body, "]}");
+		rc |= buf_addstr(&f->body, k->batch_close);
 	}
 	rc |= buf_add(&f->url, f->cur.upstream_url, f->base_len);
-	rc |= buf_addstr(&f->url, path);
+	rc |= buf_addstr(&f->url, k->up_path);
 	if (rc != 0)
 		return -1;
+	req->method = k->up_method;
+	req->content_type = k->up_content_type;
 	req->url = f->url.data;
-	req->api_key = f->cur_key;
+	/* A record that came with its client's key goes with that key. */
+	req->api_key = items[lo].auth != NULL ? items[lo].auth : f->cur_key;
 	req->ca_file = f->cur.ca_file;
 	req->timeout_ms = f->cur.request_timeout_ms;
 	req->body = f->body.data;
@@ -594,9 +616,7 @@ delivered(struct fwd *f, size_t lo, size_t hi)
 		         "attempt%s",
 		    f->fails, f->fails == 1 ? "" : "s");
 	f->fails = 0;
-	pthread_mutex_lock(&f->mtx);
-	f->stats.events_forwarded += hi - lo;
-	pthread_mutex_unlock(&f->mtx);
+	count_records(f, lo, hi, 0);
 }
 
 /*
@@ -675,6 +695,21 @@ send_run(struct fwd *f, size_t n)
 			delivered(f, r.lo, r.hi);
 			top--;
 			break;
+		case UPSTREAM_AUTH:
+			if (f->batch.items[r.lo].auth == NULL) {
+				backoff(f, res);
+				return;
+			}
+			/*
+			 * The client's own key was refused: no reload of
+			 * ours can fix it, and waiting would hold up every
+			 * other record. They go to the dead letters, from
+			 * where a replay sends them again.
+			 */
+			top--;
+			for (i = r.lo; i < r.hi; i++)
+				rejected(f, i, res);
+			break;
 		case UPSTREAM_REJECT:
 			top--;
 			if (r.hi - r.lo == 1) {
@@ -737,9 +772,7 @@ step(struct fwd *f)
 		    n, n == 1 ? "" : "s");
 		return;
 	}
-	if (!batchable(f->batch.items[0].kind) &&
-	    f->batch.items[0].kind != SPOOL_KIND_SESSION &&
-	    f->batch.items[0].kind != SPOOL_KIND_UPDATE) {
+	if (kind_get(f->batch.items[0].kind) == NULL) {
 		log_warnx(
 		    "forwarder: record %llu dead-lettered: unknown kind %d",
 		    (unsigned long long)f->batch.items[0].seq,

@@ -45,9 +45,14 @@ struct fwd_writer {
 enum fwd_state { FWD_IDLE = 0, FWD_SENDING, FWD_BACKOFF, FWD_PAUSED };
 
 struct fwd_stats {
-	int state;        /* enum fwd_state */
-	char reason[256]; /* why it waits, "" when it does not */
-	uint64_t events_forwarded;
+	int state;                 /* enum fwd_state */
+	char reason[256];          /* why it waits, "" when it does not */
+	uint64_t events_forwarded; /* records of the event API's kinds */
+	uint64_t spans_forwarded;  /* spans in OTLP exports delivered */
+	uint64_t exports_forwarded;
+	uint64_t spans_dead_lettered; /* spans in exports buried here */
+	uint64_t exports_dead_lettered;
+	uint64_t spans_partial_rejected; /* the upstream's partial_success */
 	uint64_t requests_2xx;
 	uint64_t requests_4xx;
 	uint64_t requests_5xx;

@@ -244,7 +244,7 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
     struct upstream_res *res)
 {
 	struct curl_slist *hdrs = NULL, *h;
-	struct buf auth;
+	struct buf auth, ctype;
 	CURL *c = up->curl;
 	CURLcode rc = CURLE_OK;
 	long status = 0;
@@ -253,6 +253,7 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
 
 	memset(res, 0, sizeof(*res));
 	buf_init(&auth);
+	buf_init(&ctype);
 	if (ca != NULL && ca[0] == '\0')
 		ca = NULL;
 	if (!up->ready || (ca == NULL) != (up->ca_file == NULL) ||
@@ -270,8 +271,12 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
 	if ((h = curl_slist_append(hdrs, auth.data)) == NULL)
 		goto fail;
 	hdrs = h;
-	if ((h = curl_slist_append(hdrs, "Content-Type: application/json")) ==
-	    NULL)
+	if (buf_addstr(&ctype, "Content-Type: ") == -1 ||
+	    buf_addstr(&ctype,
+	        req->content_type != NULL ? req->content_type
+	                                  : "application/json") == -1)
+		goto fail;
+	if ((h = curl_slist_append(hdrs, ctype.data)) == NULL)
 		goto fail;
 	hdrs = h;
 	/* "Expect:" stops libcurl from waiting for a 100 on large bodies. */
@@ -325,5 +330,6 @@ fail:
 	if (auth.data != NULL)
 		explicit_bzero(auth.data, auth.cap);
 	buf_free(&auth);
+	buf_free(&ctype);
 	return ret;
 }

@@ -24,12 +24,13 @@ enum upstream_verdict {
 struct upstream;
 
 struct upstream_req {
-	const char *method;  /* "POST" or "PUT" */
-	const char *url;     /* full URL, http or https */
-	const char *api_key; /* sent as a bearer token, never logged */
-	const char *ca_file; /* NULL or "": the system store */
-	uint64_t timeout_ms; /* whole request, connect included; 0: none */
-	const char *body;    /* JSON, borrowed for the call */
+	const char *method;       /* "POST" or "PUT" */
+	const char *content_type; /* NULL: application/json */
+	const char *url;          /* full URL, http or https */
+	const char *api_key;      /* sent as a bearer token, never logged */
+	const char *ca_file;      /* NULL or "": the system store */
+	uint64_t timeout_ms;      /* whole request, connect included; 0: none */
+	const char *body;         /* borrowed for the call; may hold NULs */
 	size_t len;
 };
 

@@ -25,15 +25,22 @@
 _Static_assert(sizeof(size_t) == sizeof(uint64_t), "64-bit size_t needed");
 
 /*
- * Record layout in "events": a 16-byte header, then the JSON text.
- *   0 version (1)  1 kind  2..7 zero  8..15 time_ms
- * Dead letters in "dead": a 40-byte header, the reason, then the JSON.
- *   0 version (1)  1 kind  2..3 reason length  4..7 status  8..15 seq
+ * Record layout in "events": a 16-byte header, the client's key (if any),
+ * then the record's text.
+ *   0 version (1)  1 kind  2..3 key length  4..7 count  8..15 time_ms
+ * Records written before keys and counts existed have zeros there: no
+ * key, and a count of 0 means 1.
+ * Dead letters in "dead": a header, the reason, the key, then the text.
+ * Version 1 (40 bytes, no key or count) and version 2 (48 bytes):
+ *   0 version  1 kind  2..3 reason length  4..7 status  8..15 seq
  *   16..23 time_ms  24..31 dead_ms  32..35 attempts  36..39 zero
+ *   40..43 count  44..45 key length  46..47 zero
  */
 #define REC_VERSION 1
 #define REC_HDR 16
-#define DEAD_HDR 40
+#define DEAD_VERSION 2
+#define DEAD_HDR_V1 40
+#define DEAD_HDR 48
 #define DEAD_REASON_MAX 4096
 
 /*
@@ -583,6 +590,13 @@ rec_cost(const struct spool *sp, size_t len)
 	    sp->psize;
 }
 
+/* What a record adds to the spool's bytes: its key and its text. */
+static size_t
+rec_payload(const struct spool_rec *r)
+{
+	return (r->auth != NULL ? r->auth_len : 0) + r->len;
+}
+
 static int
 evict_oldest(struct spool_txn *t)
 {
@@ -620,8 +634,15 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 	MDB_val k, v;
 	int rc;
 
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].auth != NULL && recs[i].auth_len > SPOOL_AUTH_MAX) {
+			seterr("a client key of %zu bytes is too long",
+			    recs[i].auth_len);
+			return SPOOL_TOOBIG;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
-		need += rec_cost(sp, recs[i].len);
+		need += rec_cost(sp, rec_payload(&recs[i]));
 	if (need > sp->limit_bytes) {
 		seterr("%zu records of %llu bytes can never fit in the spool",
 		    n, (unsigned long long)need);
@@ -664,12 +685,14 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 	*first_seq = t->meta.next_seq;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = t->meta.next_seq + i;
+		size_t alen = recs[i].auth != NULL ? recs[i].auth_len : 0;
+		uint16_t alen16 = (uint16_t)alen;
 		unsigned char *p;
 
 		k.mv_data = &seq;
 		k.mv_size = sizeof(seq);
 		v.mv_data = NULL;
-		v.mv_size = REC_HDR + recs[i].len;
+		v.mv_size = REC_HDR + alen + recs[i].len;
 		/* MDB_RESERVE: LMDB hands out the space, we write once. */
 		rc = mdb_put(
 		    t->txn, sp->events, &k, &v, MDB_APPEND | MDB_RESERVE);
@@ -679,9 +702,13 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 		memset(p, 0, REC_HDR);
 		p[0] = REC_VERSION;
 		p[1] = recs[i].kind;
+		memcpy(p + 2, &alen16, 2);
+		memcpy(p + 4, &recs[i].count, 4);
 		memcpy(p + 8, &recs[i].time_ms, sizeof(uint64_t));
-		memcpy(p + REC_HDR, recs[i].data, recs[i].len);
-		t->meta.bytes += recs[i].len;
+		if (alen > 0)
+			memcpy(p + REC_HDR, recs[i].auth, alen);
+		memcpy(p + REC_HDR + alen, recs[i].data, recs[i].len);
+		t->meta.bytes += alen + recs[i].len;
 	}
 	t->meta.next_seq += n;
 	t->dirty = 1;
@@ -720,6 +747,29 @@ spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 	return SPOOL_OK;
 }
 
+/*
+ * The key and text of an "events" value, checked against its size: the
+ * file is ours, but a torn or foreign one must not make us read past it.
+ */
+static int
+rec_split(uint64_t seq, const MDB_val *v, size_t *alen, size_t *dlen)
+{
+	const unsigned char *p = v->mv_data;
+	uint16_t a16;
+
+	if (v->mv_size < REC_HDR)
+		goto corrupt;
+	memcpy(&a16, p + 2, 2);
+	if ((size_t)a16 > v->mv_size - REC_HDR)
+		goto corrupt;
+	*alen = a16;
+	*dlen = v->mv_size - REC_HDR - a16;
+	return SPOOL_OK;
+corrupt:
+	seterr("event %llu: corrupt record", (unsigned long long)seq);
+	return SPOOL_ERR;
+}
+
 int
 spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
     const char *reason, uint64_t now_ms)
@@ -727,9 +777,9 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 	struct spool *sp = t->sp;
 	MDB_val k, v, dk, dv;
 	unsigned char *rec = NULL, *p;
-	size_t len, rlen = reason ? strlen(reason) : 0;
+	size_t alen, dlen, rlen = reason ? strlen(reason) : 0;
 	uint64_t id = t->meta.dead_next;
-	uint16_t rlen16;
+	uint16_t rlen16, alen16;
 	int32_t st32 = status;
 	int rc;
 
@@ -742,12 +792,9 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 		return SPOOL_OK;
 	if (rc != 0)
 		return xlate("bury", rc);
-	if (v.mv_size < REC_HDR) {
-		seterr("event %llu: corrupt record", (unsigned long long)seq);
+	if (rec_split(seq, &v, &alen, &dlen) != SPOOL_OK)
 		return SPOOL_ERR;
-	}
 	/* Copy first: the value's page may move once we write. */
-	len = v.mv_size - REC_HDR;
 	rec = malloc(v.mv_size);
 	if (rec == NULL) {
 		seterr("out of memory");
@@ -758,7 +805,7 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 	dk.mv_data = &id;
 	dk.mv_size = sizeof(id);
 	dv.mv_data = NULL;
-	dv.mv_size = DEAD_HDR + rlen + len;
+	dv.mv_size = DEAD_HDR + rlen + alen + dlen;
 	rc = mdb_put(t->txn, sp->dead, &dk, &dv, MDB_APPEND | MDB_RESERVE);
 	if (rc != 0) {
 		free(rec);
@@ -766,24 +813,29 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 	}
 	p = dv.mv_data;
 	memset(p, 0, DEAD_HDR);
-	p[0] = REC_VERSION;
+	p[0] = DEAD_VERSION;
 	p[1] = rec[1];
 	rlen16 = (uint16_t)rlen;
+	alen16 = (uint16_t)alen;
 	memcpy(p + 2, &rlen16, 2);
 	memcpy(p + 4, &st32, 4);
 	memcpy(p + 8, &seq, 8);
 	memcpy(p + 16, rec + 8, 8);
 	memcpy(p + 24, &now_ms, 8);
 	memcpy(p + 32, &attempts, 4);
+	memcpy(p + 40, rec + 4, 4);
+	memcpy(p + 44, &alen16, 2);
 	if (rlen > 0)
 		memcpy(p + DEAD_HDR, reason, rlen);
-	memcpy(p + DEAD_HDR + rlen, rec + REC_HDR, len);
+	/* Key and text follow the header in the record, in that order. */
+	memcpy(p + DEAD_HDR + rlen, rec + REC_HDR, alen + dlen);
 	free(rec);
 
 	rc = mdb_del(t->txn, sp->events, &k, NULL);
 	if (rc != 0)
 		return xlate("bury", rc);
-	t->meta.bytes -= t->meta.bytes >= len ? len : t->meta.bytes;
+	t->meta.bytes -=
+	    t->meta.bytes >= alen + dlen ? alen + dlen : t->meta.bytes;
 	t->meta.dead_next++;
 	t->dirty = 1;
 	return SPOOL_OK;
@@ -831,11 +883,10 @@ batch_push(struct spool_batch *b, uint64_t seq, const MDB_val *v)
 {
 	struct spool_item *it;
 	const unsigned char *p = v->mv_data;
+	size_t alen, dlen;
 
-	if (v->mv_size < REC_HDR) {
-		seterr("event %llu: corrupt record", (unsigned long long)seq);
+	if (rec_split(seq, v, &alen, &dlen) != SPOOL_OK)
 		return SPOOL_ERR;
-	}
 	if (b->n == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 64;
 		struct spool_item *ni = realloc(b->items, ncap * sizeof(*ni));
@@ -848,18 +899,30 @@ batch_push(struct spool_batch *b, uint64_t seq, const MDB_val *v)
 		b->cap = ncap;
 	}
 	it = &b->items[b->n];
+	memset(it, 0, sizeof(*it));
 	it->seq = seq;
 	it->kind = p[1];
+	memcpy(&it->count, p + 4, 4);
+	if (it->count == 0)
+		it->count = 1;
 	memcpy(&it->time_ms, p + 8, 8);
-	it->len = v->mv_size - REC_HDR;
-	it->data = malloc(it->len + 1);
-	if (it->data == NULL) {
+	it->len = dlen;
+	it->data = malloc(dlen + 1);
+	if (alen > 0)
+		it->auth = malloc(alen + 1);
+	if (it->data == NULL || (alen > 0 && it->auth == NULL)) {
+		free(it->data);
+		free(it->auth);
 		seterr("out of memory");
 		return SPOOL_ERR;
 	}
-	memcpy(it->data, p + REC_HDR, it->len);
-	it->data[it->len] = '\0';
-	b->bytes += it->len;
+	if (alen > 0) {
+		memcpy(it->auth, p + REC_HDR, alen);
+		it->auth[alen] = '\0';
+	}
+	memcpy(it->data, p + REC_HDR + alen, dlen);
+	it->data[dlen] = '\0';
+	b->bytes += dlen;
 	b->n++;
 	return SPOOL_OK;
 }
@@ -915,8 +978,10 @@ spool_read(struct spool *sp, uint64_t from, size_t max_n, size_t max_bytes,
 void
 spool_batch_clear(struct spool_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		free(b->items[i].data);
+		free(b->items[i].auth);
+	}
 	b->n = 0;
 	b->bytes = 0;
 }
@@ -984,38 +1049,65 @@ out:
 	return ret;
 }
 
+/*
+ * Decode a dead letter into d. Its client key, if any, is copied to *auth
+ * when auth is not NULL (a replay needs it), and otherwise never leaves
+ * the spool.
+ */
 static int
-dead_decode(uint64_t id, const MDB_val *v, struct spool_dead *d)
+dead_decode(uint64_t id, const MDB_val *v, struct spool_dead *d, char **auth)
 {
 	const unsigned char *p = v->mv_data;
-	uint16_t rlen;
+	size_t hdr;
+	uint16_t rlen, alen = 0;
 	int32_t st32;
 
 	memset(d, 0, sizeof(*d));
-	if (v->mv_size < DEAD_HDR)
+	if (auth != NULL)
+		*auth = NULL;
+	if (v->mv_size < DEAD_HDR_V1)
+		goto corrupt;
+	hdr = p[0] >= DEAD_VERSION ? DEAD_HDR : DEAD_HDR_V1;
+	if (v->mv_size < hdr)
 		goto corrupt;
 	memcpy(&rlen, p + 2, 2);
-	if ((size_t)DEAD_HDR + rlen > v->mv_size)
+	if (hdr == DEAD_HDR) {
+		memcpy(&d->count, p + 40, 4);
+		memcpy(&alen, p + 44, 2);
+	}
+	if (hdr + rlen + alen > v->mv_size)
 		goto corrupt;
 	d->id = id;
 	d->kind = p[1];
+	if (d->count == 0)
+		d->count = 1;
+	d->has_auth = alen > 0;
 	memcpy(&st32, p + 4, 4);
 	d->status = st32;
 	memcpy(&d->seq, p + 8, 8);
 	memcpy(&d->time_ms, p + 16, 8);
 	memcpy(&d->dead_ms, p + 24, 8);
 	memcpy(&d->attempts, p + 32, 4);
-	d->len = v->mv_size - DEAD_HDR - rlen;
+	d->len = v->mv_size - hdr - rlen - alen;
 	d->reason = malloc((size_t)rlen + 1);
 	d->data = malloc(d->len + 1);
-	if (d->reason == NULL || d->data == NULL) {
+	if (auth != NULL && alen > 0 && (*auth = malloc(alen + 1U)) != NULL) {
+		memcpy(*auth, p + hdr + rlen, alen);
+		(*auth)[alen] = '\0';
+	}
+	if (d->reason == NULL || d->data == NULL ||
+	    (auth != NULL && alen > 0 && *auth == NULL)) {
 		spool_dead_clear(d);
+		if (auth != NULL) {
+			free(*auth);
+			*auth = NULL;
+		}
 		seterr("out of memory");
 		return SPOOL_ERR;
 	}
-	memcpy(d->reason, p + DEAD_HDR, rlen);
+	memcpy(d->reason, p + hdr, rlen);
 	d->reason[rlen] = '\0';
-	memcpy(d->data, p + DEAD_HDR + rlen, d->len);
+	memcpy(d->data, p + hdr + rlen + alen, d->len);
 	d->data[d->len] = '\0';
 	return SPOOL_OK;
 corrupt:
@@ -1070,7 +1162,7 @@ spool_dead_list(struct spool *sp, uint64_t from, size_t max,
 			break;
 		}
 		memcpy(&id, k.mv_data, sizeof(id));
-		ret = dead_decode(id, &v, &arr[cnt]);
+		ret = dead_decode(id, &v, &arr[cnt], NULL);
 		if (ret == SPOOL_OK)
 			cnt++;
 	}
@@ -1107,7 +1199,7 @@ spool_dead_get(struct spool *sp, uint64_t id, struct spool_dead *out)
 	} else if (rc != 0) {
 		ret = xlate("dead get", rc);
 	} else {
-		ret = dead_decode(id, &v, out);
+		ret = dead_decode(id, &v, out, NULL);
 	}
 	mdb_txn_abort(txn);
 	return ret;
@@ -1143,18 +1235,27 @@ dead_move(struct spool *sp, uint64_t id, int replay, uint64_t now_ms, size_t *n)
 			struct spool_dead d;
 			struct spool_rec r;
 			uint64_t kid, seq;
+			char *auth;
 
 			memcpy(&kid, k.mv_data, sizeof(kid));
-			ret = dead_decode(kid, &v, &d);
+			ret = dead_decode(kid, &v, &d, &auth);
 			if (ret != SPOOL_OK)
 				break;
+			memset(&r, 0, sizeof(r));
 			r.kind = d.kind;
+			r.count = d.count;
 			r.time_ms = now_ms;
 			r.data = d.data;
 			r.len = d.len;
+			r.auth = auth;
+			r.auth_len = auth != NULL ? strlen(auth) : 0;
 			/* A replay may use the headroom: the operator asked. */
 			ret = spool_txn_append(t, &r, 1, &seq);
 			spool_dead_clear(&d);
+			if (auth != NULL) {
+				explicit_bzero(auth, r.auth_len);
+				free(auth);
+			}
 			if (ret != SPOOL_OK)
 				break;
 		}

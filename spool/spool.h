@@ -31,14 +31,6 @@ enum spool_result {
 	SPOOL_TOOBIG = -4,   /* one record can never fit */
 };
 
-/* What a record is, so the forwarder knows which upstream path takes it. */
-enum spool_kind {
-	SPOOL_KIND_EVENT = 1,       /* POST /events/batch member */
-	SPOOL_KIND_SESSION = 2,     /* POST /session/start body */
-	SPOOL_KIND_UPDATE = 3,      /* PUT /events body */
-	SPOOL_KIND_MODEL_EVENT = 4, /* POST /events/model/batch member */
-};
-
 struct spool;
 
 struct spool_opts {
@@ -52,21 +44,37 @@ struct spool_opts {
 	int exclusive;   /* 1: fail if another daemon has this spool */
 };
 
-/* One record to append. data is borrowed for the length of the call. */
+/*
+ * One record to append. data and auth are borrowed for the length of the
+ * call. The spool does not look inside a record: kind is common/kind.h's
+ * id, which the forwarder routes by.
+ */
 struct spool_rec {
-	uint8_t kind;     /* enum spool_kind */
+	uint8_t kind;     /* enum kind_id */
+	uint32_t count;   /* events or spans it holds, for counters; 0 is 1 */
 	uint64_t time_ms; /* when ingest received it (unix ms) */
-	const void *data; /* the record's JSON text */
+	const void *data; /* the record's text (JSON, or protobuf bytes) */
 	size_t len;
+	/*
+	 * The client's own bearer key, to be used upstream for this record
+	 * only (forward_client_key); NULL or auth_len 0 for none. At most
+	 * SPOOL_AUTH_MAX bytes.
+	 */
+	const char *auth;
+	size_t auth_len;
 };
 
-/* One record read back. data is heap memory owned by the batch. */
+#define SPOOL_AUTH_MAX 4096
+
+/* One record read back. data and auth are heap memory owned by the batch. */
 struct spool_item {
 	uint64_t seq;
 	uint8_t kind;
+	uint32_t count; /* at least 1 */
 	uint64_t time_ms;
-	char *data; /* NUL-terminated */
+	char *data; /* NUL-terminated (protobuf may hold NULs: use len) */
 	size_t len;
+	char *auth; /* NUL-terminated, or NULL when the record has none */
 };
 
 /* Records read by spool_read; free with spool_batch_clear. */
@@ -83,12 +91,15 @@ struct spool_dead {
 	uint64_t id;
 	uint64_t seq; /* sequence it had in "events" */
 	uint8_t kind;
+	uint32_t count;    /* at least 1 */
+	int has_auth;      /* it carries a client key: kept for a replay,
+	                      never handed out */
 	uint64_t time_ms;  /* when ingest received it */
 	uint64_t dead_ms;  /* when it was dead-lettered */
 	int status;        /* upstream HTTP status, 0 for expiry */
 	uint32_t attempts; /* upstream attempts made */
 	char *reason;      /* NUL-terminated */
-	char *data;        /* the record's JSON, NUL-terminated */
+	char *data;        /* the record's text, NUL-terminated */
 	size_t len;
 };
 

@@ -7,24 +7,25 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
+#include "common/kind.h"
+#include "daemon/body.h"
 #include "daemon/event.h"
 #include "daemon/jsonscan.h"
 
 /*
- * Each input is one request body. It goes through what daemon/ingest.c does
- * with a body (parse_body, the route handlers, take_event): UTF-8 check,
- * cJSON parse, the raw span of the member that holds the record (or of each
- * element of the array that holds them), the record's normalizer. That is
- * done for every route on every input: POST /events ("event"), POST
- * /events/batch ("events", with is_single_session), POST /session/start
- * ("session"), PUT /events (the body itself), POST /events/model
- * ("model_event") and its batch ("model_events").
+ * Each input is one request body. It goes through daemon/body.c's
+ * body_take, the very code the daemon runs, once for every JSON route of
+ * the kind table (common/kind.c): POST /events, /events/batch,
+ * /session/start, /events/model, /events/model/batch and PUT /events.
+ * The checks below read the body on their own (cJSON, as an oracle) to
+ * find where each record came from.
  *
  * Then, for every record accepted: its normalized text must be valid UTF-8,
  * parse whole as one object, carry the ids the normalizer returned, begin
  * with nothing but spliced defaults and then hold exactly the members cJSON
  * validated, and mean the same as what the normalizer's other path (the
- * object printed, no raw bytes) gives. An event must have the string
+ * object printed, no raw bytes) gives. A session record is wrapped as its
+ * kind's row says. An event must have the string
  * members event_id, session_id, parent_id, event_name and source. For every
  * member of the body, jsonscan must find the value cJSON finds. A record
  * refused must leave the output as it was, with a reason. Any violation
@@ -33,24 +34,6 @@
 
 #define MAX_EVENT_BYTES (1024 * 1024)
 #define DEFAULT_PROJECT "Proj \"q\" \\ \xc3\xa9"
-
-/* How one route finds and checks its records. */
-struct kind {
-	const char *member;            /* NULL: the body itself */
-	event_normalize_fn *normalize; /* event.h */
-	int string_form;               /* may be a string holding the object */
-	int is_event;                  /* the defaults of a trace event */
-};
-
-static const struct kind kind_event = {"event", event_normalize, 1, 1};
-static const struct kind kind_events = {"events", event_normalize, 1, 1};
-static const struct kind kind_session = {
-    "session", event_session_normalize, 0, 0};
-static const struct kind kind_update = {NULL, event_update_normalize, 0, 0};
-static const struct kind kind_model = {
-    "model_event", event_model_normalize, 0, 0};
-static const struct kind kind_models = {
-    "model_events", event_model_normalize, 0, 0};
 
 struct gen {
 	uint32_t n;
@@ -142,7 +125,8 @@ check_id(const cJSON *out, const char *name, const char *id, const char *text)
  */
 static void
 check_normalized(const struct kind *k, const cJSON *obj, const char *text,
-    size_t len, const struct event_ids *ids, const char *batch_session)
+    size_t len, const struct event_ids *ids, const char *batch_session,
+    const char *dflt_project)
 {
 	const char *end = NULL;
 	const cJSON *a, *b, *project;
@@ -158,7 +142,7 @@ check_normalized(const struct kind *k, const cJSON *obj, const char *text,
 		violated("normalized text is an object", text);
 	check_id(out, "event_id", ids->event_id, text);
 	check_id(out, "session_id", ids->session_id, text);
-	if (k->is_event) {
+	if (k->id == KIND_EVENT) {
 		if (ids->event_id[0] == '\0' || ids->session_id[0] == '\0')
 			violated("an event has both ids", text);
 		member_string(out, "parent_id", text);
@@ -171,9 +155,9 @@ check_normalized(const struct kind *k, const cJSON *obj, const char *text,
 	project = cJSON_GetObjectItemCaseSensitive(out, "project");
 	if (cJSON_GetObjectItemCaseSensitive(obj, "project") == NULL &&
 	    project != NULL &&
-	    strcmp(member_string(out, "project", text), DEFAULT_PROJECT) != 0)
-		violated("a project added is default_project", text);
-	if (k->is_event && project == NULL)
+	    strcmp(member_string(out, "project", text), dflt_project) != 0)
+		violated("a project added is the default one", text);
+	if (k->id == KIND_EVENT && project == NULL)
 		violated("default_project is filled in", text);
 
 	/* The spliced defaults come first, then the client's members. */
@@ -196,24 +180,50 @@ check_normalized(const struct kind *k, const cJSON *obj, const char *text,
 	cJSON_Delete(out);
 }
 
+/* Hands out the ids a record was given, in the normalizer's order. */
+struct replay {
+	const char *ids[2];
+	int n;
+	int next;
+};
+
+static void
+replay_uuid(char *out, void *arg)
+{
+	struct replay *r = arg;
+
+	if (r->next >= r->n)
+		violated("the printed path generates no more ids", NULL);
+	memcpy(out, r->ids[r->next++], EVENT_UUID_LEN + 1);
+}
+
 /*
  * The same record through the normalizer's other path, without raw bytes
- * (the object printed): the result must mean the same. gen is the id
- * generator's state from before the first call, so the ids agree too.
+ * (the object printed): the result must mean the same. The ids it
+ * generates are the ones the raw path generated (event_id first).
  */
 static void
 check_printed_path(const struct kind *k, const cJSON *obj,
-    const struct event_opts *opts, struct gen gen, const char *text, size_t len)
+    const struct event_opts *opts, const struct event_ids *given,
+    const char *text, size_t len)
 {
 	struct event_opts o = *opts;
 	struct event_ids ids;
+	struct replay rp = {{NULL, NULL}, 0, 0};
 	struct buf out;
 	cJSON *a, *b;
 	char err[512], *pa, *pb;
 
-	o.uuid_arg = &gen;
+	if (given->event_id[0] != '\0' &&
+	    cJSON_GetObjectItemCaseSensitive(obj, "event_id") == NULL)
+		rp.ids[rp.n++] = given->event_id;
+	if (given->session_id[0] != '\0' && o.session_id == NULL &&
+	    cJSON_GetObjectItemCaseSensitive(obj, "session_id") == NULL)
+		rp.ids[rp.n++] = given->session_id;
+	o.uuid_gen = replay_uuid;
+	o.uuid_arg = &rp;
 	buf_init(&out);
-	if (k->normalize(
+	if (body_validator(k->id)(
 	        obj, NULL, 0, &o, "event", &out, &ids, err, sizeof(err)) != 0)
 		violated(
 		    "the printed path accepts what the raw path did", text);
@@ -258,58 +268,7 @@ check_spans(const cJSON *root, const char *body, size_t len)
 	}
 }
 
-/* ingest.c's take_event: an object, or (some kinds) a string holding one. */
-static int
-take_record(const struct kind *k, const cJSON *val, const char *raw,
-    size_t rawlen, const struct event_opts *opts, struct buf *data,
-    const char *batch_session)
-{
-	struct event_ids ids;
-	struct gen gen = *(struct gen *)opts->uuid_arg;
-	const cJSON *obj = val;
-	cJSON *inner = NULL;
-	const char *text = raw, *end = NULL;
-	size_t len = rawlen, before = data->len;
-	char err[512];
-	int rc;
-
-	if (k->string_form && cJSON_IsString(val)) {
-		len = strlen(val->valuestring);
-		text = json_trim(val->valuestring, &len);
-		if (len > MAX_EVENT_BYTES)
-			return 413;
-		inner = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-		if (inner == NULL || end != text + len) {
-			cJSON_Delete(inner);
-			return 400;
-		}
-		obj = inner;
-	} else if (cJSON_IsObject(val)) {
-		if (rawlen > MAX_EVENT_BYTES)
-			return 413;
-	} else {
-		return 400;
-	}
-	err[0] = '\0';
-	memset(&ids, 0, sizeof(ids));
-	rc = k->normalize(obj, text, len, opts, k->member ? "event" : "", data,
-	    &ids, err, sizeof(err));
-	if (rc == 0) {
-		check_normalized(k, obj, data->data + before,
-		    data->len - before, &ids, batch_session);
-		check_printed_path(
-		    k, obj, opts, gen, data->data + before, data->len - before);
-	} else if (data->len != before || err[0] == '\0' ||
-	    !json_utf8_valid(err, strlen(err))) {
-		violated(
-		    "a refused record leaves the output alone and says why",
-		    NULL);
-	}
-	cJSON_Delete(inner);
-	return rc == 0 ? 0 : 400;
-}
-
-/* ingest.c's parse_body: one JSON object, nothing after it. */
+/* The oracle's reading: one JSON object, nothing after it. */
 static cJSON *
 parse_body(const char *body, size_t len)
 {
@@ -331,95 +290,140 @@ parse_body(const char *body, size_t len)
 	return root;
 }
 
-static void
-opts_init(struct event_opts *o, struct gen *g)
+/*
+ * The object record i of out came from, by the oracle's own reading of
+ * the body (not the route code's): the member, an element of the array
+ * (after the batch's session), or the body; a string form is parsed.
+ * Returns a tree to free in *own when it parsed one.
+ */
+static const cJSON *
+source_of(const struct kind *k, const struct kind_route *r, const cJSON *root,
+    const struct body_out *out, size_t i, cJSON **own)
 {
-	memset(o, 0, sizeof(*o));
-	o->default_project = DEFAULT_PROJECT;
-	o->uuid_gen = gen_uuid;
-	o->uuid_arg = g;
+	const cJSON *v = root;
+
+	*own = NULL;
+	if (r->form == KIND_FORM_ONE) {
+		v = cJSON_GetObjectItemCaseSensitive(root, r->member);
+	} else if (r->form == KIND_FORM_MANY) {
+		if (i < out->lead)
+			return cJSON_GetObjectItemCaseSensitive(
+			    root, "session_properties");
+		v = cJSON_GetArrayItem(
+		    cJSON_GetObjectItemCaseSensitive(root, r->member),
+		    (int)(i - out->lead));
+	}
+	if (k->string_form && cJSON_IsString(v)) {
+		*own = cJSON_Parse(v->valuestring);
+		v = *own;
+	}
+	if (!cJSON_IsObject(v))
+		violated("a record comes from an object of the body", NULL);
+	return v;
 }
 
-/* A route of one record: POST /events, /session/start, /events/model, PUT. */
-static void
-route_one(const struct kind *k, const cJSON *root, const char *body, size_t len,
-    struct buf *data)
+/* The record's text without the kind's store_open wrapper. */
+static const char *
+unwrap(const struct kind *k, const char *text, size_t *len)
 {
-	struct event_opts opts;
-	struct gen g = {0};
-	const cJSON *rec = root;
-	size_t off = 0, vlen = len;
+	size_t open;
 
-	if (k->member != NULL) {
-		rec = cJSON_GetObjectItemCaseSensitive(root, k->member);
-		if (rec == NULL)
-			return;
-		vlen = 0;
-		if (cJSON_IsObject(rec) &&
-		    json_member_span(body, len, k->member, &off, &vlen) == -1)
-			violated("jsonscan finds the member cJSON found", NULL);
-	}
-	opts_init(&opts, &g);
-	buf_reset(data);
-	take_record(k, rec, body + off, vlen, &opts, data, NULL);
+	if (k->store_open == NULL)
+		return text;
+	open = strlen(k->store_open);
+	if (*len < open + 1 || memcmp(text, k->store_open, open) != 0 ||
+	    text[*len - 1] != '}')
+		violated("a wrapped record has its wrapper", text);
+	*len -= open + 1;
+	return text + open;
 }
 
-/* A batch route: POST /events/batch, /events/model/batch. */
-static void
-route_batch(const struct kind *k, const cJSON *root, const char *body,
-    size_t len, struct buf *data)
+/* The first string project of the batch's events, else the default. */
+static const char *
+batch_project(const cJSON *root, const char *member)
 {
-	const cJSON *events, *single, *e;
-	struct event_opts opts;
-	struct gen g = {0};
-	char session[EVENT_UUID_LEN + 1];
-	size_t *offs = NULL, *lens = NULL, off, vlen, n, i = 0;
+	const cJSON *e, *p;
 
-	events = cJSON_GetObjectItemCaseSensitive(root, k->member);
-	single = cJSON_GetObjectItemCaseSensitive(root, "is_single_session");
-	if (!cJSON_IsArray(events) || (single != NULL && !cJSON_IsBool(single)))
-		return;
-	n = (size_t)cJSON_GetArraySize(events);
-	offs = calloc(n ? n : 1, sizeof(*offs));
-	lens = calloc(n ? n : 1, sizeof(*lens));
-	if (offs == NULL || lens == NULL)
-		goto done;
-	if (json_member_span(body, len, k->member, &off, &vlen) == -1 ||
-	    json_array_spans(body + off, vlen, offs, lens, n) != (long)n)
-		violated("jsonscan finds the array elements cJSON found", NULL);
-	opts_init(&opts, &g);
-	session[0] = '\0';
-	if (cJSON_IsTrue(single)) {
-		/* ingest.c's batch_session, from the events */
-		cJSON_ArrayForEach(e, events)
-		{
-			const cJSON *s = NULL;
-
-			if (cJSON_IsObject(e))
-				s = cJSON_GetObjectItemCaseSensitive(
-				    e, "session_id");
-			if (cJSON_IsString(s) &&
-			    event_uuid_valid(s->valuestring)) {
-				snprintf(session, sizeof(session), "%s",
-				    s->valuestring);
-				break;
-			}
-		}
-		if (session[0] == '\0')
-			gen_uuid(session, &g);
-		opts.session_id = session;
-	}
-	buf_reset(data);
-	cJSON_ArrayForEach(e, events)
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, member))
 	{
-		if (take_record(k, e, body + off + offs[i], lens[i], &opts,
-		        data, opts.session_id) != 0)
-			break;
-		i++;
+		p = cJSON_IsObject(e)
+		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
+		    : NULL;
+		if (cJSON_IsString(p))
+			return p->valuestring;
 	}
-done:
-	free(offs);
-	free(lens);
+	return DEFAULT_PROJECT;
+}
+
+/* One route of the kind table over the body, through body_take. */
+static void
+route(const struct kind *k, const struct kind_route *r, const cJSON *root,
+    const char *body, size_t len, struct body_out *out)
+{
+	struct body_opts opts;
+	struct body_req req;
+	struct event_opts eo;
+	struct gen g = {0};
+	char err[512];
+	int status;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.max_event_bytes = MAX_EVENT_BYTES;
+	opts.max_body_bytes = MAX_EVENT_BYTES * 16;
+	opts.default_project = DEFAULT_PROJECT;
+	opts.uuid_gen = gen_uuid;
+	opts.uuid_arg = &g;
+	memset(&req, 0, sizeof(req));
+	req.kind = k;
+	req.route = r;
+	req.body = body;
+	req.len = len;
+	err[0] = '\0';
+	status = body_take(&opts, &req, out, err, sizeof(err));
+	if (status != 0) {
+		if (out->n != 0 || err[0] == '\0' ||
+		    !json_utf8_valid(err, strlen(err)) ||
+		    (status != 400 && status != 413 && status != 500))
+			violated(
+			    "a refused body spools nothing and says why", err);
+		return;
+	}
+	if (root == NULL)
+		violated("an accepted body is one JSON object", NULL);
+	body_seal(out, 1);
+	for (size_t i = 0; i < out->n; i++) {
+		const struct spool_rec *rec = &out->recs[i];
+		const struct kind *rk = kind_get(rec->kind);
+		size_t tlen = rec->len;
+		const char *text;
+		const cJSON *obj;
+		const char *project;
+		cJSON *own;
+
+		if (rk == NULL ||
+		    (rk != k && !(i < out->lead && rk->id == KIND_SESSION)))
+			violated("a record has its route's kind", NULL);
+		text = unwrap(rk, rec->data, &tlen);
+		obj = source_of(k, r, root, out, i, &own);
+		/*
+		 * A batch's session takes the first event's project when it
+		 * names none, else default_project.
+		 */
+		project = DEFAULT_PROJECT;
+		if (i < out->lead)
+			project = batch_project(root, r->member);
+		check_normalized(rk, obj, text, tlen, &out->ids[i],
+		    out->single_session && i >= out->lead ? out->session_id
+		                                          : NULL,
+		    project);
+		memset(&eo, 0, sizeof(eo));
+		eo.default_project = project;
+		eo.session_id = out->single_session && rk->id != KIND_UPDATE
+		    ? out->session_id
+		    : NULL;
+		check_printed_path(rk, obj, &eo, &out->ids[i], text, tlen);
+		cJSON_Delete(own);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
@@ -427,7 +431,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 int
 LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 {
-	struct buf data;
+	struct body_out out;
 	cJSON *root;
 	char *body;
 
@@ -435,18 +439,22 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	if ((body = malloc(len ? len : 1)) == NULL)
 		return 0;
 	memcpy(body, in, len);
-	if ((root = parse_body(body, len)) != NULL) {
-		buf_init(&data);
+	root = parse_body(body, len);
+	if (root != NULL)
 		check_spans(root, body, len);
-		route_one(&kind_event, root, body, len, &data);
-		route_batch(&kind_events, root, body, len, &data);
-		route_one(&kind_session, root, body, len, &data);
-		route_one(&kind_update, root, body, len, &data);
-		route_one(&kind_model, root, body, len, &data);
-		route_batch(&kind_models, root, body, len, &data);
-		buf_free(&data);
-		cJSON_Delete(root);
+	body_out_init(&out);
+	for (unsigned id = 1; kind_get(id) != NULL; id++) {
+		const struct kind *k = kind_get(id);
+
+		for (size_t j = 0; j < KIND_ROUTES; j++) {
+			const struct kind_route *r = &k->routes[j];
+
+			if (r->path != NULL && r->form != KIND_FORM_OTLP)
+				route(k, r, root, body, len, &out);
+		}
 	}
+	body_out_free(&out);
+	cJSON_Delete(root);
 	free(body);
 	return 0;
 }

@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "forwarder/forwarder.h"
 #include "forwarder/upstream.h"
+#include "common/kind.h"
 #include "spool/spool.h"
 
 #define DAY_MS (24ULL * 3600 * 1000)
@@ -147,8 +148,10 @@ append_events(struct fixture *fx, int kind, const char *prefix, int from,
 static void
 append_one(struct fixture *fx, int kind, const char *text)
 {
-	struct spool_rec r = {
-	    (uint8_t)kind, clock_wall_ms(), text, strlen(text)};
+	struct spool_rec r = {.kind = (uint8_t)kind,
+	    .time_ms = clock_wall_ms(),
+	    .data = text,
+	    .len = strlen(text)};
 
 	append(fx, &r, 1);
 }
@@ -524,8 +527,7 @@ test_delivers_in_order(void **state)
 	int i;
 
 	for (i = 0; i < 1000; i += 100)
-		append_events(
-		    fx, SPOOL_KIND_EVENT, "e", i, i + 100, clock_wall_ms());
+		append_events(fx, KIND_EVENT, "e", i, i + 100, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0, 10000);
@@ -550,7 +552,7 @@ test_retries_5xx(void **state)
 	struct fwd_stats st;
 
 	control(fx, "{\"mode\":\"status\",\"status\":500}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 30, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 30, clock_wall_ms());
 	default_opts(fx, &o);
 	o.batch_max_events = 10;
 	start_fwd(fx, &o, "test-key");
@@ -585,7 +587,7 @@ test_retry_after(void **state)
 
 	control(
 	    fx, "{\"mode\":\"status\",\"status\":429,\"retry_after\":\"2\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 5, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(log_count(fx) >= 1, 5000);
@@ -617,7 +619,7 @@ test_auth_pause_and_new_key(void **state)
 	uint64_t t;
 
 	control(fx, "{\"mode\":\"auth\",\"key\":\"good-key\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 10, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 10, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "bad-key");
 	WAIT_UNTIL(log_count(fx) >= 3, 5000);
@@ -672,10 +674,10 @@ test_poison_isolated(void **state)
 
 	control(fx,
 	    "{\"mode\":\"reject_name\",\"name\":\"poison\",\"status\":400}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 17, clock_wall_ms());
-	append_one(fx, SPOOL_KIND_EVENT,
-	    "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 18, 50, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 17, clock_wall_ms());
+	append_one(
+	    fx, KIND_EVENT, "{\"event_id\":\"p\",\"event_name\":\"poison\"}");
+	append_events(fx, KIND_EVENT, "e", 18, 50, clock_wall_ms());
 	default_opts(fx, &o);
 	o.batch_max_events = 50;
 	start_fwd(fx, &o, "test-key");
@@ -715,12 +717,12 @@ test_expiry(void **state)
 	size_t ndead, i;
 
 	append_events(
-	    fx, SPOOL_KIND_EVENT, "old", 0, 3, clock_wall_ms() - 10 * DAY_MS);
-	append_events(fx, SPOOL_KIND_EVENT, "new", 0, 2, clock_wall_ms());
+	    fx, KIND_EVENT, "old", 0, 3, clock_wall_ms() - 10 * DAY_MS);
+	append_events(fx, KIND_EVENT, "new", 0, 2, clock_wall_ms());
 	append_events(
-	    fx, SPOOL_KIND_EVENT, "old", 3, 4, clock_wall_ms() - 8 * DAY_MS);
+	    fx, KIND_EVENT, "old", 3, 4, clock_wall_ms() - 8 * DAY_MS);
 	append_events(
-	    fx, SPOOL_KIND_EVENT, "new", 2, 3, clock_wall_ms() - 6 * DAY_MS);
+	    fx, KIND_EVENT, "new", 2, 3, clock_wall_ms() - 6 * DAY_MS);
 	default_opts(fx, &o);
 	start_fwd(fx, &o, "test-key");
 	WAIT_UNTIL(sstat(fx).events == 0 && sstat(fx).dead == 4, 5000);
@@ -759,17 +761,17 @@ test_kinds_in_order(void **state)
 		int kind;
 		const char *text;
 	} recs[] = {
-	    {SPOOL_KIND_EVENT, "{\"event_name\":\"e1\"}"},
-	    {SPOOL_KIND_EVENT, "{\"event_name\":\"e2\"}"},
-	    {SPOOL_KIND_SESSION, "{\"session\":{\"session_id\":\"s1\"}}"},
-	    {SPOOL_KIND_EVENT, "{\"event_name\":\"e3\"}"},
-	    {SPOOL_KIND_UPDATE, "{\"event_id\":\"u1\",\"metadata\":{}}"},
-	    {SPOOL_KIND_MODEL_EVENT, "{\"event_name\":\"m1\"}"},
-	    {SPOOL_KIND_MODEL_EVENT, "{\"event_name\":\"m2\"}"},
-	    {SPOOL_KIND_EVENT, "{\"event_name\":\"e4\"}"},
+	    {KIND_EVENT, "{\"event_name\":\"e1\"}"},
+	    {KIND_EVENT, "{\"event_name\":\"e2\"}"},
+	    {KIND_SESSION, "{\"session\":{\"session_id\":\"s1\"}}"},
+	    {KIND_EVENT, "{\"event_name\":\"e3\"}"},
+	    {KIND_UPDATE, "{\"event_id\":\"u1\",\"metadata\":{}}"},
+	    {KIND_MODEL_EVENT, "{\"event_name\":\"m1\"}"},
+	    {KIND_MODEL_EVENT, "{\"event_name\":\"m2\"}"},
+	    {KIND_EVENT, "{\"event_name\":\"e4\"}"},
 	};
 	struct fixture *fx = *state;
-	struct spool_rec r[8];
+	struct spool_rec r[8] = {0};
 	struct fwd_opts o;
 	cJSON *log, *req;
 	size_t i;
@@ -812,7 +814,7 @@ test_no_key(void **state)
 	struct fwd_opts o;
 	struct fwd_stats st;
 
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 5, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 5, clock_wall_ms());
 	default_opts(fx, &o);
 	start_fwd(fx, &o, NULL);
 	wait_state(fx, FWD_PAUSED, 2000, &st);
@@ -843,7 +845,7 @@ test_stall_then_stop(void **state)
 	uint64_t t;
 
 	control(fx, "{\"mode\":\"stall\"}");
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 10, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 10, clock_wall_ms());
 	default_opts(fx, &o);
 	o.request_timeout_ms = 30000;
 	start_fwd(fx, &o, "test-key");
@@ -892,11 +894,11 @@ test_flush_interval(void **state)
 
 	/* A partial batch waits for more, up to flush_interval. */
 	t0 = clock_wall_ms();
-	append_events(fx, SPOOL_KIND_EVENT, "a", 0, 3, t0);
+	append_events(fx, KIND_EVENT, "a", 0, 3, t0);
 	WAIT_UNTIL(log_count(fx) == 1, 2000);
 	/* A full one goes at once. */
 	t1 = clock_wall_ms();
-	append_events(fx, SPOOL_KIND_EVENT, "b", 0, 100, t1);
+	append_events(fx, KIND_EVENT, "b", 0, 100, t1);
 	WAIT_UNTIL(sstat(fx).events == 0, 2000);
 
 	log = read_log(fx);
@@ -919,7 +921,7 @@ test_batch_max_bytes(void **state)
 	struct fwd_opts o;
 	cJSON *log, *req;
 
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 40, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 40, clock_wall_ms());
 	default_opts(fx, &o);
 	/* Each record is about 90 bytes: a few fit in 500. */
 	o.batch_max_bytes = 500;
@@ -1101,7 +1103,7 @@ test_unreachable(void **state)
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &slen), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sin.sin_port));
 
-	append_events(fx, SPOOL_KIND_EVENT, "e", 0, 3, clock_wall_ms());
+	append_events(fx, KIND_EVENT, "e", 0, 3, clock_wall_ms());
 	default_opts(fx, &o);
 	o.upstream_url = url;
 	start_fwd(fx, &o, "test-key");

@@ -14,6 +14,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/kind.h"
 #include "spool/spool.h"
 
 struct fixture {
@@ -94,7 +95,7 @@ append_n(struct spool *sp, int from, int count, uint64_t *first)
 
 	for (int i = 0; i < count; i++) {
 		snprintf(texts[i], 32, "{\"n\":%d}", from + i);
-		recs[i].kind = SPOOL_KIND_EVENT;
+		recs[i].kind = KIND_EVENT;
 		recs[i].time_ms = 1000 + (uint64_t)i;
 		recs[i].data = texts[i];
 		recs[i].len = strlen(texts[i]);
@@ -127,7 +128,7 @@ test_append_read_in_order(void **state)
 		snprintf(want, sizeof(want), "{\"n\":%zu}", i);
 		assert_int_equal(b.items[i].seq, i + 1);
 		assert_string_equal(b.items[i].data, want);
-		assert_int_equal(b.items[i].kind, SPOOL_KIND_EVENT);
+		assert_int_equal(b.items[i].kind, KIND_EVENT);
 	}
 	/* from, max_n and max_bytes bound the read. */
 	assert_int_equal(spool_read(f->sp, 12, 2, 1 << 20, &b), SPOOL_OK);
@@ -190,7 +191,7 @@ test_full_rejects_and_keeps_txn(void **state)
 	struct fixture *f = *state;
 	struct spool_stats st;
 	struct spool_txn *t;
-	struct spool_rec r;
+	struct spool_rec r = {0};
 	char *big = malloc(1500);
 	uint64_t seq, accepted = 0;
 	int rc = SPOOL_OK;
@@ -198,7 +199,7 @@ test_full_rejects_and_keeps_txn(void **state)
 	memset(big, 'x', 1500);
 	big[0] = '"';
 	big[1499] = '"';
-	r.kind = SPOOL_KIND_EVENT;
+	r.kind = KIND_EVENT;
 	r.time_ms = 1;
 	r.data = big;
 	r.len = 1500;
@@ -234,7 +235,7 @@ test_drop_oldest_evicts_and_counts(void **state)
 	struct spool_stats st;
 	struct spool_batch b = {0};
 	struct spool_txn *t;
-	struct spool_rec r;
+	struct spool_rec r = {0};
 	char text[1200];
 	uint64_t seq;
 	int n = 3000;
@@ -242,7 +243,7 @@ test_drop_oldest_evicts_and_counts(void **state)
 	memset(text, 'y', sizeof(text));
 	text[0] = '"';
 	text[sizeof(text) - 1] = '"';
-	r.kind = SPOOL_KIND_EVENT;
+	r.kind = KIND_EVENT;
 	r.time_ms = 1;
 	r.data = text;
 	r.len = sizeof(text);
@@ -282,7 +283,8 @@ static void
 append_text(struct spool *sp, const char *text, size_t len, int *rc_append,
     int *rc_commit)
 {
-	struct spool_rec r = {SPOOL_KIND_EVENT, 1, text, len};
+	struct spool_rec r = {
+	    .kind = KIND_EVENT, .time_ms = 1, .data = text, .len = len};
 	struct spool_txn *t;
 	uint64_t seq;
 
@@ -346,7 +348,7 @@ test_enospc_at_commit_keeps_spool_usable(void **state)
 	struct spool_batch b = {0};
 	struct spool_stats st;
 	struct spool_txn *t;
-	struct spool_rec r = {SPOOL_KIND_EVENT, 1, NULL, 0};
+	struct spool_rec r = {.kind = KIND_EVENT, .time_ms = 1};
 	char hog[128], *text = malloc(64 * 1024);
 	uint64_t first, seq;
 	int ra, rc;
@@ -388,11 +390,11 @@ test_too_big_record(void **state)
 {
 	struct fixture *f = *state;
 	struct spool_txn *t;
-	struct spool_rec r;
+	struct spool_rec r = {0};
 	char *big = calloc(1, 2 << 20);
 	uint64_t seq;
 
-	r.kind = SPOOL_KIND_EVENT;
+	r.kind = KIND_EVENT;
 	r.time_ms = 1;
 	r.data = big;
 	r.len = 2 << 20;

@@ -1,0 +1,502 @@
+/* body.c: request bodies to validated records, for every route of the kind
+ * table; pure. */
+#include "daemon/body.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/kind.h"
+#include "daemon/jsonmem.h"
+#include "daemon/jsonscan.h"
+
+/*
+ * The validator of each kind: a new kind of the event API is a row in
+ * common/kind.c plus its line here. OTLP exports are checked by the otlp
+ * module instead.
+ */
+event_normalize_fn *
+body_validator(unsigned kind)
+{
+	switch (kind) {
+	case KIND_EVENT:
+		return event_normalize;
+	case KIND_SESSION:
+		return event_session_normalize;
+	case KIND_UPDATE:
+		return event_update_normalize;
+	case KIND_MODEL_EVENT:
+		return event_model_normalize;
+	default:
+		return NULL;
+	}
+}
+
+void
+body_out_init(struct body_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	buf_init(&o->data);
+	buf_init(&o->inflated);
+}
+
+void
+body_out_free(struct body_out *o)
+{
+	buf_free(&o->data);
+	buf_free(&o->inflated);
+	free(o->recs);
+	free(o->ids);
+	free(o->offs);
+	free(o->span_off);
+	free(o->span_len);
+	memset(o, 0, sizeof(*o));
+}
+
+size_t
+body_out_footprint(const struct body_out *o)
+{
+	return o->data.cap + o->inflated.cap +
+	    o->cap * (sizeof(*o->recs) + sizeof(*o->ids) + sizeof(*o->offs)) +
+	    o->span_cap * 2 * sizeof(size_t);
+}
+
+/* Room for n records; out as it was when memory runs out. */
+static int
+out_reserve(struct body_out *o, size_t n)
+{
+	struct spool_rec *r;
+	struct event_ids *ids;
+	size_t *offs;
+
+	if (n <= o->cap)
+		return 0;
+	if ((r = reallocarray(o->recs, n, sizeof(*r))) == NULL)
+		return -1;
+	o->recs = r;
+	if ((ids = reallocarray(o->ids, n, sizeof(*ids))) == NULL)
+		return -1;
+	o->ids = ids;
+	if ((offs = reallocarray(o->offs, n, sizeof(*offs))) == NULL)
+		return -1;
+	o->offs = offs;
+	o->cap = n;
+	return 0;
+}
+
+static int
+spans_reserve(struct body_out *o, size_t n)
+{
+	size_t *off, *len;
+
+	if (n <= o->span_cap)
+		return 0;
+	if ((off = reallocarray(o->span_off, n, sizeof(*off))) == NULL)
+		return -1;
+	o->span_off = off;
+	if ((len = reallocarray(o->span_len, n, sizeof(*len))) == NULL)
+		return -1;
+	o->span_len = len;
+	o->span_cap = n;
+	return 0;
+}
+
+static void
+out_reset(struct body_out *o)
+{
+	buf_reset(&o->data);
+	o->n = 0;
+	o->lead = 0;
+	o->items = 0;
+	o->single_session = 0;
+	o->session_id[0] = '\0';
+	o->otlp_encoding = 0;
+	o->bad_record = 0;
+}
+
+/* Cut data back to len, as it was before a record that failed. */
+static void
+data_truncate(struct body_out *o, size_t len)
+{
+	o->data.len = len;
+	if (o->data.data != NULL)
+		o->data.data[len] = '\0';
+}
+
+/*
+ * Start record n at the current end of data: its kind, count and the
+ * client's key. The caller appends its text.
+ */
+static void
+rec_begin(
+    struct body_out *o, const struct body_req *req, unsigned kind, size_t cnt)
+{
+	struct spool_rec *r = &o->recs[o->n];
+
+	memset(r, 0, sizeof(*r));
+	o->offs[o->n] = o->data.len;
+	r->kind = (uint8_t)kind;
+	r->count = (uint32_t)cnt;
+	r->auth = req->auth;
+	r->auth_len = req->auth != NULL ? req->auth_len : 0;
+	memset(&o->ids[o->n], 0, sizeof(o->ids[o->n]));
+}
+
+/*
+ * Take one record of the event API: val (an object, or a string holding
+ * one when the kind allows) whose text in the body is raw[0..rawlen).
+ * Normalizes it into out->data as record out->n. Returns 0, or the HTTP
+ * status with err set.
+ */
+static int
+take_record(const struct body_opts *opts, const struct body_req *req,
+    const struct kind *k, const cJSON *val, const char *raw, size_t rawlen,
+    const char *path, const struct event_opts *eo, struct body_out *o,
+    char *err, size_t errlen)
+{
+	event_normalize_fn *normalize = body_validator(k->id);
+	cJSON *inner = NULL;
+	const cJSON *obj = val;
+	const char *text = raw, *name = path[0] != '\0' ? path : "body";
+	size_t len = rawlen, before = o->data.len;
+	int rc;
+
+	if (k->string_form && cJSON_IsString(val)) {
+		const char *end = NULL;
+
+		/* The reference API's form: the event as a JSON string. */
+		len = strlen(val->valuestring);
+		text = json_trim(val->valuestring, &len);
+		if (len > opts->max_event_bytes)
+			goto too_big;
+		inner = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+		if (inner == NULL || end != text + len) {
+			snprintf(err, errlen,
+			    "%s: string does not hold valid JSON", name);
+			cJSON_Delete(inner);
+			return 400;
+		}
+		obj = inner;
+	} else if (cJSON_IsObject(val)) {
+		if (rawlen > opts->max_event_bytes)
+			goto too_big;
+	} else {
+		snprintf(err, errlen, "%s: must be an object%s", name,
+		    k->string_form ? " or a string holding one" : "");
+		return 400;
+	}
+	if (o->n == o->cap || normalize == NULL) {
+		snprintf(
+		    err, errlen, "%s: internal: no room or validator", name);
+		cJSON_Delete(inner);
+		return 500;
+	}
+	rec_begin(o, req, k->id, 1);
+	rc = k->store_open != NULL ? buf_addstr(&o->data, k->store_open) : 0;
+	if (rc == 0)
+		rc = normalize(obj, text, len, eo, path, &o->data,
+		    &o->ids[o->n], err, errlen);
+	else
+		snprintf(err, errlen, "%s: out of memory", name);
+	if (rc == 0 && k->store_open != NULL &&
+	    buf_addch(&o->data, '}') == -1) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		rc = -1;
+	}
+	cJSON_Delete(inner);
+	if (rc == -1) {
+		/* The wrapper's opening may be there: out as it was. */
+		data_truncate(o, before);
+		return 400;
+	}
+	o->n++;
+	o->items++;
+	return 0;
+
+too_big:
+	snprintf(err, errlen, "%s: larger than max_event_bytes (%llu)", name,
+	    (unsigned long long)opts->max_event_bytes);
+	return 413;
+}
+
+/* Parse the body as one JSON object. Returns the tree, or NULL with err. */
+static cJSON *
+parse_object(const char *body, size_t len, char *err, size_t errlen)
+{
+	const char *end = NULL;
+	cJSON *root;
+	size_t rest;
+
+	if (!json_utf8_valid(body, len)) {
+		snprintf(err, errlen, "body: invalid UTF-8");
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	if (root == NULL) {
+		/* cJSON also refuses nesting deeper than 1000 levels. */
+		snprintf(err, errlen,
+		    "body: invalid JSON (or nested too deep) near byte %zu",
+		    end != NULL ? (size_t)(end - body) : (size_t)0);
+		return NULL;
+	}
+	/*
+	 * cJSON stops where the value ends: anything but white space after
+	 * it is not JSON, and PUT /events would spool it with the body.
+	 */
+	rest = (size_t)(body + len - end);
+	(void)json_trim(end, &rest);
+	if (rest != 0) {
+		snprintf(err, errlen,
+		    "body: text after the JSON value at byte %zu",
+		    (size_t)(end - body));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "body: must be a JSON object");
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+static void
+event_opts_init(const struct body_opts *opts, struct event_opts *eo)
+{
+	memset(eo, 0, sizeof(*eo));
+	eo->default_project = opts->default_project;
+	eo->uuid_gen = opts->uuid_gen;
+	eo->uuid_arg = opts->uuid_arg;
+}
+
+/* A body of one record: in a member, or the body itself. */
+static int
+take_one(const struct body_opts *opts, const struct body_req *req,
+    const cJSON *root, struct body_out *o, char *err, size_t errlen)
+{
+	const struct kind *k = req->kind;
+	const char *member = req->route->member;
+	struct event_opts eo;
+	const cJSON *val;
+	size_t off = 0, vlen = req->len;
+
+	val = member != NULL ? cJSON_GetObjectItemCaseSensitive(root, member)
+	                     : root;
+	if (val == NULL) {
+		snprintf(err, errlen, "%s: required", member);
+		return 400;
+	}
+	if (member != NULL && cJSON_IsObject(val) &&
+	    json_member_span(req->body, req->len, member, &off, &vlen) == -1) {
+		snprintf(err, errlen, "%s: internal: span not found", member);
+		return 500;
+	}
+	if (out_reserve(o, 1) == -1) {
+		snprintf(err, errlen, "body: out of memory");
+		return 500;
+	}
+	event_opts_init(opts, &eo);
+	o->bad_record = 1;
+	return take_record(opts, req, k, val, req->body + off, vlen,
+	    member != NULL ? member : "", &eo, o, err, errlen);
+}
+
+/*
+ * The session every event of a single-session batch shares: the one its
+ * session_properties name, else the first event's, else a new one.
+ */
+static void
+batch_session(const struct body_opts *opts, const cJSON *events,
+    const cJSON *props, char *sid)
+{
+	const cJSON *e, *given = NULL;
+
+	if (props != NULL)
+		given = cJSON_GetObjectItemCaseSensitive(props, "session_id");
+	if (cJSON_IsString(given) && event_uuid_valid(given->valuestring)) {
+		snprintf(sid, EVENT_UUID_LEN + 1, "%s", given->valuestring);
+		return;
+	}
+	cJSON_ArrayForEach(e, events)
+	{
+		const cJSON *s = NULL;
+
+		if (cJSON_IsObject(e))
+			s = cJSON_GetObjectItemCaseSensitive(e, "session_id");
+		if (cJSON_IsString(s) && event_uuid_valid(s->valuestring)) {
+			snprintf(sid, EVENT_UUID_LEN + 1, "%s", s->valuestring);
+			return;
+		}
+	}
+	opts->uuid_gen(sid, opts->uuid_arg);
+}
+
+/*
+ * The project of a batch's session record when its session_properties
+ * name none (the SDK's SessionPropertiesBatch has no project, and the
+ * upstream's /session/start wants one): the first event's, else the
+ * default. Points into events or opts.
+ */
+static const char *
+batch_project(const cJSON *events, const char *dflt)
+{
+	const cJSON *e, *pr;
+
+	cJSON_ArrayForEach(e, events)
+	{
+		pr = cJSON_IsObject(e)
+		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
+		    : NULL;
+		if (cJSON_IsString(pr))
+			return pr->valuestring;
+	}
+	return dflt;
+}
+
+/*
+ * Spool a single-session batch's session_properties as the session start
+ * they describe, first, so that it reaches the upstream before its
+ * events. The forwarder re-batches events across requests and so cannot
+ * send is_single_session and session_properties on; the upstream creates
+ * the batch's session from them, and POST /session/start with the same
+ * session_id and properties is that creation.
+ */
+static int
+take_session_properties(const struct body_opts *opts,
+    const struct body_req *req, const cJSON *events, const cJSON *props,
+    const struct event_opts *eo, struct body_out *o, char *err, size_t errlen)
+{
+	struct event_opts so = *eo;
+	size_t off, vlen;
+
+	if (json_member_span(
+	        req->body, req->len, "session_properties", &off, &vlen) == -1) {
+		snprintf(err, errlen, "session_properties: internal: span");
+		return 500;
+	}
+	so.default_project = batch_project(events, eo->default_project);
+	o->lead = 1;
+	return take_record(opts, req, kind_get(KIND_SESSION), props,
+	    req->body + off, vlen, "session_properties", &so, o, err, errlen);
+}
+
+/* POST /events/batch and /events/model/batch: all or nothing. */
+static int
+take_many(const struct body_opts *opts, const struct body_req *req,
+    const cJSON *root, struct body_out *o, char *err, size_t errlen)
+{
+	const struct kind *k = req->kind;
+	const char *member = req->route->member;
+	const cJSON *events, *single, *props, *e;
+	struct event_opts eo;
+	size_t off, vlen, n, i = 0;
+	char path[48];
+	int status;
+
+	events = cJSON_GetObjectItemCaseSensitive(root, member);
+	single = cJSON_GetObjectItemCaseSensitive(root, "is_single_session");
+	props = cJSON_GetObjectItemCaseSensitive(root, "session_properties");
+	if (events == NULL || !cJSON_IsArray(events)) {
+		snprintf(err, errlen, "%s: %s", member,
+		    events == NULL ? "required" : "must be an array");
+		return 400;
+	}
+	if (single != NULL && !cJSON_IsBool(single)) {
+		snprintf(err, errlen, "is_single_session: must be a boolean");
+		return 400;
+	}
+	if (props != NULL && !cJSON_IsObject(props)) {
+		snprintf(err, errlen, "session_properties: must be an object");
+		return 400;
+	}
+	n = (size_t)cJSON_GetArraySize(events);
+	/* One more record for the session of session_properties. */
+	if (out_reserve(o, n + 1) == -1 || spans_reserve(o, n ? n : 1) == -1) {
+		snprintf(err, errlen, "%s: out of memory", member);
+		return 500;
+	}
+	if (json_member_span(req->body, req->len, member, &off, &vlen) == -1 ||
+	    json_array_spans(req->body + off, vlen, o->span_off, o->span_len,
+	        n) != (long)n) {
+		snprintf(err, errlen, "%s: internal: spans", member);
+		return 500;
+	}
+	event_opts_init(opts, &eo);
+	if (cJSON_IsTrue(single)) {
+		o->single_session = 1;
+		batch_session(opts, events, props, o->session_id);
+		eo.session_id = o->session_id;
+	}
+	/*
+	 * Without is_single_session the upstream uses no session_properties
+	 * (they describe the batch's one session), so they are checked to
+	 * be an object above and not spooled.
+	 */
+	if (o->single_session && props != NULL) {
+		status = take_session_properties(
+		    opts, req, events, props, &eo, o, err, errlen);
+		if (status != 0)
+			return status;
+	}
+	cJSON_ArrayForEach(e, events)
+	{
+		snprintf(path, sizeof(path), "%s[%zu]", member, i);
+		status = take_record(opts, req, k, e,
+		    req->body + off + o->span_off[i], o->span_len[i], path, &eo,
+		    o, err, errlen);
+		if (status != 0) {
+			o->bad_record = 1;
+			return status;
+		}
+		i++;
+	}
+	return 0;
+}
+
+int
+body_take(const struct body_opts *opts, const struct body_req *req,
+    struct body_out *out, char *err, size_t errlen)
+{
+	cJSON *root;
+	int status;
+
+	out_reset(out);
+	/* The request's cJSON trees live and die in here. */
+	jsonmem_begin();
+	root = parse_object(req->body, req->len, err, errlen);
+	if (root == NULL) {
+		status = 400;
+	} else if (req->route->form == KIND_FORM_MANY) {
+		status = take_many(opts, req, root, out, err, errlen);
+	} else if (req->route->form == KIND_FORM_ONE ||
+	    req->route->form == KIND_FORM_WHOLE) {
+		status = take_one(opts, req, root, out, err, errlen);
+	} else {
+		snprintf(err, errlen, "body: internal: no such route form");
+		status = 500;
+	}
+	cJSON_Delete(root);
+	jsonmem_end();
+	if (status != 0) {
+		int bad = out->bad_record;
+
+		out_reset(out);
+		out->bad_record = bad;
+	} else {
+		out->bad_record = 0;
+	}
+	return status;
+}
+
+void
+body_seal(struct body_out *o, uint64_t now_ms)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		size_t end = i + 1 < o->n ? o->offs[i + 1] : o->data.len;
+
+		o->recs[i].time_ms = now_ms;
+		o->recs[i].data = o->data.data + o->offs[i];
+		o->recs[i].len = end - o->offs[i];
+	}
+}
