@@ -133,6 +133,8 @@ static const struct conf_key conf_keys[] = {
     {"request_timeout", T_DURATION, OFF(request_timeout_ms), "30s", 1, MS_DAY,
         0, NULL},
     {"ca_file", T_STRING, OFF(ca_file), "", 0, 0, 0, NULL},
+    {"forward_client_key", T_BOOL, OFF(forward_client_key), "no", 0, 0, 0,
+        NULL},
     {"log_level", T_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0, NULL},
 };
 

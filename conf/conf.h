@@ -59,6 +59,8 @@ struct conf {
 	uint64_t retry_max_ms;
 	uint64_t request_timeout_ms;
 	char *ca_file;
+	int forward_client_key; /* yes/no: a client's bearer key goes with
+	                           its records */
 	/* logging */
 	int log_level; /* enum log_level */
 };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -276,6 +277,41 @@ submit(struct ingest *ing, struct pending *p)
 	commit_submit(ing->commit, &p->creq);
 }
 
+/*
+ * The client's own bearer key, when it sent one: *key points into the
+ * request (NULL when there is none). The key travels in a header line
+ * upstream, so it must be printable ASCII without spaces. -1 when the
+ * header is there but holds no usable bearer key.
+ */
+static int
+client_key(struct httpd_req *req, const char **key, size_t *len)
+{
+	const char *h = httpd_req_header(req, "Authorization");
+	size_t n;
+
+	*key = NULL;
+	*len = 0;
+	if (h == NULL)
+		return 0;
+	if (strncasecmp(h, "Bearer ", 7) != 0)
+		return -1;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strlen(h);
+	while (n > 0 && h[n - 1] == ' ')
+		n--;
+	if (n == 0 || n > SPOOL_AUTH_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (h[i] <= 0x20 || h[i] >= 0x7f)
+			return -1;
+	}
+	*key = h;
+	*len = n;
+	return 0;
+}
+
 /* A write route: body to records, records to the commit thread. */
 static void
 handle_write(struct ingest *ing, struct httpd_req *req, const struct kind *k,
@@ -307,6 +343,14 @@ handle_write(struct ingest *ing, struct httpd_req *req, const struct kind *k,
 	br.body = httpd_req_body(req, &br.len);
 	br.content_type = httpd_req_header(req, "Content-Type");
 	br.content_encoding = httpd_req_header(req, "Content-Encoding");
+	if (ing->conf->forward_client_key &&
+	    client_key(req, &br.auth, &br.auth_len) == -1) {
+		reply_error(ing, req, 400,
+		    "Authorization: a bearer key must be 1 to 4096 printable "
+		    "characters");
+		pending_put(ing, p);
+		return;
+	}
 	status = body_take(&opts, &br, &p->out, err, sizeof(err));
 	if (status != 0) {
 		if (route->form == KIND_FORM_OTLP)

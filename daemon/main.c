@@ -482,6 +482,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    {"retry_max", 0},
 	    {"request_timeout", 0},
 	    {"ca_file", 0},
+	    {"forward_client_key", 0},
 	    {"log_level", 0},
 	};
 	int changed[sizeof(keys) / sizeof(keys[0])] = {
@@ -514,6 +515,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    CHANGED_NUM(retry_max_ms),
 	    CHANGED_NUM(request_timeout_ms),
 	    CHANGED_STR(ca_file),
+	    CHANGED_NUM(forward_client_key),
 	    CHANGED_NUM(log_level),
 	};
 

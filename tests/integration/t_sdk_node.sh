@@ -30,16 +30,26 @@ export TRACESPOOL_API_KEY=daemon-key
 ts_start_daemon --set "listen_tcp=127.0.0.1:$PORT" --set flush_interval=50ms \
 	--set retry_initial=100ms --set retry_max=1s || { not_ok "daemon starts with listen_tcp"; ts_done; }
 
-# The SDK prints its own ok / not ok lines.
-TS_URL=http://127.0.0.1:$PORT UPSTREAM_LOG=$UPSTREAM_LOG UPSTREAM_KEY=daemon-key \
-	HONEYHIVE_TELEMETRY=false timeout 120 node "$SDK_DIR/sdk_test.mjs" >"$TMP/sdk.out" 2>&1
-rc=$?
-cat "$TMP/sdk.out"
-T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$TMP/sdk.out")))
-T_FAILED=$((T_FAILED + $(grep -c '^not ok ' "$TMP/sdk.out")))
-if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$TMP/sdk.out"; then
-	not_ok "the SDK test runs to its end" "exit $rc"
-fi
+# run_node SCRIPT: one Node test; it prints its own ok / not ok lines.
+run_node() {
+	local out=$TMP/$1.out rc
+	TS_URL=http://127.0.0.1:$PORT UPSTREAM_LOG=$UPSTREAM_LOG UPSTREAM_KEY=daemon-key \
+		HONEYHIVE_TELEMETRY=false timeout 120 node "$SDK_DIR/$1" >"$out" 2>&1
+	rc=$?
+	grep -E '^(ok|not ok) ' "$out"
+	T_PASSED=$((T_PASSED + $(grep -c '^ok ' "$out")))
+	T_FAILED=$((T_FAILED + $(grep -c '^not ok ' "$out")))
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' "$out"; then
+		not_ok "$1 runs to its end" "exit $rc: $(tail -5 "$out")"
+	fi
+}
+
+# The event API's client, then the SDK's own tracer (OTLP protobuf on
+# /opentelemetry/v1/traces), then the standard OpenTelemetry exporter
+# (OTLP JSON with gzip on /v1/traces).
+run_node sdk_test.mjs
+run_node tracer_test.mjs
+run_node otel_test.mjs
 ts_stop_daemon
 check_eq "SIGTERM exits 0" 0 $?
 ts_done

@@ -77,7 +77,9 @@ defaults=$("$TSD" -t -c /dev/null)
 dsock=$(sed -n 's/^socket = //p' <<<"$defaults")
 dspool=$(sed -n 's/^spool_dir = //p' <<<"$defaults")
 check_eq "the socket unit listens on the daemon's default socket" \
-	"ListenStream=$dsock" "$(grep '^ListenStream=' "$sock")"
+	"ListenStream=$dsock" "$(grep '^ListenStream=/' "$sock")"
+check_eq "the socket unit listens on the OTLP/HTTP port, loopback only" \
+	"ListenStream=127.0.0.1:4318" "$(grep '^ListenStream=[0-9]' "$sock")"
 check_eq "StateDirectory is the default spool_dir" /var/lib/tracespool "$dspool"
 check "the socket has a mode and a group" grep -q '^SocketMode=0660' "$sock"
 check "... and the group" grep -q '^SocketGroup=tracespool' "$sock"
@@ -108,8 +110,11 @@ check "... and creates the tracespool user with the spool as home" \
 
 # --- socket activation -----------------------------------------------------
 ACT=$TMP/act.sock
+# Both sockets of tracespoold.socket: the Unix one and a loopback TCP port
+# (4318 in the unit; a free one here).
+APORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # shellcheck disable=SC2046
-systemd-socket-activate -l "$ACT" $(ts_wrap) "$TSD" -c /dev/null \
+systemd-socket-activate -l "$ACT" -l "127.0.0.1:$APORT" $(ts_wrap) "$TSD" -c /dev/null \
 	--set "socket=$TMP/own.sock" --set "spool_dir=$SPOOL" \
 	--set upstream_url=http://127.0.0.1:9 >>"$DLOG" 2>&1 &
 DAEMON_PID=$!
@@ -122,8 +127,13 @@ check_eq "an event POSTed on the activation socket is accepted" 200 "$STATUS"
 act_id=$(jget .event_id)
 check_eq "... and it is in the spool" activated \
 	"$(spool_dump | jq -r --arg id "$act_id" 'select(.event.event_id == $id) | .event.event_name')"
-check "the daemon says it took the socket from systemd" \
-	grep -q 'listening on 1 socket(s) from systemd' "$DLOG"
+check "the daemon says it took both sockets from systemd" \
+	grep -q 'listening on 2 socket(s) from systemd' "$DLOG"
+code=$(curl -s -o "$TMP/otlp.out" -w '%{http_code}' --max-time 10 \
+	-H 'Content-Type: application/json' --data-binary '{"resourceSpans":[]}' \
+	"http://127.0.0.1:$APORT/v1/traces")
+check_eq "an OTLP export on the activated TCP socket is answered 200" 200 "$code"
+check_eq "... with an empty ExportTraceServiceResponse" '{}' "$(cat "$TMP/otlp.out")"
 check "it did not create a socket of its own" test ! -e "$TMP/own.sock"
 req GET /healthz
 check_eq "a second connection is served too" 200 "$STATUS"

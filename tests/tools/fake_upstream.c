@@ -142,12 +142,49 @@ method_name(enum evhttp_cmd_type cmd)
 	}
 }
 
+/* Standard base64 of in[0..len) as a new string, or NULL. */
+static char *
+base64(const unsigned char *in, size_t len)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
+	size_t i;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		*p++ = tab[in[i] >> 2];
+		*p++ = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+		*p++ = tab[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+		*p++ = tab[in[i + 2] & 63];
+	}
+	if (i < len) {
+		*p++ = tab[in[i] >> 2];
+		if (i + 1 < len) {
+			*p++ = tab[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+			*p++ = tab[(in[i + 1] & 15) << 2];
+		} else {
+			*p++ = tab[(in[i] & 3) << 4];
+			*p++ = '=';
+		}
+		*p++ = '=';
+	}
+	*p = '\0';
+	return out;
+}
+
+/*
+ * One log line. A body that is not JSON (an OTLP protobuf export) is also
+ * logged whole as body_b64, since its text may hold NULs.
+ */
 static void
 log_request(struct fake *fk, const char *method, const char *path,
-    const char *auth, cJSON *body, const char *raw, uint64_t t, int answered)
+    const char *auth, const char *ct, cJSON *body, const char *raw,
+    size_t rawlen, uint64_t t, int answered)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *s;
+	char *s, *b64;
 
 	cJSON_AddStringToObject(o, "method", method);
 	cJSON_AddStringToObject(o, "path", path);
@@ -155,10 +192,18 @@ log_request(struct fake *fk, const char *method, const char *path,
 		cJSON_AddStringToObject(o, "authorization", auth);
 	else
 		cJSON_AddNullToObject(o, "authorization");
-	if (body != NULL)
+	if (ct != NULL)
+		cJSON_AddStringToObject(o, "content_type", ct);
+	if (body != NULL) {
 		cJSON_AddItemToObject(o, "body", cJSON_Duplicate(body, 1));
-	else
+	} else {
 		cJSON_AddStringToObject(o, "body", raw);
+		if ((b64 = base64((const unsigned char *)raw, rawlen)) !=
+		    NULL) {
+			cJSON_AddStringToObject(o, "body_b64", b64);
+			free(b64);
+		}
+	}
 	cJSON_AddNumberToObject(o, "t_ms", (double)t);
 	cJSON_AddNumberToObject(o, "answered", answered);
 	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
@@ -240,6 +285,20 @@ answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
 	cJSON *o, *a, *ev, *ids;
 	int n;
 
+	if (strcmp(method, "POST") == 0 &&
+	    strcmp(path, "/opentelemetry/v1/traces") == 0) {
+		/* An empty ExportTraceServiceResponse in either encoding. */
+		if (body != NULL) {
+			reply(req, 200, "{}");
+		} else {
+			evhttp_add_header(
+			    evhttp_request_get_output_headers(req),
+			    "Content-Type", "application/x-protobuf");
+			evhttp_send_reply(req, 200, "OK", NULL);
+		}
+		fk->events++;
+		return 200;
+	}
 	if (body == NULL) {
 		reply(req, 400,
 		    "{\"success\":false,\"error\":\"body: not JSON\"}");
@@ -360,8 +419,10 @@ struct delayed {
 	const char *method;
 	char *path;
 	char *auth;
+	char *ctype;
 	cJSON *body;
 	char *raw;
+	size_t rawlen;
 	uint64_t t;
 };
 
@@ -372,6 +433,7 @@ delayed_free(struct delayed *d)
 		event_free(d->ev);
 	free(d->path);
 	free(d->auth);
+	free(d->ctype);
 	cJSON_Delete(d->body);
 	free(d->raw);
 	free(d);
@@ -408,15 +470,16 @@ delayed_answer(evutil_socket_t fd, short what, void *arg)
 		reply(d->req, 200, "{\"success\":true}");
 	else
 		status = answer_ok(d->fk, d->req, d->method, d->path, d->body);
-	log_request(
-	    d->fk, d->method, d->path, d->auth, d->body, d->raw, d->t, status);
+	log_request(d->fk, d->method, d->path, d->auth, d->ctype, d->body,
+	    d->raw, d->rawlen, d->t, status);
 	delayed_free(d);
 }
 
 /* Answer req later; takes body and raw. 0, or -1 (nothing taken). */
 static int
 delay(struct fake *fk, struct evhttp_request *req, const char *method,
-    const char *path, const char *auth, cJSON *body, char *raw, uint64_t t)
+    const char *path, const char *auth, const char *ctype, cJSON *body,
+    char *raw, size_t rawlen, uint64_t t)
 {
 	struct delayed *d = calloc(1, sizeof(*d));
 	struct timeval tv = {fk->delay_ms / 1000, (fk->delay_ms % 1000) * 1000};
@@ -429,14 +492,17 @@ delay(struct fake *fk, struct evhttp_request *req, const char *method,
 	d->t = t;
 	d->path = strdup(path);
 	d->auth = auth != NULL ? strdup(auth) : NULL;
+	d->ctype = ctype != NULL ? strdup(ctype) : NULL;
 	d->ev = evtimer_new(fk->base, delayed_answer, d);
 	if (d->path == NULL || (auth != NULL && d->auth == NULL) ||
-	    d->ev == NULL || evtimer_add(d->ev, &tv) == -1) {
+	    (ctype != NULL && d->ctype == NULL) || d->ev == NULL ||
+	    evtimer_add(d->ev, &tv) == -1) {
 		delayed_free(d);
 		return -1;
 	}
 	d->body = body;
 	d->raw = raw;
+	d->rawlen = rawlen;
 	return 0;
 }
 
@@ -450,6 +516,7 @@ handle(struct evhttp_request *req, void *arg)
 	const char *method = method_name(evhttp_request_get_command(req));
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	const char *auth = evhttp_find_header(hdrs, "Authorization");
+	const char *ctype = evhttp_find_header(hdrs, "Content-Type");
 	size_t len = evbuffer_get_length(in);
 	uint64_t t = now_ms();
 	char *raw, expect[600];
@@ -547,7 +614,8 @@ handle(struct evhttp_request *req, void *arg)
 		reply(req, 302, "{\"success\":false}");
 		break;
 	case MODE_DELAY:
-		if (delay(fk, req, method, path, auth, body, raw, t) == 0)
+		if (delay(fk, req, method, path, auth, ctype, body, raw, len,
+		        t) == 0)
 			return;
 		status = 500;
 		reply(req, 500,
@@ -557,7 +625,7 @@ handle(struct evhttp_request *req, void *arg)
 		status = answer_ok(fk, req, method, path, body);
 		break;
 	}
-	log_request(fk, method, path, auth, body, raw, t, status);
+	log_request(fk, method, path, auth, ctype, body, raw, len, t, status);
 done:
 	cJSON_Delete(body);
 	free(raw);
