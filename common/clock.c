@@ -24,3 +24,10 @@ clock_mono_ms(void)
 {
 	return read_ms(CLOCK_MONOTONIC);
 }
+
+void
+clock_mono_timespec(uint64_t deadline_ms, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(deadline_ms / 1000);
+	ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000;
+}

@@ -28,6 +28,15 @@
  */
 #define GROUP_MAX_DELS 2048
 
+/*
+ * When a transaction with the forwarder's ops fails, and they fail again
+ * on their own, they wait this long before the next try, doubling up to
+ * the maximum; meanwhile they are left out of ingest's transactions, so
+ * that ops which keep failing cannot fail every request too.
+ */
+#define FWD_RETRY_MIN_MS 100
+#define FWD_RETRY_MAX_MS 5000
+
 struct bury_op {
 	uint64_t seq;
 	int status;
@@ -38,15 +47,23 @@ struct bury_op {
 
 TAILQ_HEAD(req_list, commit_req);
 
+/* The forwarder's ops taken for one transaction. */
+struct fwd_ops {
+	uint64_t *dels;
+	size_t ndels;
+	struct bury_op *buries;
+};
+
 struct commit {
 	struct spool *sp;
 	int sync_full;
 	uint64_t sync_interval_ms;
 	void (*notify)(void *arg, uint64_t next_seq);
 	void *notify_arg;
+	uint64_t (*mono_ms)(void); /* clock_mono_ms, or commit_test_clock's */
 
 	pthread_t thread;
-	/* commit_lock guards everything down to "stopping". */
+	/* lock guards everything down to "stopping". */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct req_list pending; /* submitted, not yet in a transaction */
@@ -57,6 +74,20 @@ struct commit {
 	struct bury_op **buries_tail;
 	int stopping;
 
+	/*
+	 * The commit thread's own (no lock). Requests the spool answered
+	 * SPOOL_AGAIN: room is promised to them, and they go first into the
+	 * next transaction. One that comes back SPOOL_AGAIN (its room went
+	 * to another process meanwhile, or the spool's estimate of pages
+	 * fell short) waits once more: there, nothing else ran before it,
+	 * so it fits, is refused, or evicts more, and the wait ends. And the
+	 * forwarder's ops failed fwd_failures times in a row: they are not
+	 * retried before fwd_retry_ms.
+	 */
+	struct req_list again;
+	unsigned fwd_failures;
+	uint64_t fwd_retry_ms;
+
 	/* The event loop side: woken through efd when done is not empty. */
 	int efd;
 	struct event *ev_done;
@@ -65,7 +96,16 @@ struct commit {
 	_Atomic uint64_t events_committed;
 	_Atomic uint64_t commit_errors;
 	_Atomic uint64_t full_rejects;
+	_Atomic uint64_t syncs;
 };
+
+static uint64_t (*_Atomic test_clock)(void);
+
+void
+commit_test_clock(uint64_t (*mono_ms)(void))
+{
+	atomic_store(&test_clock, mono_ms);
+}
 
 static void
 free_buries(struct bury_op *b)
@@ -79,14 +119,20 @@ free_buries(struct bury_op *b)
 	}
 }
 
+static int
+fwd_ops_empty(const struct fwd_ops *ops)
+{
+	return ops->ndels == 0 && ops->buries == NULL;
+}
+
 /* Write the forwarder's deletes and burials; 0 or -1 (txn then broken). */
 static int
-apply_fwd_ops(struct spool_txn *txn, const uint64_t *dels, size_t ndels,
-    const struct bury_op *buries)
+apply_fwd_ops(struct spool_txn *txn, const struct fwd_ops *ops)
 {
-	if (ndels > 0 && spool_txn_delete(txn, dels, ndels) != SPOOL_OK)
+	if (ops->ndels > 0 &&
+	    spool_txn_delete(txn, ops->dels, ops->ndels) != SPOOL_OK)
 		return -1;
-	for (const struct bury_op *b = buries; b != NULL; b = b->next) {
+	for (const struct bury_op *b = ops->buries; b != NULL; b = b->next) {
 		if (spool_txn_bury(txn, b->seq, b->status, b->attempts,
 		        b->reason, clock_wall_ms()) != SPOOL_OK)
 			return -1;
@@ -95,104 +141,239 @@ apply_fwd_ops(struct spool_txn *txn, const uint64_t *dels, size_t ndels,
 }
 
 /*
- * One group: the forwarder's ops first, then every request in arrival
- * order, each all-or-nothing, then one commit. Returns 0 with *next_seq
- * the sequence after the last appended record (0 when none was), or -1
- * when the transaction failed and every request's result is SPOOL_ERR.
+ * Append one request; its result is set, and it goes to later when told
+ * SPOOL_AGAIN, to out otherwise. Returns -1 when the transaction broke.
  */
 static int
-run_group(struct commit *c, struct req_list *group, uint64_t *dels,
-    size_t ndels, struct bury_op *buries, uint64_t *next_seq)
+append_req(struct commit *c, struct spool_txn *txn, struct commit_req *r,
+    struct req_list *out, struct req_list *later)
 {
+	int rc = spool_txn_append(txn, r->recs, r->nrecs, &r->first_seq);
+
+	r->result = rc;
+	TAILQ_INSERT_TAIL(rc == SPOOL_AGAIN ? later : out, r, entry);
+	switch (rc) {
+	case SPOOL_OK:
+	case SPOOL_AGAIN:
+		return 0;
+	case SPOOL_FULL:
+	case SPOOL_TOOBIG:
+		atomic_fetch_add(&c->full_rejects, 1);
+		log_debug("spool: %s", spool_strerror());
+		return 0;
+	default:
+		log_errorx("spool: append: %s", spool_strerror());
+		return -1;
+	}
+}
+
+/*
+ * One transaction: the requests told SPOOL_AGAIN last time (*again), whose
+ * room is promised, then the forwarder's ops (burials take room too), then
+ * every request of group in arrival order, each all-or-nothing (a refused
+ * one changes nothing), then one commit. Afterwards group holds the
+ * requests to answer, with their result, and *again those told
+ * SPOOL_AGAIN now. Returns 0 with *next_seq the sequence after the last
+ * appended record (0 when none was), or -1 when the transaction failed:
+ * every request is then to be answered, with SPOOL_ERR, except those
+ * refused (SPOOL_FULL, SPOOL_TOOBIG), which keep their own answer.
+ */
+static int
+run_group(struct commit *c, struct req_list *group, struct req_list *again,
+    const struct fwd_ops *ops, uint64_t *next_seq)
+{
+	struct req_list first = TAILQ_HEAD_INITIALIZER(first);
+	struct req_list out = TAILQ_HEAD_INITIALIZER(out);
+	struct req_list later = TAILQ_HEAD_INITIALIZER(later);
 	struct spool_txn *txn;
 	struct commit_req *r;
 	size_t appended = 0;
-	int rc;
+	int fwd_done = 0;
 
 	*next_seq = 0;
-
-	rc = spool_txn_begin(c->sp, &txn);
-	if (rc != SPOOL_OK) {
+	TAILQ_CONCAT(&first, again, entry);
+	if (spool_txn_begin(c->sp, &txn) != SPOOL_OK) {
 		log_errorx("spool: begin: %s", spool_strerror());
 		goto fail;
 	}
-	if (apply_fwd_ops(txn, dels, ndels, buries) == -1) {
-		log_errorx("spool: forwarder ops: %s", spool_strerror());
-		spool_txn_abort(txn);
-		goto fail;
-	}
-	TAILQ_FOREACH(r, group, entry)
-	{
-		rc = spool_txn_append(txn, r->recs, r->nrecs, &r->first_seq);
-		r->result = rc;
-		if (rc == SPOOL_OK) {
-			appended += r->nrecs;
-			*next_seq = r->first_seq + r->nrecs;
-		} else if (rc == SPOOL_FULL || rc == SPOOL_TOOBIG) {
-			atomic_fetch_add(&c->full_rejects, 1);
-			log_debug("spool: %s", spool_strerror());
-		} else {
-			log_errorx("spool: append: %s", spool_strerror());
-			spool_txn_abort(txn);
-			goto fail;
+	for (;;) {
+		struct req_list *from = TAILQ_EMPTY(&first) ? group : &first;
+
+		if (from == group && !fwd_done) {
+			fwd_done = 1;
+			if (apply_fwd_ops(txn, ops) == -1) {
+				log_errorx("spool: forwarder ops: %s",
+				    spool_strerror());
+				goto abort;
+			}
 		}
+		if ((r = TAILQ_FIRST(from)) == NULL)
+			break;
+		TAILQ_REMOVE(from, r, entry);
+		if (append_req(c, txn, r, &out, &later) == -1)
+			goto abort;
 	}
-	rc = spool_txn_commit(txn);
-	if (rc != SPOOL_OK) {
+	if (spool_txn_commit(txn) != SPOOL_OK) {
 		log_errorx("spool: commit: %s", spool_strerror());
 		goto fail;
 	}
+	TAILQ_FOREACH(r, &out, entry)
+	{
+		if (r->result == SPOOL_OK) {
+			appended += r->nrecs;
+			*next_seq = r->first_seq + r->nrecs;
+		}
+	}
+	TAILQ_CONCAT(group, &out, entry);
+	TAILQ_CONCAT(again, &later, entry);
 	atomic_fetch_add(&c->commits, 1);
 	atomic_fetch_add(&c->events_committed, appended);
 	return 0;
 
+abort:
+	spool_txn_abort(txn);
 fail:
 	atomic_fetch_add(&c->commit_errors, 1);
 	*next_seq = 0;
+	TAILQ_CONCAT(&out, &later, entry);
+	TAILQ_CONCAT(&out, &first, entry);
+	TAILQ_CONCAT(&out, group, entry);
+	TAILQ_CONCAT(group, &out, entry);
 	TAILQ_FOREACH(r, group, entry)
-	r->result = SPOOL_ERR;
+	{
+		if (r->result != SPOOL_FULL && r->result != SPOOL_TOOBIG)
+			r->result = SPOOL_ERR;
+	}
+	return -1;
+}
+
+/* The forwarder's ops in a transaction of their own; 0 or -1. */
+static int
+commit_fwd_ops(struct commit *c, const struct fwd_ops *ops)
+{
+	struct spool_txn *txn;
+
+	if (spool_txn_begin(c->sp, &txn) != SPOOL_OK) {
+		log_errorx("spool: begin: %s", spool_strerror());
+		goto fail;
+	}
+	if (apply_fwd_ops(txn, ops) == -1) {
+		log_errorx("spool: forwarder ops: %s", spool_strerror());
+		spool_txn_abort(txn);
+		goto fail;
+	}
+	if (spool_txn_commit(txn) != SPOOL_OK) {
+		log_errorx("spool: commit: %s", spool_strerror());
+		goto fail;
+	}
+	return 0;
+fail:
+	atomic_fetch_add(&c->commit_errors, 1);
 	return -1;
 }
 
 /*
- * After a failed group the forwarder's deletes are tried once more on
- * their own: they free room, and a full spool must still drain.
+ * Put ops that did not commit back at the head of the queue, so that the
+ * next transactions retry them: the forwarder has moved past those events,
+ * and a delete lost here would have them sent again after a restart. Only
+ * at shutdown, or out of memory, are they given up (and said so). Takes
+ * ops, which is empty afterwards.
  */
 static void
-retry_fwd_ops(
-    struct commit *c, uint64_t *dels, size_t ndels, struct bury_op *buries)
+requeue_fwd_ops(struct commit *c, struct fwd_ops *ops)
 {
-	struct spool_txn *txn;
+	struct bury_op **tail;
+	size_t nburies = 0;
+	uint64_t *nd = NULL;
+	uint64_t delay;
 
-	if (ndels == 0 && buries == NULL)
-		return;
-	if (spool_txn_begin(c->sp, &txn) != SPOOL_OK)
-		return;
-	if (apply_fwd_ops(txn, dels, ndels, buries) == -1) {
-		log_errorx("spool: forwarder ops: %s", spool_strerror());
-		spool_txn_abort(txn);
-		return;
+	for (tail = &ops->buries; *tail != NULL; tail = &(*tail)->next)
+		nburies++;
+	pthread_mutex_lock(&c->lock);
+	if (c->stopping) {
+		pthread_mutex_unlock(&c->lock);
+		log_warnx("commit: %zu deletes and %zu dead-letter moves not "
+		          "committed at shutdown; those events are sent again "
+		          "after the restart",
+		    ops->ndels, nburies);
+		goto out;
 	}
-	if (spool_txn_commit(txn) != SPOOL_OK)
-		log_errorx("spool: commit: %s", spool_strerror());
+	if (ops->ndels > 0 &&
+	    (nd = realloc(ops->dels, (ops->ndels + c->ndels) * sizeof(*nd))) ==
+	        NULL) {
+		log_warnx("commit: out of memory requeueing %zu deletes; those "
+		          "events are sent again later",
+		    ops->ndels);
+	} else if (ops->ndels > 0) {
+		if (c->ndels > 0)
+			memcpy(
+			    nd + ops->ndels, c->dels, c->ndels * sizeof(*nd));
+		free(c->dels);
+		c->dels = nd;
+		c->ndels += ops->ndels;
+		c->dels_cap = c->ndels;
+		ops->dels = NULL;
+	}
+	if (ops->buries != NULL) {
+		*tail = c->buries;
+		if (c->buries == NULL)
+			c->buries_tail = tail;
+		c->buries = ops->buries;
+		ops->buries = NULL;
+	}
+	delay = FWD_RETRY_MIN_MS;
+	for (unsigned i = 0; i < c->fwd_failures && delay < FWD_RETRY_MAX_MS;
+	     i++)
+		delay *= 2;
+	if (delay > FWD_RETRY_MAX_MS)
+		delay = FWD_RETRY_MAX_MS;
+	c->fwd_failures++;
+	c->fwd_retry_ms = c->mono_ms() + delay;
+	pthread_mutex_unlock(&c->lock);
+out:
+	free(ops->dels);
+	free_buries(ops->buries);
+	ops->dels = NULL;
+	ops->ndels = 0;
+	ops->buries = NULL;
 }
 
 /*
- * Give the n deletes at dels back to the queue (empty, under the lock),
- * for the next transaction. Returns how many it took: n, or 0 when out of
- * memory (the caller then deletes them all now).
+ * Take the forwarder's queued ops into ops (under the lock): at most
+ * GROUP_MAX_DELS deletes, the rest stay queued.
  */
-static size_t
-requeue_dels(struct commit *c, const uint64_t *dels, size_t n)
+static void
+take_fwd_ops(struct commit *c, struct fwd_ops *ops)
 {
-	size_t cap = n > 256 ? n : 256;
+	ops->dels = c->dels;
+	ops->ndels = c->ndels;
+	ops->buries = c->buries;
+	c->dels = NULL;
+	c->ndels = c->dels_cap = 0;
+	c->buries = NULL;
+	c->buries_tail = &c->buries;
+	if (ops->ndels > GROUP_MAX_DELS) {
+		size_t rest = ops->ndels - GROUP_MAX_DELS;
+		size_t cap = rest > 256 ? rest : 256;
 
-	if ((c->dels = malloc(cap * sizeof(*dels))) == NULL)
+		/* Out of memory, they all go in this transaction. */
+		if ((c->dels = malloc(cap * sizeof(*c->dels))) != NULL) {
+			memcpy(c->dels, ops->dels + GROUP_MAX_DELS,
+			    rest * sizeof(*c->dels));
+			c->ndels = rest;
+			c->dels_cap = cap;
+			ops->ndels = GROUP_MAX_DELS;
+		}
+	}
+}
+
+/* Whether the forwarder's queued ops may go now (under the lock). */
+static int
+fwd_ops_due(const struct commit *c, uint64_t now)
+{
+	if (c->ndels == 0 && c->buries == NULL)
 		return 0;
-	memcpy(c->dels, dels, n * sizeof(*dels));
-	c->ndels = n;
-	c->dels_cap = cap;
-	return n;
+	return c->fwd_failures == 0 || c->stopping || now >= c->fwd_retry_ms;
 }
 
 static void
@@ -204,42 +385,93 @@ wake_loop(struct commit *c)
 		;
 }
 
+/*
+ * One round: the forwarder's ops, if they failed before, alone first;
+ * then one transaction with everything else. Requests it answers go to
+ * the event loop; those told SPOOL_AGAIN stay in c->again.
+ */
+static void
+run_round(struct commit *c, struct req_list *group, struct fwd_ops *ops)
+{
+	uint64_t next_seq = 0;
+	int rc;
+
+	if (!fwd_ops_empty(ops) && c->fwd_failures > 0) {
+		if (commit_fwd_ops(c, ops) == -1) {
+			requeue_fwd_ops(c, ops);
+		} else {
+			c->fwd_failures = 0;
+			free(ops->dels);
+			free_buries(ops->buries);
+			memset(ops, 0, sizeof(*ops));
+		}
+		if (TAILQ_EMPTY(group) && TAILQ_EMPTY(&c->again))
+			return;
+	}
+	rc = run_group(c, group, &c->again, ops, &next_seq);
+	if (!fwd_ops_empty(ops)) {
+		/*
+		 * The requests may be what failed: the deletes free room,
+		 * and a full spool must still drain, so they are tried once
+		 * more on their own before waiting.
+		 */
+		if (rc == -1 &&
+		    (TAILQ_EMPTY(group) || commit_fwd_ops(c, ops) == -1)) {
+			requeue_fwd_ops(c, ops);
+		} else {
+			c->fwd_failures = 0;
+		}
+	}
+	if (!TAILQ_EMPTY(group)) {
+		pthread_mutex_lock(&c->lock);
+		TAILQ_CONCAT(&c->done, group, entry);
+		pthread_mutex_unlock(&c->lock);
+		wake_loop(c);
+	}
+	if (next_seq != 0 && c->notify != NULL)
+		c->notify(c->notify_arg, next_seq);
+	/* Committed (requeueing took what was not). */
+	free(ops->dels);
+	free_buries(ops->buries);
+	memset(ops, 0, sizeof(*ops));
+}
+
 static void *
 commit_main(void *arg)
 {
 	struct commit *c = arg;
-	uint64_t last_sync = clock_mono_ms();
+	uint64_t last_sync = c->mono_ms();
 	int unsynced = 0;
 
 	for (;;) {
 		struct req_list group = TAILQ_HEAD_INITIALIZER(group);
+		struct fwd_ops ops = {0};
 		struct commit_req *r;
-		struct bury_op *buries;
-		uint64_t *dels, next_seq;
-		size_t ndels, bytes = 0;
+		size_t bytes = 0;
 		int stop;
 
 		pthread_mutex_lock(&c->lock);
-		while (TAILQ_EMPTY(&c->pending) && c->ndels == 0 &&
-		    c->buries == NULL && !c->stopping) {
+		for (;;) {
+			uint64_t now = c->mono_ms(), deadline = UINT64_MAX;
 			struct timespec ts;
-			uint64_t due;
 
-			if (!unsynced) {
+			if (!TAILQ_EMPTY(&c->pending) ||
+			    !TAILQ_EMPTY(&c->again) || c->stopping ||
+			    fwd_ops_due(c, now))
+				break;
+			if (unsynced)
+				deadline = last_sync + c->sync_interval_ms;
+			if ((c->ndels > 0 || c->buries != NULL) &&
+			    c->fwd_retry_ms < deadline)
+				deadline = c->fwd_retry_ms;
+			if (deadline == UINT64_MAX) {
 				pthread_cond_wait(&c->cond, &c->lock);
 				continue;
 			}
-			due = last_sync + c->sync_interval_ms;
-			if (clock_mono_ms() >= due)
+			if (now >= deadline)
 				break;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += (time_t)((due - clock_mono_ms()) / 1000);
-			ts.tv_nsec +=
-			    (long)((due - clock_mono_ms()) % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			/* Computed once from the deadline: see clock.h. */
+			clock_mono_timespec(deadline, &ts);
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		}
 		while ((r = TAILQ_FIRST(&c->pending)) != NULL &&
@@ -248,44 +480,29 @@ commit_main(void *arg)
 			TAILQ_INSERT_TAIL(&group, r, entry);
 			bytes += r->bytes;
 		}
-		dels = c->dels;
-		ndels = c->ndels;
-		c->dels = NULL;
-		c->ndels = c->dels_cap = 0;
-		if (ndels > GROUP_MAX_DELS)
-			ndels -= requeue_dels(
-			    c, dels + GROUP_MAX_DELS, ndels - GROUP_MAX_DELS);
-		buries = c->buries;
-		c->buries = NULL;
-		c->buries_tail = &c->buries;
-		stop = c->stopping && TAILQ_EMPTY(&c->pending) && c->ndels == 0;
+		if (fwd_ops_due(c, c->mono_ms()))
+			take_fwd_ops(c, &ops);
 		pthread_mutex_unlock(&c->lock);
 
-		if (!TAILQ_EMPTY(&group) || ndels > 0 || buries != NULL) {
-			if (run_group(c, &group, dels, ndels, buries,
-			        &next_seq) == -1 &&
-			    !TAILQ_EMPTY(&group))
-				retry_fwd_ops(c, dels, ndels, buries);
+		if (!TAILQ_EMPTY(&group) || !TAILQ_EMPTY(&c->again) ||
+		    !fwd_ops_empty(&ops)) {
+			run_round(c, &group, &ops);
 			if (!c->sync_full)
 				unsynced = 1;
-			if (!TAILQ_EMPTY(&group)) {
-				pthread_mutex_lock(&c->lock);
-				TAILQ_CONCAT(&c->done, &group, entry);
-				pthread_mutex_unlock(&c->lock);
-				wake_loop(c);
-			}
-			if (next_seq != 0 && c->notify != NULL)
-				c->notify(c->notify_arg, next_seq);
 		}
-		free(dels);
-		free_buries(buries);
+		pthread_mutex_lock(&c->lock);
+		stop = c->stopping && TAILQ_EMPTY(&c->pending) &&
+		    TAILQ_EMPTY(&c->again) && c->ndels == 0 &&
+		    c->buries == NULL;
+		pthread_mutex_unlock(&c->lock);
 		if (unsynced &&
-		    (stop ||
-		        clock_mono_ms() >= last_sync + c->sync_interval_ms)) {
+		    (stop || c->mono_ms() >= last_sync + c->sync_interval_ms)) {
 			if (spool_sync(c->sp) != SPOOL_OK)
 				log_errorx("spool: sync: %s", spool_strerror());
+			else
+				atomic_fetch_add(&c->syncs, 1);
 			unsynced = 0;
-			last_sync = clock_mono_ms();
+			last_sync = c->mono_ms();
 		}
 		if (stop)
 			break;
@@ -337,8 +554,12 @@ commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 	c->sync_interval_ms = sync_interval_ms ? sync_interval_ms : 100;
 	c->notify = notify;
 	c->notify_arg = notify_arg;
+	c->mono_ms = atomic_load(&test_clock);
+	if (c->mono_ms == NULL)
+		c->mono_ms = clock_mono_ms;
 	TAILQ_INIT(&c->pending);
 	TAILQ_INIT(&c->done);
+	TAILQ_INIT(&c->again);
 	c->buries_tail = &c->buries;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd == -1) {
@@ -439,6 +660,7 @@ commit_stats(struct commit *c, struct commit_stats *st)
 	st->events_committed = atomic_load(&c->events_committed);
 	st->commit_errors = atomic_load(&c->commit_errors);
 	st->full_rejects = atomic_load(&c->full_rejects);
+	st->syncs = atomic_load(&c->syncs);
 }
 
 void

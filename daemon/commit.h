@@ -17,6 +17,13 @@ struct event_base;
  * back to the event loop, which only then answers the client. The forwarder
  * queues its deletes and dead letters here too, so that they ride in the
  * same transactions instead of fighting ingest for LMDB's writer lock.
+ *
+ * Each request is all-or-nothing, and one the spool refuses changes
+ * nothing (no evictions) while the rest of its group commits. A request
+ * that fits only once the pages recent commits freed are reusable (the
+ * spool's SPOOL_AGAIN; under drop_oldest, the evictions made for it) is
+ * appended in the next transaction and answered then. The forwarder's ops
+ * stay queued until a transaction with them commits.
  */
 struct commit;
 
@@ -38,6 +45,7 @@ struct commit_stats {
 	uint64_t events_committed;
 	uint64_t commit_errors;
 	uint64_t full_rejects;
+	uint64_t syncs; /* spool_sync calls that succeeded (sync = normal) */
 };
 
 /*
@@ -54,15 +62,31 @@ int commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 /* Queue an append; the event loop's thread only. */
 void commit_submit(struct commit *c, struct commit_req *req);
 
-/* Queue deletes of delivered events; any thread. Copies seqs. */
+/*
+ * Queue deletes of delivered events; any thread. Copies seqs. Retried
+ * after a failed commit until one succeeds; given up (and logged) only at
+ * commit_stop or out of memory, when the events are sent again later.
+ */
 void commit_delete(struct commit *c, const uint64_t *seqs, size_t n);
 
-/* Queue a move to the dead-letter store; any thread. Copies reason. */
+/*
+ * Queue a move to the dead-letter store; any thread. Copies reason. Kept
+ * until committed, as deletes are.
+ */
 void commit_bury(struct commit *c, uint64_t seq, int status, uint32_t attempts,
     const char *reason);
 
 /* Counters; any thread. */
 void commit_stats(struct commit *c, struct commit_stats *st);
+
+/*
+ * For unit tests only: commit threads started after this call read the
+ * monotonic clock (the periodic sync, the forwarder ops' retry delay)
+ * through mono_ms, in ms; NULL restores clock_mono_ms. Waits still sleep
+ * on CLOCK_MONOTONIC, until mono_ms's deadline read as a time of that
+ * clock. The daemon never calls it.
+ */
+void commit_test_clock(uint64_t (*mono_ms)(void));
 
 /*
  * Commit everything queued, answer it, stop the thread and free c. Called

@@ -250,8 +250,7 @@ wait_for(struct fwd *f, uint64_t deadline, int until, uint64_t enough_seq)
 		}
 		if (clock_mono_ms() >= deadline)
 			break;
-		ts.tv_sec = (time_t)(deadline / 1000);
-		ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+		clock_mono_timespec(deadline, &ts);
 		pthread_cond_timedwait(&f->cond, &f->mtx, &ts);
 	}
 	s = f->stopping;
@@ -967,11 +966,9 @@ fwd_stop(struct fwd *f, unsigned timeout_ms)
 	f->stopping = 1;
 	pthread_cond_broadcast(&f->cond);
 	deadline = clock_mono_ms() + timeout_ms;
-	while (!f->exited && clock_mono_ms() < deadline) {
-		ts.tv_sec = (time_t)(deadline / 1000);
-		ts.tv_nsec = (long)(deadline % 1000) * 1000000;
+	clock_mono_timespec(deadline, &ts);
+	while (!f->exited && clock_mono_ms() < deadline)
 		pthread_cond_timedwait(&f->cond, &f->mtx, &ts);
-	}
 	pthread_mutex_unlock(&f->mtx);
 	/* Past the grace period: libcurl gives up within about a second. */
 	atomic_store(&f->abort, 1);

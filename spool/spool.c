@@ -72,6 +72,13 @@ struct spool {
 	size_t map_len;
 	unsigned trim_commits;      /* since the last map_trim, by the writer */
 	_Atomic uint64_t trim_read; /* bytes read since then */
+	/*
+	 * The id of this process's last commit and the bytes it took out of
+	 * the trees (see "Room"); used only under LMDB's writer lock.
+	 */
+	uint64_t last_txnid;
+	uint64_t last_freed;
+	_Atomic unsigned fail_commits; /* spool_fail_commits */
 };
 
 /* Counters kept in "meta", read at the start of each write transaction. */
@@ -90,6 +97,15 @@ struct spool_txn {
 	size_t touched; /* records appended or deleted, for map_trim */
 	/* What disk_have gave at the first append; 0 before it. */
 	uint64_t disk_have;
+	/*
+	 * See "Room": bytes of pages this transaction took out of the trees,
+	 * those the commit before it did, and the room promised by
+	 * SPOOL_AGAIN, which settle makes usable after the commit.
+	 */
+	uint64_t freed;
+	uint64_t prev_freed;
+	uint64_t reserved;
+	int again;
 };
 
 static __thread char spool_errbuf[256];
@@ -516,6 +532,9 @@ spool_txn_begin(struct spool *sp, struct spool_txn **txnp)
 		free(t);
 		return rc;
 	}
+	/* Another process's commit in between made those pages reusable. */
+	if (sp->last_txnid != 0 && mdb_txn_id(t->txn) == sp->last_txnid + 1)
+		t->prev_freed = sp->last_freed;
 	*txnp = t;
 	return SPOOL_OK;
 }
@@ -597,8 +616,82 @@ rec_payload(const struct spool_rec *r)
 	return (r->auth != NULL ? r->auth_len : 0) + r->len;
 }
 
+/*
+ * Room. LMDB never overwrites a page that one of the last two committed
+ * snapshots uses (copy-on-write, and mdb_find_oldest starts at the
+ * transaction before the current one): the pages a transaction takes out
+ * of the trees (deletes, evictions, burials) are reused only from the
+ * transaction after the next one on. Until then they keep their space in
+ * the map and on the disk, and counting them as free lets an append take
+ * room that is not there: the commit then fails with MDB_MAP_FULL or
+ * ENOSPC, and the whole group with it. So room is measured against the
+ * trees' pages plus what this transaction and the commit just before it
+ * (when it was this process's) took out of them, plus the room already
+ * promised by SPOOL_AGAIN.
+ *
+ * Records that do not fit now, but will once those pages are reusable,
+ * get SPOOL_AGAIN: they are appended in the next transaction. With
+ * drop_oldest that is also where the oldest events are evicted, in this
+ * transaction, and only after checking that the records then fit:
+ * evicting every event frees exactly the events tree's pages, so a
+ * request that could not fit even then is refused before anything is
+ * evicted, and a refused request changes nothing. Nested transactions
+ * would undo a refused request's evictions, but could not make any
+ * eviction usable by the append: a child's freed pages are no more
+ * reusable by its parent than by itself. The commit of a transaction that
+ * said SPOOL_AGAIN is followed by a second, minimal one (settle), so that
+ * the very next transaction can use the room.
+ *
+ * Left out, and absorbed by the map's headroom and DISK_RESERVE as the
+ * pages copy-on-write copies are: a read transaction opened before a
+ * commit pins what that commit freed until it ends (the forwarder's reads
+ * are short); a record larger than a page needs its overflow pages in one
+ * run, which free pages scattered by small deletes may not offer; and
+ * rec_cost counts a small record's bytes, not the part of a leaf page it
+ * leaves unused.
+ */
+
+/* Whether need bytes fit on top of inuse, under the limit and on disk. */
 static int
-evict_oldest(struct spool_txn *t)
+room_fits(const struct spool_txn *t, uint64_t inuse, uint64_t need)
+{
+	return inuse + need <= t->sp->limit_bytes &&
+	    need <= disk_room(t->sp, t->disk_have, inuse);
+}
+
+static int
+room_full(const struct spool_txn *t, uint64_t inuse, uint64_t need)
+{
+	if (inuse + need > t->sp->limit_bytes)
+		seterr("spool full: %llu of %llu bytes in use",
+		    (unsigned long long)inuse,
+		    (unsigned long long)t->sp->limit_bytes);
+	else
+		seterr("spool full: its filesystem has room for %llu more "
+		       "bytes, %llu needed",
+		    (unsigned long long)disk_room(t->sp, t->disk_have, inuse),
+		    (unsigned long long)need);
+	return SPOOL_FULL;
+}
+
+/* Count in t->freed what left the trees since they took *used bytes. */
+static int
+note_freed(struct spool_txn *t, uint64_t *used)
+{
+	uint64_t now;
+	int rc = used_bytes(t->sp, t->txn, &now);
+
+	if (rc != SPOOL_OK)
+		return rc;
+	if (now < *used)
+		t->freed += *used - now;
+	*used = now;
+	return SPOOL_OK;
+}
+
+/* Evict the oldest event; *used is the trees' bytes, before and after. */
+static int
+evict_oldest(struct spool_txn *t, uint64_t *used)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -622,7 +715,68 @@ evict_oldest(struct spool_txn *t)
 	mdb_cursor_close(cur);
 	if (rc == MDB_NOTFOUND)
 		return SPOOL_NOTFOUND;
-	return rc == 0 ? SPOOL_OK : xlate("evict", rc);
+	if (rc != 0)
+		return xlate("evict", rc);
+	return note_freed(t, used);
+}
+
+/* Bytes of the pages of one tree. */
+static int
+tree_bytes(struct spool *sp, MDB_txn *txn, MDB_dbi dbi, uint64_t *bytes)
+{
+	MDB_stat st;
+	int rc = mdb_stat(txn, dbi, &st);
+
+	if (rc != 0)
+		return xlate("stat", rc);
+	*bytes =
+	    (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+	    (uint64_t)sp->psize;
+	return SPOOL_OK;
+}
+
+/*
+ * The records fit once what was freed lately is reusable: promise them
+ * that room, evicting first under drop_oldest, or refuse them with nothing
+ * changed. See "Room".
+ */
+static int
+room_later(struct spool_txn *t, uint64_t used, uint64_t need, size_t n)
+{
+	struct spool *sp = t->sp;
+	uint64_t events;
+	int rc;
+
+	if (!room_fits(t, used + t->reserved, need)) {
+		if (!sp->drop_oldest)
+			return room_full(t, used + t->reserved, need);
+		rc = tree_bytes(sp, t->txn, sp->events, &events);
+		if (rc != SPOOL_OK)
+			return rc;
+		if (!room_fits(t, used - events + t->reserved, need)) {
+			seterr("spool full: %llu bytes do not fit even with "
+			       "every event evicted (%llu bytes of dead "
+			       "letters and counters)",
+			    (unsigned long long)need,
+			    (unsigned long long)(used - events));
+			return SPOOL_FULL;
+		}
+		do {
+			rc = evict_oldest(t, &used);
+			if (rc == SPOOL_NOTFOUND) {
+				/* The check above said this cannot be. */
+				seterr("evicting every event freed less than "
+				       "the events tree held");
+				return SPOOL_ERR;
+			}
+			if (rc != SPOOL_OK)
+				return rc;
+		} while (!room_fits(t, used + t->reserved, need));
+	}
+	t->reserved += need;
+	t->again = 1;
+	seterr("room for %zu records after this commit", n);
+	return SPOOL_AGAIN;
 }
 
 int
@@ -630,7 +784,7 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
     uint64_t *first_seq)
 {
 	struct spool *sp = t->sp;
-	uint64_t need = 0, used, room = 0;
+	uint64_t need = 0, used;
 	MDB_val k, v;
 	int rc;
 
@@ -648,40 +802,14 @@ spool_txn_append(struct spool_txn *t, const struct spool_rec *recs, size_t n,
 		    n, (unsigned long long)need);
 		return SPOOL_TOOBIG;
 	}
-	for (;;) {
-		rc = used_bytes(sp, t->txn, &used);
-		if (rc != SPOOL_OK)
-			return rc;
-		if (used + need <= sp->limit_bytes) {
-			if (t->disk_have == 0 &&
-			    (rc = disk_have(sp, &t->disk_have)) != SPOOL_OK)
-				return rc;
-			room = disk_room(sp, t->disk_have, used);
-			if (need <= room)
-				break;
-		}
-		if (!sp->drop_oldest) {
-			if (used + need > sp->limit_bytes)
-				seterr("spool full: %llu of %llu bytes in use",
-				    (unsigned long long)used,
-				    (unsigned long long)sp->limit_bytes);
-			else
-				seterr("spool full: its filesystem has room "
-				       "for %llu more bytes, %llu needed",
-				    (unsigned long long)room,
-				    (unsigned long long)need);
-			return SPOOL_FULL;
-		}
-		rc = evict_oldest(t);
-		if (rc == SPOOL_NOTFOUND) {
-			seterr("spool full of dead letters: %llu bytes",
-			    (unsigned long long)used);
-			return SPOOL_FULL;
-		}
-		if (rc != SPOOL_OK)
-			return rc;
-	}
-
+	rc = used_bytes(sp, t->txn, &used);
+	if (rc != SPOOL_OK)
+		return rc;
+	if (t->disk_have == 0 &&
+	    (rc = disk_have(sp, &t->disk_have)) != SPOOL_OK)
+		return rc;
+	if (!room_fits(t, used + t->freed + t->prev_freed + t->reserved, need))
+		return room_later(t, used, need, n);
 	*first_seq = t->meta.next_seq;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = t->meta.next_seq + i;
@@ -720,8 +848,14 @@ int
 spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 {
 	MDB_val k, v;
+	uint64_t used;
 	int rc;
 
+	if (n == 0)
+		return SPOOL_OK;
+	rc = used_bytes(t->sp, t->txn, &used);
+	if (rc != SPOOL_OK)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = seqs[i];
 
@@ -744,7 +878,7 @@ spool_txn_delete(struct spool_txn *t, const uint64_t *seqs, size_t n)
 		if (++t->touched % TRIM_DELETES == 0)
 			map_trim(t->sp);
 	}
-	return SPOOL_OK;
+	return note_freed(t, &used);
 }
 
 /*
@@ -778,7 +912,7 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 	MDB_val k, v, dk, dv;
 	unsigned char *rec = NULL, *p;
 	size_t alen, dlen, rlen = reason ? strlen(reason) : 0;
-	uint64_t id = t->meta.dead_next;
+	uint64_t id = t->meta.dead_next, used;
 	uint16_t rlen16, alen16;
 	int32_t st32 = status;
 	int rc;
@@ -831,9 +965,16 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 	memcpy(p + DEAD_HDR + rlen, rec + REC_HDR, alen + dlen);
 	free(rec);
 
+	/* Only the delete frees: the dead letter's pages are new ones. */
+	rc = used_bytes(sp, t->txn, &used);
+	if (rc != SPOOL_OK)
+		return rc;
 	rc = mdb_del(t->txn, sp->events, &k, NULL);
 	if (rc != 0)
 		return xlate("bury", rc);
+	rc = note_freed(t, &used);
+	if (rc != SPOOL_OK)
+		return rc;
 	t->meta.bytes -=
 	    t->meta.bytes >= alen + dlen ? alen + dlen : t->meta.bytes;
 	t->meta.dead_next++;
@@ -841,14 +982,65 @@ spool_txn_bury(struct spool_txn *t, uint64_t seq, int status, uint32_t attempts,
 	return SPOOL_OK;
 }
 
+/*
+ * The second commit after one that promised room (see "Room"): it only
+ * rewrites the counters, which moves LMDB's oldest kept snapshot past the
+ * pages the first one freed. A failure is not reported: the records then
+ * get SPOOL_AGAIN once more.
+ */
+static void
+settle(struct spool *sp)
+{
+	struct spool_meta m;
+	MDB_txn *txn;
+	size_t id;
+
+	if (mdb_txn_begin(sp->env, NULL, 0, &txn) != 0)
+		return;
+	id = mdb_txn_id(txn);
+	if (meta_read(sp, txn, &m) != SPOOL_OK ||
+	    meta_write(sp, txn, &m) != SPOOL_OK) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	if (mdb_txn_commit(txn) == 0) {
+		sp->last_txnid = id;
+		sp->last_freed = 0;
+	}
+}
+
+/* Whether spool_fail_commits asks this commit to fail (and count it). */
+static int
+fail_forced(struct spool *sp)
+{
+	unsigned n = atomic_load(&sp->fail_commits);
+
+	while (n > 0 &&
+	    !atomic_compare_exchange_weak(&sp->fail_commits, &n, n - 1))
+		;
+	return n > 0;
+}
+
+void
+spool_fail_commits(struct spool *sp, unsigned n)
+{
+	atomic_store(&sp->fail_commits, n);
+}
+
 int
 spool_txn_commit(struct spool_txn *t)
 {
 	struct spool *sp = t->sp;
-	int rc = SPOOL_OK, trim;
+	int rc = SPOOL_OK, trim, again = t->again, dirty = t->dirty;
+	uint64_t freed = t->freed;
+	size_t id = mdb_txn_id(t->txn);
 
-	if (t->dirty)
+	if (fail_forced(sp)) {
+		seterr("failed on purpose (spool_fail_commits)");
+		rc = SPOOL_ERR;
+	} else if (t->dirty) {
 		rc = meta_write(t->sp, t->txn, &t->meta);
+	}
 	if (rc != SPOOL_OK) {
 		mdb_txn_abort(t->txn);
 		free(t);
@@ -866,7 +1058,16 @@ spool_txn_commit(struct spool_txn *t)
 	free(t);
 	if (trim)
 		map_trim(sp);
-	return rc == 0 ? SPOOL_OK : xlate("commit", rc);
+	if (rc != 0)
+		return xlate("commit", rc);
+	/* A transaction that changed nothing took no id. */
+	if (dirty) {
+		sp->last_txnid = id;
+		sp->last_freed = freed;
+	}
+	if (again)
+		settle(sp);
+	return SPOOL_OK;
 }
 
 void
@@ -1215,7 +1416,7 @@ dead_move(struct spool *sp, uint64_t id, int replay, uint64_t now_ms, size_t *n)
 	struct spool_txn *t;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	uint64_t from = id ? id : 0;
+	uint64_t from = id ? id : 0, used;
 	int rc, ret;
 
 	*n = 0;
@@ -1249,18 +1450,34 @@ dead_move(struct spool *sp, uint64_t id, int replay, uint64_t now_ms, size_t *n)
 			r.len = d.len;
 			r.auth = auth;
 			r.auth_len = auth != NULL ? strlen(auth) : 0;
-			/* A replay may use the headroom: the operator asked. */
 			ret = spool_txn_append(t, &r, 1, &seq);
 			spool_dead_clear(&d);
 			if (auth != NULL) {
 				explicit_bzero(auth, r.auth_len);
 				free(auth);
 			}
+			/*
+			 * One transaction, all or nothing: it cannot wait
+			 * for the room its own deletes free (see "Room").
+			 * Refused as full; a later run finds that room.
+			 */
+			if (ret == SPOOL_AGAIN) {
+				seterr("spool full: no room for the replay "
+				       "until freed pages are reusable; "
+				       "try again");
+				ret = SPOOL_FULL;
+			}
 			if (ret != SPOOL_OK)
 				break;
 		}
+		ret = used_bytes(sp, t->txn, &used);
+		if (ret != SPOOL_OK)
+			break;
 		rc = mdb_cursor_del(cur, 0);
 		if (rc != 0)
+			break;
+		ret = note_freed(t, &used);
+		if (ret != SPOOL_OK)
 			break;
 		(*n)++;
 		t->dirty = 1;

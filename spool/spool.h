@@ -29,6 +29,7 @@ enum spool_result {
 	SPOOL_FULL = -2,     /* no room under spool_max_bytes */
 	SPOOL_NOTFOUND = -3, /* no such record */
 	SPOOL_TOOBIG = -4,   /* one record can never fit */
+	SPOOL_AGAIN = -5,    /* fits in the next transaction: see append */
 };
 
 struct spool;
@@ -141,15 +142,28 @@ int spool_txn_begin(struct spool *sp, struct spool_txn **txnp);
 /*
  * Append n records as one unit: all are added or none. Checks room first,
  * under the map's limit and on the filesystem (which keeps a reserve free
- * for deletes): with drop_oldest the oldest events are evicted to make it
- * (each counted), otherwise SPOOL_FULL. SPOOL_TOOBIG when the records could
- * never fit. On success *first_seq is the first record's sequence; the rest
- * follow. On SPOOL_ERR the transaction is broken and must be aborted.
+ * for deletes). Pages that deletes, evictions and burials free are not
+ * room yet: LMDB reuses them only two commits later (spool.c, "Room").
+ *   SPOOL_OK: added; *first_seq is the first record's sequence, the rest
+ *   follow.
+ *   SPOOL_AGAIN: they do not fit now but will once those pages are
+ *   reusable; with drop_oldest the oldest events were evicted (each
+ *   counted) in this transaction to make that so. The room is promised to
+ *   these records: commit, then append them again, before anything else,
+ *   in the next transaction, where they fit.
+ *   SPOOL_FULL: no room even then (with drop_oldest: even with every event
+ *   evicted); SPOOL_TOOBIG: the records could never fit.
+ * AGAIN, FULL and TOOBIG leave the transaction healthy, and FULL and
+ * TOOBIG leave it unchanged: a refused request evicts nothing. On
+ * SPOOL_ERR the transaction is broken and must be aborted.
  */
 int spool_txn_append(struct spool_txn *txn, const struct spool_rec *recs,
     size_t n, uint64_t *first_seq);
 
-/* Delete events by sequence; a missing one is not an error. */
+/*
+ * Delete events by sequence; a missing one is not an error. The room comes
+ * back two commits later (see spool_txn_append).
+ */
 int spool_txn_delete(struct spool_txn *txn, const uint64_t *seqs, size_t n);
 
 /*
@@ -159,9 +173,20 @@ int spool_txn_delete(struct spool_txn *txn, const uint64_t *seqs, size_t n);
 int spool_txn_bury(struct spool_txn *txn, uint64_t seq, int status,
     uint32_t attempts, const char *reason, uint64_t now_ms);
 
-/* Commit (fsync when sync_full) or abort; either frees txn. */
+/*
+ * Commit (fsync when sync_full) or abort; either frees txn. A commit of a
+ * transaction that answered SPOOL_AGAIN is followed by a second, minimal
+ * one that makes the promised room usable by the next transaction.
+ */
 int spool_txn_commit(struct spool_txn *txn);
 void spool_txn_abort(struct spool_txn *txn);
+
+/*
+ * For tests: the next n calls of spool_txn_commit on sp abort the
+ * transaction instead and return SPOOL_ERR, as an I/O error at commit
+ * would (0 stops it). Any thread. The daemon and the tool never call it.
+ */
+void spool_fail_commits(struct spool *sp, unsigned n);
 
 /* Flush to disk what commits without sync_full left in the page cache. */
 int spool_sync(struct spool *sp);

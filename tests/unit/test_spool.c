@@ -55,18 +55,29 @@ setup(void **state)
 	return 0;
 }
 
-/* The spool on a 2 MiB tmpfs of its own, when this may mount (root). */
+/* The spool on a tmpfs of its own, when this may mount (root). */
 static int
-setup_small_fs(void **state)
+setup_fs(void **state, const char *opts)
 {
 	struct fixture *f;
 
 	if (setup(state) == -1)
 		return -1;
 	f = *state;
-	f->mounted =
-	    mount("tmpfs", f->dir, "tmpfs", 0, "size=2m,mode=0700") == 0;
+	f->mounted = mount("tmpfs", f->dir, "tmpfs", 0, opts) == 0;
 	return 0;
+}
+
+static int
+setup_small_fs(void **state)
+{
+	return setup_fs(state, "size=2m,mode=0700");
+}
+
+static int
+setup_8m_fs(void **state)
+{
+	return setup_fs(state, "size=8m,mode=0700");
 }
 
 static int
@@ -85,13 +96,17 @@ teardown(void **state)
 	return 0;
 }
 
-/* Append count records "{"n":i}" in one transaction. */
+/*
+ * Append count records "{"n":i}" in one transaction, or in the next one
+ * when told SPOOL_AGAIN.
+ */
 static void
 append_n(struct spool *sp, int from, int count, uint64_t *first)
 {
 	struct spool_rec *recs = calloc((size_t)count, sizeof(*recs));
 	char(*texts)[32] = calloc((size_t)count, 32);
 	struct spool_txn *t;
+	int rc;
 
 	for (int i = 0; i < count; i++) {
 		snprintf(texts[i], 32, "{\"n\":%d}", from + i);
@@ -101,11 +116,42 @@ append_n(struct spool *sp, int from, int count, uint64_t *first)
 		recs[i].len = strlen(texts[i]);
 	}
 	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
-	assert_int_equal(
-	    spool_txn_append(t, recs, (size_t)count, first), SPOOL_OK);
+	rc = spool_txn_append(t, recs, (size_t)count, first);
+	if (rc == SPOOL_AGAIN) {
+		assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+		assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+		rc = spool_txn_append(t, recs, (size_t)count, first);
+	}
+	assert_int_equal(rc, SPOOL_OK);
 	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
 	free(recs);
 	free(texts);
+}
+
+/*
+ * Append r in a transaction of its own, as daemon/commit.c does: told
+ * SPOOL_AGAIN, commit and append it again in the next transaction, where
+ * it must fit. Returns how many times it had to wait (0 or 1).
+ */
+static int
+append_settled(struct spool *sp, const struct spool_rec *r, uint64_t *seq)
+{
+	struct spool_txn *t;
+	int rc, waited = 0;
+
+	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+	rc = spool_txn_append(t, r, 1, seq);
+	if (rc == SPOOL_AGAIN) {
+		waited = 1;
+		assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+		assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+		rc = spool_txn_append(t, r, 1, seq);
+	}
+	if (rc != SPOOL_OK)
+		print_error("append: %s\n", spool_strerror());
+	assert_int_equal(rc, SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	return waited;
 }
 
 static void
@@ -217,14 +263,16 @@ test_full_rejects_and_keeps_txn(void **state)
 	assert_int_equal(st.events, accepted);
 	assert_true(st.used_bytes <= st.limit_bytes);
 	assert_true(st.limit_bytes < st.map_bytes);
-	/* Deleting still works in a full spool, and makes room again. */
+	/*
+	 * Deleting still works in a full spool, and makes room again: the
+	 * very next transaction is told SPOOL_AGAIN (LMDB reuses the freed
+	 * pages only two commits on), the one after it fits.
+	 */
 	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
 	for (uint64_t s = 1; s <= accepted; s++)
 		assert_int_equal(spool_txn_delete(t, &s, 1), SPOOL_OK);
 	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
-	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
-	assert_int_equal(spool_txn_append(t, &r, 1, &seq), SPOOL_OK);
-	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	assert_int_equal(append_settled(f->sp, &r, &seq), 1);
 	free(big);
 }
 
@@ -234,11 +282,10 @@ test_drop_oldest_evicts_and_counts(void **state)
 	struct fixture *f = *state;
 	struct spool_stats st;
 	struct spool_batch b = {0};
-	struct spool_txn *t;
 	struct spool_rec r = {0};
 	char text[1200];
 	uint64_t seq;
-	int n = 3000;
+	int n = 3000, waits = 0;
 
 	memset(text, 'y', sizeof(text));
 	text[0] = '"';
@@ -248,11 +295,10 @@ test_drop_oldest_evicts_and_counts(void **state)
 	r.data = text;
 	r.len = sizeof(text);
 	assert_int_equal(open_spool(f, 1 << 20, 1), SPOOL_OK);
-	for (int i = 0; i < n; i++) {
-		assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
-		assert_int_equal(spool_txn_append(t, &r, 1, &seq), SPOOL_OK);
-		assert_int_equal(spool_txn_commit(t), SPOOL_OK);
-	}
+	for (int i = 0; i < n; i++)
+		waits += append_settled(f->sp, &r, &seq);
+	/* Evictions make room for the transaction after theirs. */
+	assert_true(waits > 0);
 	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
 	/* Every append succeeded; what is gone was counted exactly. */
 	assert_int_equal(st.events + st.evicted, (uint64_t)n);
@@ -305,8 +351,9 @@ test_disk_full_before_map(void **state)
 	struct spool_stats st;
 	struct spool_txn *t;
 	struct statvfs vfs;
+	struct spool_rec r = {.kind = KIND_EVENT, .time_ms = 1};
 	char text[2000];
-	uint64_t accepted = 0;
+	uint64_t accepted = 0, seq;
 	int ra = SPOOL_OK, rc;
 
 	if (!f->mounted)
@@ -330,9 +377,9 @@ test_disk_full_before_map(void **state)
 	for (uint64_t s = 1; s <= accepted; s++)
 		assert_int_equal(spool_txn_delete(t, &s, 1), SPOOL_OK);
 	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
-	append_text(f->sp, text, sizeof(text), &ra, &rc);
-	assert_int_equal(ra, SPOOL_OK);
-	assert_int_equal(rc, SPOOL_OK);
+	r.data = text;
+	r.len = sizeof(text);
+	assert_int_equal(append_settled(f->sp, &r, &seq), 1);
 }
 
 /*
@@ -458,6 +505,183 @@ test_bury_list_replay_purge(void **state)
 	assert_int_equal(spool_dead_purge(f->sp, 1, &n), SPOOL_NOTFOUND);
 }
 
+/*
+ * Append, in one transaction, small records worth about bytes of room (in
+ * two when told SPOOL_AGAIN and again is set). Small ones: a large record
+ * needs a run of free pages, which page counts cannot promise.
+ */
+static int
+append_worth(struct spool *sp, uint64_t bytes, int again, uint64_t *seq)
+{
+	static const char text[100];
+	size_t n = (size_t)(bytes / (sizeof(text) + 34));
+	struct spool_rec *r = calloc(n, sizeof(*r));
+	struct spool_txn *t;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		r[i].kind = KIND_EVENT;
+		r[i].time_ms = 1;
+		r[i].data = text;
+		r[i].len = sizeof(text);
+	}
+	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+	rc = spool_txn_append(t, r, n, seq);
+	if (rc == SPOOL_AGAIN && again) {
+		assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+		assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+		rc = spool_txn_append(t, r, n, seq);
+	}
+	if (rc != SPOOL_OK)
+		print_message("append: %s\n", spool_strerror());
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	free(r);
+	return rc;
+}
+
+/*
+ * The audit's case: under drop_oldest, a request that could not fit even
+ * with every event evicted (dead letters hold the rest) is refused and
+ * evicts nothing; one that fits once events are evicted is promised room
+ * (SPOOL_AGAIN), and only it evicts.
+ */
+static void
+test_drop_oldest_refusal_evicts_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_stats st, before;
+	struct spool_txn *t;
+	uint64_t first, used_dead, seq;
+
+	assert_int_equal(open_spool(f, 1 << 20, 1), SPOOL_OK);
+	append_n(f->sp, 0, 6000, &first);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	for (uint64_t s = first; s < first + 6000; s++)
+		assert_int_equal(spool_txn_bury(t, s, 0, 0, "x", 1), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	used_dead = st.used_bytes;
+	append_n(f->sp, 0, 2000, &first);
+	assert_int_equal(spool_stat(f->sp, &before), SPOOL_OK);
+	assert_int_equal(before.events, 2000);
+	assert_int_equal(before.dead, 6000);
+
+	/* More than the room the dead letters leave. */
+	assert_int_equal(
+	    append_worth(
+	        f->sp, before.limit_bytes - used_dead + 16 * 1024, 1, &seq),
+	    SPOOL_FULL);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_int_equal(st.evicted, before.evicted);
+	assert_int_equal(st.events, before.events);
+	assert_int_equal(st.next_seq, before.next_seq);
+
+	/* Less than that room, more than what is free: it evicts. */
+	assert_int_equal(append_worth(f->sp,
+	                     before.limit_bytes - before.used_bytes +
+	                         (before.used_bytes - used_dead) / 2,
+	                     1, &seq),
+	    SPOOL_OK);
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_true(st.evicted > before.evicted);
+	assert_int_equal(seq, before.next_seq);
+	assert_int_equal(st.events + st.evicted - before.evicted,
+	    st.next_seq - before.next_seq + 2000);
+}
+
+/* Append n records of len bytes in one transaction; the append's result. */
+static int
+append_big(struct spool *sp, size_t n, size_t len, int *rc_commit)
+{
+	struct spool_rec r[4];
+	struct spool_txn *t;
+	char *text = calloc(1, len);
+	uint64_t seq;
+	int rc;
+
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].kind = KIND_EVENT;
+		r[i].time_ms = 1;
+		r[i].data = text;
+		r[i].len = len;
+	}
+	assert_int_equal(spool_txn_begin(sp, &t), SPOOL_OK);
+	rc = spool_txn_append(t, r, n, &seq);
+	*rc_commit = spool_txn_commit(t);
+	free(text);
+	return rc;
+}
+
+#define BIG_REC (700 * 1024)
+
+/*
+ * On a full filesystem, the room deletes free is not usable by the next
+ * transaction (LMDB keeps the last snapshot's pages): appending as much as
+ * was deleted right away must wait a commit (SPOOL_AGAIN), not fail at
+ * commit with ENOSPC, and fits after it.
+ */
+static void
+test_deleted_room_usable_after_next_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_txn *t;
+	uint64_t accepted = 0;
+	int ra = SPOOL_OK, rc;
+
+	if (!f->mounted)
+		skip();
+	assert_int_equal(open_spool(f, 64 << 20, 0), SPOOL_OK);
+	while (ra == SPOOL_OK) {
+		ra = append_big(f->sp, 1, BIG_REC, &rc);
+		assert_int_equal(rc, SPOOL_OK);
+		accepted += ra == SPOOL_OK;
+	}
+	assert_int_equal(ra, SPOOL_FULL);
+	assert_true(accepted >= 4);
+	assert_int_equal(spool_txn_begin(f->sp, &t), SPOOL_OK);
+	for (uint64_t s = 1; s <= 3; s++)
+		assert_int_equal(spool_txn_delete(t, &s, 1), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(t), SPOOL_OK);
+	ra = append_big(f->sp, 2, BIG_REC, &rc);
+	/* Never accepted now and then lost at commit for want of disk. */
+	assert_int_equal(rc, SPOOL_OK);
+	assert_int_equal(ra, SPOOL_AGAIN);
+	ra = append_big(f->sp, 2, BIG_REC, &rc);
+	assert_int_equal(rc, SPOOL_OK);
+	assert_int_equal(ra, SPOOL_OK);
+}
+
+/*
+ * drop_oldest on a full filesystem: the evictions must free real room
+ * before the append's commit. Evicting and appending in one transaction
+ * grew the file by what was evicted and hit ENOSPC at commit.
+ */
+static void
+test_evictions_free_room_before_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_stats st;
+	int ra, rc;
+
+	if (!f->mounted)
+		skip();
+	assert_int_equal(open_spool(f, 64 << 20, 1), SPOOL_OK);
+	for (int i = 0; i < 20; i++) {
+		ra = append_big(f->sp, 1, BIG_REC, &rc);
+		assert_int_equal(rc, SPOOL_OK);
+		if (ra == SPOOL_AGAIN) {
+			ra = append_big(f->sp, 1, BIG_REC, &rc);
+			assert_int_equal(rc, SPOOL_OK);
+		}
+		assert_int_equal(ra, SPOOL_OK);
+	}
+	assert_int_equal(spool_stat(f->sp, &st), SPOOL_OK);
+	assert_true(st.evicted > 0);
+	assert_int_equal(st.events + st.evicted, 20);
+}
+
 static void
 test_second_daemon_refused(void **state)
 {
@@ -524,6 +748,13 @@ main(void)
 	        teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_bury_list_replay_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_drop_oldest_refusal_evicts_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_deleted_room_usable_after_next_commit, setup_8m_fs,
+	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_evictions_free_room_before_commit, setup_8m_fs, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_second_daemon_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
