@@ -306,6 +306,8 @@ static const struct good_case good_cases[] = {
     {"retry_max", "1h", U64(retry_max_ms), HOUR, NULL},
     {"request_timeout", "10s", U64(request_timeout_ms), 10 * SEC, NULL},
     {"ca_file", "/etc/ssl/ca.pem", STR(ca_file), "/etc/ssl/ca.pem"},
+    {"forward_client_key", "yes", INT(forward_client_key), 1, NULL},
+    {"forward_client_key", "no", INT(forward_client_key), 0, NULL},
     {"log_level", "debug", INT(log_level), LOG_LVL_DEBUG, NULL},
     {"log_level", "error", INT(log_level), LOG_LVL_ERROR, NULL},
 };
@@ -433,6 +435,7 @@ static const struct bad_case bad_cases[] = {
     {"retry_max", "2d", "at most 1d"},
     {"request_timeout", "0", "more than 0"},
     {"ca_file", "x\ty", "control character"},
+    {"forward_client_key", "maybe", "yes or no"},
     {"log_level", "verbose", "not debug, info, warn or error"},
     {"log_level", "DEBUG", "not debug, info, warn or error"},
     {"nosuchkey", "1", "unknown key"},
@@ -510,7 +513,7 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 30, "conf_print wrote %d keys, want 30", nkeys);
+	CHECK(nkeys == 31, "conf_print wrote %d keys, want 31", nkeys);
 	free(text);
 	conf_free(c);
 }
@@ -1303,6 +1306,7 @@ test_print_defaults(void **state)
 	                           "retry_max = 5m\n"
 	                           "request_timeout = 30s\n"
 	                           "ca_file = \"\"\n"
+	                           "forward_client_key = no\n"
 	                           "log_level = info\n";
 	struct conf *c = new_conf();
 	char *text = print_conf(c);
@@ -1438,6 +1442,7 @@ set_all_non_default(struct conf *c)
 	    {"retry_max", "1d"},
 	    {"request_timeout", "45s"},
 	    {"ca_file", "ca.pem"},
+	    {"forward_client_key", "yes"},
 	    {"log_level", "error"},
 	};
 	size_t i;
