@@ -6,7 +6,9 @@ DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libevent libevent_pthreads libcjson lmdb libcurl libsystemd
+PKGS := libevent libevent_pthreads libcjson lmdb libcurl libsystemd \
+	libprotobuf-c zlib
+PROTOC_C ?= protoc-c
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -17,9 +19,12 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 
 # Every .c of a module folder is part of the library that both programs and
 # the unit tests link; a folder's main.c is its program's entry point.
-LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c forwarder/*.c) \
+LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c otlp/*.c forwarder/*.c) \
 	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# otlp/trace.proto's C is generated into $(BUILD)/otlp/ (never committed) and
+# compiled into the library; -I$(BUILD) finds "otlp/trace.pb-c.h".
+PB_GEN := otlp/trace.pb-c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/$(PB_GEN).o
 CLI_SRCS := $(wildcard cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -36,10 +41,22 @@ PROGS := $(BUILD)/tracespoold $(if $(CLI_SRCS),$(BUILD)/tracespool)
 
 all: $(PROGS) $(TOOL_BINS)
 
-$(BUILD)/%.o: %.c
+# Any object may include the generated header: it is made first.
+$(BUILD)/%.o: %.c | $(BUILD)/$(PB_GEN).h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+	@$(CC) -I$(BUILD) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c $< -o $@
+
+# One protoc-c run makes both files (a pattern rule's targets are grouped);
+# this rule serves $(BUILD) and $(FUZZ_BUILD) alike.
+%/$(PB_GEN).c %/$(PB_GEN).h: otlp/trace.proto
+	@mkdir -p $*
+	@echo "  PROTOC  $<"
+	@$(PROTOC_C) -I. --c_out=$* $<
+
+$(BUILD)/$(PB_GEN).o: $(BUILD)/$(PB_GEN).c
+	@echo "  CC      $<"
+	@$(CC) -I$(BUILD) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libtracespool.a: $(LIB_OBJS)
 	@rm -f $@
@@ -101,15 +118,22 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c) daemon/event.c daemon/body.c \
-	daemon/jsonscan.c daemon/jsonmem.c
-FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c otlp/*.c) daemon/event.c \
+	daemon/body.c daemon/jsonscan.c daemon/jsonmem.c
+FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) \
+	$(FUZZ_BUILD)/obj/$(PB_GEN).o
 
-$(FUZZ_BUILD)/obj/%.o: %.c
+$(FUZZ_BUILD)/obj/%.o: %.c | $(FUZZ_BUILD)/$(PB_GEN).h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
-	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
-	    $(WARN) -MMD -MP -c $< -o $@
+	@$(FUZZ_CC) -I$(FUZZ_BUILD) $(CPPFLAGS) $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer-no-link $(WARN) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/obj/$(PB_GEN).o: $(FUZZ_BUILD)/$(PB_GEN).c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) -I$(FUZZ_BUILD) $(CPPFLAGS) $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
 $(FUZZ_BUILD)/libtracespool.a: $(FUZZ_OBJS)
 	@rm -f $@
@@ -120,6 +144,8 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 .SECONDARY: $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+# The generated code is kept: objects' .d files name its header.
+.SECONDARY: $(foreach d,$(BUILD) $(FUZZ_BUILD),$(d)/$(PB_GEN).c $(d)/$(PB_GEN).h)
 
 ## fuzz: build the libFuzzer targets (clang) into build/fuzz/
 fuzz: $(FUZZ_BINS)
