@@ -18,6 +18,7 @@
 #include "daemon/httpd.h"
 #include "daemon/jsonmem.h"
 #include "daemon/stats.h"
+#include "otlp/otlp.h"
 #include "spool/spool.h"
 
 /* Seconds a client is told to wait when the spool is full or failing. */
@@ -222,6 +223,15 @@ answer_ok(struct ingest *ing, struct pending *p)
 		}
 		buf_addch(b, '}');
 		break;
+	case KIND_FORM_OTLP: {
+		size_t len;
+		const char *body =
+		    otlp_response_ok(o->otlp_encoding, &len, &ctype);
+
+		/* Possibly zero bytes (protobuf): no buffer needed. */
+		httpd_reply(p->hreq, 200, ctype, NULL, body, len);
+		return;
+	}
 	default:
 		httpd_reply_error(p->hreq, 500, "reply: internal: route form");
 		return;

@@ -14,6 +14,7 @@
 #include "common/kind.h"
 #include "common/log.h"
 #include "forwarder/upstream.h"
+#include "otlp/otlp.h"
 
 /* A Retry-After is honoured beyond retry_max, but never beyond an hour. */
 #define RETRY_AFTER_CAP_MS (3600ULL * 1000)
@@ -646,6 +647,41 @@ check_ok_body(struct fwd *f, const struct upstream_res *res)
 	    res->status, f->reason.data != NULL ? f->reason.data : "");
 }
 
+/*
+ * An OTLP upstream may accept an export and still reject some of its
+ * spans (partial_success). Those are not sent again: the remote said the
+ * spans themselves are bad, so a retry would be rejected the same way.
+ * They are counted and logged. Only the start of the answer is kept
+ * (UPSTREAM_BODY_MAX): a longer one is not parsed.
+ */
+static void
+check_partial(struct fwd *f, const struct spool_item *first,
+    const struct upstream_res *res)
+{
+	enum otlp_encoding enc;
+	int64_t rejected = 0;
+	char msg[256];
+
+	if (first->kind == KIND_SPANS_PB)
+		enc = OTLP_PROTOBUF;
+	else if (first->kind == KIND_SPANS_JSON)
+		enc = OTLP_JSON;
+	else
+		return;
+	if (res->body_len >= UPSTREAM_BODY_MAX ||
+	    otlp_response_parse(enc, res->body, res->body_len, &rejected, msg,
+	        sizeof(msg)) == -1 ||
+	    rejected <= 0)
+		return;
+	log_warnx("forwarder: upstream accepted the export but rejected %lld "
+	          "span%s: %s",
+	    (long long)rejected, rejected == 1 ? "" : "s",
+	    msg[0] != '\0' ? msg : "(no message)");
+	pthread_mutex_lock(&f->mtx);
+	f->stats.spans_partial_rejected += (uint64_t)rejected;
+	pthread_mutex_unlock(&f->mtx);
+}
+
 static void
 rejected(struct fwd *f, size_t i, const struct upstream_res *res)
 {
@@ -690,7 +726,10 @@ send_run(struct fwd *f, size_t n)
 		count_answer(f, res);
 		switch (res->verdict) {
 		case UPSTREAM_DONE:
-			check_ok_body(f, res);
+			check_partial(f, &f->batch.items[r.lo], res);
+			/* A protobuf export's answer is protobuf. */
+			if (f->batch.items[r.lo].kind != KIND_SPANS_PB)
+				check_ok_body(f, res);
 			delivered(f, r.lo, r.hi);
 			top--;
 			break;

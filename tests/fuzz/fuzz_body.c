@@ -16,7 +16,8 @@
  * Each input is one request body. It goes through daemon/body.c's
  * body_take, the very code the daemon runs, once for every JSON route of
  * the kind table (common/kind.c): POST /events, /events/batch,
- * /session/start, /events/model, /events/model/batch and PUT /events.
+ * /session/start, /events/model, /events/model/batch and PUT /events,
+ * and as an OTLP JSON export on /v1/traces.
  * The checks below read the body on their own (cJSON, as an oracle) to
  * find where each record came from.
  *
@@ -426,6 +427,77 @@ route(const struct kind *k, const struct kind_route *r, const cJSON *root,
 	}
 }
 
+/*
+ * The body as an OTLP JSON export on /v1/traces: when accepted with spans,
+ * the one record, put back in brackets, is the body's resourceSpans array,
+ * and counts the spans of the export.
+ */
+static void
+route_otlp_json(
+    const cJSON *root, const char *body, size_t len, struct body_out *out)
+{
+	const struct kind_route *r = NULL;
+	const struct kind *k;
+	struct body_opts opts;
+	struct body_req req;
+	struct buf arr;
+	cJSON *got;
+	char err[512], allow[32];
+	size_t spans = 0;
+	int status;
+
+	k = kind_route("POST", "/v1/traces", &r, allow, sizeof(allow));
+	memset(&opts, 0, sizeof(opts));
+	opts.max_event_bytes = MAX_EVENT_BYTES;
+	opts.max_body_bytes = MAX_EVENT_BYTES * 16;
+	memset(&req, 0, sizeof(req));
+	req.kind = k;
+	req.route = r;
+	req.body = body;
+	req.len = len;
+	req.content_type = "application/json";
+	err[0] = '\0';
+	status = body_take(&opts, &req, out, err, sizeof(err));
+	if (status != 0) {
+		if (out->n != 0 || err[0] == '\0' ||
+		    !json_utf8_valid(err, strlen(err)))
+			violated("a refused export spools nothing and says why",
+			    err);
+		return;
+	}
+	if (root == NULL)
+		violated("an accepted export is one JSON object", NULL);
+	if (out->n == 0)
+		return;
+	body_seal(out, 1);
+	if (out->n != 1 || out->recs[0].kind != KIND_SPANS_JSON ||
+	    out->recs[0].count != out->items)
+		violated(
+		    "an export is one JSON span record with its count", NULL);
+	buf_init(&arr);
+	buf_addch(&arr, '[');
+	buf_add(&arr, out->recs[0].data, out->recs[0].len);
+	buf_addch(&arr, ']');
+	got = cJSON_ParseWithLength(arr.data, arr.len);
+	if (got == NULL ||
+	    !same_value(
+	        got, cJSON_GetObjectItemCaseSensitive(root, "resourceSpans")))
+		violated("the record is the export's resourceSpans", arr.data);
+	for (const cJSON *rs = got->child; rs != NULL; rs = rs->next) {
+		const cJSON *ss, *sp;
+
+		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans"))
+		{
+			cJSON_ArrayForEach(sp, cJSON_GetObjectItem(ss, "spans"))
+			    spans++;
+		}
+	}
+	if (spans != out->items)
+		violated("the record counts the export's spans", arr.data);
+	cJSON_Delete(got);
+	buf_free(&arr);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 
 int
@@ -453,6 +525,7 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 				route(k, r, root, body, len, &out);
 		}
 	}
+	route_otlp_json(root, body, len, &out);
 	body_out_free(&out);
 	cJSON_Delete(root);
 	free(body);

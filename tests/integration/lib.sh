@@ -207,3 +207,24 @@ all_arrived() {
 spool_empty() {
 	[ "$(stat_field spool_events)" = 0 ]
 }
+
+# OTLP exports: otlp_gen writes them (span i of seed S has the span id
+# S as 8 hex digits, then i + 1 as 8), and decodes protobuf bodies.
+OTLP_GEN=${OTLP_GEN:-$BUILD/tests/otlp_gen}
+GEN=$OTLP_GEN
+
+# uploaded_spans: the span ids of every export the upstream answered 2xx,
+# protobuf (decoded by otlp_gen) and JSON alike, one a line.
+uploaded_spans() {
+	jq -r 'select(.answered>=200 and .answered<300 and .path=="/opentelemetry/v1/traces"
+		and (.content_type | startswith("application/x-protobuf"))) | .body_b64' \
+		"$UPSTREAM_LOG" | "$OTLP_GEN" -B | jq -r .span_id
+	jq -r 'select(.answered>=200 and .answered<300 and .path=="/opentelemetry/v1/traces"
+		and (.content_type | startswith("application/json"))) |
+		.body.resourceSpans[].scopeSpans[].spans[].spanId' "$UPSTREAM_LOG"
+}
+# span_ids SEED N: the ids otlp_gen gives the N spans of seed SEED.
+span_ids() {
+	local i
+	for i in $(seq 1 "$2"); do printf '%08x%08x\n' "$1" "$i"; done
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t_crashloop.sh: SIGKILL the daemon at random moments under load, 20+ times; the spool always reopens and every acknowledged event arrives upstream.
+# t_crashloop.sh: SIGKILL the daemon at random moments under load (events and OTLP exports), 20+ times; the spool always reopens and everything acknowledged arrives upstream.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integration/lib.sh
 ts_setup
@@ -15,6 +15,23 @@ export TRACESPOOL_API_KEY=good-key
 "$LOADGEN" -s "$SOCK" -c 4 -r 50 -b 5 -t 120 -n crashloop >"$TMP/acked" 2>"$TMP/loadgen.err" &
 LOADGEN_PID=$!
 TS_PIDS+=("$LOADGEN_PID")
+
+# Beside it, OTLP exports of 3 spans each, one seed per attempt, about 20 a
+# second; a seed answered 200 is acknowledged.
+(
+	seed=1000
+	while :; do
+		seed=$((seed + 1))
+		"$GEN" -n 3 -s "$seed" >"$TMP/otlp.pb" || exit 1
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --unix-socket "$SOCK" \
+			-H 'Content-Type: application/x-protobuf' --data-binary "@$TMP/otlp.pb" \
+			http://ts/v1/traces 2>/dev/null)
+		[ "$code" = 200 ] && echo "$seed" >>"$TMP/otlp_acked"
+		sleep 0.05
+	done
+) &
+OTLP_PID=$!
+TS_PIDS+=("$OTLP_PID")
 
 # early_kill: start the daemon and SIGKILL it within 90 ms, while it opens
 # the spool, recovers and binds the socket.
@@ -66,8 +83,9 @@ check "the daemon was SIGKILLed at least 20 times under load ($kills)" test "$ki
 upstream_ctl '{"mode":"ok"}'
 ts_start_daemon "${FWD[@]}" || { not_ok "the spool opens after the last SIGKILL"; ts_done; }
 sleep 1
-kill -TERM "$LOADGEN_PID" 2>/dev/null
+kill -TERM "$LOADGEN_PID" "$OTLP_PID" 2>/dev/null
 wait "$LOADGEN_PID"
+wait "$OTLP_PID" 2>/dev/null
 summary=$(grep '^loadgen:' "$TMP/loadgen.err" | tail -1)
 echo "# $summary"
 field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$summary"; }
@@ -82,6 +100,15 @@ check "every acknowledged event arrives upstream after $kills SIGKILLs" wait_for
 missing=$(missing_ids | wc -l)
 check_eq "no acknowledged event_id is missing upstream ($nacked acknowledged)" 0 "$missing"
 [ "$missing" -eq 0 ] || missing_ids | head -5 | sed 's/^/#   missing: /'
+notlp=$(wc -l <"$TMP/otlp_acked" 2>/dev/null || echo 0)
+check "OTLP exports were acknowledged between the kills ($notlp)" test "$notlp" -ge 20
+otlp_missing() {
+	comm -23 <(while read -r s; do span_ids "$s" 3; done <"$TMP/otlp_acked" | sort -u) \
+		<(uploaded_spans | sort -u)
+}
+otlp_all_arrived() { [ "$(otlp_missing | wc -l)" -eq 0 ]; }
+check "every span of every acknowledged export arrives upstream" wait_for 60 otlp_all_arrived
+otlp_missing | head -5 | sed 's/^/#   missing span: /'
 check "the spool drains once the upstream has everything" wait_for 20 spool_empty
 arrived=$(uploaded_ids | wc -l)
 echo "# acknowledged $nacked, arrived upstream $arrived (duplicates $((arrived - $(uploaded_ids | sort -u | wc -l))), from batches in flight at a kill)"

@@ -40,7 +40,7 @@ await tracer.enrichSession({ metadata: { finished: true } });
 const log = await waitFor(logPath, (l) => {
   const spans = tracesLog(l).flatMap(spansOf);
   return spans.some((s) => s.name.includes("answer")) && spans.some((s) => s.name.includes("lookup")) &&
-    l.some((r) => r.method === "PUT");
+    l.some((r) => r.method === "PUT" && r.body?.event_id === tracer.sessionId);
 }, 20000);
 
 const traces = tracesLog(log);
@@ -70,8 +70,9 @@ const sessIdx = log.findIndex((r) => r.path === "/session/start");
 const firstSpan = log.findIndex((r) => r.path === "/opentelemetry/v1/traces");
 check(sessIdx >= 0 && sessIdx < firstSpan, "the session start reaches the upstream before the spans",
   `session at ${sessIdx}, first spans at ${firstSpan}`);
-const upd = log.find((r) => r.method === "PUT" && r.path === "/events");
-check(upd !== undefined && upd.body?.event_id === tracer.sessionId,
+const upd = log.find((r) => r.method === "PUT" && r.path === "/events" &&
+  r.body?.event_id === tracer.sessionId);
+check(upd !== undefined && upd.body?.metadata?.finished === true,
   "the session's enrichment arrives as PUT /events", JSON.stringify(upd?.body ?? null).slice(0, 200));
 const seen = new Set();
 const dups = spans.filter((s) => (seen.has(s.spanId) ? true : (seen.add(s.spanId), false)));

@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+
+#include "otlp/pb.h"
+#include "otlp/trace.pb-c.h"
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -42,10 +45,11 @@ enum mode {
 	MODE_NOTJSON,     /* 200 "hello" */
 	MODE_REDIRECT,    /* 302 to /elsewhere */
 	MODE_DELAY,       /* the ok answer, ms milliseconds late */
+	MODE_PARTIAL,     /* OTLP: 200 with partial_success of status spans */
 };
 
 static const char *const mode_names[] = {"ok", "status", "auth", "reject_name",
-    "stall", "reset", "truncated", "notjson", "redirect", "delay"};
+    "stall", "reset", "truncated", "notjson", "redirect", "delay", "partial"};
 
 struct fake {
 	struct event_base *base;
@@ -242,11 +246,61 @@ names_match(cJSON *ev, const char *name)
 	return cJSON_IsString(n) && strcmp(n->valuestring, name) == 0;
 }
 
+/* 1 when an OTLP export (protobuf raw, or JSON body) has a span named name. */
 static int
-holds_name(cJSON *body, const char *path, const char *name)
+otlp_holds_name(cJSON *body, const char *raw, size_t rawlen, const char *name)
+{
+	Otlp__ExportTraceServiceRequest *r;
+	struct otlp_pb *pb;
+	cJSON *rs, *ss, *sp, *n;
+	char err[256];
+	int found = 0;
+
+	if (body != NULL) {
+		cJSON_ArrayForEach(
+		    rs, cJSON_GetObjectItem(body, "resourceSpans"))
+		{
+			cJSON_ArrayForEach(
+			    ss, cJSON_GetObjectItem(rs, "scopeSpans"))
+			{
+				cJSON_ArrayForEach(
+				    sp, cJSON_GetObjectItem(ss, "spans"))
+				{
+					n = cJSON_GetObjectItem(sp, "name");
+					found |= cJSON_IsString(n) &&
+					    strcmp(n->valuestring, name) == 0;
+				}
+			}
+		}
+		return found;
+	}
+	if (otlp_pb_decode(raw, rawlen, 64 * rawlen + 4096, &pb, err,
+	        sizeof(err)) != OTLP_OK)
+		return 0;
+	r = otlp_pb_request(pb);
+	for (size_t i = 0; i < r->n_resource_spans; i++) {
+		Otlp__ResourceSpans *x = r->resource_spans[i];
+
+		for (size_t j = 0; j < x->n_scope_spans; j++) {
+			Otlp__ScopeSpans *y = x->scope_spans[j];
+
+			for (size_t k = 0; k < y->n_spans; k++)
+				found |= strcmp(y->spans[k]->name, name) == 0;
+		}
+	}
+	otlp_pb_free(pb);
+	return found;
+}
+
+static int
+holds_name(cJSON *body, const char *path, const char *name, const char *raw,
+    size_t rawlen)
 {
 	cJSON *a, *ev;
 	int n;
+
+	if (strcmp(path, "/opentelemetry/v1/traces") == 0)
+		return otlp_holds_name(body, raw, rawlen, name);
 
 	if ((a = events_of(body, path, &n)) != NULL) {
 		cJSON_ArrayForEach(ev, a)
@@ -346,6 +400,49 @@ answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
 	}
 	reply_json(req, 200, o);
 	return 200;
+}
+
+/*
+ * An ExportTraceServiceResponse whose partial_success rejects fk->status
+ * spans, in the request's encoding.
+ */
+static void
+answer_partial(struct fake *fk, struct evhttp_request *req, int json)
+{
+	Otlp__ExportTraceServiceResponse r =
+	    OTLP__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+	Otlp__ExportTracePartialSuccess ps =
+	    OTLP__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+	struct evbuffer *out = evbuffer_new();
+	uint8_t buf[256];
+	char text[256];
+	size_t n;
+
+	if (out == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (json) {
+		snprintf(text, sizeof(text),
+		    "{\"partialSuccess\":{\"rejectedSpans\":\"%d\","
+		    "\"errorMessage\":\"fake: %d spans rejected\"}}",
+		    fk->status, fk->status);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/json");
+		evbuffer_add(out, text, strlen(text));
+	} else {
+		snprintf(
+		    text, sizeof(text), "fake: %d spans rejected", fk->status);
+		ps.rejected_spans = fk->status;
+		ps.error_message = text;
+		r.partial_success = &ps;
+		n = otlp__export_trace_service_response__pack(&r, buf);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/x-protobuf");
+		evbuffer_add(out, buf, n);
+	}
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
 }
 
 static void
@@ -566,7 +663,7 @@ handle(struct evhttp_request *req, void *arg)
 		}
 		break;
 	case MODE_REJECT_NAME:
-		if (holds_name(body, path, fk->name)) {
+		if (holds_name(body, path, fk->name, raw, len)) {
 			char err[600];
 
 			status = fk->status;
@@ -620,6 +717,15 @@ handle(struct evhttp_request *req, void *arg)
 		status = 500;
 		reply(req, 500,
 		    "{\"success\":false,\"error\":\"out of memory\"}");
+		break;
+	case MODE_PARTIAL:
+		if (strcmp(path, "/opentelemetry/v1/traces") == 0) {
+			status = 200;
+			answer_partial(fk, req, body != NULL);
+			fk->events++;
+		} else {
+			status = answer_ok(fk, req, method, path, body);
+		}
 		break;
 	default:
 		status = answer_ok(fk, req, method, path, body);

@@ -14,7 +14,8 @@
 
 /*
  * Writing: otlp_gen [-j] [-z gzip|deflate] [-n SPANS] [-r RESOURCES]
- * [-s SEED] [-a KEY=VALUE]... [-t TRACE_ID_HEX] writes one export to
+ * [-s SEED] [-a KEY=VALUE]... [-t TRACE_ID_HEX] [-N NAME] writes one
+ * export to
  * stdout: protobuf, or with -j the OTLP JSON mapping (hex ids, 64-bit
  * integers as strings); -z compresses it. SPANS (default 3) are spread over
  * RESOURCES (default 1) resource_spans of one scope_spans each, the first
@@ -25,7 +26,8 @@
  * 0000000000000001; span i (0-based, counted across the export) has the
  * span_id of the seed's low 32 bits as 8 hex digits followed by i + 1 as 8;
  * span 0 has no parent, every other span has span 0 as its parent; every
- * third span (i % 3 == 2) links to span i - 1 of the same trace.
+ * third span (i % 3 == 2) links to span i - 1 of the same trace. Span i
+ * is named "NAME i" (NAME: llm.chat).
  *
  * Each span carries gen_ai.* attributes (system, model, token counts,
  * temperature, a prompt), non-ASCII text ("héllo ✓ 日本"), a bool, an
@@ -38,7 +40,9 @@
  * "attributes":{key:value,...},"events":[{"name":...,"attributes":{...}}]}
  * with values as plain JSON (an int_value as a number, bytes as hex).
  * -D does the same on a concatenation of exports: repeated fields
- * concatenate, so that is one export of all their spans.
+ * concatenate, so that is one export of all their spans. -B reads lines of
+ * base64, each one export (as tests/tools/fake_upstream logs a body), and
+ * prints the spans of all.
  *
  * Exit 0, 1 on a failure (undecodable input, out of memory), 2 on a usage
  * error.
@@ -56,6 +60,7 @@ struct opts {
 	const char *extra[MAX_EXTRA];
 	size_t nextra;
 	unsigned char trace_id[16];
+	const char *name; /* span i is named "<name> <i>" */
 };
 
 static void *
@@ -220,7 +225,7 @@ make_span(const struct opts *o, unsigned long i)
 		span_id(o, 0, id);
 		s->parent_span_id = bytes_of(id, 8);
 	}
-	snprintf(text, sizeof(text), "llm.chat %lu", i);
+	snprintf(text, sizeof(text), "%s %lu", o->name, i);
 	s->name = xstrdup(text);
 	s->kind = OTLP__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
 	s->start_time_unix_nano = BASE_TIME + (uint64_t)i * 1000000;
@@ -668,32 +673,19 @@ print_span(struct buf *b, const Otlp__Span *s)
 	fwrite(b->data, 1, b->len, stdout);
 }
 
+/* Print the spans of the protobuf export in[0..len) as JSON lines. */
 static int
-decode(const char *path)
+decode_buf(const char *in, size_t len)
 {
-	FILE *f = stdin;
-	struct buf in, line;
+	struct buf line;
 	struct otlp_pb *pb;
 	Otlp__ExportTraceServiceRequest *req;
-	char chunk[65536], err[512];
-	size_t n, r, j, k;
+	char err[512];
+	size_t r, j, k;
 
-	if (path != NULL && (f = fopen(path, "rb")) == NULL) {
-		perror(path);
-		return 1;
-	}
-	buf_init(&in);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_add(&in, chunk, n) == -1) {
-			fprintf(stderr, "otlp_gen: out of memory\n");
-			return 1;
-		}
-	if (f != stdin)
-		fclose(f);
-	if (otlp_pb_decode(in.data, in.len, (size_t)1 << 30, &pb, err,
-	        sizeof(err)) != OTLP_OK) {
+	if (otlp_pb_decode(in, len, (size_t)1 << 30, &pb, err, sizeof(err)) !=
+	    OTLP_OK) {
 		fprintf(stderr, "otlp_gen: %s\n", err);
-		buf_free(&in);
 		return 1;
 	}
 	req = otlp_pb_request(pb);
@@ -708,8 +700,87 @@ decode(const char *path)
 		}
 	buf_free(&line);
 	otlp_pb_free(pb);
+	return 0;
+}
+
+static int
+decode(const char *path)
+{
+	FILE *f = stdin;
+	struct buf in;
+	char chunk[65536];
+	size_t n;
+	int rc;
+
+	if (path != NULL && (f = fopen(path, "rb")) == NULL) {
+		perror(path);
+		return 1;
+	}
+	buf_init(&in);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(&in, chunk, n) == -1) {
+			fprintf(stderr, "otlp_gen: out of memory\n");
+			return 1;
+		}
+	if (f != stdin)
+		fclose(f);
+	rc = decode_buf(in.data != NULL ? in.data : "", in.len);
 	buf_free(&in);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return rc == 0 && fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* The value of a base64 digit, or -1. */
+static int
+b64_digit(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * -B: every line of stdin is one export in base64 (as the fake upstream
+ * logs them): the spans of all, in one process.
+ */
+static int
+decode_b64_lines(void)
+{
+	struct buf out;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc = 0;
+
+	buf_init(&out);
+	while ((n = getline(&line, &cap, stdin)) != -1) {
+		unsigned v = 0, bits = 0;
+
+		buf_reset(&out);
+		for (ssize_t i = 0; i < n; i++) {
+			int d = b64_digit((unsigned char)line[i]);
+
+			if (d < 0)
+				continue;
+			v = (v << 6) | (unsigned)d;
+			bits += 6;
+			if (bits >= 8) {
+				bits -= 8;
+				buf_addch(&out, (char)((v >> bits) & 0xff));
+			}
+		}
+		rc |= decode_buf(out.data != NULL ? out.data : "", out.len);
+	}
+	free(line);
+	buf_free(&out);
+	return rc == 0 && fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int
@@ -717,8 +788,9 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: otlp_gen [-j] [-z gzip|deflate] [-n SPANS] [-r RESOURCES] "
-	    "[-s SEED] [-a KEY=VALUE]... [-t TRACE_ID_HEX]\n"
-	    "       otlp_gen -d|-D [FILE]\n");
+	    "[-s SEED] [-a KEY=VALUE]... [-t TRACE_ID_HEX] [-N NAME]\n"
+	    "       otlp_gen -d|-D [FILE]\n"
+	    "       otlp_gen -B\n");
 	return 2;
 }
 
@@ -744,7 +816,8 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.spans = 3;
 	o.resources = 1;
-	while ((ch = getopt(argc, argv, "jz:n:r:s:a:t:dD")) != -1) {
+	o.name = "llm.chat";
+	while ((ch = getopt(argc, argv, "jz:n:r:s:a:t:N:dDB")) != -1) {
 		switch (ch) {
 		case 'j':
 			o.json = 1;
@@ -774,6 +847,9 @@ main(int argc, char **argv)
 				return usage();
 			o.extra[o.nextra++] = optarg;
 			break;
+		case 'N':
+			o.name = optarg;
+			break;
 		case 't':
 			if (hex_id(optarg, o.trace_id, 16) == -1)
 				return usage();
@@ -783,10 +859,15 @@ main(int argc, char **argv)
 		case 'D':
 			dec = 1;
 			break;
+		case 'B':
+			dec = 2;
+			break;
 		default:
 			return usage();
 		}
 	}
+	if (dec == 2)
+		return decode_b64_lines();
 	if (dec)
 		return decode(optind < argc ? argv[optind] : NULL);
 	if (optind != argc || o.resources == 0)

@@ -5,11 +5,15 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/kind.h"
 #include "spool/spool.h"
 
 /*
  * Usage: spool_dump SPOOL_DIR [dead]. Each line: {"seq":N,"kind":K,
- * "time_ms":T,"event":<the stored JSON>}; with "dead", the dead letters as
+ * "time_ms":T,"count":C,"has_auth":B,"event":<the stored JSON>}, where a
+ * protobuf span record has "protobuf_bytes":N and a JSON one
+ * "resourceSpans":[...] instead of "event" (a client key is never printed);
+ * with "dead", the dead letters as
  * {"id":N,"seq":S,"status":C,"attempts":A,"reason":"...","event":...}.
  */
 int
@@ -74,13 +78,23 @@ main(int argc, char **argv)
 		}
 		if (b.n == 0)
 			break;
-		for (size_t i = 0; i < b.n; i++)
+		for (size_t i = 0; i < b.n; i++) {
+			const struct spool_item *it = &b.items[i];
+
 			printf("{\"seq\":%llu,\"kind\":%u,\"time_ms\":%llu,"
-			       "\"event\":%s}\n",
-			    (unsigned long long)b.items[i].seq,
-			    (unsigned)b.items[i].kind,
-			    (unsigned long long)b.items[i].time_ms,
-			    b.items[i].data);
+			       "\"count\":%u,\"has_auth\":%s,",
+			    (unsigned long long)it->seq, (unsigned)it->kind,
+			    (unsigned long long)it->time_ms,
+			    (unsigned)it->count,
+			    it->auth != NULL ? "true" : "false");
+			/* Span records: protobuf by size, JSON as its array. */
+			if (it->kind == KIND_SPANS_PB)
+				printf("\"protobuf_bytes\":%zu}\n", it->len);
+			else if (it->kind == KIND_SPANS_JSON)
+				printf("\"resourceSpans\":[%s]}\n", it->data);
+			else
+				printf("\"event\":%s}\n", it->data);
+		}
 		from = b.items[b.n - 1].seq + 1;
 	}
 	spool_batch_free(&b);
