@@ -272,6 +272,9 @@ take_event(struct ingest *ing, struct pending *p, const cJSON *val,
 		text = json_trim(val->valuestring, &len);
 		if (len > conf->max_event_bytes)
 			goto too_big;
+		if (json_check_embedded(
+		        raw, rawlen, val->valuestring, name, err, errlen) == -1)
+			return 400;
 		inner = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 		if (inner == NULL || end != text + len) {
 			snprintf(err, errlen,
@@ -436,11 +439,12 @@ parse_body(
 {
 	const char *end = NULL;
 	cJSON *root;
-	char msg[96];
+	char msg[160];
 	size_t rest;
 
-	if (!json_utf8_valid(body, len)) {
-		reply_error(ing, req, 400, "body: invalid UTF-8");
+	/* Strict RFC 8259, UTF-8 included: what cJSON lets by is refused. */
+	if (json_check(body, len, "body", msg, sizeof(msg)) == -1) {
+		reply_error(ing, req, 400, msg);
 		return NULL;
 	}
 	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
