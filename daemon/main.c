@@ -687,6 +687,7 @@ run(struct daemon *d)
 	ingest_set_fwd(d->ing, f);
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = d->conf->max_body_bytes;
+	lim.max_buffered = d->conf->max_buffered_bytes;
 	lim.max_header = d->conf->max_header_bytes;
 	lim.max_conns = conns_cap(d->conf->max_connections);
 	lim.header_timeout_ms = (unsigned)d->conf->header_timeout_ms;
