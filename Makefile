@@ -119,7 +119,7 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c otlp/*.c) daemon/event.c \
-	daemon/body.c daemon/jsonscan.c daemon/jsonmem.c
+	daemon/body.c daemon/jsonscan.c daemon/jsonmem.c daemon/httpd.c
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) \
 	$(FUZZ_BUILD)/obj/$(PB_GEN).o
 

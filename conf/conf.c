@@ -108,6 +108,8 @@ static const struct conf_key conf_keys[] = {
         NULL},
     {"max_event_bytes", T_SIZE, OFF(max_event_bytes), "1M", 1, GIB, 0, NULL},
     {"max_body_bytes", T_SIZE, OFF(max_body_bytes), "16M", 1, GIB, 0, NULL},
+    {"max_buffered_bytes", T_SIZE, OFF(max_buffered_bytes), "64M", 1, 64 * GIB,
+        0, NULL},
     {"default_project", T_STRING, OFF(default_project), "", 0, 0, 0, NULL},
     {"spool_dir", T_STRING, OFF(spool_dir), "/var/lib/tracespool", 0, 0,
         F_NONEMPTY, NULL},
@@ -1246,6 +1248,13 @@ conf_check(const struct conf *c, report_fn *report, void *arg)
 		report_msg(report, arg,
 		    "max_event_bytes: must not be larger than max_body_bytes "
 		    "(an event arrives in one request body)");
+		errors++;
+	}
+	if (c->max_buffered_bytes < c->max_body_bytes) {
+		report_msg(report, arg,
+		    "max_buffered_bytes: must not be smaller than "
+		    "max_body_bytes (a body of max_body_bytes would never "
+		    "fit)");
 		errors++;
 	}
 	if (c->listen_tcp[0] != '\0' && !c->listen_tcp_allow_remote) {

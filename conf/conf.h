@@ -35,6 +35,7 @@ struct conf {
 	int listen_tcp_allow_remote; /* yes/no */
 	uint64_t max_event_bytes;
 	uint64_t max_body_bytes;
+	uint64_t max_buffered_bytes; /* bodies held at once, all clients */
 	/* additions: per-connection limits (see conf/tracespoold.conf) */
 	uint64_t max_connections;
 	uint64_t max_header_bytes;

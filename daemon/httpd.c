@@ -7,10 +7,12 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +52,45 @@
  * same burst has time to send its request, a request the loop has not
  * read yet is never dropped, and an active keep-alive client keeps its
  * connection. When none qualifies, accepting stops until one does or a
- * slot frees. Connections in the middle of a request are never taken:
- * those are bounded by header_timeout and body_timeout.
+ * slot frees. Connections in the middle of a request are never dropped:
+ * those are bounded by header_timeout and body_timeout. But a client
+ * that trickles valid requests and starts the next at once is never idle,
+ * so while accepting is stopped a timer looks every HTTPD_WAIT_POLL_MS
+ * for clients waiting in a listener's backlog, and when one waits it
+ * retires every connection: each closes after its next reply, which says
+ * "Connection: close". Under that pressure each connection serves one
+ * request per turn, and the first freed slot goes to the one waiting
+ * longest (the backlog is FIFO). A request that has been arriving for
+ * evict_busy_ms or more is not waited for: at each look the oldest such
+ * is answered 503 with Retry-After and closed at once (a local client
+ * sends a request in milliseconds; one that trickles it holds a slot
+ * that a waiting client needs). So nobody waits much longer than
+ * evict_busy_ms for a slot.
+ *
+ * A connection's socket is closed by conn_close_socket at once: libevent's
+ * own close (BEV_OPT_CLOSE_ON_FREE) runs on a later loop turn, and the
+ * listener, which accepts in a loop, would meanwhile take more
+ * descriptors than the cap, up to EMFILE for everything else.
+ *
+ * Reading stops whenever nothing would be parsed: while a reply waits
+ * for a slow client (WRITE), and in HANDLER once HTTPD_INPUT_MAX of
+ * pipelined input is buffered. libevent calls the read callback again at
+ * once while the input is at its high watermark and reading is on, so a
+ * connection that cannot consume would spin the loop.
+ *
+ * Request bodies held at once are bounded over all connections by
+ * max_buffered: a body that would pass it is refused 503 with Retry-After
+ * before it is read (or, chunked, when it grows past it). Each connection
+ * also holds at most HTTPD_INPUT_MAX of unparsed input and
+ * HTTPD_KEEP_BUF of buffers kept for its next request.
+ *
+ * Strictness beyond http_parser, which is lenient where it is not built
+ * with HTTP_PARSER_STRICT: the request line must be METHOD SP TARGET SP
+ * HTTP/d.d CRLF (no "HTTX/1.1", no line without a version), chunk data
+ * must end with CRLF, chunk sizes and extensions follow RFC 9112, and
+ * trailers count against max_header with the request line and headers.
+ * Both are checked over the bytes the parser consumed (scan_head,
+ * scan_chunked), after each http_parser_execute.
  *
  * Peers of a Unix listener may be restricted by uid and gid
  * (httpd_set_peers). The check is made once, at accept; a refused peer's
@@ -70,10 +109,21 @@
 
 /* Bytes per read(2): large bodies arrive in fewer loop turns. */
 #define HTTPD_READ_MAX (128 * 1024)
+/*
+ * Unparsed input a connection holds at most (the read high watermark):
+ * pipelined requests beyond it wait in the socket.
+ */
+#define HTTPD_INPUT_MAX HTTPD_READ_MAX
 /* Queued reply bytes above which a connection stops parsing until drained. */
 #define HTTPD_OUT_HIGH (64 * 1024)
 /* Per-connection buffers grown past this are freed after each request. */
-#define HTTPD_KEEP_BUF (256 * 1024)
+#define HTTPD_KEEP_BUF (64 * 1024)
+/* How often, at the cap, the backlog is looked at for waiting clients. */
+#define HTTPD_WAIT_POLL_MS 20
+/* The default of evict_busy_ms. */
+#define HTTPD_EVICT_BUSY_MS 200
+/* Retry-After of a body refused for max_buffered, in seconds. */
+#define HTTPD_BUDGET_RETRY "1"
 /* Accepting pauses this long after accept(2) fails (EMFILE, ENFILE...). */
 #define HTTPD_ACCEPT_PAUSE_MS 100
 /* How long input is discarded after an error reply before closing. */
@@ -105,6 +155,35 @@ enum hdr_state {
 	HS_VALUE,
 };
 
+/* Where scan_head is in a request line. */
+enum rl_state {
+	RL_START, /* empty lines may come first (RFC 9112 2.2) */
+	RL_METHOD,
+	RL_TARGET_START,
+	RL_TARGET,
+	RL_VERSION, /* "HTTP/d.d", rl_i bytes of it seen */
+	RL_CR,
+	RL_LF,
+	RL_DONE,
+};
+
+/* Where scan_chunked is in a chunked body (RFC 9112 7.1). */
+enum ck_state {
+	CK_SIZE_START, /* the first hex digit of a chunk size */
+	CK_SIZE,
+	CK_BWS,     /* white space after the size, before ';' */
+	CK_EXT,     /* ';' seen: extensions up to CR */
+	CK_SIZE_LF, /* CR seen after the size line */
+	CK_DATA,    /* ck_left bytes of data to come */
+	CK_DATA_CR, /* the CR after the data */
+	CK_DATA_LF, /* the LF after the data */
+	CK_TRAILER, /* at the start of a trailer line, or the final CRLF */
+	CK_TRAILER_LINE,
+	CK_TRAILER_LF,
+	CK_END_LF, /* the LF of the final CRLF */
+	CK_DONE,
+};
+
 struct httpd_conn;
 
 struct httpd_req {
@@ -133,6 +212,12 @@ struct httpd_conn {
 	size_t val_start; /* offset of the current value in req.hdrs */
 	int err_status;   /* set by a parser callback that stops parsing */
 	const char *err_msg;
+	size_t charged;           /* body bytes counted in h->buffered */
+	enum rl_state rl;         /* request line check */
+	unsigned rl_i;            /* bytes of "HTTP/d.d" seen */
+	enum ck_state ck;         /* chunked framing check */
+	uint64_t ck_left;         /* chunk data bytes to come */
+	unsigned ck_digits;       /* of the chunk size */
 	unsigned got_hdrs : 1;    /* on_headers_complete ran */
 	unsigned got_msg : 1;     /* on_message_complete ran */
 	unsigned in_parse : 1;    /* conn_parse is on the stack */
@@ -144,6 +229,13 @@ struct httpd_conn {
 	unsigned dead : 1;        /* socket gone, request with the handler */
 	unsigned in_idle : 1;     /* on h->idle */
 	unsigned refused : 1;     /* the peer is not allowed: 403, close */
+	uint64_t req_since;       /* monotonic ms, the request's first byte */
+	unsigned reading : 1;     /* EV_READ enabled */
+	unsigned retire : 1;      /* close after the next reply */
+	unsigned tcp : 1;         /* from a TCP listener: browser checks */
+	unsigned any_ip : 1;      /* ...bound to a non-loopback address */
+	unsigned chunked : 1;     /* the body is chunked: scan_chunked */
+	unsigned skip_lf : 1;     /* the LF before the body is re-read */
 	uint64_t idle_since;      /* monotonic ms, when it joined h->idle */
 	TAILQ_ENTRY(httpd_conn) entry;
 	TAILQ_ENTRY(httpd_conn) idle_entry;
@@ -155,6 +247,7 @@ struct httpd_listener {
 	struct httpd *h;
 	struct evconnlistener *lev;
 	int is_unix;
+	int any_ip; /* TCP, bound to an address that is not loopback */
 	LIST_ENTRY(httpd_listener) entry;
 };
 
@@ -174,6 +267,7 @@ struct httpd {
 	struct conn_list idle;    /* IDLE with nothing queued, oldest first */
 	struct event *accept_ev;  /* ends an accept pause */
 	struct event *evict_ev;   /* when the oldest IDLE one may be evicted */
+	struct event *busy_ev;    /* at the cap: does a client wait? */
 	struct event *idle_ev;    /* runs on_idle */
 	struct buf scratch;       /* error bodies */
 	struct buf hdrbuf;        /* reply headers too long for the stack */
@@ -187,6 +281,7 @@ struct httpd {
 	void *idle_arg;
 	id_t *uids, *gids; /* allowed peers; none of either: anyone */
 	size_t nuids, ngids;
+	size_t buffered;        /* bodies counted against max_buffered */
 	uint64_t refuse_log_ms; /* when a refusal was last logged */
 	unsigned refuse_quiet;  /* refusals not logged since */
 	struct httpd_stats st;
@@ -199,6 +294,8 @@ static int on_header_value(http_parser *, const char *, size_t);
 static int on_headers_complete(http_parser *);
 static int on_body(http_parser *, const char *, size_t);
 static int on_message_complete(http_parser *);
+static void conn_parse_error(
+    struct httpd_conn *c, enum http_errno e, int status);
 
 static const http_parser_settings parser_settings = {
     .on_message_begin = on_message_begin,
@@ -283,6 +380,13 @@ httpd_update_accept(struct httpd *h)
 			tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
 			evtimer_add(h->evict_ev, &tv);
 		}
+		if (!evtimer_pending(h->busy_ev, NULL)) {
+			tv.tv_sec = 0;
+			tv.tv_usec = HTTPD_WAIT_POLL_MS * 1000;
+			evtimer_add(h->busy_ev, &tv);
+		}
+	} else {
+		evtimer_del(h->busy_ev);
 	}
 	if (want == h->accepting)
 		return;
@@ -338,6 +442,85 @@ httpd_evict_cb(evutil_socket_t fd, short what, void *arg)
 	httpd_update_accept(h);
 }
 
+/* 1 when a client waits in the backlog of a listener. */
+static int
+httpd_client_waits(struct httpd *h)
+{
+	struct httpd_listener *l;
+	struct pollfd pfd;
+
+	LIST_FOREACH(l, &h->listeners, entry)
+	{
+		pfd.fd = evconnlistener_get_fd(l->lev);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A request arriving too slowly while a client waits for its slot: answer
+ * 503 with Retry-After and close once written, without lingering (the
+ * slot is what is wanted).
+ */
+static void
+conn_cut(struct httpd_conn *c, uint64_t age_ms)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg),
+	    "request: not received within %llu ms while other clients wait "
+	    "for a connection; retry",
+	    (unsigned long long)age_ms);
+	c->h->st.cut++;
+	c->close_after = 1;
+	c->req.pending = 1;
+	httpd_reply_error_hdrs(&c->req, 503, "Retry-After: 1\r\n", msg);
+}
+
+/*
+ * At the cap with no idle connection to take: when a client waits, retire
+ * every connection (each closes after its next reply), and cut the
+ * request arriving longest if that is evict_busy_ms or more, so that
+ * connections kept busy, slowly or not, cannot keep the newcomer out.
+ */
+static void
+httpd_busy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct httpd *h = arg;
+	struct httpd_conn *c, *slow = NULL;
+	uint64_t now = clock_mono_ms();
+	unsigned n = 0;
+
+	(void)fd;
+	(void)what;
+	if (!h->accepting && !h->stopped && httpd_at_cap(h) &&
+	    httpd_client_waits(h)) {
+		TAILQ_FOREACH(c, &h->conns, entry)
+		{
+			if ((c->phase == PH_HEADER || c->phase == PH_BODY) &&
+			    !c->in_parse &&
+			    (slow == NULL || c->req_since < slow->req_since))
+				slow = c;
+			if (c->retire || c->close_after)
+				continue;
+			c->retire = 1;
+			n++;
+		}
+		h->st.retired += n;
+		if (n > 0)
+			log_debug("httpd: %u connections open and a client "
+			          "waits: %u will close after their reply",
+			    (unsigned)h->st.conns_open, n);
+		if (slow != NULL &&
+		    now - slow->req_since >= h->lim.evict_busy_ms)
+			conn_cut(slow, now - slow->req_since);
+	}
+	httpd_update_accept(h);
+}
+
 /*
  * Join or leave h->idle, the connections that may give their slot to a new
  * one at max_conns. At the cap, the listener follows.
@@ -360,6 +543,19 @@ conn_idle_set(struct httpd_conn *c, int on)
 		httpd_update_accept(h);
 }
 
+/* Read the socket or not (EV_READ), remembering which. */
+static void
+conn_read(struct httpd_conn *c, int on)
+{
+	if (on == (int)c->reading)
+		return;
+	c->reading = on;
+	if (on)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
+}
+
 static void
 conn_set_phase(struct httpd_conn *c, enum conn_phase ph)
 {
@@ -372,6 +568,7 @@ conn_set_phase(struct httpd_conn *c, enum conn_phase ph)
 	case PH_IDLE:
 		tv = h->tv_idle;
 		c->hdr_bytes = 0;
+		c->rl = RL_START;
 		break;
 	case PH_HEADER:
 		tv = h->tv_header;
@@ -388,19 +585,68 @@ conn_set_phase(struct httpd_conn *c, enum conn_phase ph)
 		tv = h->tv_linger;
 		break;
 	}
+	/* Nothing is parsed while a reply waits for the client. */
+	if (ph == PH_WRITE)
+		conn_read(c, 0);
+	else if (ph != PH_HANDLER && !c->rd_eof && !c->close_after)
+		conn_read(c, 1);
 	if (tv != NULL)
 		evtimer_add(c->timer, tv);
 	else
 		evtimer_del(c->timer);
 }
 
+/*
+ * Free c's bufferevent and close its socket now. (Closing on free is
+ * libevent's to do on a later loop turn; until then the descriptor would
+ * count against RLIMIT_NOFILE while its slot looks free.) Its events are
+ * deleted first, so that a new connection given the same descriptor
+ * number is watched afresh.
+ */
+static void
+conn_close_socket(struct httpd_conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	c->reading = 0;
+	if (fd != -1)
+		close(fd);
+}
+
+/* Count c's body as bytes against max_buffered. 0, or -1 past it. */
+static int
+conn_charge(struct httpd_conn *c, size_t bytes)
+{
+	struct httpd *h = c->h;
+
+	if (bytes <= c->charged)
+		return 0;
+	if (h->lim.max_buffered != 0 &&
+	    bytes - c->charged > h->lim.max_buffered - h->buffered)
+		return -1;
+	h->buffered += bytes - c->charged;
+	c->charged = bytes;
+	return 0;
+}
+
+static void
+conn_uncharge(struct httpd_conn *c)
+{
+	c->h->buffered -= c->charged;
+	c->charged = 0;
+}
+
 static void
 conn_destroy(struct httpd_conn *c)
 {
 	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+		conn_close_socket(c);
 	if (c->timer != NULL)
 		event_free(c->timer);
+	conn_uncharge(c);
 	buf_free(&c->req.url);
 	buf_free(&c->req.hdrs);
 	buf_free(&c->req.body);
@@ -433,8 +679,7 @@ conn_kill(struct httpd_conn *c)
 
 	TAILQ_REMOVE(&h->conns, c, entry);
 	h->st.conns_open--;
-	bufferevent_free(c->bev);
-	c->bev = NULL;
+	conn_close_socket(c);
 	event_free(c->timer);
 	c->timer = NULL;
 	c->dead = 1;
@@ -518,22 +763,31 @@ static void
 conn_finish(struct httpd_conn *c)
 {
 	c->close_after = 1;
-	bufferevent_disable(c->bev, EV_READ);
 	conn_set_phase(c, PH_WRITE);
 	if (!c->writing)
 		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* An error that leaves the stream unparseable: answer, then close. */
+/*
+ * An error that leaves the stream unparseable: answer (with extra_headers
+ * when not NULL), then close.
+ */
 static void
-conn_error(struct httpd_conn *c, int status, const char *msg)
+conn_error_hdrs(struct httpd_conn *c, int status, const char *extra_headers,
+    const char *msg)
 {
 	c->close_after = 1;
 	c->linger = 1;
 	c->req.pending = 1;
 	if (status < 500)
 		c->h->st.errors_4xx++;
-	httpd_reply_error(&c->req, status, msg);
+	httpd_reply_error_hdrs(&c->req, status, extra_headers, msg);
+}
+
+static void
+conn_error(struct httpd_conn *c, int status, const char *msg)
+{
+	conn_error_hdrs(c, status, NULL, msg);
 }
 
 static int
@@ -548,6 +802,7 @@ on_message_begin(http_parser *p)
 	r->method = HTTPD_OTHER;
 	r->head = 0;
 	c->hstate = HS_NONE;
+	c->req_since = clock_mono_ms();
 	conn_set_phase(c, PH_HEADER);
 	return 0;
 }
@@ -663,6 +918,11 @@ on_body(http_parser *p, const char *at, size_t len)
 		c->err_status = 413;
 		return -1;
 	}
+	/* A Content-Length was counted whole; a chunked body grows. */
+	if (conn_charge(c, b->len + len) == -1) {
+		c->err_status = 503;
+		return -1;
+	}
 	if (buf_add(b, at, len) == -1)
 		return conn_oom(c);
 	return 0;
@@ -723,6 +983,340 @@ req_set_path(struct httpd_req *r, int is_connect)
 	s[r->url.len] = '\0';
 }
 
+/* Stop a scan with status and msg for conn_parse_error. Returns -1. */
+static int
+scan_fail(struct httpd_conn *c, int status, const char *msg)
+{
+	c->err_status = status;
+	c->err_msg = msg;
+	return -1;
+}
+
+/*
+ * The request line, over the bytes the parser consumed before the end of
+ * the headers: METHOD SP TARGET SP HTTP/d.d CRLF, after optional empty
+ * lines. http_parser takes "HTTX/1.1", a line without a version (as
+ * HTTP/0.9) and runs of spaces. 0, or -1 with the error set.
+ */
+static int
+scan_head(struct httpd_conn *c, const unsigned char *p, size_t n)
+{
+	static const char ver[] = "HTTP/d.d";
+	size_t i;
+	unsigned char ch;
+
+	for (i = 0; i < n && c->rl != RL_DONE; i++) {
+		ch = p[i];
+		switch (c->rl) {
+		case RL_START:
+			if (ch == '\r' || ch == '\n')
+				break;
+			if (!is_tchar(ch))
+				return scan_fail(c, 400,
+				    "request: the line does not start with "
+				    "a method");
+			c->rl = RL_METHOD;
+			break;
+		case RL_METHOD:
+			if (ch == ' ')
+				c->rl = RL_TARGET_START;
+			else if (!is_tchar(ch))
+				return scan_fail(c, 400,
+				    "request: a method must be followed by "
+				    "one space");
+			break;
+		case RL_TARGET_START:
+		case RL_TARGET:
+			if (ch == ' ' && c->rl == RL_TARGET) {
+				c->rl = RL_VERSION;
+				c->rl_i = 0;
+			} else if (ch <= ' ' || ch == 0x7f) {
+				return scan_fail(c, 400,
+				    "request: the line must be METHOD "
+				    "TARGET HTTP/1.x");
+			} else {
+				c->rl = RL_TARGET;
+			}
+			break;
+		case RL_VERSION:
+			if (ver[c->rl_i] == 'd'
+			        ? ch < '0' || ch > '9'
+			        : ch != (unsigned char)ver[c->rl_i])
+				return scan_fail(c, 400,
+				    "request: the version must be "
+				    "HTTP/<digit>.<digit>");
+			if (++c->rl_i == sizeof(ver) - 1)
+				c->rl = RL_CR;
+			break;
+		case RL_CR:
+			if (ch != '\r')
+				return scan_fail(c, 400,
+				    "request: the line must end with CRLF "
+				    "after the version");
+			c->rl = RL_LF;
+			break;
+		case RL_LF:
+			if (ch != '\n')
+				return scan_fail(c, 400,
+				    "request: the line must end with CRLF "
+				    "after the version");
+			c->rl = RL_DONE;
+			break;
+		case RL_DONE:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int
+hex_value(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A chunked body's framing, over the bytes the parser consumed after the
+ * headers (RFC 9112 7.1): chunk-size [ BWS ";" ext ] CRLF data CRLF, the
+ * last chunk, then trailer lines, each ending with CRLF, and a final CRLF.
+ * http_parser takes any two bytes after chunk data, and "5 junk" as a size
+ * line. Trailer bytes count against max_header with the head. 0, or -1
+ * with the error set.
+ */
+static int
+scan_chunked(struct httpd_conn *c, const unsigned char *p, size_t n)
+{
+	static const char bad[] = "body: bad chunked framing";
+	size_t i = 0, take;
+	unsigned char ch;
+	int d;
+
+	while (i < n) {
+		ch = p[i];
+		switch (c->ck) {
+		case CK_SIZE_START:
+		case CK_SIZE:
+			if ((d = hex_value(ch)) >= 0) {
+				/* More digits than 64 bits: http_parser
+				 * refuses it too. */
+				if (++c->ck_digits > 16)
+					return scan_fail(c, 400, bad);
+				c->ck_left = c->ck_left << 4 | (unsigned)d;
+				c->ck = CK_SIZE;
+			} else if (c->ck == CK_SIZE_START) {
+				return scan_fail(c, 400,
+				    "body: a chunk must start with its size "
+				    "in hex");
+			} else if (ch == ' ' || ch == '\t') {
+				c->ck = CK_BWS;
+			} else if (ch == ';') {
+				c->ck = CK_EXT;
+			} else if (ch == '\r') {
+				c->ck = CK_SIZE_LF;
+			} else {
+				return scan_fail(c, 400, bad);
+			}
+			break;
+		case CK_BWS:
+			if (ch == ';')
+				c->ck = CK_EXT;
+			else if (ch != ' ' && ch != '\t')
+				return scan_fail(c, 400, bad);
+			break;
+		case CK_EXT:
+			if (ch == '\r')
+				c->ck = CK_SIZE_LF;
+			else if ((ch < ' ' && ch != '\t') || ch == 0x7f)
+				return scan_fail(c, 400, bad);
+			break;
+		case CK_SIZE_LF:
+			if (ch != '\n')
+				return scan_fail(c, 400, bad);
+			c->ck = c->ck_left > 0 ? CK_DATA : CK_TRAILER;
+			break;
+		case CK_DATA:
+			take = n - i;
+			if (take > c->ck_left)
+				take = (size_t)c->ck_left;
+			c->ck_left -= take;
+			i += take;
+			if (c->ck_left == 0)
+				c->ck = CK_DATA_CR;
+			continue;
+		case CK_DATA_CR:
+		case CK_DATA_LF:
+			if (ch != (c->ck == CK_DATA_CR ? '\r' : '\n'))
+				return scan_fail(c, 400,
+				    "body: chunk data must end with CRLF");
+			if (c->ck == CK_DATA_LF) {
+				c->ck = CK_SIZE_START;
+				c->ck_digits = 0;
+			} else {
+				c->ck = CK_DATA_LF;
+			}
+			break;
+		case CK_TRAILER:
+		case CK_TRAILER_LINE:
+		case CK_TRAILER_LF:
+		case CK_END_LF:
+			if (++c->hdr_bytes > c->h->lim.max_header)
+				return scan_fail(c, 431, NULL);
+			if (c->ck == CK_TRAILER_LF || c->ck == CK_END_LF) {
+				if (ch != '\n')
+					return scan_fail(c, 400,
+					    "body: a trailer line must end "
+					    "with CRLF");
+				c->ck =
+				    c->ck == CK_END_LF ? CK_DONE : CK_TRAILER;
+			} else if (ch == '\r') {
+				c->ck = c->ck == CK_TRAILER ? CK_END_LF
+				                            : CK_TRAILER_LF;
+			} else if (ch == '\n') {
+				return scan_fail(c, 400,
+				    "body: a trailer line must end with CRLF");
+			} else {
+				c->ck = CK_TRAILER_LINE;
+			}
+			break;
+		case CK_DONE:
+			return scan_fail(c, 400, bad);
+		}
+		i++;
+	}
+	return 0;
+}
+
+/* A loopback name or address, as the host part of a Host header. */
+static int
+host_is_loopback(const char *host, size_t len, int ip_literal)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	char buf[INET6_ADDRSTRLEN + 1];
+
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (ip_literal)
+		return inet_pton(AF_INET6, buf, &a6) == 1 &&
+		    (IN6_IS_ADDR_LOOPBACK(&a6) ||
+		        (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
+	if (inet_pton(AF_INET, buf, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return strcasecmp(buf, "localhost") == 0 ||
+	    strcasecmp(buf, "localhost.") == 0;
+}
+
+/*
+ * The Host header of a TCP request: 0 when it names loopback (or, with
+ * any_ip, any IP address literal), 421 when it names something else,
+ * 400 when it is malformed. Any IP literal cannot be rebound by DNS.
+ */
+static int
+host_check(const char *v, int any_ip)
+{
+	const char *host = v, *port, *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+	char buf[INET6_ADDRSTRLEN + 1];
+	size_t hlen;
+	int bracket = v[0] == '[';
+
+	if (bracket) {
+		if ((end = strchr(v, ']')) == NULL)
+			return 400;
+		host = v + 1;
+		hlen = (size_t)(end - host);
+		port = end + 1;
+	} else {
+		hlen = strcspn(v, ":");
+		port = v + hlen;
+	}
+	if (hlen == 0 ||
+	    (port[0] != '\0' &&
+	        (port[0] != ':' || port[1] == '\0' || strlen(port + 1) > 5 ||
+	            strspn(port + 1, "0123456789") != strlen(port + 1))))
+		return 400;
+	if (host_is_loopback(host, hlen, bracket))
+		return 0;
+	if (!any_ip || hlen >= sizeof(buf))
+		return 421;
+	memcpy(buf, host, hlen);
+	buf[hlen] = '\0';
+	if (bracket ? inet_pton(AF_INET6, buf, &a6) == 1
+	            : inet_pton(AF_INET, buf, &a4) == 1)
+		return 0;
+	return 421;
+}
+
+/* Content-Type is JSON or protobuf; parameters (";charset=...") allowed. */
+static int
+ctype_ok(const char *v)
+{
+	static const char *const types[] = {
+	    "application/json",
+	    "application/x-protobuf",
+	    "application/protobuf",
+	};
+	size_t i, n = strcspn(v, "; \t");
+
+	if (v[n] != '\0' && v[n + strspn(v + n, " \t")] != ';')
+		return 0;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (n == strlen(types[i]) && strncasecmp(v, types[i], n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * A TCP listener is reachable from any web page in the local browser,
+ * which can POST there with its own Content-Type, and through DNS
+ * rebinding under a Host of the attacker's choice. Refuse what a browser
+ * sends and no SDK does. 0, or -1 with the error answered.
+ */
+static int
+conn_tcp_guard(struct httpd_conn *c)
+{
+	struct httpd_req *r = &c->req;
+	const char *v;
+	int rc;
+
+	if (httpd_req_header(r, "Origin") != NULL) {
+		conn_error(c, 403,
+		    "origin: requests from web pages (with an Origin header) "
+		    "are not accepted");
+		return -1;
+	}
+	if ((v = httpd_req_header(r, "Host")) == NULL) {
+		conn_error(c, 400, "host: the Host header is required");
+		return -1;
+	}
+	if ((rc = host_check(v, c->any_ip)) != 0) {
+		conn_error(c, rc,
+		    rc == 421 ? "host: not a loopback name or address; use "
+		                "localhost or 127.0.0.1"
+		              : "host: malformed Host header");
+		return -1;
+	}
+	if ((r->method == HTTPD_POST || r->method == HTTPD_PUT) &&
+	    ((v = httpd_req_header(r, "Content-Type")) == NULL ||
+	        !ctype_ok(v))) {
+		conn_error(c, 415,
+		    "content-type: must be application/json, "
+		    "application/x-protobuf or application/protobuf");
+		return -1;
+	}
+	return 0;
+}
+
 /* The headers are in: check them, then read the body. 0, or -1 on error. */
 static int
 conn_headers_done(struct httpd_conn *c)
@@ -755,9 +1349,18 @@ conn_headers_done(struct httpd_conn *c)
 		conn_error(c, 500, "request: out of memory");
 		return -1;
 	}
+	if (p->http_major != 1) {
+		snprintf(msg, sizeof(msg),
+		    "request: HTTP/%u.%u is not supported", p->http_major,
+		    p->http_minor);
+		conn_error(c, 505, msg);
+		return -1;
+	}
 	r->method = method_of(p->method);
 	r->head = r->method == HTTPD_HEAD;
 	req_set_path(r, p->method == HTTP_CONNECT);
+	if (c->tcp && conn_tcp_guard(c) == -1)
+		return -1;
 	if ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > h->lim.max_body) {
 		snprintf(msg, sizeof(msg), "body: larger than %zu bytes",
@@ -767,11 +1370,17 @@ conn_headers_done(struct httpd_conn *c)
 	}
 	has_body = (p->flags & F_CHUNKED) ||
 	    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0);
+	/* Counted whole now, so that a body once let in always fits. */
+	if ((p->flags & F_CONTENTLENGTH) &&
+	    conn_charge(c, (size_t)p->content_length) == -1) {
+		conn_parse_error(c, HPE_OK, 503);
+		return -1;
+	}
 	/*
 	 * One allocation for a body of known length instead of doublings, up
 	 * to HTTPD_KEEP_BUF: a client announcing a large body it never sends
 	 * does not get memory reserved for it (larger blocks grow by mremap
-	 * anyway, without copying).
+	 * anyway, without copying). The body is a C string even when empty.
 	 */
 	if ((p->flags & F_CONTENTLENGTH) &&
 	    buf_reserve(&r->body,
@@ -780,6 +1389,13 @@ conn_headers_done(struct httpd_conn *c)
 		conn_error(c, 500, "request: out of memory");
 		return -1;
 	}
+	if (r->body.data != NULL)
+		r->body.data[r->body.len] = '\0';
+	c->chunked = (p->flags & F_CHUNKED) != 0;
+	c->ck = CK_SIZE_START;
+	c->ck_left = 0;
+	c->ck_digits = 0;
+	c->skip_lf = 1;
 	conn_set_phase(c, PH_BODY);
 	expect = httpd_req_header(r, "Expect");
 	if (has_body && expect != NULL && p->http_minor >= 1 &&
@@ -806,27 +1422,69 @@ conn_dispatch(struct httpd_conn *c)
 	h->handler(&c->req, h->arg);
 }
 
-/* The parser stopped with an error: say why and close. */
+/*
+ * Parsing stopped with an error: say why and close. status, when not 0,
+ * is the answer (else c->err_status, set by a callback or a scan, or what
+ * e says); 413, 431 and 503 name their limits.
+ */
 static void
-conn_parse_error(struct httpd_conn *c, enum http_errno e)
+conn_parse_error(struct httpd_conn *c, enum http_errno e, int status)
 {
+	struct httpd *h = c->h;
 	char msg[160];
 
-	if (c->err_status == 413) {
+	if (status == 0)
+		status = c->err_status;
+	if (status == 0 && e == HPE_HEADER_OVERFLOW)
+		status = 431;
+	if (status == 413) {
 		snprintf(msg, sizeof(msg), "body: larger than %zu bytes",
-		    c->h->lim.max_body);
+		    h->lim.max_body);
 		conn_error(c, 413, msg);
-	} else if (c->err_status != 0) {
-		conn_error(c, c->err_status, c->err_msg);
-	} else if (e == HPE_HEADER_OVERFLOW) {
-		snprintf(msg, sizeof(msg), "headers: larger than %zu bytes",
-		    c->h->lim.max_header);
+	} else if (status == 431) {
+		snprintf(msg, sizeof(msg),
+		    "headers: larger than %zu bytes (request line, headers "
+		    "and trailers)",
+		    h->lim.max_header);
 		conn_error(c, 431, msg);
+	} else if (status == 503) {
+		h->st.over_budget++;
+		snprintf(msg, sizeof(msg),
+		    "body: request bodies held at once would pass %zu bytes; "
+		    "retry",
+		    h->lim.max_buffered);
+		conn_error_hdrs(
+		    c, 503, "Retry-After: " HTTPD_BUDGET_RETRY "\r\n", msg);
+	} else if (status != 0) {
+		conn_error(c, status, c->err_msg);
 	} else {
 		snprintf(msg, sizeof(msg), "request: %s (%s)",
 		    http_errno_description(e), http_errno_name(e));
 		conn_error(c, 400, msg);
 	}
+}
+
+/*
+ * The strictness http_parser lacks, over the n bytes at p that it has
+ * just consumed, an execute that began in phase start: the request line
+ * before the body, the framing of a chunked body. 0, or -1 with the
+ * error set.
+ */
+static int
+conn_scan(struct httpd_conn *c, enum conn_phase start, const char *p, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	if (start == PH_IDLE || start == PH_HEADER)
+		return scan_head(c, u, n);
+	if (start != PH_BODY || n == 0)
+		return 0;
+	if (c->skip_lf) {
+		u++;
+		n--;
+		c->skip_lf = 0;
+	}
+	return c->chunked ? scan_chunked(c, u, n) : 0;
 }
 
 /*
@@ -841,6 +1499,7 @@ conn_parse(struct httpd_conn *c)
 	struct httpd *h = c->h;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct evbuffer_iovec v;
+	enum conn_phase start;
 	enum http_errno e;
 	size_t len, n;
 
@@ -855,10 +1514,18 @@ conn_parse(struct httpd_conn *c)
 		if (c->phase != PH_BODY &&
 		    len > h->lim.max_header + 1 - c->hdr_bytes)
 			len = h->lim.max_header + 1 - c->hdr_bytes;
+		start = c->phase;
 		n = http_parser_execute(
 		    &c->parser, &parser_settings, v.iov_base, len);
-		evbuffer_drain(in, n);
 		e = HTTP_PARSER_ERRNO(&c->parser);
+		/* A parser error (or a callback's) is the one to report. */
+		if ((e == HPE_OK || e == HPE_PAUSED) &&
+		    conn_scan(c, start, v.iov_base, n) == -1) {
+			evbuffer_drain(in, n);
+			conn_parse_error(c, HPE_OK, 0);
+			break;
+		}
+		evbuffer_drain(in, n);
 		if (e == HPE_PAUSED && c->got_hdrs) {
 			/* Paused before the final LF, which is re-read. */
 			c->got_hdrs = 0;
@@ -871,22 +1538,28 @@ conn_parse(struct httpd_conn *c)
 		if (e == HPE_PAUSED && c->got_msg) {
 			c->got_msg = 0;
 			http_parser_pause(&c->parser, 0);
+			/* The parser is never stricter than scan_chunked. */
+			if (c->chunked && c->ck != CK_DONE) {
+				scan_fail(c, 400, "body: bad chunked framing");
+				conn_parse_error(c, HPE_OK, 0);
+				break;
+			}
 			conn_dispatch(c);
 			continue;
 		}
 		if (e != HPE_OK) {
-			conn_parse_error(c, e);
+			conn_parse_error(c, e, 0);
 			break;
 		}
 		if (c->phase != PH_BODY) {
 			c->hdr_bytes += n;
 			if (c->hdr_bytes > h->lim.max_header) {
-				conn_parse_error(c, HPE_HEADER_OVERFLOW);
+				conn_parse_error(c, HPE_HEADER_OVERFLOW, 431);
 				break;
 			}
 		}
 		if (n != len) {
-			conn_parse_error(c, HPE_UNKNOWN);
+			conn_parse_error(c, HPE_UNKNOWN, 0);
 			break;
 		}
 	}
@@ -905,14 +1578,25 @@ static void
 conn_readcb(struct bufferevent *bev, void *arg)
 {
 	struct httpd_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
 
-	if (c->phase == PH_LINGER) {
-		struct evbuffer *in = bufferevent_get_input(bev);
-
+	switch (c->phase) {
+	case PH_LINGER:
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
+	case PH_HANDLER:
+	case PH_WRITE:
+		/*
+		 * Nothing is parsed until the reply: with the input full,
+		 * stop reading, or libevent calls again at once (it re-runs
+		 * this callback while the input is at its high watermark).
+		 */
+		if (evbuffer_get_length(in) >= HTTPD_INPUT_MAX)
+			conn_read(c, 0);
+		return;
+	default:
+		conn_parse(c);
 	}
-	conn_parse(c);
 }
 
 static void
@@ -942,7 +1626,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	evbuffer_drain(bufferevent_get_input(bev),
 	    evbuffer_get_length(bufferevent_get_input(bev)));
 	conn_set_phase(c, PH_LINGER);
-	bufferevent_enable(bev, EV_READ);
+	conn_read(c, 1);
 }
 
 static void
@@ -956,9 +1640,11 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		/*
 		 * A half-close and a close look the same here: answer what
 		 * is complete, then close. A client that is really gone makes
-		 * the write fail, which lands below.
+		 * the write fail, which lands below. libevent stopped
+		 * reading.
 		 */
 		c->rd_eof = 1;
+		c->reading = 0;
 		switch (c->phase) {
 		case PH_HANDLER:
 		case PH_WRITE:
@@ -1109,7 +1795,8 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	buf_init(&c->req.url);
 	buf_init(&c->req.hdrs);
 	buf_init(&c->req.body);
-	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	/* Closed by conn_close_socket, at once. */
+	c->bev = bufferevent_socket_new(h->base, fd, 0);
 	if (c->bev == NULL) {
 		log_warnx("httpd: bufferevent_socket_new failed");
 		close(fd);
@@ -1118,7 +1805,7 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	if ((c->timer = evtimer_new(h->base, conn_timercb, c)) == NULL) {
 		log_warnx("httpd: evtimer_new failed");
-		bufferevent_free(c->bev);
+		conn_close_socket(c);
 		free(c);
 		return;
 	}
@@ -1138,17 +1825,18 @@ httpd_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		/* A reply is one write; Nagle would only delay it. */
 		(void)setsockopt(
 		    fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->tcp = 1;
+		c->any_ip = l->any_ip != 0;
 	}
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* A pipelining client cannot make us buffer more than this. */
-	bufferevent_setwatermark(
-	    c->bev, EV_READ, 0, h->lim.max_header + h->lim.max_body);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, HTTPD_INPUT_MAX);
 	bufferevent_set_max_single_read(c->bev, HTTPD_READ_MAX);
 	/* Writes go out directly; EV_WRITE only while output is queued. */
 	bufferevent_disable(c->bev, EV_WRITE);
-	bufferevent_enable(c->bev, EV_READ);
+	conn_read(c, 1);
 	/*
 	 * At the cap the listener is on only while an IDLE one may go. If
 	 * that one has just received a request, this one is let in over the
@@ -1181,6 +1869,7 @@ httpd_accept_errcb(struct evconnlistener *lev, void *arg)
 	struct timeval tv = {0, HTTPD_ACCEPT_PAUSE_MS * 1000};
 
 	(void)lev;
+	h->st.accept_errors++;
 	if (!h->accept_warned) {
 		errno = EVUTIL_SOCKET_ERROR();
 		log_warn(
@@ -1206,6 +1895,11 @@ httpd_new(struct event_base *base, const struct httpd_limits *limits,
 	h->lim = *limits;
 	if (h->lim.evict_idle_ms == 0)
 		h->lim.evict_idle_ms = HTTPD_EVICT_AGE_MS;
+	if (h->lim.evict_busy_ms == 0)
+		h->lim.evict_busy_ms = HTTPD_EVICT_BUSY_MS;
+	/* The parser refuses longer heads itself, in any case. */
+	if (h->lim.max_header > HTTP_MAX_HEADER_SIZE)
+		h->lim.max_header = HTTP_MAX_HEADER_SIZE;
 	h->handler = handler;
 	h->arg = arg;
 	h->accepting = 1;
@@ -1223,12 +1917,39 @@ httpd_new(struct event_base *base, const struct httpd_limits *limits,
 	h->accept_ev = evtimer_new(base, httpd_accept_resume, h);
 	h->idle_ev = event_new(base, -1, 0, httpd_idle_cb, h);
 	h->evict_ev = evtimer_new(base, httpd_evict_cb, h);
-	if (h->accept_ev == NULL || h->idle_ev == NULL || h->evict_ev == NULL) {
+	h->busy_ev = evtimer_new(base, httpd_busy_cb, h);
+	if (h->accept_ev == NULL || h->idle_ev == NULL || h->evict_ev == NULL ||
+	    h->busy_ev == NULL) {
 		log_warnx("httpd_new: event_new failed");
 		httpd_free(h);
 		return NULL;
 	}
 	return h;
+}
+
+/*
+ * 1 when the TCP socket fd is bound to a loopback address (127.0.0.0/8,
+ * ::1, or 127.x mapped into IPv6); 0 for any other, the wildcard
+ * included.
+ */
+static int
+sock_is_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)&ss)
+		                  ->sin_addr.s_addr) >>
+		           24) == 127;
+	if (ss.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+		        s6->sin6_addr.s6_addr[12] == 127);
+	return 0;
 }
 
 int
@@ -1242,6 +1963,7 @@ httpd_listen_fd(struct httpd *h, int fd, int is_unix)
 	}
 	l->h = h;
 	l->is_unix = is_unix;
+	l->any_ip = !is_unix && !sock_is_loopback(fd);
 	if (evutil_make_socket_nonblocking(fd) == -1 ||
 	    evutil_make_socket_closeonexec(fd) == -1) {
 		log_warn("httpd: listening socket");
@@ -1281,6 +2003,7 @@ httpd_stop_accepting(struct httpd *h)
 	h->accepting = 0;
 	evtimer_del(h->accept_ev);
 	evtimer_del(h->evict_ev);
+	evtimer_del(h->busy_ev);
 }
 
 void
@@ -1334,6 +2057,8 @@ httpd_free(struct httpd *h)
 		event_free(h->idle_ev);
 	if (h->evict_ev != NULL)
 		event_free(h->evict_ev);
+	if (h->busy_ev != NULL)
+		event_free(h->busy_ev);
 	buf_free(&h->scratch);
 	buf_free(&h->hdrbuf);
 	free(h->uids);
@@ -1379,6 +2104,7 @@ void
 httpd_stats(struct httpd *h, struct httpd_stats *st)
 {
 	*st = h->st;
+	st->body_bytes = h->buffered;
 }
 
 enum httpd_method
@@ -1454,6 +2180,7 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 		return;
 	}
 	r->pending = 0;
+	conn_uncharge(c);
 	if (c->dead) {
 		TAILQ_REMOVE(&h->zombies, c, entry);
 		conn_destroy(c);
@@ -1467,7 +2194,7 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 	reason = http_status_str((enum http_status)status);
 	if (reason[0] == '<')
 		reason = "Status";
-	if (!r->keepalive || h->draining)
+	if (!r->keepalive || h->draining || c->retire)
 		c->close_after = 1;
 	if (c->close_after)
 		connhdr = "Connection: close\r\n";

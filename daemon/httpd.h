@@ -34,15 +34,37 @@ enum httpd_method {
 };
 
 struct httpd_limits {
-	size_t max_body;   /* 413 beyond (checked on Content-Length first) */
-	size_t max_header; /* request line + headers; 431 beyond */
+	size_t max_body; /* 413 beyond (checked on Content-Length first) */
+	/*
+	 * Request line + headers + chunked trailers; 431 beyond. At most
+	 * http_parser's own HTTP_MAX_HEADER_SIZE (80K) takes effect.
+	 */
+	size_t max_header;
+	/*
+	 * Request bodies held at once, over all connections, from their
+	 * headers to their reply (a Content-Length counts in full from the
+	 * headers, a chunked body as it arrives). A body that does not fit is
+	 * answered 503 with Retry-After and its connection closed. 0: no
+	 * bound; else at least max_body, or a body of max_body never fits.
+	 */
+	size_t max_buffered;
 	/*
 	 * At the cap a new connection takes the slot of the one idle longest
-	 * (no request in progress, at least evict_idle_ms); with none such,
-	 * further connections wait in the backlog.
+	 * (no request in progress, at least evict_idle_ms). With none such,
+	 * it waits in the backlog, and while it waits every open connection
+	 * is retired: closed after the reply to its current (or next)
+	 * request, which says "Connection: close"; and the request that has
+	 * been arriving longest, if for evict_busy_ms or more, is cut: 503
+	 * with Retry-After, and closed. Connections that keep their slot
+	 * busy, quickly or by trickling requests, thus serve one request each
+	 * while others wait, and the first slot freed goes to the backlog.
+	 * A socket is closed when its slot is freed, not on a later loop
+	 * turn, so accepting never runs ahead of the cap (by more than the
+	 * one connection let in while its victim turned busy).
 	 */
 	unsigned max_conns;
 	unsigned evict_idle_ms;     /* 0: 20 ms */
+	unsigned evict_busy_ms;     /* 0: 200 ms */
 	unsigned header_timeout_ms; /* from first byte to end of headers */
 	unsigned body_timeout_ms;   /* from end of headers to end of body */
 	unsigned idle_timeout_ms;   /* keep-alive connection with no request */
@@ -62,8 +84,18 @@ struct httpd *httpd_new(struct event_base *base,
 
 /*
  * Serve on a listening socket (already bound and listening; made
- * non-blocking here). httpd owns fd from now on. unix_peercred: 1 when fd is
- * a Unix socket whose peers' credentials should be read (SO_PEERCRED).
+ * non-blocking here). httpd owns fd from now on. is_unix: 1 when fd is a
+ * Unix socket, whose peers' credentials are read (SO_PEERCRED).
+ *
+ * A TCP listener (is_unix 0) is reachable from web pages in the local
+ * browser, so it refuses what only a browser would send, before reading a
+ * body: a request with an Origin header (403); a Host that is not a
+ * loopback name or address (421; on a listener bound to an address that
+ * is not loopback, any IP address literal is also taken, as it cannot be
+ * rebound), or none, or a malformed one (400); a POST or PUT whose
+ * Content-Type is not application/json, application/x-protobuf or
+ * application/protobuf (parameters allowed) (415). Unix listeners are not
+ * checked.
  */
 int httpd_listen_fd(struct httpd *h, int fd, int is_unix);
 
@@ -101,13 +133,19 @@ struct httpd_stats {
 	uint64_t errors_4xx; /* answered by httpd itself: 400, 403, 408... */
 	uint64_t timeouts;
 	uint64_t evicted; /* idle connections closed for a new one at the cap */
+	uint64_t retired; /* busy ones told to close after their reply */
+	uint64_t cut;     /* requests too slow while others waited: 503 */
 	uint64_t refused; /* peers not allowed by httpd_set_peers */
+	uint64_t over_budget;   /* bodies answered 503: max_buffered */
+	uint64_t accept_errors; /* accept(2) failures (EMFILE...) */
+	uint64_t body_bytes;    /* counted against max_buffered now */
 };
 void httpd_stats(struct httpd *h, struct httpd_stats *st);
 
 /*
  * Request accessors. Pointers stay valid until httpd_reply. The path has
- * no query string; body is NUL-terminated (the NUL is not counted).
+ * no query string; body is NUL-terminated (the NUL is not counted), an
+ * empty one too.
  */
 enum httpd_method httpd_req_method(const struct httpd_req *r);
 const char *httpd_req_path(const struct httpd_req *r);

@@ -1,8 +1,12 @@
-/* jsonscan.c: UTF-8 checks and raw value spans in JSON text cJSON accepted. */
+/* jsonscan.c: strict JSON and UTF-8 checks, and raw value spans in JSON text
+ * cJSON accepted. */
 #include "daemon/jsonscan.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 /*
  * cJSON skips every byte up to 0x20 as white space, not only the four that
@@ -34,13 +38,56 @@ skip_bom_ws(const char *s, size_t len)
 	return skip_ws(s, len, p);
 }
 
+/*
+ * Length of the valid UTF-8 sequence that starts at p (a byte of 0x80 or
+ * more), or 0 when it is not one. RFC 3629 table 3.9: the range allowed
+ * for the second byte rules out overlong forms (C0, C1, E0 80-9F,
+ * F0 80-8F), surrogates (ED A0-BF) and code points above U+10FFFF
+ * (F4 90-BF, F5-FF).
+ */
+static size_t
+utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = *p, lo = 0x80, hi = 0xBF;
+	size_t n, i;
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 1;
+	} else if (c == 0xE0) {
+		n = 2;
+		lo = 0xA0;
+	} else if (c == 0xED) {
+		n = 2;
+		hi = 0x9F;
+	} else if (c >= 0xE1 && c <= 0xEF) {
+		n = 2;
+	} else if (c == 0xF0) {
+		n = 3;
+		lo = 0x90;
+	} else if (c >= 0xF1 && c <= 0xF3) {
+		n = 3;
+	} else if (c == 0xF4) {
+		n = 3;
+		hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if ((size_t)(end - p) - 1 < n)
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i <= n; i++)
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+	return n + 1;
+}
+
 int
 json_utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	const unsigned char *end = p + len;
-	unsigned char c, lo, hi;
-	size_t n, i;
+	size_t n;
 
 	while (p < end) {
 		/*
@@ -60,52 +107,370 @@ json_utf8_valid(const char *s, size_t len)
 		}
 		if (p == end)
 			break;
-		c = *p;
-		if (c < 0x80) {
-			if (c == 0)
+		if (*p < 0x80) {
+			if (*p == 0)
 				return 0;
 			p++;
 			continue;
 		}
-		/*
-		 * RFC 3629 table 3.9: the range allowed for the second byte
-		 * rules out overlong forms (C0, C1, E0 80-9F, F0 80-8F),
-		 * surrogates (ED A0-BF) and code points above U+10FFFF
-		 * (F4 90-BF, F5-FF).
-		 */
-		lo = 0x80;
-		hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 1;
-		} else if (c == 0xE0) {
-			n = 2;
-			lo = 0xA0;
-		} else if (c == 0xED) {
-			n = 2;
-			hi = 0x9F;
-		} else if (c >= 0xE1 && c <= 0xEF) {
-			n = 2;
-		} else if (c == 0xF0) {
-			n = 3;
-			lo = 0x90;
-		} else if (c >= 0xF1 && c <= 0xF3) {
-			n = 3;
-		} else if (c == 0xF4) {
-			n = 3;
-			hi = 0x8F;
-		} else {
+		if ((n = utf8_seq(p, end)) == 0)
 			return 0;
-		}
-		if ((size_t)(end - p) - 1 < n)
-			return 0;
-		if (p[1] < lo || p[1] > hi)
-			return 0;
-		for (i = 2; i <= n; i++)
-			if ((p[i] & 0xC0) != 0x80)
-				return 0;
-		p += n + 1;
+		p += n;
 	}
 	return 1;
+}
+
+/* Where and why a text is not strict JSON. */
+struct jc_fail {
+	size_t off;
+	const char *why;
+	int byte; /* the offending byte, shown when 0 or more */
+};
+
+static int
+jc_fail(struct jc_fail *f, size_t off, const char *why, int byte)
+{
+	f->off = off;
+	f->why = why;
+	f->byte = byte;
+	return -1;
+}
+
+/* The four white space bytes of RFC 8259 section 2. */
+static int
+jc_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int
+jc_hex4(const unsigned char *p, unsigned long *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		*v <<= 4;
+		if (p[i] >= '0' && p[i] <= '9')
+			*v |= (unsigned long)(p[i] - '0');
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			*v |= (unsigned long)(p[i] - 'a' + 10);
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			*v |= (unsigned long)(p[i] - 'A' + 10);
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * A word of eight string bytes that need no closer look: none below 0x20,
+ * none 0x80 or above, no '"' and no backslash. (has-less-than and
+ * has-zero-byte tests: exact as to whether any byte matches.)
+ */
+static int
+jc_plain8(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+
+	return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+	            ((b - ones) & ~b)) &
+	           high) == 0;
+}
+
+/*
+ * A string from its opening quote at *pos to just past its closing one:
+ * no raw control character, only the escapes RFC 8259 lists, a \u escape
+ * of a surrogate only as a high-low pair (cJSON refuses the others too),
+ * valid UTF-8.
+ */
+static int
+jc_string(const unsigned char *s, size_t len, size_t *pos, struct jc_fail *f)
+{
+	const unsigned char *end = s + len;
+	size_t p = *pos + 1, n;
+	unsigned long cp, lo;
+	uint64_t v;
+
+	for (;;) {
+		while (len - p >= 8) {
+			memcpy(&v, s + p, sizeof(v));
+			if (!jc_plain8(v))
+				break;
+			p += 8;
+		}
+		if (p >= len)
+			return jc_fail(f, *pos, "a string is not closed", -1);
+		if (s[p] == '"')
+			break;
+		if (s[p] < 0x20)
+			return jc_fail(f, p,
+			    "a control character in a string must be escaped",
+			    s[p]);
+		if (s[p] >= 0x80) {
+			if ((n = utf8_seq(s + p, end)) == 0)
+				return jc_fail(f, p, "invalid UTF-8", s[p]);
+			p += n;
+			continue;
+		}
+		if (s[p] != '\\') {
+			p++;
+			continue;
+		}
+		if (len - p < 2)
+			return jc_fail(f, *pos, "a string is not closed", -1);
+		if (strchr("\"\\/bfnrt", s[p + 1]) != NULL && s[p + 1] != 0) {
+			p += 2;
+			continue;
+		}
+		if (s[p + 1] != 'u')
+			return jc_fail(f, p, "unknown escape", s[p + 1]);
+		if (len - p < 6 || jc_hex4(s + p + 2, &cp) == -1)
+			return jc_fail(f, p, "\\u needs four hex digits", -1);
+		if (cp >= 0xDC00 && cp <= 0xDFFF)
+			return jc_fail(f, p,
+			    "a low surrogate escape without a high one", -1);
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			if (len - p < 12 || s[p + 6] != '\\' ||
+			    s[p + 7] != 'u' || jc_hex4(s + p + 8, &lo) == -1 ||
+			    lo < 0xDC00 || lo > 0xDFFF)
+				return jc_fail(f, p,
+				    "a high surrogate escape without a low one",
+				    -1);
+			p += 6;
+		}
+		p += 6;
+	}
+	*pos = p + 1;
+	return 0;
+}
+
+static int
+jc_digit(const unsigned char *s, size_t len, size_t p)
+{
+	return p < len && s[p] >= '0' && s[p] <= '9';
+}
+
+/*
+ * A number from *pos: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+ * What follows it is the caller's to check, except a digit after a
+ * leading zero, which is this rule's to refuse.
+ */
+static int
+jc_number(const unsigned char *s, size_t len, size_t *pos, struct jc_fail *f)
+{
+	size_t p = *pos;
+
+	if (s[p] == '-')
+		p++;
+	if (!jc_digit(s, len, p))
+		return jc_fail(f, p, "a digit must follow '-'", -1);
+	if (s[p] == '0') {
+		p++;
+		if (jc_digit(s, len, p))
+			return jc_fail(
+			    f, *pos, "a number may not start with 0", -1);
+	} else {
+		while (jc_digit(s, len, p))
+			p++;
+	}
+	if (p < len && s[p] == '.') {
+		p++;
+		if (!jc_digit(s, len, p))
+			return jc_fail(f, p, "a digit must follow '.'", -1);
+		while (jc_digit(s, len, p))
+			p++;
+	}
+	if (p < len && (s[p] == 'e' || s[p] == 'E')) {
+		p++;
+		if (p < len && (s[p] == '+' || s[p] == '-'))
+			p++;
+		if (!jc_digit(s, len, p))
+			return jc_fail(
+			    f, p, "a digit must follow the exponent", -1);
+		while (jc_digit(s, len, p))
+			p++;
+	}
+	*pos = p;
+	return 0;
+}
+
+/* What the checker expects next. */
+enum jc_state {
+	JC_VALUE,        /* a value */
+	JC_VALUE_OR_END, /* a value or ']' (just after '[') */
+	JC_KEY,          /* a member name (after ',') */
+	JC_KEY_OR_END,   /* a member name or '}' (just after '{') */
+	JC_COLON,
+	JC_AFTER, /* ',' or the closing bracket, or the end at depth 0 */
+};
+
+#define JC_DEPTH CJSON_NESTING_LIMIT
+#define JC_STR(x) #x
+#define JC_XSTR(x) JC_STR(x)
+
+/*
+ * The grammar, without recursion: the open containers are a bit stack
+ * (1: object), at most JC_DEPTH deep as cJSON allows.
+ */
+static int
+jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
+{
+	unsigned char stack[(JC_DEPTH + 7) / 8];
+	enum jc_state st = JC_VALUE;
+	size_t p = 0, depth = 0;
+	int in_obj = 0;
+	unsigned char c;
+
+	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+		return jc_fail(f, 0, "a byte order mark is not allowed", -1);
+	for (;;) {
+		while (p < len && jc_ws(s[p]))
+			p++;
+		if (p == len) {
+			if (st == JC_AFTER && depth == 0)
+				return 0;
+			return jc_fail(f, p, "the text ends too early", -1);
+		}
+		c = s[p];
+		if (c < 0x20)
+			return jc_fail(
+			    f, p, "a control character is not white space", c);
+		switch (st) {
+		case JC_VALUE_OR_END:
+		case JC_VALUE:
+			if (c == ']' && st == JC_VALUE_OR_END)
+				goto close;
+			if (c == '{' || c == '[') {
+				if (depth == JC_DEPTH)
+					return jc_fail(f, p,
+					    "nested deeper than " JC_XSTR(
+					        JC_DEPTH) " levels",
+					    -1);
+				in_obj = c == '{';
+				if (in_obj)
+					stack[depth / 8] |=
+					    (unsigned char)(1u << (depth % 8));
+				else
+					stack[depth / 8] &=
+					    (unsigned char)~(1u << (depth % 8));
+				depth++;
+				p++;
+				st = in_obj ? JC_KEY_OR_END : JC_VALUE_OR_END;
+				continue;
+			}
+			if (c == '"') {
+				if (jc_string(s, len, &p, f) == -1)
+					return -1;
+			} else if (c == '-' || (c >= '0' && c <= '9')) {
+				if (jc_number(s, len, &p, f) == -1)
+					return -1;
+			} else if (len - p >= 4 &&
+			    (memcmp(s + p, "true", 4) == 0 ||
+			        memcmp(s + p, "null", 4) == 0)) {
+				p += 4;
+			} else if (len - p >= 5 &&
+			    memcmp(s + p, "false", 5) == 0) {
+				p += 5;
+			} else {
+				return jc_fail(
+				    f, p, "no JSON value starts here", c);
+			}
+			st = JC_AFTER;
+			continue;
+		case JC_KEY_OR_END:
+			if (c == '}')
+				goto close;
+			/* FALLTHROUGH */
+		case JC_KEY:
+			if (c != '"')
+				return jc_fail(
+				    f, p, "a member name must follow", c);
+			if (jc_string(s, len, &p, f) == -1)
+				return -1;
+			st = JC_COLON;
+			continue;
+		case JC_COLON:
+			if (c != ':')
+				return jc_fail(
+				    f, p, "':' must follow a member name", c);
+			p++;
+			st = JC_VALUE;
+			continue;
+		case JC_AFTER:
+			if (depth == 0)
+				return jc_fail(
+				    f, p, "text after the JSON value", c);
+			if (c == ',') {
+				p++;
+				st = in_obj ? JC_KEY : JC_VALUE;
+				continue;
+			}
+			if (c != (in_obj ? '}' : ']'))
+				return jc_fail(f, p,
+				    in_obj
+				        ? "',' or '}' must follow a member"
+				        : "',' or ']' must follow an element",
+				    c);
+			goto close;
+		}
+	close:
+		/* c closes the innermost container, of the right kind. */
+		p++;
+		depth--;
+		in_obj = depth > 0 &&
+		    (stack[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1;
+		st = JC_AFTER;
+	}
+}
+
+static int
+jc_report(const struct jc_fail *f, const char *what, char *err, size_t errlen)
+{
+	if (f->byte >= 0)
+		snprintf(err, errlen,
+		    "%s: invalid JSON at byte %zu: %s (0x%02x)", what, f->off,
+		    f->why, (unsigned)f->byte);
+	else
+		snprintf(err, errlen, "%s: invalid JSON at byte %zu: %s", what,
+		    f->off, f->why);
+	return -1;
+}
+
+int
+json_check(
+    const char *s, size_t len, const char *what, char *err, size_t errlen)
+{
+	struct jc_fail f;
+
+	if (jc_text((const unsigned char *)s, len, &f) == -1)
+		return jc_report(&f, what, err, errlen);
+	return 0;
+}
+
+int
+json_check_embedded(const char *lit, size_t litlen, const char *text,
+    const char *what, char *err, size_t errlen)
+{
+	size_t p;
+
+	/* The literal passed json_check with its body: escapes are whole. */
+	for (p = 0; p + 1 < litlen; p++) {
+		if (lit[p] != '\\')
+			continue;
+		if (lit[p + 1] == 'u' && litlen - p >= 6 &&
+		    memcmp(lit + p + 2, "0000", 4) == 0) {
+			snprintf(err, errlen,
+			    "%s: the string holds \\u0000, and JSON text "
+			    "never does",
+			    what);
+			return -1;
+		}
+		p++;
+	}
+	return json_check(text, strlen(text), what, err, errlen);
 }
 
 /*

@@ -470,6 +470,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    {"body_timeout", 1},
 	    {"idle_timeout", 1},
 	    {"max_body_bytes", 1},
+	    {"max_buffered_bytes", 1},
 	    {"max_event_bytes", 0},
 	    {"default_project", 0},
 	    {"max_event_age", 0},
@@ -503,6 +504,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    CHANGED_NUM(body_timeout_ms),
 	    CHANGED_NUM(idle_timeout_ms),
 	    CHANGED_NUM(max_body_bytes),
+	    CHANGED_NUM(max_buffered_bytes),
 	    CHANGED_NUM(max_event_bytes),
 	    CHANGED_STR(default_project),
 	    CHANGED_NUM(max_event_age_ms),
@@ -694,6 +696,7 @@ run(struct daemon *d)
 		goto out;
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = d->conf->max_body_bytes;
+	lim.max_buffered = d->conf->max_buffered_bytes;
 	lim.max_header = d->conf->max_header_bytes;
 	lim.max_conns = conns_cap(d->conf->max_connections);
 	lim.header_timeout_ms = (unsigned)d->conf->header_timeout_ms;

@@ -271,6 +271,22 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	metric(b, "tracespool_connections_evicted_total", "counter",
 	    "Idle connections closed at max_connections for a new one.", NULL,
 	    hs.evicted);
+	metric(b, "tracespool_connections_retired_total", "counter",
+	    "Busy connections closed after their reply while a new client "
+	    "waited at max_connections.",
+	    NULL, hs.retired);
+	metric(b, "tracespool_requests_cut_total", "counter",
+	    "Requests too slow while a new client waited at max_connections "
+	    "(503).",
+	    NULL, hs.cut);
+	metric(b, "tracespool_requests_over_budget_total", "counter",
+	    "Bodies refused because max_buffered_bytes was in use (503).", NULL,
+	    hs.over_budget);
+	metric(b, "tracespool_buffered_body_bytes", "gauge",
+	    "Request body bytes held now, against max_buffered_bytes.", NULL,
+	    hs.body_bytes);
+	metric(b, "tracespool_accept_errors_total", "counter",
+	    "accept(2) failures, such as EMFILE.", NULL, hs.accept_errors);
 	metric(b, "tracespool_connections_refused_total", "counter",
 	    "Unix socket peers not in allowed_uids or allowed_gids (403).",
 	    NULL, hs.refused);

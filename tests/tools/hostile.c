@@ -48,6 +48,20 @@
  *   garbage   CLIENTS concurrent clients (default 100), each sending N
  *             malformed requests (default 20), one per connection; prints
  *             requests, status_400, other, no_answer.
+ *   pipeline  one connection that pipelines BYTES of GET /healthz as fast
+ *             as the daemon takes them and never reads a reply, held for
+ *             SECONDS; prints "ready sent=B" once nothing more goes out,
+ *             then sent, closed_by_server.
+ *   hog       CLIENTS connections (default 100) that each trickle valid
+ *             requests (GET /healthz with padding), one byte every MS
+ *             milliseconds (default 20), starting the next request at once
+ *             and reconnecting at once when closed, for SECONDS; prints
+ *             answered, ok, reconnects, requests_per_conn.
+ *   hold      CLIENTS connections (default 100), each sending a POST with
+ *             Content-Length BYTES and all of its body but the last byte,
+ *             as fast as the daemon takes it, then waiting, for SECONDS;
+ *             prints clients, status_503 (with Retry-After), other,
+ *             no_answer (still held at the end), sent_bytes.
  *
  * Exit 0 when the mode ran (whatever the daemon answered), 1 when it could
  * not (or good saw a failure), 2 on a usage error.
@@ -538,6 +552,239 @@ mode_flood(const struct opts *o)
 	return 0;
 }
 
+/* Non-blocking connections that poll() can watch. */
+static int
+connect_nb(void)
+{
+	int fd;
+	double end = now_ms() + HOSTILE_IO_MS;
+
+	/* A full backlog makes a non-blocking connect fail with EAGAIN. */
+	while ((fd = connect_sock(1)) == -1 &&
+	    (errno == EAGAIN || errno == EINTR) && now_ms() < end)
+		sleep_ms(1);
+	return fd;
+}
+
+static int
+mode_pipeline(const struct opts *o)
+{
+	static const char one[] = "GET /healthz HTTP/1.1\r\nHost: ts\r\n\r\n";
+	char buf[65536];
+	long long sent = 0;
+	double quiet, end;
+	size_t i, off = 0;
+	struct pollfd pfd;
+	ssize_t n;
+	int fd, closed = 0, ready = 0;
+
+	for (i = 0; i + sizeof(one) - 1 <= sizeof(buf); i += sizeof(one) - 1)
+		memcpy(buf + i, one, sizeof(one) - 1);
+	if ((fd = connect_nb()) == -1)
+		return 1;
+	quiet = now_ms();
+	end = now_ms() + (double)o->seconds * 1000.0;
+	while (now_ms() < end) {
+		if (sent < o->bytes) {
+			n = send(fd, buf + off, i - off,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				sent += n;
+				off = (off + (size_t)n) % i;
+				quiet = now_ms();
+				continue;
+			}
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				closed = 1;
+				break;
+			}
+		}
+		/* Nothing went out for 200 ms: the daemon stopped reading. */
+		if (!ready && (sent >= o->bytes || now_ms() - quiet > 200)) {
+			printf("ready sent=%lld\n", sent);
+			ready = 1;
+		}
+		/* Never read: only notice the daemon closing. */
+		pfd.fd = fd;
+		pfd.events = POLLRDHUP;
+		pfd.revents = 0;
+		if (ready && poll(&pfd, 1, 0) == 1 &&
+		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+			closed = 1;
+			break;
+		}
+		sleep_ms(10);
+	}
+	if (!ready)
+		printf("ready sent=%lld\n", sent);
+	printf("sent=%lld closed_by_server=%d\n", sent, closed);
+	close(fd);
+	return 0;
+}
+
+/* One trickling client of mode_hog. */
+struct hog {
+	int fd;
+	size_t off;   /* of the request sent */
+	size_t inlen; /* response bytes buffered */
+	long served;  /* on this connection */
+	char in[1024];
+};
+
+static int
+mode_hog(const struct opts *o)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: ts\r\n"
+	                          "X-Pad: trickle-trickle-trickle\r\n\r\n";
+	struct hog *h;
+	double end = now_ms() + (double)o->seconds * 1000.0, next = now_ms();
+	long i, answered = 0, ok = 0, reconnects = 0, conns = 0;
+	size_t used;
+	ssize_t n;
+
+	raise_nofile();
+	if ((h = calloc((size_t)o->clients, sizeof(*h))) == NULL)
+		return 1;
+	for (i = 0; i < o->clients; i++) {
+		if ((h[i].fd = connect_nb()) == -1) {
+			free(h);
+			return 1;
+		}
+		conns++;
+	}
+	printf("ready clients=%ld\n", o->clients);
+	while (now_ms() < end) {
+		for (i = 0; i < o->clients; i++) {
+			n = recv(h[i].fd, h[i].in + h[i].inlen,
+			    sizeof(h[i].in) - 1 - h[i].inlen, MSG_DONTWAIT);
+			if (n > 0) {
+				h[i].inlen += (size_t)n;
+				answered += count_responses(
+				    h[i].in, h[i].inlen, &used, &ok);
+				if (used > 0) {
+					h[i].served++;
+					memmove(h[i].in, h[i].in + used,
+					    h[i].inlen - used);
+					h[i].inlen -= used;
+					/* The next request at once. */
+					h[i].off = 0;
+				}
+				continue;
+			}
+			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				/* Closed: back at once, a new connection. */
+				close(h[i].fd);
+				memset(&h[i], 0, sizeof(h[i]));
+				if ((h[i].fd = connect_nb()) == -1)
+					goto out;
+				reconnects++;
+				conns++;
+			}
+		}
+		if (now_ms() < next) {
+			sleep_ms(1);
+			continue;
+		}
+		next += (double)o->interval_ms;
+		/* One byte more of each unfinished request. */
+		for (i = 0; i < o->clients; i++) {
+			if (h[i].off < sizeof(req) - 1 &&
+			    send(h[i].fd, req + h[i].off, 1,
+			        MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+				h[i].off++;
+		}
+	}
+out:
+	printf("answered=%ld ok=%ld reconnects=%ld requests_per_conn=%.1f\n",
+	    answered, ok, reconnects, conns > 0 ? (double)answered / conns : 0);
+	for (i = 0; i < o->clients; i++) {
+		if (h[i].fd > 0)
+			close(h[i].fd);
+	}
+	free(h);
+	return 0;
+}
+
+static int
+mode_hold(const struct opts *o)
+{
+	static char chunk[65536];
+	struct pollfd *pfd;
+	long long *sent, total = 0;
+	char hdr[256], resp[4096];
+	double end = now_ms() + (double)o->seconds * 1000.0;
+	long i, s503 = 0, other = 0, open_n = 0;
+	ssize_t n;
+	int hlen, status;
+
+	raise_nofile();
+	memset(chunk, 'x', sizeof(chunk));
+	hlen = snprintf(hdr, sizeof(hdr),
+	    "POST /events HTTP/1.1\r\nHost: ts\r\nContent-Type: "
+	    "application/json\r\nContent-Length: %lld\r\n\r\n",
+	    o->bytes);
+	pfd = calloc((size_t)o->clients, sizeof(*pfd));
+	sent = calloc((size_t)o->clients, sizeof(*sent));
+	if (pfd == NULL || sent == NULL)
+		return 1;
+	for (i = 0; i < o->clients; i++) {
+		if ((pfd[i].fd = connect_nb()) == -1 ||
+		    write_all(pfd[i].fd, hdr, (size_t)hlen) == -1)
+			return 1;
+		open_n++;
+	}
+	while (open_n > 0 && now_ms() < end) {
+		for (i = 0; i < o->clients; i++) {
+			pfd[i].events = 0;
+			if (pfd[i].fd < 0)
+				continue;
+			pfd[i].events = POLLIN;
+			if (sent[i] < o->bytes - 1)
+				pfd[i].events |= POLLOUT;
+		}
+		if (poll(pfd, (nfds_t)o->clients, 100) <= 0)
+			continue;
+		for (i = 0; i < o->clients; i++) {
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				status = read_response(pfd[i].fd, resp,
+				    sizeof(resp), now_ms() + HOSTILE_IO_MS);
+				if (status == 503 &&
+				    strcasestr(resp, "\r\nRetry-After:") !=
+				        NULL)
+					s503++;
+				else
+					other++;
+				close(pfd[i].fd);
+				pfd[i].fd = -1;
+				open_n--;
+				continue;
+			}
+			n = send(pfd[i].fd, chunk,
+			    (size_t)(o->bytes - 1 - sent[i] <
+			                (long long)sizeof(chunk)
+			            ? o->bytes - 1 - sent[i]
+			            : (long long)sizeof(chunk)),
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n > 0) {
+				sent[i] += n;
+				total += n;
+			}
+		}
+	}
+	printf("clients=%ld status_503=%ld other=%ld no_answer=%ld "
+	       "sent_bytes=%lld\n",
+	    o->clients, s503, other, open_n, total);
+	for (i = 0; i < o->clients; i++) {
+		if (pfd[i].fd >= 0)
+			close(pfd[i].fd);
+	}
+	free(pfd);
+	free(sent);
+	return 0;
+}
+
 static atomic_long g_requests, g_400, g_other, g_none;
 
 /*
@@ -647,7 +894,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: hostile -s SOCKET good|idle|trickle|unfilled|big|flood|"
-	    "garbage\n"
+	    "garbage|pipeline|hog|hold\n"
 	    "       [-n N] [-c CLIENTS] [-t SECONDS] [-b BYTES] [-i MS] "
 	    "[-w WINDOW] [-o FILE] [-k]\n");
 	return 2;
@@ -723,5 +970,11 @@ main(int argc, char **argv)
 		o.n = o.n < 1 ? 20 : o.n;
 		return mode_garbage(&o);
 	}
+	if (strcmp(o.mode, "pipeline") == 0)
+		return mode_pipeline(&o);
+	if (strcmp(o.mode, "hog") == 0)
+		return mode_hog(&o);
+	if (strcmp(o.mode, "hold") == 0)
+		return mode_hold(&o);
 	return usage();
 }

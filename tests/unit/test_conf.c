@@ -217,6 +217,7 @@ test_defaults(void **state)
 	CHECK(c->sync_interval_ms == 100, "sync_interval default");
 	CHECK(c->max_event_bytes == MIB, "max_event_bytes default");
 	CHECK(c->max_body_bytes == 16 * MIB, "max_body_bytes default");
+	CHECK(c->max_buffered_bytes == 64 * MIB, "max_buffered_bytes default");
 	CHECK(c->max_event_age_ms == 7 * DAY, "max_event_age default");
 	CHECK(strcmp(c->upstream_url, "https://api.honeyhive.ai") == 0,
 	    "upstream_url default: %s", c->upstream_url);
@@ -281,6 +282,7 @@ static const struct good_case good_cases[] = {
     {"max_event_bytes", "512K", U64(max_event_bytes), 512 * KIB, NULL},
     {"max_event_bytes", "1G", U64(max_event_bytes), GIB, NULL},
     {"max_body_bytes", "32M", U64(max_body_bytes), 32 * MIB, NULL},
+    {"max_buffered_bytes", "256M", U64(max_buffered_bytes), 256 * MIB, NULL},
     {"default_project", "my project", STR(default_project), "my project"},
     {"spool_dir", "/srv/spool", STR(spool_dir), "/srv/spool"},
     {"spool_max_bytes", "2G", U64(spool_max_bytes), 2 * GIB, NULL},
@@ -409,6 +411,8 @@ static const struct bad_case bad_cases[] = {
     {"max_event_bytes", "0", "more than 0"},
     {"max_event_bytes", "2G", "at most 1G"},
     {"max_body_bytes", "-1M", "not a size"},
+    {"max_buffered_bytes", "0", "more than 0"},
+    {"max_buffered_bytes", "65G", "at most 64G"},
     {"default_project", "a\001b", "control character"},
     {"spool_dir", "", "must not be empty"},
     {"spool_max_bytes", "512K", "at least 1M"},
@@ -513,7 +517,7 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 31, "conf_print wrote %d keys, want 31", nkeys);
+	CHECK(nkeys == 32, "conf_print wrote %d keys, want 32", nkeys);
 	free(text);
 	conf_free(c);
 }
@@ -1246,6 +1250,10 @@ test_check(void **state)
 	    {{{"listen_tcp", "[::1]:8080"}}, 0, NULL},
 	    {{{"listen_tcp", "localhost:8080"}}, 0, NULL},
 	    {{{"retry_initial", "10m"}, {"max_body_bytes", "512K"}}, 2, NULL},
+	    {{{"max_buffered_bytes", "8M"}}, 1, "max_buffered_bytes: "},
+	    {{{"max_body_bytes", "100M"}}, 1, "max_buffered_bytes: "},
+	    {{{"max_body_bytes", "100M"}, {"max_buffered_bytes", "100M"}}, 0,
+	        NULL},
 	};
 	size_t i, j;
 
@@ -1290,6 +1298,7 @@ test_print_defaults(void **state)
 	                           "idle_timeout = 1m\n"
 	                           "max_event_bytes = 1M\n"
 	                           "max_body_bytes = 16M\n"
+	                           "max_buffered_bytes = 64M\n"
 	                           "default_project = \"\"\n"
 	                           "spool_dir = /var/lib/tracespool\n"
 	                           "spool_max_bytes = 1G\n"
@@ -1381,6 +1390,7 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 	SAME_NUM(listen_tcp_allow_remote);
 	SAME_NUM(max_event_bytes);
 	SAME_NUM(max_body_bytes);
+	SAME_NUM(max_buffered_bytes);
 	SAME_NUM(max_connections);
 	SAME_NUM(max_header_bytes);
 	SAME_NUM(header_timeout_ms);
@@ -1426,6 +1436,7 @@ set_all_non_default(struct conf *c)
 	    {"idle_timeout", "3h"},
 	    {"max_event_bytes", "100000"},
 	    {"max_body_bytes", "1G"},
+	    {"max_buffered_bytes", "3G"},
 	    {"default_project", "  a \"quoted\" # \\ name "},
 	    {"spool_dir", "/srv/#spool"},
 	    {"spool_max_bytes", "5000000"},

@@ -11,7 +11,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
+#include <malloc.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -195,6 +197,17 @@ handler(struct httpd_req *r, void *arg)
 		memset(extra + 8, 'L', 600);
 		memcpy(extra + 608, "\r\n", 3);
 		httpd_reply(r, 299, "text/plain", extra, "ok", 2);
+		return;
+	}
+	if (strcmp(path, "/nulcheck") == 0) {
+		size_t blen;
+		const char *b = httpd_req_body(r, &blen);
+
+		/* httpd.h: the body is a C string, an empty one too. */
+		if (b[blen] == '\0')
+			httpd_reply(r, 200, "text/plain", NULL, "nul", 3);
+		else
+			httpd_reply(r, 500, "text/plain", NULL, "no nul", 6);
 		return;
 	}
 	if (strcmp(path, "/drain") == 0) {
@@ -1071,10 +1084,14 @@ test_max_conns(void **state)
 
 	(void)state;
 	lim.max_conns = 2;
+	lim.evict_busy_ms = 10 * WAIT_MS;
 	srv_start(&lim);
 	cl_open(&a);
 	cl_open(&b);
-	/* Both in the middle of a request: neither can give up its slot. */
+	/*
+	 * Both in the middle of a request, not yet slow: neither can give up
+	 * its slot before its reply.
+	 */
 	cl_sendstr(&a, "GET /a HTTP/1.1\r\n");
 	cl_sendstr(&b, "GET /b HTTP/1.1\r\n");
 	pump(30);
@@ -1115,6 +1132,7 @@ test_max_conns_evict_idle(void **state)
 	(void)state;
 	lim.max_conns = 2;
 	lim.evict_idle_ms = 100;
+	lim.evict_busy_ms = 10 * WAIT_MS;
 	lim.header_timeout_ms = WAIT_MS;
 	srv_start(&lim);
 	cl_open(&a);
@@ -1141,15 +1159,21 @@ test_max_conns_evict_idle(void **state)
 	assert_contains(rp.body.data, "\"path\": \"/d\"");
 	resp_free(&rp);
 	assert_true(cl_wait_eof(&c, WAIT_MS));
-	/* b, in the middle of its request all along, kept its slot. */
+	/*
+	 * b, in the middle of its request all along, kept its slot; as d
+	 * waited, b was retired: its reply closes it.
+	 */
 	cl_sendstr(&b, "\r\n");
 	cl_expect(&b, &rp, 0);
 	assert_contains(rp.body.data, "\"path\": \"/b\"");
+	assert_string_equal(rp.connection, "close");
 	resp_free(&rp);
+	assert_true(cl_wait_eof(&b, WAIT_MS));
 	stats(&st);
 	assert_int_equal(st.evicted, 2);
+	assert_true(st.retired >= 1);
 	assert_int_equal(st.conns_total, 4);
-	assert_int_equal(st.conns_open, 2);
+	assert_int_equal(st.conns_open, 1);
 	cl_close(&a);
 	cl_close(&b);
 	cl_close(&c);
@@ -1714,42 +1738,204 @@ test_drain_in_handler(void **state)
 	cl_close(&b);
 }
 
+/* A TCP listener on 127.0.0.1 (a free port) served by F.h; *sin its address. */
+static void
+tcp_listen(struct sockaddr_in *sin)
+{
+	socklen_t slen = sizeof(*sin);
+	int lfd;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)sin, sizeof(*sin)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)sin, &slen), 0);
+	assert_int_equal(httpd_listen_fd(F.h, lfd, 0), 0);
+}
+
+static void
+cl_open_tcp(struct client *cl, const struct sockaddr_in *sin)
+{
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(cl->fd >= 0);
+	assert_int_equal(
+	    connect(cl->fd, (const struct sockaddr *)sin, sizeof(*sin)), 0);
+	assert_int_equal(fcntl(cl->fd, F_SETFL, O_NONBLOCK), 0);
+	http_parser_init(&cl->p, HTTP_RESPONSE);
+}
+
 /* The optional TCP listener: no peer credentials, no peer lists. */
 static void
 test_tcp(void **state)
 {
 	struct sockaddr_in sin;
-	socklen_t slen = sizeof(sin);
 	struct client cl;
 	struct resp rp;
 	id_t nobody = 65534;
-	int lfd;
 
 	(void)state;
 	srv_start(&default_limits);
 	assert_int_equal(httpd_set_peers(F.h, &nobody, 1, &nobody, 1), 0);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(lfd, 16), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &slen), 0);
-	assert_int_equal(httpd_listen_fd(F.h, lfd, 0), 0);
-
-	memset(&cl, 0, sizeof(cl));
-	cl.fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(cl.fd >= 0);
-	assert_int_equal(
-	    connect(cl.fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(fcntl(cl.fd, F_SETFL, O_NONBLOCK), 0);
-	http_parser_init(&cl.p, HTTP_RESPONSE);
-	get(&cl, &rp, "/tcp");
+	tcp_listen(&sin);
+	cl_open_tcp(&cl, &sin);
+	cl_sendstr(&cl, "GET /tcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 200);
 	assert_contains(rp.body.data, "\"uid\": -1, \"gid\": -1");
 	resp_free(&rp);
-	get(&cl, &rp, "/tcp2");
+	cl_sendstr(&cl, "GET /tcp2 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_close(&cl);
+}
+
+/*
+ * One request on a new TCP connection: the status answered. A refusal
+ * must come as the JSON error body, naming why, and close.
+ */
+static int
+tcp_status(const struct sockaddr_in *sin, const char *req, const char *why)
+{
+	struct client cl;
+	struct resp rp;
+	int status;
+
+	cl_open_tcp(&cl, sin);
+	cl_sendstr(&cl, req);
+	cl_expect(&cl, &rp, 0);
+	status = rp.status;
+	if (status >= 400) {
+		assert_error_body(&rp, why);
+		assert_string_equal(rp.connection, "close");
+	}
+	resp_free(&rp);
+	cl_close(&cl);
+	return status;
+}
+
+#define JSON_POST(host, ctype)                                                 \
+	"POST /events HTTP/1.1\r\nHost: " host "\r\nContent-Type: " ctype      \
+	"\r\nContent-Length: 2\r\n\r\n{}"
+
+/*
+ * The TCP listener refuses what a web page in the local browser sends
+ * (issue 12, item 10): an Origin (403), a Host that is not loopback
+ * (421: DNS rebinding), a POST or PUT that is not JSON or protobuf (415:
+ * a form or text/plain needs no CORS preflight). SDK requests pass; the
+ * Unix socket is not checked.
+ */
+static void
+test_tcp_guard(void **state)
+{
+	struct sockaddr_in sin;
+	struct client cl;
+	struct resp rp;
+	struct httpd_stats st;
+
+	(void)state;
+	srv_start(&default_limits);
+	tcp_listen(&sin);
+	/* What SDKs and curl send. */
+	assert_int_equal(
+	    tcp_status(
+	        &sin, JSON_POST("127.0.0.1:8339", "application/json"), NULL),
+	    200);
+	assert_int_equal(
+	    tcp_status(&sin,
+	        JSON_POST("localhost:8339", "application/json; charset=utf-8"),
+	        NULL),
+	    200);
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("[::1]:8339", "Application/JSON"), NULL),
+	    200);
+	assert_int_equal(
+	    tcp_status(
+	        &sin, JSON_POST("127.0.0.2", "application/x-protobuf"), NULL),
+	    200);
+	assert_int_equal(
+	    tcp_status(
+	        &sin, JSON_POST("LOCALHOST.", "application/protobuf"), NULL),
+	    200);
+	assert_int_equal(
+	    tcp_status(
+	        &sin, "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n", NULL),
+	    200);
+	assert_int_equal(F.handler_calls, 6);
+	/* A browser's request carries Origin, whatever else it sends. */
+	assert_int_equal(tcp_status(&sin,
+	                     "POST /events HTTP/1.1\r\nHost: 127.0.0.1:8339\r\n"
+	                     "Origin: https://evil.example\r\nContent-Type: "
+	                     "application/json\r\nContent-Length: 2\r\n\r\n{}",
+	                     "origin: requests from web pages"),
+	    403);
+	assert_int_equal(tcp_status(&sin,
+	                     "GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	                     "Origin: null\r\n\r\n",
+	                     "Origin"),
+	    403);
+	/* DNS rebinding: the attacker's name in Host. */
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("evil.example:8339", "application/json"),
+	        "host: not a loopback name or address"),
+	    421);
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("10.0.0.1:8339", "application/json"),
+	        "host: not a loopback"),
+	    421);
+	assert_int_equal(
+	    tcp_status(&sin,
+	        JSON_POST("localhost.evil.example", "application/json"),
+	        "host: not a loopback"),
+	    421);
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("[::2]:80", "application/json"),
+	        "host: not a loopback"),
+	    421);
+	assert_int_equal(
+	    tcp_status(&sin, "GET /stats HTTP/1.1\r\n\r\n", "host: the Host"),
+	    400);
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("127.0.0.1:port", "application/json"),
+	        "host: malformed"),
+	    400);
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("[::1:80", "application/json"),
+	        "host: malformed"),
+	    400);
+	/* Content types a page can send without asking first. */
+	assert_int_equal(tcp_status(&sin, JSON_POST("localhost", "text/plain"),
+	                     "content-type: must be application/json"),
+	    415);
+	assert_int_equal(
+	    tcp_status(&sin,
+	        JSON_POST("localhost", "application/x-www-form-urlencoded"),
+	        "content-type"),
+	    415);
+	assert_int_equal(
+	    tcp_status(&sin, JSON_POST("localhost", "application/jsonp"),
+	        "content-type"),
+	    415);
+	assert_int_equal(
+	    tcp_status(&sin,
+	        "PUT /events HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+	        "2\r\n\r\n{}",
+	        "content-type"),
+	    415);
+	assert_int_equal(F.handler_calls, 6);
+	stats(&st);
+	assert_int_equal(st.errors_4xx, 13);
+	/* The Unix socket takes what it took before. */
+	cl_open(&cl);
+	cl_sendstr(&cl,
+	    "POST /events HTTP/1.1\r\nHost: evil.example\r\nOrigin: "
+	    "https://evil.example\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 2\r\n\r\n{}");
+	cl_expect(&cl, &rp, 0);
 	assert_int_equal(rp.status, 200);
 	resp_free(&rp);
 	cl_close(&cl);
@@ -1817,6 +2003,615 @@ test_accept_emfile(void **state)
 	cl_close(&second);
 }
 
+/*
+ * Send req again and again without reading any reply, until the sockets
+ * between client and server are full: nothing more went out for 200 ms
+ * of loop time. Returns the bytes sent.
+ */
+static size_t
+cl_fill(struct client *cl, const char *req)
+{
+	size_t len = strlen(req), off = 0, sent = 0;
+	long quiet = now_ms(), deadline = now_ms() + WAIT_MS;
+	ssize_t n;
+
+	while (now_ms() - quiet < 200) {
+		assert_true(now_ms() < deadline);
+		n = send(
+		    cl->fd, req + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			off = (off + (size_t)n) % len;
+			sent += (size_t)n;
+			quiet = now_ms();
+			continue;
+		}
+		assert_true(n == -1 && errno == EAGAIN);
+		pump(2);
+	}
+	return sent;
+}
+
+/*
+ * A client that pipelines requests and reads no reply (issue 12, item 5):
+ * while a reply waits for it, the server must not spin. libevent calls
+ * the read callback again at once while the input is at its high
+ * watermark and reading is on, so reading must stop.
+ */
+static void
+test_no_spin_unread_reply(void **state)
+{
+	struct client cl;
+	struct resp rp;
+	size_t sent;
+	double cpu;
+
+	(void)state;
+	srv_start(&default_limits);
+	cl_open(&cl);
+	/* 4 MiB that the client never reads, then requests behind it. */
+	cl_sendstr(&cl, "GET /big HTTP/1.1\r\n\r\n");
+	sent = cl_fill(&cl, "GET /x HTTP/1.1\r\n\r\n");
+	assert_true(sent > 0);
+	cpu = cpu_ms();
+	pump(300);
+	cpu = cpu_ms() - cpu;
+	print_message("pipelined %zu bytes behind an unread reply; loop CPU "
+	              "%.0f ms in 300 ms\n",
+	    sent, cpu);
+	assert_true(cpu < 100.0);
+	/* Reading resumes once the client reads. */
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.body.len, 4 * 1024 * 1024);
+	resp_free(&rp);
+	cl_expect(&cl, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/x\"");
+	resp_free(&rp);
+	cl_close(&cl);
+}
+
+/* The same while the handler holds a request (a slow spool commit). */
+static void
+test_no_spin_handler(void **state)
+{
+	struct client cl;
+	struct resp rp;
+	size_t sent;
+	double cpu;
+
+	(void)state;
+	srv_start(&default_limits);
+	F.defer_ms = 1500;
+	cl_open(&cl);
+	cl_sendstr(&cl, "GET /defer HTTP/1.1\r\n\r\n");
+	sent = cl_fill(&cl, "GET /x HTTP/1.1\r\n\r\n");
+	assert_int_equal(F.handler_calls, 1);
+	cpu = cpu_ms();
+	pump(300);
+	cpu = cpu_ms() - cpu;
+	print_message("pipelined %zu bytes behind a deferred reply; loop CPU "
+	              "%.0f ms in 300 ms\n",
+	    sent, cpu);
+	assert_true(cpu < 100.0);
+	cl_expect(&cl, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/defer\"");
+	resp_free(&rp);
+	cl_expect(&cl, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/x\"");
+	resp_free(&rp);
+	cl_close(&cl);
+}
+
+/*
+ * At the cap, every connection in the middle of a request, a client
+ * waiting (issue 12, item 6): the busy ones are retired, and the first to
+ * finish its request gives its slot up with that reply.
+ */
+static void
+test_retire_busy(void **state)
+{
+	struct httpd_limits lim = default_limits;
+	struct client a, b, c;
+	struct resp rp;
+	struct httpd_stats st;
+	long t0;
+
+	(void)state;
+	lim.max_conns = 2;
+	lim.header_timeout_ms = WAIT_MS;
+	lim.evict_busy_ms = 10 * WAIT_MS;
+	srv_start(&lim);
+	cl_open(&a);
+	cl_open(&b);
+	/* Each has been served, and has its next request under way. */
+	get(&a, &rp, "/a1");
+	resp_free(&rp);
+	get(&b, &rp, "/b1");
+	resp_free(&rp);
+	cl_sendstr(&a, "GET /a2 HTTP/1.1\r\n");
+	cl_sendstr(&b, "GET /b2 HTTP/1.1\r\n");
+	pump(30);
+	t0 = now_ms();
+	cl_open(&c);
+	cl_sendstr(&c, "GET /c HTTP/1.1\r\n\r\n");
+	assert_int_equal(cl_read(&c, &rp, 0, 200), 1);
+	resp_free(&rp);
+	stats(&st);
+	assert_int_equal(st.retired, 2);
+	assert_int_equal(st.evicted, 0);
+	/* a finishes its request: that reply is its last. */
+	cl_sendstr(&a, "\r\n");
+	cl_expect(&a, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/a2\"");
+	assert_string_equal(rp.connection, "close");
+	resp_free(&rp);
+	assert_true(cl_wait_eof(&a, WAIT_MS));
+	cl_expect(&c, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/c\"");
+	assert_string_equal(rp.connection, "");
+	resp_free(&rp);
+	print_message(
+	    "the waiting client was answered after %ld ms\n", now_ms() - t0);
+	/* b goes after its reply too; c, which got the slot, stays. */
+	cl_sendstr(&b, "\r\n");
+	cl_expect(&b, &rp, 0);
+	assert_string_equal(rp.connection, "close");
+	resp_free(&rp);
+	get(&c, &rp, "/c2");
+	assert_string_equal(rp.connection, "");
+	resp_free(&rp);
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+}
+
+/*
+ * At the cap, a client waiting, every connection trickling a request: the
+ * request arriving longest is cut once it has taken evict_busy_ms (503,
+ * Retry-After, closed), and the waiting client gets its slot at once.
+ */
+static void
+test_cut_slow_request(void **state)
+{
+	struct httpd_limits lim = default_limits;
+	struct client a, b, c;
+	struct resp rp;
+	struct httpd_stats st;
+	long t0;
+
+	(void)state;
+	lim.max_conns = 2;
+	lim.evict_busy_ms = 150;
+	lim.header_timeout_ms = WAIT_MS;
+	srv_start(&lim);
+	cl_open(&a);
+	cl_sendstr(&a, "GET /a HTTP/1.1\r\n");
+	pump(50);
+	cl_open(&b);
+	cl_sendstr(&b, "GET /b HTTP/1.1\r\n");
+	pump(20);
+	t0 = now_ms();
+	cl_open(&c);
+	cl_sendstr(&c, "GET /c HTTP/1.1\r\n\r\n");
+	cl_expect(&c, &rp, 0);
+	assert_contains(rp.body.data, "\"path\": \"/c\"");
+	resp_free(&rp);
+	print_message(
+	    "the waiting client was answered after %ld ms\n", now_ms() - t0);
+	assert_true(now_ms() - t0 < 1000);
+	/* a, whose request began first, was cut. */
+	cl_expect(&a, &rp, 0);
+	assert_int_equal(rp.status, 503);
+	assert_string_equal(rp.retry_after, "1");
+	assert_string_equal(rp.connection, "close");
+	assert_error_body(&rp, "while other clients wait for a connection");
+	resp_free(&rp);
+	assert_true(cl_wait_eof(&a, WAIT_MS));
+	/* b goes on; it was retired, so its reply is its last. */
+	assert_false(cl_readable(&b));
+	cl_sendstr(&b, "\r\n");
+	cl_expect(&b, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	assert_string_equal(rp.connection, "close");
+	resp_free(&rp);
+	stats(&st);
+	assert_int_equal(st.cut, 1);
+	assert_int_equal(F.handler_calls, 2);
+	cl_close(&a);
+	cl_close(&b);
+	cl_close(&c);
+}
+
+/* The highest open descriptor of this process. */
+static int
+highest_fd(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int fd, highest = -1;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		if (fd != dirfd(d) && fd > highest)
+			highest = fd;
+	}
+	closedir(d);
+	return highest;
+}
+
+/*
+ * Leave exactly `room` descriptors free: fill every gap below the highest
+ * open one with /dev/null (their numbers go to fill, *n of them, at most
+ * max) and set RLIMIT_NOFILE just above. *saved gets the old limit.
+ */
+static void
+fds_leave(int room, struct rlimit *saved, int *fill, int *n, int max)
+{
+	struct rlimit low;
+	int highest, fd, null;
+
+	null = open("/dev/null", O_RDONLY);
+	assert_true(null >= 0);
+	fill[0] = null;
+	*n = 1;
+	highest = highest_fd();
+	for (fd = 0; fd < highest; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		assert_true(*n < max);
+		assert_int_equal(dup2(null, fd), fd);
+		fill[(*n)++] = fd;
+	}
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+	low = *saved;
+	low.rlim_cur = (rlim_t)(highest + 1 + room);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+}
+
+/*
+ * A burst of new connections at the cap, each taking an idle one's slot
+ * (issue 12, item 9): the idle ones' sockets must be closed as their
+ * slots are given, or the listener, accepting in a loop, holds more
+ * descriptors than the cap. With room for just one descriptor more than
+ * the cap, no accept may fail.
+ */
+static void
+test_evict_closes_at_once(void **state)
+{
+	struct httpd_limits lim = default_limits;
+	struct client old[4], fresh[4];
+	struct resp rp;
+	struct httpd_stats st;
+	struct rlimit saved;
+	int i, fill[256], nfill;
+
+	(void)state;
+	lim.max_conns = 4;
+	lim.evict_idle_ms = 10;
+	srv_start(&lim);
+	for (i = 0; i < 4; i++)
+		cl_open(&old[i]);
+	pump(50);
+	stats(&st);
+	assert_int_equal(st.conns_open, 4);
+	/* Four more wait in the backlog before the loop runs again. */
+	for (i = 0; i < 4; i++)
+		cl_open(&fresh[i]);
+	fds_leave(1, &saved, fill, &nfill, 256);
+	pump(100);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	for (i = 0; i < nfill; i++)
+		close(fill[i]);
+	stats(&st);
+	print_message("4 idle connections replaced with one descriptor to "
+	              "spare: %llu accept errors\n",
+	    (unsigned long long)st.accept_errors);
+	assert_int_equal(st.accept_errors, 0);
+	assert_int_equal(st.evicted, 4);
+	assert_int_equal(st.conns_open, 4);
+	for (i = 0; i < 4; i++) {
+		assert_true(cl_wait_eof(&old[i], WAIT_MS));
+		get(&fresh[i], &rp, "/fresh");
+		assert_int_equal(rp.status, 200);
+		resp_free(&rp);
+		cl_close(&old[i]);
+		cl_close(&fresh[i]);
+	}
+}
+
+/*
+ * max_buffered bounds the bodies held at once over all connections (issue
+ * 12, item 7): a body that would pass it is refused 503 with Retry-After
+ * before it is read; a chunked one when it grows past it. Bodies count
+ * until their reply.
+ */
+static void
+test_body_budget(void **state)
+{
+	struct httpd_limits lim = default_limits;
+	struct client a, b, c;
+	struct resp rp;
+	struct httpd_stats st;
+	char body[4000], chunk[2100];
+
+	(void)state;
+	lim.max_buffered = 6000;
+	srv_start(&lim);
+	F.defer_ms = 300;
+	memset(body, 'a', sizeof(body));
+	cl_open(&a);
+	cl_sendstr(&a, "POST /defer HTTP/1.1\r\nContent-Length: 4000\r\n\r\n");
+	cl_send(&a, body, sizeof(body));
+	pump(30);
+	assert_int_equal(F.handler_calls, 1);
+	stats(&st);
+	assert_int_equal(st.body_bytes, 4000);
+	/* 4000 + 3000 > 6000: refused from the headers, no 100 Continue. */
+	cl_open(&b);
+	cl_sendstr(&b,
+	    "POST /b HTTP/1.1\r\nContent-Length: 3000\r\n"
+	    "Expect: 100-continue\r\n\r\n");
+	cl_expect(&b, &rp, 0);
+	assert_int_equal(rp.status, 503);
+	assert_string_equal(rp.retry_after, "1");
+	assert_string_equal(rp.connection, "close");
+	assert_error_body(&rp, "request bodies held at once would pass 6000");
+	resp_free(&rp);
+	assert_true(cl_wait_eof(&b, WAIT_MS));
+	cl_close(&b);
+	/* One that fits is read. */
+	cl_open(&c);
+	cl_sendstr(&c, "POST /c HTTP/1.1\r\nContent-Length: 2000\r\n\r\n");
+	cl_send(&c, body, 2000);
+	cl_expect(&c, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	assert_contains(rp.body.data, "\"body_len\": 2000");
+	resp_free(&rp);
+	/* A chunked body past the room left. */
+	cl_sendstr(
+	    &c, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	memcpy(chunk, "7d0\r\n", 5);
+	memset(chunk + 5, 'z', 2000);
+	memcpy(chunk + 2005, "\r\n", 2);
+	cl_send(&c, chunk, 2007);
+	cl_send(&c, chunk, 2007);
+	cl_expect(&c, &rp, 0);
+	assert_int_equal(rp.status, 503);
+	assert_string_equal(rp.retry_after, "1");
+	resp_free(&rp);
+	assert_true(cl_wait_eof(&c, WAIT_MS));
+	cl_close(&c);
+	stats(&st);
+	assert_int_equal(st.over_budget, 2);
+	/* a's reply gives its 4000 back; then the same request fits. */
+	cl_expect(&a, &rp, 0);
+	assert_contains(rp.body.data, "\"body_len\": 4000");
+	resp_free(&rp);
+	stats(&st);
+	assert_int_equal(st.body_bytes, 0);
+	cl_open(&b);
+	cl_sendstr(&b, "POST /b HTTP/1.1\r\nContent-Length: 3000\r\n\r\n");
+	cl_send(&b, body, 3000);
+	cl_expect(&b, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	/* A client gone mid-body gives its share back too. */
+	cl_sendstr(&b, "POST /b HTTP/1.1\r\nContent-Length: 3000\r\n\r\nab");
+	pump(20);
+	stats(&st);
+	assert_int_equal(st.body_bytes, 3000);
+	cl_close(&b);
+	pump(20);
+	stats(&st);
+	assert_int_equal(st.body_bytes, 0);
+	cl_close(&a);
+}
+
+/* One request on a new connection: the status (0: none), closing it. */
+static int
+one_status(const void *req, size_t len, const char *why)
+{
+	struct client cl;
+	struct resp rp;
+	int rc, status;
+
+	cl_open(&cl);
+	cl_send(&cl, req, len);
+	rc = cl_read(&cl, &rp, 0, WAIT_MS);
+	status = rc == 0 ? rp.status : 0;
+	if (status >= 400)
+		assert_error_body(&rp, why);
+	resp_free(&rp);
+	cl_close(&cl);
+	return status;
+}
+
+#define STATUS_OF(req, why) one_status(req, sizeof(req) - 1, why)
+
+/*
+ * What http_parser lets by unless built strict (issue 12, item 15): the
+ * request line must be METHOD SP TARGET SP HTTP/d.d CRLF, chunk data must
+ * end with CRLF, a chunk size line is hex digits and extensions.
+ */
+static void
+test_strict_http(void **state)
+{
+	(void)state;
+	srv_start(&default_limits);
+	/* Valid forms still pass. */
+	assert_int_equal(STATUS_OF("GET / HTTP/1.1\r\n\r\n", NULL), 200);
+	assert_int_equal(STATUS_OF("\r\nGET / HTTP/1.0\r\n\r\n", NULL), 200);
+	assert_int_equal(
+	    STATUS_OF("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "5;name=value\r\nhello\r\n3 ; x\r\nabc\r\n0\r\n\r\n",
+	        NULL),
+	    200);
+	assert_int_equal(F.handler_calls, 3);
+	/* The request line. */
+	assert_int_equal(
+	    STATUS_OF("GET / HTTX/1.1\r\n\r\n", "the version must be"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET / HXXX/1.1\r\n\r\n", "the version must be"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET / HTTPX1.1\r\n\r\n", "the version must be"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET / H\r\n\r\n", "the version must be"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET /\r\nHost: x\r\n\r\n", "METHOD TARGET HTTP"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET  / HTTP/1.1\r\n\r\n", "METHOD TARGET HTTP"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET / HTTP/1.1\n\n", "must end with CRLF"), 400);
+	assert_int_equal(
+	    STATUS_OF("GET / HTTP/2.0\r\n\r\n", "HTTP/2.0 is not supported"),
+	    505);
+	/* Chunk framing. */
+	assert_int_equal(
+	    STATUS_OF("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "5\r\nhelloXY0\r\n\r\n",
+	        "chunk data must end with CRLF"),
+	    400);
+	assert_int_equal(
+	    STATUS_OF("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "5\r\nhello\rX0\r\n\r\n",
+	        "chunk data must end with CRLF"),
+	    400);
+	assert_int_equal(
+	    STATUS_OF("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "5 junk\r\nhello\r\n0\r\n\r\n",
+	        "bad chunked framing"),
+	    400);
+	assert_int_equal(
+	    STATUS_OF("POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	              "0\r\nX-Trailer: 1\nMore: 2\r\n\r\n",
+	        "a trailer line must end with CRLF"),
+	    400);
+	assert_int_equal(F.handler_calls, 3);
+}
+
+/* The CRLF after chunk data checked when it arrives in another read. */
+static void
+test_strict_chunk_split(void **state)
+{
+	struct client cl;
+	struct resp rp;
+
+	(void)state;
+	srv_start(&default_limits);
+	cl_open(&cl);
+	cl_sendstr(&cl,
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello");
+	pump(20);
+	cl_sendstr(&cl, "\r");
+	pump(20);
+	cl_sendstr(&cl, "\n0\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	assert_contains(rp.body.data, "\"body_len\": 5");
+	resp_free(&rp);
+	cl_sendstr(&cl,
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello");
+	pump(20);
+	cl_sendstr(&cl, "\r");
+	pump(20);
+	cl_sendstr(&cl, "X0\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 400);
+	assert_error_body(&rp, "chunk data must end with CRLF");
+	resp_free(&rp);
+	cl_close(&cl);
+}
+
+/*
+ * Trailers count against max_header with the request line and headers,
+ * and the 431 names that limit (http_parser's own is 80K).
+ */
+static void
+test_trailers_431(void **state)
+{
+	struct client cl;
+	struct resp rp;
+	char big[3000];
+	size_t i;
+
+	(void)state;
+	srv_start(&default_limits);
+	memset(big, 't', sizeof(big));
+	cl_open(&cl);
+	cl_sendstr(&cl,
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1\r\nx\r\n0\r\nX-Big: ");
+	cl_send(&cl, big, sizeof(big));
+	cl_sendstr(&cl, "\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 431);
+	assert_error_body(&rp, "headers: larger than 2048 bytes");
+	resp_free(&rp);
+	cl_close(&cl);
+	/* 90 KB of trailers in many lines, sent in pieces. */
+	cl_open(&cl);
+	cl_sendstr(&cl,
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1\r\nx\r\n0\r\n");
+	for (i = 0; i < 90; i++) {
+		if (cl_readable(&cl))
+			break;
+		cl_send(&cl, "X-T: ", 5);
+		cl_send(&cl, big, 1000);
+		cl_send(&cl, "\r\n", 2);
+	}
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 431);
+	assert_error_body(&rp, "headers: larger than 2048 bytes");
+	resp_free(&rp);
+	cl_close(&cl);
+	/* Small trailers pass; headers + trailers at the limit pass too. */
+	cl_open(&cl);
+	cl_sendstr(&cl,
+	    "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1\r\nx\r\n0\r\nA: b\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_close(&cl);
+	assert_int_equal(F.handler_calls, 1);
+}
+
+/* httpd.h: the body is NUL-terminated, an empty one too. */
+static void
+test_empty_body_nul(void **state)
+{
+	struct client cl;
+	struct resp rp;
+
+	(void)state;
+	/* Fresh heap blocks come filled with a byte that is not NUL. */
+	mallopt(M_PERTURB, 0x55);
+	srv_start(&default_limits);
+	cl_open(&cl);
+	cl_sendstr(&cl, "POST /nulcheck HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_sendstr(&cl,
+	    "POST /nulcheck HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+	    "POST /nulcheck HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+	    "GET /nulcheck HTTP/1.1\r\n\r\n");
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_expect(&cl, &rp, 0);
+	assert_int_equal(rp.status, 200);
+	resp_free(&rp);
+	cl_close(&cl);
+	mallopt(M_PERTURB, 0);
+}
+
 int
 main(void)
 {
@@ -1853,11 +2648,23 @@ main(void)
 	    cmocka_unit_test_teardown(test_free_pending, teardown),
 	    cmocka_unit_test_teardown(test_drain_in_handler, teardown),
 	    cmocka_unit_test_teardown(test_tcp, teardown),
+	    cmocka_unit_test_teardown(test_tcp_guard, teardown),
+	    cmocka_unit_test_teardown(test_no_spin_unread_reply, teardown),
+	    cmocka_unit_test_teardown(test_no_spin_handler, teardown),
+	    cmocka_unit_test_teardown(test_retire_busy, teardown),
+	    cmocka_unit_test_teardown(test_cut_slow_request, teardown),
+	    cmocka_unit_test_teardown(test_evict_closes_at_once, teardown),
+	    cmocka_unit_test_teardown(test_body_budget, teardown),
+	    cmocka_unit_test_teardown(test_strict_http, teardown),
+	    cmocka_unit_test_teardown(test_strict_chunk_split, teardown),
+	    cmocka_unit_test_teardown(test_trailers_431, teardown),
+	    cmocka_unit_test_teardown(test_empty_body_nul, teardown),
 	};
 
 	/* The bufferevent's own writev(2) to a vanished client. */
 	signal(SIGPIPE, SIG_IGN);
-	log_init("test_httpd", LOG_LVL_WARN);
+	log_init(
+	    "test_httpd", getenv("TEST_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_WARN);
 	alarm(120);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* test_jsonscan.c: unit tests for UTF-8 checking and the JSON span scanners. */
+/* test_jsonscan.c: unit tests for the strict JSON and UTF-8 checks and the JSON
+ * span scanners. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,6 +241,405 @@ test_utf8_four_byte(void **state)
 			        ref_utf8_valid(buf, 4),
 			    "utf8 disagrees on %02x %02x 80 bf", a, b);
 		}
+	}
+}
+
+/*
+ * json_check: every production of RFC 8259's grammar, in forms that are
+ * valid and forms that are not. off is where the refusal must point (the
+ * byte that breaks the grammar); why is a piece of its reason.
+ */
+struct check_case {
+	const char *name;
+	const char *s;
+	size_t len; /* 0: strlen(s) */
+	int valid;
+	size_t off;
+	const char *why;
+};
+
+#define OK(name, s)                                                            \
+	{                                                                      \
+		name, s, 0, 1, 0, NULL                                         \
+	}
+#define BAD(name, s, off, why)                                                 \
+	{                                                                      \
+		name, s, 0, 0, off, why                                        \
+	}
+
+static const struct check_case check_cases[] = {
+    /* JSON-text = ws value ws */
+    OK("value alone", "{}"),
+    OK("ws before and after", " \t\r\n{} \t\r\n"),
+    OK("top-level number", "5"),
+    OK("top-level string", "\"s\""),
+    OK("top-level literal", "null"),
+    BAD("empty text", "", 0, "ends too early"),
+    BAD("only white space", " \n", 2, "ends too early"),
+    BAD("text after the value", "{} {}", 3, "text after the JSON value"),
+    BAD("two numbers", "1 2", 2, "text after the JSON value"),
+    BAD("byte order mark", "\xEF\xBB\xBF{}", 0, "byte order mark"),
+    /* ws = *( SP / HTAB / LF / CR ) */
+    OK("SP between tokens", "[1, 2]"),
+    OK("HTAB between tokens", "[1,\t2]"),
+    OK("LF between tokens", "[1,\n2]"),
+    OK("CR between tokens", "[1,\r2]"),
+    BAD("VT between tokens",
+        "[1,\x0b"
+        "2]",
+        3, "not white space"),
+    BAD("FF between tokens",
+        "[1,\x0c"
+        "2]",
+        3, "not white space"),
+    BAD("0x01 between tokens", "{\x01}", 1, "not white space"),
+    BAD("ESC before the value", "\x1b{}", 0, "not white space"),
+    BAD("0x1F after the value", "{}\x1f", 2, "not white space"),
+    BAD("NBSP between tokens",
+        "[1,\xC2\xA0"
+        "2]",
+        3, "no JSON value"),
+    /* literals */
+    OK("true", "[true]"),
+    OK("false", "[false]"),
+    OK("null", "[null]"),
+    BAD("True", "[True]", 1, "no JSON value"),
+    BAD("NULL", "NULL", 0, "no JSON value"),
+    BAD("tru", "[tru]", 1, "no JSON value"),
+    BAD("true and a letter", "[truee]", 5, "must follow an element"),
+    BAD("nul at the end", "nul", 0, "no JSON value"),
+    BAD("NaN", "[NaN]", 1, "no JSON value"),
+    BAD("Infinity", "[Infinity]", 1, "no JSON value"),
+    BAD("undefined", "[undefined]", 1, "no JSON value"),
+    /* object = { [ member *( , member ) ] }; member = string : value */
+    OK("empty object", "{}"),
+    OK("empty object with ws", "{ \n }"),
+    OK("one member", "{\"a\":1}"),
+    OK("members with ws", "{ \"a\" : 1 , \"b\" : [ ] }"),
+    OK("duplicate names (the grammar allows them)", "{\"a\":1,\"a\":2}"),
+    OK("empty name", "{\"\":0}"),
+    BAD("unclosed object", "{\"a\":1", 6, "ends too early"),
+    BAD("trailing comma in object", "{\"a\":1,}", 7, "member name must"),
+    BAD("leading comma in object", "{,\"a\":1}", 1, "member name must"),
+    BAD("name without a value", "{\"a\"}", 4, "':' must follow"),
+    BAD("name and colon only", "{\"a\":}", 5, "no JSON value"),
+    BAD("number as a name", "{1:2}", 1, "member name must"),
+    BAD("single-quoted name", "{'a':1}", 1, "member name must"),
+    BAD("bare name", "{a:1}", 1, "member name must"),
+    BAD("missing colon", "{\"a\" 1}", 5, "':' must follow"),
+    BAD("missing comma between members", "{\"a\":1 \"b\":2}", 7, "',' or '}'"),
+    BAD("object closed by ]", "{\"a\":1]", 6, "',' or '}'"),
+    BAD("stray }", "}", 0, "no JSON value"),
+    /* array = [ [ value *( , value ) ] ] */
+    OK("empty array", "[]"),
+    OK("empty array with ws", "[ \t ]"),
+    OK("array of each kind", "[{}, [], \"s\", 1, true, false, null]"),
+    BAD("unclosed array", "[1,2", 4, "ends too early"),
+    BAD("trailing comma in array", "[1,]", 3, "no JSON value"),
+    BAD("leading comma in array", "[,1]", 1, "no JSON value"),
+    BAD("missing comma between elements", "[1 2]", 3, "',' or ']'"),
+    BAD("array closed by }", "[1}", 2, "',' or ']'"),
+    BAD("double comma", "[1,,2]", 3, "no JSON value"),
+    /* number = [ minus ] int [ frac ] [ exp ] */
+    OK("zero", "[0]"),
+    OK("minus zero", "[-0]"),
+    OK("integer", "[1234567890]"),
+    OK("negative", "[-12]"),
+    OK("fraction", "[0.5]"),
+    OK("negative fraction", "[-0.5]"),
+    OK("long fraction", "[3.14159265358979]"),
+    OK("exponent e", "[1e5]"),
+    OK("exponent E", "[1E5]"),
+    OK("exponent e+", "[1e+5]"),
+    OK("exponent e-", "[1e-5]"),
+    OK("zero exponent", "[0e0]"),
+    OK("fraction and exponent", "[-1.5e-10]"),
+    OK("minus zero everything", "[-0.0e-0]"),
+    OK("number at the very end", "12"),
+    OK("fraction at the very end", "1.25"),
+    BAD("leading zero", "[01]", 1, "may not start with 0"),
+    BAD("minus leading zeros", "[-007]", 1, "may not start with 0"),
+    BAD("double zero", "00", 0, "may not start with 0"),
+    BAD("trailing dot", "[1.]", 3, "digit must follow '.'"),
+    BAD("trailing dot at the end", "1.", 2, "digit must follow '.'"),
+    BAD("minus then dot", "[-.5]", 2, "digit must follow '-'"),
+    BAD("leading dot", "[.5]", 1, "no JSON value"),
+    BAD("dot then exponent", "[1.e5]", 3, "digit must follow '.'"),
+    BAD("plus sign", "[+1]", 1, "no JSON value"),
+    BAD("lone minus", "[-]", 2, "digit must follow '-'"),
+    BAD("double minus", "[--1]", 2, "digit must follow '-'"),
+    BAD("exponent without digits", "[1e]", 3, "follow the exponent"),
+    BAD("exponent sign without digits", "[1e+]", 4, "follow the exponent"),
+    BAD("exponent at the end", "1E", 2, "follow the exponent"),
+    BAD("hex", "[0x10]", 2, "',' or ']'"),
+    BAD("two dots", "[1.5.5]", 4, "',' or ']'"),
+    BAD("underscore", "[1_000]", 2, "',' or ']'"),
+    /* string = " *char "; escapes */
+    OK("empty string", "[\"\"]"),
+    OK("plain string", "[\"hello, world\"]"),
+    OK("long plain string", "[\"abcdefghijklmnopqrstuvwxyz0123456789\"]"),
+    OK("escape quote", "[\"\\\"\"]"),
+    OK("escape backslash", "[\"\\\\\"]"),
+    OK("escape slash", "[\"\\/\"]"),
+    OK("escape b", "[\"\\b\"]"),
+    OK("escape f", "[\"\\f\"]"),
+    OK("escape n", "[\"\\n\"]"),
+    OK("escape r", "[\"\\r\"]"),
+    OK("escape t", "[\"\\t\"]"),
+    OK("escape u ASCII", "[\"\\u0041\"]"),
+    OK("escape u lower hex", "[\"\\u00e9\"]"),
+    OK("escape u upper hex", "[\"\\u00E9\"]"),
+    OK("escape u NUL (valid JSON)", "[\"a\\u0000b\"]"),
+    OK("escaped surrogate pair", "[\"\\uD83D\\uDE00\"]"),
+    OK("DEL unescaped", "[\"\x7f\"]"),
+    OK("UTF-8 two bytes", "[\"caf\xC3\xA9\"]"),
+    OK("UTF-8 three bytes", "[\"\xE2\x82\xAC\"]"),
+    OK("UTF-8 four bytes", "[\"\xF0\x9F\x98\x80\"]"),
+    OK("quote after seven plain bytes", "\"abcdefg\""),
+    OK("escape at a word's edge", "\"abcdefg\\nhijklmn\""),
+    BAD("raw TAB in a string", "[\"a\tb\"]", 3, "must be escaped"),
+    BAD("raw LF in a string", "[\"a\nb\"]", 3, "must be escaped"),
+    BAD("raw CR in a string", "[\"a\rb\"]", 3, "must be escaped"),
+    BAD("raw 0x01 in a string", "[\"\x01\"]", 2, "must be escaped"),
+    BAD("raw ESC in a string", "[\"\x1b[0m\"]", 2, "must be escaped"),
+    BAD("raw 0x1F in a long string", "[\"abcdefghijklmn\x1fop\"]", 16,
+        "must be escaped"),
+    BAD("unknown escape", "[\"\\x41\"]", 2, "unknown escape"),
+    BAD("escaped single quote", "[\"\\'\"]", 2, "unknown escape"),
+    BAD("escaped closing quote", "[\"\\\"]", 1, "not closed"),
+    BAD("short \\u", "[\"\\u12\"]", 2, "four hex digits"),
+    BAD("\\u at the end", "\"\\u12", 1, "four hex digits"),
+    BAD("\\u with a non-hex digit", "[\"\\u12G4\"]", 2, "four hex digits"),
+    BAD("lone high surrogate", "[\"\\uD83D\"]", 2, "high surrogate"),
+    BAD("high surrogate then letter", "[\"\\uD83Dx\"]", 2, "high surrogate"),
+    BAD("high surrogate then non-low", "[\"\\uD83D\\u0041\"]", 2,
+        "high surrogate"),
+    BAD("two high surrogates", "[\"\\uD83D\\uD83D\"]", 2, "high surrogate"),
+    BAD("lone low surrogate", "[\"\\uDE00\"]", 2, "low surrogate"),
+    BAD("unclosed string", "[\"abc", 1, "not closed"),
+    BAD("unclosed after a backslash", "\"ab\\", 0, "not closed"),
+    BAD("single-quoted string", "['a']", 1, "no JSON value"),
+    BAD("invalid UTF-8 in a string", "[\"\xFF\"]", 2, "invalid UTF-8"),
+    BAD("overlong UTF-8 in a string", "[\"\xC0\xAF\"]", 2, "invalid UTF-8"),
+    BAD("UTF-8 surrogate in a string", "[\"\xED\xA0\x80\"]", 2,
+        "invalid UTF-8"),
+    BAD("truncated UTF-8 at the end", "\"\xE2\x82", 1, "invalid UTF-8"),
+};
+
+/*
+ * n arrays nested inside each other, around a 1: "[[...[1]...]]". The
+ * caller frees it.
+ */
+static char *
+nested(size_t n, size_t *len)
+{
+	char *s = malloc(2 * n + 1);
+
+	assert_non_null(s);
+	memset(s, '[', n);
+	s[n] = '1';
+	memset(s + n + 1, ']', n);
+	*len = 2 * n + 1;
+	return s;
+}
+
+static void
+test_check_grammar_table(void **state)
+{
+	const struct check_case *c;
+	char err[256], want[64];
+	size_t i, len;
+	cJSON *j;
+	char *p;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(check_cases) / sizeof(check_cases[0]); i++) {
+		c = &check_cases[i];
+		len = c->len != 0 ? c->len : strlen(c->s);
+		p = exact_copy(c->s, len);
+		err[0] = '\0';
+		rc = json_check(p, len, "body", err, sizeof(err));
+		if (c->valid) {
+			CHECK(rc == 0, "json_check refuses valid JSON (%s): %s",
+			    c->name, err);
+			/* Strict JSON is a part of what cJSON accepts. */
+			j = cJSON_ParseWithLength(p, len);
+			CHECK(j != NULL,
+			    "cJSON refuses what json_check took (%s)", c->name);
+			cJSON_Delete(j);
+		} else {
+			CHECK(rc == -1, "json_check accepts invalid JSON (%s)",
+			    c->name);
+			snprintf(want, sizeof(want),
+			    "body: invalid JSON at byte %zu: ", c->off);
+			CHECK(strncmp(err, want, strlen(want)) == 0 &&
+			        strstr(err, c->why) != NULL,
+			    "%s: error \"%s\", want \"%s...%s...\"", c->name,
+			    err, want, c->why);
+		}
+		free(p);
+	}
+}
+
+/* Raw NUL bytes: in a string, between tokens, after the value. */
+static void
+test_check_nul(void **state)
+{
+	static const struct {
+		const char *s;
+		size_t len, off;
+		const char *why;
+	} cases[] = {
+	    {"[\"a\0b\"]", 7, 3, "must be escaped"},
+	    {"[1,\0 2]", 7, 3, "not white space"},
+	    {"{}\0", 3, 2, "not white space"},
+	    {"\0", 1, 0, "not white space"},
+	};
+	char err[256], want[64];
+	size_t i;
+	char *p;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = exact_copy(cases[i].s, cases[i].len);
+		CHECK(json_check(p, cases[i].len, "x", err, sizeof(err)) == -1,
+		    "json_check accepts a raw NUL (case %zu)", i);
+		snprintf(want, sizeof(want),
+		    "x: invalid JSON at byte %zu: ", cases[i].off);
+		CHECK(strncmp(err, want, strlen(want)) == 0 &&
+		        strstr(err, cases[i].why) != NULL,
+		    "raw NUL case %zu: error \"%s\"", i, err);
+		free(p);
+	}
+}
+
+/* CJSON_NESTING_LIMIT levels pass, one more does not; no recursion. */
+static void
+test_check_depth(void **state)
+{
+	char err[256];
+	size_t len;
+	char *s;
+	const char *t;
+
+	(void)state;
+	s = nested(CJSON_NESTING_LIMIT, &len);
+	CHECK(json_check(s, len, "body", err, sizeof(err)) == 0,
+	    "1000 nested arrays refused: %s", err);
+	free(s);
+	s = nested(CJSON_NESTING_LIMIT + 1, &len);
+	CHECK(json_check(s, len, "body", err, sizeof(err)) == -1,
+	    "1001 nested arrays accepted");
+	CHECK(
+	    strstr(err, "at byte 1000: nested deeper than 1000 levels") != NULL,
+	    "depth error: \"%s\"", err);
+	free(s);
+	/* Far deeper than any stack would take by recursion. */
+	s = nested(1000000, &len);
+	CHECK(json_check(s, len, "body", err, sizeof(err)) == -1,
+	    "a million nested arrays accepted");
+	free(s);
+	/* Objects and arrays alternating, closed in the right order. */
+	t = "{\"a\":[{\"b\":[1]},{}],\"c\":{}}";
+	CHECK(json_check(t, strlen(t), "b", err, sizeof(err)) == 0,
+	    "mixed nesting refused: %s", err);
+	t = "{\"a\":[{\"b\":[1}]}";
+	CHECK(json_check(t, strlen(t), "b", err, sizeof(err)) == -1,
+	    "a bracket closing the wrong kind accepted");
+}
+
+/* The reference event and the grown cases of the span tests are strict. */
+static void
+test_check_reference(void **state)
+{
+	char err[256];
+	size_t len;
+	char *data = load_reference(&len);
+
+	(void)state;
+	CHECK(json_check(data, len, "body", err, sizeof(err)) == 0,
+	    "the reference event is refused: %s", err);
+	free(data);
+}
+
+/*
+ * The string form: the text in the string is checked as strictly as a
+ * body, and a \u0000 in the literal (which cJSON's C string would end at,
+ * dropping the rest) is refused.
+ */
+static void
+test_check_embedded(void **state)
+{
+	static const struct {
+		const char *lit;
+		const char *decoded;
+		int valid;
+		const char *why;
+	} cases[] = {
+	    {"\"{\\\"a\\\":1}\"", "{\"a\":1}", 1, NULL},
+	    /* The inner text's own \u0000 escape is text here, not a NUL. */
+	    {"\"{\\\"a\\\":\\\"\\\\u0000\\\"}\"", "{\"a\":\"\\u0000\"}", 1,
+	        NULL},
+	    /* An escaped backslash, then "u0000": no NUL either. */
+	    {"\"{\\\"\\\\\\\\u0000\\\":1}\"", "{\"\\\\u0000\":1}", 1, NULL},
+	    {"\"{\\\"a\\\":1}\\u0000GARBAGE\"", "{\"a\":1}", 0, "\\u0000"},
+	    {"\"\\u0000\"", "", 0, "\\u0000"},
+	    {"\"{}\\u000b\"", "{}\x0b", 0, "not white space"},
+	    {"\"{\\\"n\\\":01}\"", "{\"n\":01}", 0, "may not start with 0"},
+	    {"\"{\\\"s\\\":\\\"a\\tb\\\"}\"", "{\"s\":\"a\tb\"}", 0,
+	        "must be escaped"},
+	    {"\" {}\\n\"", " {}\n", 1, NULL},
+	};
+	char err[256];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		rc = json_check_embedded(cases[i].lit, strlen(cases[i].lit),
+		    cases[i].decoded, "event", err, sizeof(err));
+		if (cases[i].valid) {
+			CHECK(rc == 0, "string form %s refused: %s",
+			    cases[i].lit, err);
+		} else {
+			CHECK(
+			    rc == -1, "string form %s accepted", cases[i].lit);
+			CHECK(strncmp(err, "event: ", 7) == 0 &&
+			        strstr(err, cases[i].why) != NULL,
+			    "string form %s: error \"%s\", want \"%s\"",
+			    cases[i].lit, err, cases[i].why);
+		}
+	}
+}
+
+/*
+ * What cJSON decodes from each literal is what the table says it does, so
+ * the cases above are the real inputs json_check_embedded gets.
+ */
+static void
+test_check_embedded_decoding(void **state)
+{
+	static const char *const lits[] = {
+	    "\"{\\\"a\\\":1}\\u0000GARBAGE\"",
+	    "\"{\\\"\\\\\\\\u0000\\\":1}\"",
+	};
+	static const char *const want[] = {
+	    "{\"a\":1}",
+	    "{\"\\\\u0000\":1}",
+	};
+	size_t i;
+	cJSON *j;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		j = cJSON_Parse(lits[i]);
+		assert_non_null(j);
+		CHECK(cJSON_IsString(j) && strcmp(j->valuestring, want[i]) == 0,
+		    "cJSON decodes %s as \"%s\"", lits[i],
+		    cJSON_IsString(j) ? j->valuestring : "(not a string)");
+		cJSON_Delete(j);
 	}
 }
 
@@ -666,6 +1066,12 @@ main(void)
 	    cmocka_unit_test(test_utf8_table),
 	    cmocka_unit_test(test_utf8_exhaustive),
 	    cmocka_unit_test(test_utf8_four_byte),
+	    cmocka_unit_test(test_check_grammar_table),
+	    cmocka_unit_test(test_check_nul),
+	    cmocka_unit_test(test_check_depth),
+	    cmocka_unit_test(test_check_reference),
+	    cmocka_unit_test(test_check_embedded),
+	    cmocka_unit_test(test_check_embedded_decoding),
 	    cmocka_unit_test(test_member_span_table),
 	    cmocka_unit_test(test_member_span_truncated),
 	    cmocka_unit_test(test_reference_inputs_span),
