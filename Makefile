@@ -6,7 +6,8 @@ DESTDIR ?=
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libevent libevent_pthreads libcjson lmdb libcurl libsystemd
+PKGS := libevent libevent_pthreads libcjson lmdb libcurl libsystemd \
+	libpcre2-8 libcrypto
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -17,7 +18,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 
 # Every .c of a module folder is part of the library that both programs and
 # the unit tests link; a folder's main.c is its program's entry point.
-LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c forwarder/*.c) \
+LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c redact/*.c forwarder/*.c) \
 	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_SRCS := $(wildcard cli/*.c)
@@ -101,7 +102,7 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c) daemon/event.c \
+FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c redact/*.c) daemon/event.c \
 	daemon/jsonscan.c
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 
