@@ -7,7 +7,7 @@ BUILD ?= build
 VERSION := 0.1.0
 
 PKGS := libevent libevent_pthreads libcjson lmdb libcurl libsystemd \
-	libprotobuf-c zlib
+	libprotobuf-c zlib libpcre2-8 libcrypto
 PROTOC_C ?= protoc-c
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -19,7 +19,8 @@ LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
 
 # Every .c of a module folder is part of the library that both programs and
 # the unit tests link; a folder's main.c is its program's entry point.
-LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c otlp/*.c forwarder/*.c) \
+LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c otlp/*.c redact/*.c \
+	forwarder/*.c) \
 	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
 # otlp/trace.proto's C is generated into $(BUILD)/otlp/ (never committed) and
 # compiled into the library; -I$(BUILD) finds "otlp/trace.pb-c.h".
@@ -118,8 +119,9 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c otlp/*.c) daemon/event.c \
-	daemon/body.c daemon/jsonscan.c daemon/jsonmem.c daemon/httpd.c
+FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c otlp/*.c redact/*.c) \
+	daemon/event.c daemon/body.c daemon/jsonscan.c daemon/jsonmem.c \
+	daemon/httpd.c
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) \
 	$(FUZZ_BUILD)/obj/$(PB_GEN).o
 
