@@ -18,12 +18,13 @@
 
 /* Options after parsing; strings point into argv or the environment. */
 struct cli {
-	const char *socket;    /* the daemon's Unix socket */
-	const char *url;       /* NULL, or the daemon's http(s) base URL */
-	const char *spool_dir; /* for dlq and spool */
-	int json;              /* --json: machine-readable output */
-	int all;               /* --all: every dead letter */
-	size_t batch;          /* --batch: lines per request for send */
+	const char *socket;        /* the daemon's Unix socket */
+	const char *url;           /* NULL, or the daemon's http(s) base URL */
+	const char *spool_dir;     /* for dlq and spool */
+	int json;                  /* --json: machine-readable output */
+	int all;                   /* --all: every dead letter */
+	size_t batch;              /* --batch: lines per request for send */
+	const char *hash_key_file; /* --hash-key-file: for redact-test */
 };
 
 /*
@@ -35,6 +36,7 @@ int cmd_status(const struct cli *cli, int argc, char **argv);
 int cmd_send(const struct cli *cli, int argc, char **argv);
 int cmd_dlq(const struct cli *cli, int argc, char **argv);
 int cmd_spool(const struct cli *cli, int argc, char **argv);
+int cmd_redact_test(const struct cli *cli, int argc, char **argv);
 
 struct spool;
 

@@ -17,6 +17,7 @@
 #define OPT_JSON 0x1
 #define OPT_ALL 0x2
 #define OPT_BATCH 0x4
+#define OPT_HASH_KEY 0x8
 
 enum {
 	LOPT_SOCKET = 256,
@@ -25,6 +26,7 @@ enum {
 	LOPT_JSON,
 	LOPT_ALL,
 	LOPT_BATCH,
+	LOPT_HASH_KEY,
 };
 
 static void
@@ -43,6 +45,10 @@ usage(FILE *fp)
 	    "  dlq replay ID | --all       move dead letters back to the "
 	    "spool\n"
 	    "  dlq purge ID | --all        delete dead letters\n"
+	    "  redact-test [--hash-key-file F] RULES [FILE]\n"
+	    "                              a JSON record or body (FILE or "
+	    "stdin) after\n"
+	    "                              the rules file RULES\n"
 	    "\n"
 	    "options:\n"
 	    "  --socket PATH     the daemon's socket (default "
@@ -56,6 +62,7 @@ usage(FILE *fp)
 	    "show)\n"
 	    "  --batch N         lines per request for send (default %d)\n"
 	    "  --all             every dead letter (dlq replay, dlq purge)\n"
+	    "  --hash-key-file F the secret of hash rules (redact-test)\n"
 	    "  -V, --version     print the version\n"
 	    "  -h, --help        this text\n"
 	    "\n"
@@ -148,6 +155,7 @@ static const struct command {
     {"send", cmd_send},
     {"dlq", cmd_dlq},
     {"spool", cmd_spool},
+    {"redact-test", cmd_redact_test},
 };
 
 /*
@@ -158,13 +166,16 @@ static const struct command {
 static int
 check_opts(const char *cmd, const char *sub, int given)
 {
-	static const char *const names[] = {"--json", "--all", "--batch"};
+	static const char *const names[] = {
+	    "--json", "--all", "--batch", "--hash-key-file"};
 	int allowed = 0, extra, i;
 
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "spool") == 0)
 		allowed = OPT_JSON;
 	else if (strcmp(cmd, "send") == 0)
 		allowed = OPT_BATCH;
+	else if (strcmp(cmd, "redact-test") == 0)
+		allowed = OPT_HASH_KEY;
 	else if (sub == NULL)
 		return 0;
 	else if (strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0)
@@ -193,6 +204,7 @@ main(int argc, char **argv)
 	    {"json", no_argument, NULL, LOPT_JSON},
 	    {"all", no_argument, NULL, LOPT_ALL},
 	    {"batch", required_argument, NULL, LOPT_BATCH},
+	    {"hash-key-file", required_argument, NULL, LOPT_HASH_KEY},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -244,6 +256,10 @@ main(int argc, char **argv)
 				    "--batch %s: expected 1 to %d", optarg,
 				    CLI_MAX_BATCH);
 			given |= OPT_BATCH;
+			break;
+		case LOPT_HASH_KEY:
+			cli.hash_key_file = optarg;
+			given |= OPT_HASH_KEY;
 			break;
 		case 'V':
 			printf("tracespool %s\n", TS_VERSION);

@@ -27,6 +27,53 @@ str(const cJSON *o, const char *name)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* The OTLP side, once the daemon has seen an export. */
+static void
+print_spans(const cJSON *o)
+{
+	uint64_t recv, exp, fwd, dead, partial;
+	int have, h2, h3, h4, h5;
+
+	recv = num(o, "spans_received", &have);
+	exp = num(o, "exports_received", &h2);
+	fwd = num(o, "spans_forwarded", &h3);
+	dead = num(o, "spans_dead_lettered", &h4);
+	partial = num(o, "spans_rejected_upstream", &h5);
+	if (!have || (recv == 0 && exp == 0))
+		return;
+	printf("spans received:    %llu in %llu export%s",
+	    (unsigned long long)recv, (unsigned long long)exp,
+	    exp == 1 ? "" : "s");
+	exp = num(o, "exports_rejected", &have);
+	if (have && exp > 0)
+		printf(", %llu export%s rejected", (unsigned long long)exp,
+		    exp == 1 ? "" : "s");
+	printf("\n");
+	if (h3)
+		printf("spans forwarded:   %llu\n", (unsigned long long)fwd);
+	if (h4 && dead > 0)
+		printf("spans dead:        %llu\n", (unsigned long long)dead);
+	if (h5 && partial > 0)
+		printf(
+		    "spans refused by the upstream (partial success): %llu\n",
+		    (unsigned long long)partial);
+}
+
+/* Matches per redaction rule, when rules are in force. */
+static void
+print_redactions(const cJSON *o)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "redactions");
+	const cJSON *c;
+
+	if (!cJSON_IsObject(r) || r->child == NULL)
+		return;
+	printf("redactions:       ");
+	for (c = r->child; c != NULL; c = c->next)
+		printf(" %s %.0f%s", c->string, c->valuedouble,
+		    c->next != NULL ? "," : "\n");
+}
+
 /*
  * Print what an operator looks at first: is the forwarder moving, and if
  * not, why; then how much waits in the spool. Fields the daemon does not
@@ -88,6 +135,8 @@ print_summary(const cJSON *o)
 			printf(", %llu rejected", (unsigned long long)w);
 		printf("\n");
 	}
+	print_spans(o);
+	print_redactions(o);
 }
 
 int

@@ -87,6 +87,42 @@ static const struct kind kinds[] = {
 
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
+/*
+ * One list serves every kind, since a rule applies to all of them: an
+ * event's event_type and inputs, a model event's required members, an
+ * update's event_id; then what is optional but typed. A field one kind
+ * requires is listed as required.
+ */
+const char *const kind_redact_required[] = {
+    "event_type=chain|model|tool|session",
+    "inputs:object",
+    "model:string",
+    "provider:string",
+    "messages:array",
+    "response:object",
+    "usage:object",
+    "duration",
+    "event_id",
+    "?session_id",
+    "?parent_id",
+    "?children_ids:array",
+    "?config:object",
+    "?outputs:object",
+    "?metadata:object",
+    "?metrics:object",
+    "?feedback:object",
+    "?user_properties:object",
+    "?start_time",
+    "?end_time",
+    "?cost",
+    "?hyperparameters:object",
+    "?template:array",
+    "?template_inputs:object",
+    "?tools:array",
+    "?response_format:object",
+    NULL,
+};
+
 const struct kind *
 kind_get(unsigned id)
 {

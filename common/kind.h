@@ -75,6 +75,14 @@ const struct kind *kind_get(unsigned id);
 const struct kind *kind_route(const char *method, const char *path,
     const struct kind_route **route, char *allow, size_t allowlen);
 
+/*
+ * What redaction rules may not break in the records of the event API's
+ * kinds, in redact_check_required's syntax (redact/redact.h): the fields
+ * their validators (daemon/event.c) require, with their types, and the
+ * optional ones whose type they check ("?PATH:TYPE"). NULL-terminated.
+ */
+extern const char *const kind_redact_required[];
+
 /* 1 when records of the kind may share an upstream request. */
 int kind_batches(const struct kind *k);
 

@@ -137,6 +137,9 @@ static const struct conf_key conf_keys[] = {
     {"ca_file", T_STRING, OFF(ca_file), "", 0, 0, 0, NULL},
     {"forward_client_key", T_BOOL, OFF(forward_client_key), "no", 0, 0, 0,
         NULL},
+    {"redact_rules", T_STRING, OFF(redact_rules), "", 0, 0, 0, NULL},
+    {"redact_hash_key_file", T_STRING, OFF(redact_hash_key_file), "", 0, 0, 0,
+        NULL},
     {"log_level", T_LOG_LEVEL, OFF(log_level), "info", 0, 0, 0, NULL},
 };
 
@@ -1542,4 +1545,29 @@ conf_api_key_load(const struct conf *c, char **key, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+conf_redact_key_load(const struct conf *c, char **key, char *err, size_t errlen)
+{
+	struct buf path;
+	const char *dir;
+	int rc;
+
+	*key = NULL;
+	if (c->redact_hash_key_file[0] != '\0')
+		return read_key_file("redact_hash_key_file",
+		    c->redact_hash_key_file, 0, key, err, errlen);
+	dir = getenv("CREDENTIALS_DIRECTORY");
+	if (dir == NULL || *dir == '\0')
+		return 0;
+	buf_init(&path);
+	if (buf_printf(&path, "%s/redact_hash_key", dir) == -1) {
+		snprintf(err, errlen,
+		    "$CREDENTIALS_DIRECTORY/redact_hash_key: out of memory");
+		return -1;
+	}
+	rc = read_key_file("credential", path.data, 1, key, err, errlen);
+	buf_free(&path);
+	return rc == 1 ? 0 : rc;
 }

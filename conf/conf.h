@@ -62,6 +62,9 @@ struct conf {
 	char *ca_file;
 	int forward_client_key; /* yes/no: a client's bearer key goes with
 	                           its records */
+	/* redaction */
+	char *redact_rules;         /* rules file, "" for none */
+	char *redact_hash_key_file; /* secret of the hash action */
 	/* logging */
 	int log_level; /* enum log_level */
 };
@@ -122,6 +125,15 @@ void conf_print(const struct conf *c, FILE *fp);
  * (never the key's text).
  */
 int conf_api_key_load(
+    const struct conf *c, char **key, char *err, size_t errlen);
+
+/*
+ * Load the secret of redaction's hash action: the file
+ * redact_hash_key_file, else $CREDENTIALS_DIRECTORY/redact_hash_key.
+ * Returns 0 with *key a heap string (free it after wiping it), 0 with *key
+ * NULL when neither has one, or -1 with err naming the source that failed.
+ */
+int conf_redact_key_load(
     const struct conf *c, char **key, char *err, size_t errlen);
 
 /* Parsers used by conf_set and by the command-line tool. 0 or -1. */

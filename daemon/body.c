@@ -14,6 +14,7 @@
 #include "otlp/json.h"
 #include "otlp/otlp.h"
 #include "otlp/pb.h"
+#include "redact/redact.h"
 
 /*
  * protobuf-c's unpacked tree costs several times the wire bytes (otlp/pb.h
@@ -163,13 +164,13 @@ rec_begin(
  */
 static int
 take_record(const struct body_opts *opts, const struct body_req *req,
-    const struct kind *k, const cJSON *val, const char *raw, size_t rawlen,
+    const struct kind *k, cJSON *val, const char *raw, size_t rawlen,
     const char *path, const struct event_opts *eo, struct body_out *o,
     char *err, size_t errlen)
 {
 	event_normalize_fn *normalize = body_validator(k->id);
 	cJSON *inner = NULL;
-	const cJSON *obj = val;
+	cJSON *obj = val;
 	const char *text = raw, *name = path[0] != '\0' ? path : "body";
 	size_t len = rawlen, before = o->data.len;
 	int rc;
@@ -206,6 +207,25 @@ take_record(const struct body_opts *opts, const struct body_req *req,
 		    err, errlen, "%s: internal: no room or validator", name);
 		cJSON_Delete(inner);
 		return 500;
+	}
+	/*
+	 * Redaction before validation, on the parsed record: what a rule
+	 * changed is printed again; an untouched record keeps the client's
+	 * bytes. The required-field check at load time keeps rules from
+	 * making records invalid.
+	 */
+	if (opts->redact != NULL) {
+		rc = redact_tree(opts->redact, obj, opts->redact_counts);
+		if (rc == -1) {
+			snprintf(err, errlen,
+			    "%s: cannot be redacted (out of memory, or nested "
+			    "too deep)",
+			    name);
+			cJSON_Delete(inner);
+			return 500;
+		}
+		if (rc > 0)
+			text = NULL;
 	}
 	rec_begin(o, req, k->id, 1);
 	rc = k->store_open != NULL ? buf_addstr(&o->data, k->store_open) : 0;
@@ -286,13 +306,13 @@ event_opts_init(const struct body_opts *opts, struct event_opts *eo)
 
 /* A body of one record: in a member, or the body itself. */
 static int
-take_one(const struct body_opts *opts, const struct body_req *req,
-    const cJSON *root, struct body_out *o, char *err, size_t errlen)
+take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
+    struct body_out *o, char *err, size_t errlen)
 {
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
 	struct event_opts eo;
-	const cJSON *val;
+	cJSON *val;
 	size_t off = 0, vlen = req->len;
 
 	val = member != NULL ? cJSON_GetObjectItemCaseSensitive(root, member)
@@ -379,7 +399,7 @@ batch_project(const cJSON *events, const char *dflt)
  */
 static int
 take_session_properties(const struct body_opts *opts,
-    const struct body_req *req, const cJSON *events, const cJSON *props,
+    const struct body_req *req, const cJSON *events, cJSON *props,
     const struct event_opts *eo, struct body_out *o, char *err, size_t errlen)
 {
 	struct event_opts so = *eo;
@@ -398,12 +418,12 @@ take_session_properties(const struct body_opts *opts,
 
 /* POST /events/batch and /events/model/batch: all or nothing. */
 static int
-take_many(const struct body_opts *opts, const struct body_req *req,
-    const cJSON *root, struct body_out *o, char *err, size_t errlen)
+take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
+    struct body_out *o, char *err, size_t errlen)
 {
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
-	const cJSON *events, *single, *props, *e;
+	cJSON *events, *single, *props, *e;
 	struct event_opts eo;
 	size_t off, vlen, n, i = 0;
 	char path[48];
@@ -516,9 +536,33 @@ take_export(const struct body_req *req, struct body_out *o, unsigned kind,
  * A protobuf export: decoded and checked by protobuf-c, spooled as the
  * client's bytes.
  */
+/* A redacted protobuf export, packed again as its record. */
 static int
-take_otlp_pb(const struct body_req *req, const char *body, size_t len,
-    struct body_out *o, char *err, size_t errlen)
+take_packed(const struct body_req *req, struct body_out *o,
+    const struct otlp_pb *pb, char *err, size_t errlen)
+{
+	size_t nspans = otlp_pb_spans(pb);
+
+	if (nspans == 0)
+		return 0;
+	if (out_reserve(o, 1) == -1) {
+		snprintf(err, errlen, "body: out of memory");
+		return 500;
+	}
+	rec_begin(o, req, KIND_SPANS_PB, nspans);
+	if (otlp_pb_pack(pb, &o->data) != OTLP_OK) {
+		data_truncate(o, o->offs[o->n]);
+		snprintf(err, errlen, "body: out of memory");
+		return 500;
+	}
+	o->n++;
+	o->items += nspans;
+	return 0;
+}
+
+static int
+take_otlp_pb(const struct body_opts *opts, const struct body_req *req,
+    const char *body, size_t len, struct body_out *o, char *err, size_t errlen)
 {
 	struct otlp_pb *pb = NULL;
 	size_t mem =
@@ -530,6 +574,22 @@ take_otlp_pb(const struct body_req *req, const char *body, size_t len,
 	rc = otlp_pb_decode(body, len, mem, &pb, err, errlen);
 	if (rc != OTLP_OK)
 		return otlp_status(rc);
+	if (opts->redact != NULL) {
+		rc = redact_otlp_pb(
+		    opts->redact, otlp_pb_request(pb), opts->redact_counts);
+		if (rc == -1) {
+			snprintf(err, errlen,
+			    "body: cannot be redacted (out of "
+			    "memory)");
+			otlp_pb_free(pb);
+			return 500;
+		}
+		if (rc > 0) {
+			rc = take_packed(req, o, pb, err, errlen);
+			otlp_pb_free(pb);
+			return rc;
+		}
+	}
 	rc = take_export(
 	    req, o, KIND_SPANS_PB, body, len, otlp_pb_spans(pb), err, errlen);
 	otlp_pb_free(pb);
@@ -541,20 +601,71 @@ take_otlp_pb(const struct body_req *req, const char *body, size_t len,
  * shapes. Spooled as the text inside its resourceSpans array, the client's
  * bytes, which the forwarder joins with other exports' into one.
  */
+/*
+ * A redacted JSON export: its resourceSpans printed again, element by
+ * element, joined as the record.
+ */
 static int
-take_otlp_json(const char *body, size_t len, const struct body_req *req,
-    struct body_out *o, char *err, size_t errlen)
+take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
+    size_t nspans, char *err, size_t errlen)
+{
+	const cJSON *e;
+	char *p;
+	int rc = 0;
+
+	if (out_reserve(o, 1) == -1) {
+		snprintf(err, errlen, "body: out of memory");
+		return 500;
+	}
+	rec_begin(o, req, KIND_SPANS_JSON, nspans);
+	cJSON_ArrayForEach(e, rs)
+	{
+		if ((p = cJSON_PrintUnformatted(e)) == NULL) {
+			rc = -1;
+			break;
+		}
+		if (e != rs->child)
+			rc |= buf_addch(&o->data, ',');
+		rc |= buf_addstr(&o->data, p);
+		cJSON_free(p);
+	}
+	if (rc != 0) {
+		data_truncate(o, o->offs[o->n]);
+		snprintf(err, errlen, "body: out of memory");
+		return 500;
+	}
+	o->n++;
+	o->items += nspans;
+	return 0;
+}
+
+static int
+take_otlp_json(const struct body_opts *opts, const char *body, size_t len,
+    const struct body_req *req, struct body_out *o, char *err, size_t errlen)
 {
 	const char *text;
 	size_t nspans = 0, off, vlen;
-	cJSON *root;
-	int status = 0;
+	cJSON *root, *rs;
+	int status = 0, rc;
 
 	root = parse_object(body, len, err, errlen);
 	if (root == NULL)
 		return 400;
 	if (otlp_json_validate(root, &nspans, err, errlen) == -1) {
 		status = 400;
+	} else if (nspans > 0 && opts->redact != NULL &&
+	    (rs = cJSON_GetObjectItemCaseSensitive(root, "resourceSpans")) !=
+	        NULL &&
+	    (rc = redact_otlp_json(opts->redact, rs, opts->redact_counts)) !=
+	        0) {
+		if (rc == -1) {
+			snprintf(err, errlen,
+			    "body: cannot be redacted (out of "
+			    "memory, or nested too deep)");
+			status = 500;
+		} else {
+			status = take_printed(req, o, rs, nspans, err, errlen);
+		}
 	} else if (nspans > 0) {
 		if (json_member_span(body, len, "resourceSpans", &off, &vlen) ==
 		        -1 ||
@@ -618,8 +729,8 @@ take_otlp(const struct body_opts *opts, const struct body_req *req,
 	}
 	o->otlp_encoding = enc;
 	if (enc == OTLP_PROTOBUF)
-		return take_otlp_pb(req, body, len, o, err, errlen);
-	return take_otlp_json(body, len, req, o, err, errlen);
+		return take_otlp_pb(opts, req, body, len, o, err, errlen);
+	return take_otlp_json(opts, body, len, req, o, err, errlen);
 }
 
 int

@@ -17,6 +17,7 @@
 #include "daemon/commit.h"
 #include "daemon/httpd.h"
 #include "daemon/jsonmem.h"
+#include "daemon/rules.h"
 #include "daemon/stats.h"
 #include "otlp/otlp.h"
 #include "spool/spool.h"
@@ -47,6 +48,7 @@ struct pending {
 
 struct ingest {
 	const struct conf *conf;
+	struct rules *rules;
 	struct spool *sp;
 	struct commit *commit;
 	struct stats *stats;
@@ -100,6 +102,13 @@ void
 ingest_set_conf(struct ingest *ing, const struct conf *conf)
 {
 	ing->conf = conf;
+}
+
+void
+ingest_set_rules(struct ingest *ing, struct rules *rules)
+{
+	ing->rules = rules;
+	ing->n.rules = rules;
 }
 
 unsigned
@@ -347,6 +356,8 @@ handle_write(struct ingest *ing, struct httpd_req *req, const struct kind *k,
 	opts.max_body_bytes = ing->conf->max_body_bytes;
 	opts.default_project = ing->conf->default_project;
 	opts.uuid_gen = uuid_v4;
+	opts.redact = rules_redact(ing->rules);
+	opts.redact_counts = rules_counts(ing->rules);
 	memset(&br, 0, sizeof(br));
 	br.kind = k;
 	br.route = route;

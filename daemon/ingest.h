@@ -8,6 +8,7 @@
 
 struct conf;
 struct commit;
+struct rules;
 struct spool;
 struct stats;
 struct httpd_req;
@@ -25,6 +26,13 @@ struct ingest *ingest_new(const struct conf *conf, struct spool *sp,
 void ingest_free(struct ingest *ing);
 
 void ingest_set_conf(struct ingest *ing, const struct conf *conf);
+
+/*
+ * The redaction rules applied from now on (NULL: none), borrowed until
+ * the next call; the caller frees the previous ones after it. Their
+ * counters show in /stats and /metrics.
+ */
+void ingest_set_rules(struct ingest *ing, struct rules *rules);
 
 /* The httpd handler; arg is the struct ingest. */
 void ingest_handle(struct httpd_req *req, void *arg);

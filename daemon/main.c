@@ -23,6 +23,7 @@
 #include "daemon/commit.h"
 #include "daemon/httpd.h"
 #include "daemon/ingest.h"
+#include "daemon/rules.h"
 #include "daemon/stats.h"
 #include "forwarder/forwarder.h"
 #include "spool/spool.h"
@@ -47,6 +48,7 @@ struct daemon {
 	struct commit *commit;
 	_Atomic(struct fwd *) fwd; /* read by the commit thread's notify */
 	struct stats *stats;
+	struct rules *rules; /* redaction, NULL for none */
 	struct ingest *ing;
 	struct httpd *httpd;
 	struct event *ev_term, *ev_int, *ev_hup, *ev_status, *ev_watchdog;
@@ -484,6 +486,8 @@ log_changes(const struct conf *old, const struct conf *new)
 	    {"request_timeout", 0},
 	    {"ca_file", 0},
 	    {"forward_client_key", 0},
+	    {"redact_rules", 0},
+	    {"redact_hash_key_file", 0},
 	    {"log_level", 0},
 	};
 	int changed[sizeof(keys) / sizeof(keys[0])] = {
@@ -518,6 +522,8 @@ log_changes(const struct conf *old, const struct conf *new)
 	    CHANGED_NUM(request_timeout_ms),
 	    CHANGED_STR(ca_file),
 	    CHANGED_NUM(forward_client_key),
+	    CHANGED_STR(redact_rules),
+	    CHANGED_STR(redact_hash_key_file),
 	    CHANGED_NUM(log_level),
 	};
 
@@ -531,6 +537,20 @@ log_changes(const struct conf *old, const struct conf *new)
 		else
 			log_info("reload: %s changed", keys[i].key);
 	}
+}
+
+/* Say which rules are in force, and whether PCRE2 runs them on its JIT. */
+static void
+log_rules(const struct conf *c, const struct rules *rs)
+{
+	if (rs == NULL)
+		return;
+	log_info("redaction: %zu rule%s from %s%s", rules_count(rs),
+	    rules_count(rs) == 1 ? "" : "s", c->redact_rules,
+	    rules_count(rs) == 0 || rules_jit(rs)
+	        ? ""
+	        : "; PCRE2's JIT is refused executable memory "
+	          "(MemoryDenyWriteExecute), its interpreter runs them");
 }
 
 /* allowed_uids and allowed_gids, for connections accepted from now on. */
@@ -571,6 +591,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *nc;
+	struct rules *nr;
 	struct fwd_opts fo;
 
 	log_info("SIGHUP: reloading configuration and API key");
@@ -583,9 +604,22 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		sd_notify(0, "READY=1");
 		return;
 	}
+	if (rules_load(nc, &nr, report_log, NULL) == -1) {
+		log_warnx("reload: redaction rules have errors; keeping the "
+		          "running configuration and rules");
+		conf_free(nc);
+		load_key(d, d->conf);
+		sd_notify(0, "READY=1");
+		return;
+	}
 	/* The new level first: a switch to debug shows this very reload. */
 	log_setlevel(nc->log_level);
 	log_changes(d->conf, nc);
+	rules_inherit(nr, d->rules);
+	ingest_set_rules(d->ing, nr);
+	rules_free(d->rules);
+	d->rules = nr;
+	log_rules(nc, nr);
 	fwd_opts_from(nc, &fo);
 	if (fwd_set_opts(atomic_load(&d->fwd), &fo) == -1)
 		log_warnx("reload: the forwarder refused the new options; "
@@ -694,6 +728,8 @@ run(struct daemon *d)
 	d->ing = ingest_new(d->conf, d->sp, d->commit, d->stats);
 	if (d->ing == NULL)
 		goto out;
+	ingest_set_rules(d->ing, d->rules);
+	log_rules(d->conf, d->rules);
 	memset(&lim, 0, sizeof(lim));
 	lim.max_body = d->conf->max_body_bytes;
 	lim.max_buffered = d->conf->max_buffered_bytes;
@@ -733,6 +769,8 @@ out:
 	httpd_free(d->httpd);
 	ingest_free(d->ing);
 	stats_free(d->stats);
+	rules_free(d->rules);
+	d->rules = NULL;
 	if (d->ev_grace != NULL)
 		event_free(d->ev_grace);
 	if (d->ev_watchdog != NULL)
@@ -805,18 +843,21 @@ main(int argc, char **argv)
 		goto out;
 	}
 	d.conf = conf_build(&d, report_stderr);
-	if (d.conf == NULL) {
+	if (d.conf == NULL ||
+	    rules_load(d.conf, &d.rules, report_stderr, NULL) == -1) {
 		rc = EXIT_CONFIG;
 		goto out;
 	}
 	if (check) {
 		conf_print(d.conf, stdout);
+		rules_print(d.rules, stdout);
 		goto out;
 	}
 	log_init("tracespoold", d.conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	rc = run(&d);
 out:
+	rules_free(d.rules);
 	conf_free(d.conf);
 	free(d.sets);
 	return rc;

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "daemon/commit.h"
 #include "daemon/httpd.h"
+#include "daemon/rules.h"
 #include "forwarder/forwarder.h"
 #include "spool/spool.h"
 
@@ -101,7 +102,7 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 	    "\"exports_received\":%llu,\"exports_rejected\":%llu,"
 	    "\"spans_forwarded\":%llu,\"exports_forwarded\":%llu,"
 	    "\"spans_dead_lettered\":%llu,\"exports_dead_lettered\":%llu,"
-	    "\"spans_rejected_upstream\":%llu,\"connections\":%llu}",
+	    "\"spans_rejected_upstream\":%llu,\"connections\":%llu,",
 	    (unsigned long long)ing->spans_accepted,
 	    (unsigned long long)ing->spans_refused,
 	    (unsigned long long)ing->exports_accepted,
@@ -112,6 +113,15 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 	    (unsigned long long)fs.exports_dead_lettered,
 	    (unsigned long long)fs.spans_partial_rejected,
 	    (unsigned long long)(hs != NULL ? hs->conns_open : 0));
+	buf_addstr(b, "\"redactions\":{");
+	for (size_t i = 0; i < rules_count(ing->rules); i++) {
+		if (i > 0)
+			buf_addch(b, ',');
+		buf_add_json_string(b, rules_name(ing->rules, i));
+		buf_printf(b, ":%llu",
+		    (unsigned long long)rules_matches(ing->rules, i));
+	}
+	buf_addstr(b, "}}");
 	return b->data == NULL ? -1 : 0;
 }
 
@@ -290,6 +300,17 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	metric(b, "tracespool_connections_refused_total", "counter",
 	    "Unix socket peers not in allowed_uids or allowed_gids (403).",
 	    NULL, hs.refused);
+	/* Rule names are [A-Za-z0-9_.-]: safe as label values as they are. */
+	for (size_t i = 0; i < rules_count(ing->rules); i++) {
+		if (i == 0)
+			buf_addstr(b,
+			    "# HELP tracespool_redactions_total Matches each "
+			    "redaction rule masked, hashed or dropped.\n"
+			    "# TYPE tracespool_redactions_total counter\n");
+		buf_printf(b, "tracespool_redactions_total{rule=\"%s\"} %llu\n",
+		    rules_name(ing->rules, i),
+		    (unsigned long long)rules_matches(ing->rules, i));
+	}
 	metric(b, "tracespool_build_info", "gauge",
 	    "The running version, as a label.", "{version=\"" TS_VERSION "\"}",
 	    1);

@@ -8,6 +8,7 @@
 
 struct buf;
 struct commit;
+struct rules;
 struct fwd;
 struct httpd_stats;
 struct spool;
@@ -29,6 +30,7 @@ struct stats_ingest {
 	uint64_t exports_refused;
 	uint64_t spans_accepted;
 	uint64_t spans_refused;
+	const struct rules *rules; /* the redaction rules in force, or NULL */
 };
 
 /*

@@ -648,6 +648,7 @@ redact_print(const struct redact *r, FILE *fp)
 /* One entry of redact_check_required's list. */
 struct required {
 	enum { REQ_ANY, REQ_OBJECT, REQ_STRING, REQ_ENUM } type;
+	int optional;   /* "?PATH": may be dropped, must keep its type */
 	char text[512]; /* the path, NUL-separated segments, then values */
 	const char *seg[REDACT_PATH_MAX];
 	size_t nseg;
@@ -662,6 +663,11 @@ parse_required(const char *entry, struct required *q, char *err, size_t errlen)
 	size_t len = strlen(entry);
 
 	memset(q, 0, sizeof(*q));
+	if (entry[0] == '?') {
+		q->optional = 1;
+		entry++;
+		len--;
+	}
 	if (len == 0 || len >= sizeof(q->text) / 2) {
 		snprintf(err, errlen, "required field '%s': bad length", entry);
 		return -1;
@@ -771,16 +777,44 @@ redact_check_required(
 			how = reach(rule, &q);
 			if (how == REACH_NONE)
 				continue;
+			/*
+			 * An optional field may go, but a value mask or
+			 * hash would turn an object or a number into a
+			 * string, which its record's validation refuses.
+			 */
+			if (q.optional) {
+				if (how == REACH_FIELD && is_value &&
+				    rule->action != ACT_DROP &&
+				    q.type != REQ_STRING) {
+					snprintf(err, errlen,
+					    "rule %s (%s:%lu): %s would make "
+					    "the field %s a string, which its "
+					    "records may not have",
+					    rule->name, r->file, rule->line,
+					    act, q.path);
+					return -1;
+				}
+				continue;
+			}
 			/* A detector on a parent reaches the field's own
 			 * strings, as one on the field does. */
 			if (how == REACH_PARENT && is_value)
 				refuse = 1;
 			else if (q.type == REQ_OBJECT)
 				refuse = how == REACH_FIELD && is_value;
+			/*
+			 * A "*" detector or expression with drop removes a
+			 * free-text string only where it finds something
+			 * (an e-mail address in a model name): it does not
+			 * make every record invalid, so it is allowed.
+			 */
 			else if (q.type == REQ_STRING)
-				refuse = rule->action == ACT_DROP;
+				refuse = rule->action == ACT_DROP &&
+				    (is_value || rule->where != WHERE_ALL);
 			else if (q.type == REQ_ANY)
-				refuse = rule->action == ACT_DROP || is_value;
+				refuse = is_value ||
+				    (rule->action == ACT_DROP &&
+				        rule->where != WHERE_ALL);
 			else if (is_value)
 				refuse = 1;
 			else if (enum_match(r, i, &q, value, sizeof(value))) {

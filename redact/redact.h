@@ -143,7 +143,10 @@ void redact_print(const struct redact *r, FILE *fp);
  *                    keep it a string);
  *   "PATH=V1|V2|..." one of these strings: no "value" rule may reach it,
  *                    and no detector or expression that matches one of
- *                    the values.
+ *                    the values;
+ *   "?PATH:TYPE"     (or "?PATH") an optional field of that type (any but
+ *                    string, when no type is given): it may be dropped,
+ *                    but no "value" mask or hash may make it a string.
  * PATH is a field path of member names ("metadata.user_id"). A rule
  * reaches a field when its where is "*" and the field is a string, or its
  * field: path names the field or one of its parents. The daemon's events
@@ -227,5 +230,20 @@ enum redact_verdict redact_span_string(struct redact *r, const char *val,
  */
 int redact_otlp_json(
     struct redact *r, struct cJSON *resource_spans, uint64_t *counts);
+
+/*
+ * The same walk over a protobuf export (redact/pbwalk.c): req is the
+ * message of an otlp_pb handle (otlp_pb_request), changed in place under
+ * that handle's rules of ownership (malloc'd blocks, freed with free()).
+ * A changed non-string value's hash is over its OTLP JSON text
+ * (otlp_pb_value_json), which is what the JSON walk hashes for a value
+ * written the mapping's way, so that both encodings agree. Returns the
+ * number of changes (0: untouched, keep the client's bytes; > 0: pack it
+ * again), or -1 when memory ran out (the message is then valid but maybe
+ * partly redacted: refuse it).
+ */
+struct Otlp__ExportTraceServiceRequest;
+int redact_otlp_pb(struct redact *r,
+    struct Otlp__ExportTraceServiceRequest *req, uint64_t *counts);
 
 #endif

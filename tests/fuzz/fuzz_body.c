@@ -11,13 +11,15 @@
 #include "daemon/body.h"
 #include "daemon/event.h"
 #include "daemon/jsonscan.h"
+#include "redact/redact.h"
 
 /*
  * Each input is one request body. It goes through daemon/body.c's
  * body_take, the very code the daemon runs, once for every JSON route of
  * the kind table (common/kind.c): POST /events, /events/batch,
  * /session/start, /events/model, /events/model/batch and PUT /events,
- * and as an OTLP JSON export on /v1/traces.
+ * and as an OTLP JSON export on /v1/traces; then every route again with
+ * a rules file loaded (redaction must leave nothing its rules find).
  * The checks below read the body on their own (cJSON, as an oracle) to
  * find where each record came from.
  *
@@ -498,6 +500,91 @@ route_otlp_json(
 	buf_free(&arr);
 }
 
+/*
+ * Mask-only rules of every kind the body step applies, loaded once. A
+ * mask leaves nothing a rule would find again, so redaction must be
+ * complete: the same rules over an accepted record change nothing more.
+ */
+static const char fuzz_rules[] =
+    "emails * email mask\n"
+    "cards * card mask\n"
+    "keys * apikey mask\n"
+    "tokens * bearer mask\n"
+    "accounts field:inputs.* /ACCT-[0-9]{6}/ mask\n"
+    "secret field:metadata.secret value drop\n"
+    "prompts attr:gen_ai.prompt* value mask\n";
+
+static struct redact *
+rules(void)
+{
+	static struct redact *r;
+
+	if (r == NULL &&
+	    redact_load_string(&r, "fuzz_rules", fuzz_rules,
+	        sizeof(fuzz_rules) - 1, NULL, 0, NULL, NULL) != 0)
+		violated("the fuzzer's rules load", NULL);
+	return r;
+}
+
+/* Every route again with the rules: what is accepted holds no match. */
+static void
+route_redacted(const struct kind *k, const struct kind_route *r,
+    const char *body, size_t len, struct body_out *out)
+{
+	struct body_opts opts;
+	struct body_req req;
+	struct gen g = {0};
+	char err[512];
+
+	memset(&opts, 0, sizeof(opts));
+	opts.max_event_bytes = MAX_EVENT_BYTES;
+	opts.max_body_bytes = MAX_EVENT_BYTES * 16;
+	opts.default_project = DEFAULT_PROJECT;
+	opts.uuid_gen = gen_uuid;
+	opts.uuid_arg = &g;
+	opts.redact = rules();
+	memset(&req, 0, sizeof(req));
+	req.kind = k;
+	req.route = r;
+	req.body = body;
+	req.len = len;
+	req.content_type = "application/json";
+	if (body_take(&opts, &req, out, err, sizeof(err)) != 0)
+		return;
+	body_seal(out, 1);
+	for (size_t i = 0; i < out->n; i++) {
+		const struct spool_rec *rec = &out->recs[i];
+		const struct kind *rk = kind_get(rec->kind);
+		size_t tlen = rec->len;
+		const char *text;
+		struct buf arr;
+		cJSON *t;
+		int again;
+
+		buf_init(&arr);
+		if (rk->id == KIND_SPANS_JSON) {
+			buf_addch(&arr, '[');
+			buf_add(&arr, rec->data, rec->len);
+			buf_addch(&arr, ']');
+			text = arr.data;
+			tlen = arr.len;
+		} else {
+			text = unwrap(rk, rec->data, &tlen);
+		}
+		t = cJSON_ParseWithLength(text, tlen);
+		if (t == NULL)
+			violated("a redacted record is valid JSON", text);
+		again = rk->id == KIND_SPANS_JSON
+		    ? redact_otlp_json(rules(), t, NULL)
+		    : redact_tree(rules(), t, NULL);
+		if (again > 0)
+			violated(
+			    "redaction leaves nothing its rules find", text);
+		cJSON_Delete(t);
+		buf_free(&arr);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 
 int
@@ -523,6 +610,8 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 
 			if (r->path != NULL && r->form != KIND_FORM_OTLP)
 				route(k, r, root, body, len, &out);
+			if (r->path != NULL)
+				route_redacted(k, r, body, len, &out);
 		}
 	}
 	route_otlp_json(root, body, len, &out);

@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "otlp/pb.h"
+#include "otlp/pbjson.h"
 #include "otlp/trace.pb-c.h"
 
 /*
@@ -342,84 +343,6 @@ add_hex(struct buf *b, const ProtobufCBinaryData *d)
 	buf_addch(b, '"');
 }
 
-/* The shortest of %.15g and %.17g that reads back as d. */
-static void
-add_double(struct buf *b, double d)
-{
-	char text[64];
-
-	snprintf(text, sizeof(text), "%.15g", d);
-	if (strtod(text, NULL) != d)
-		snprintf(text, sizeof(text), "%.17g", d);
-	buf_addstr(b, text);
-}
-
-/* The OTLP JSON mapping of an AnyValue. */
-static void json_any(struct buf *b, const Otlp__AnyValue *v);
-
-static void
-json_attrs(struct buf *b, Otlp__KeyValue **kvs, size_t n)
-{
-	size_t i;
-
-	buf_addch(b, '[');
-	for (i = 0; i < n; i++) {
-		buf_addstr(b, i > 0 ? ",{\"key\":" : "{\"key\":");
-		buf_add_json_string(b, kvs[i]->key);
-		buf_addstr(b, ",\"value\":");
-		json_any(b, kvs[i]->value);
-		buf_addch(b, '}');
-	}
-	buf_addch(b, ']');
-}
-
-static void
-json_any(struct buf *b, const Otlp__AnyValue *v)
-{
-	size_t i;
-
-	if (v == NULL) {
-		buf_addstr(b, "{}");
-		return;
-	}
-	switch (v->value_case) {
-	case OTLP__ANY_VALUE__VALUE_STRING_VALUE:
-		buf_addstr(b, "{\"stringValue\":");
-		buf_add_json_string(b, v->string_value);
-		buf_addch(b, '}');
-		break;
-	case OTLP__ANY_VALUE__VALUE_BOOL_VALUE:
-		buf_printf(
-		    b, "{\"boolValue\":%s}", v->bool_value ? "true" : "false");
-		break;
-	case OTLP__ANY_VALUE__VALUE_INT_VALUE:
-		buf_printf(b, "{\"intValue\":\"%" PRId64 "\"}", v->int_value);
-		break;
-	case OTLP__ANY_VALUE__VALUE_DOUBLE_VALUE:
-		buf_addstr(b, "{\"doubleValue\":");
-		add_double(b, v->double_value);
-		buf_addch(b, '}');
-		break;
-	case OTLP__ANY_VALUE__VALUE_ARRAY_VALUE:
-		buf_addstr(b, "{\"arrayValue\":{\"values\":[");
-		for (i = 0; i < v->array_value->n_values; i++) {
-			if (i > 0)
-				buf_addch(b, ',');
-			json_any(b, v->array_value->values[i]);
-		}
-		buf_addstr(b, "]}}");
-		break;
-	case OTLP__ANY_VALUE__VALUE_KVLIST_VALUE:
-		buf_addstr(b, "{\"kvlistValue\":{\"values\":");
-		json_attrs(
-		    b, v->kvlist_value->values, v->kvlist_value->n_values);
-		buf_addstr(b, "}}");
-		break;
-	default:
-		buf_addstr(b, "{}");
-	}
-}
-
 static void
 json_span(struct buf *b, const Otlp__Span *s)
 {
@@ -439,7 +362,7 @@ json_span(struct buf *b, const Otlp__Span *s)
 	    ",\"kind\":%d,\"startTimeUnixNano\":\"%" PRIu64
 	    "\",\"endTimeUnixNano\":\"%" PRIu64 "\",\"attributes\":",
 	    (int)s->kind, s->start_time_unix_nano, s->end_time_unix_nano);
-	json_attrs(b, s->attributes, s->n_attributes);
+	otlp_pb_attrs_json(b, s->attributes, s->n_attributes);
 	buf_addstr(b, ",\"events\":[");
 	for (i = 0; i < s->n_events; i++) {
 		const Otlp__Span__Event *e = s->events[i];
@@ -448,7 +371,7 @@ json_span(struct buf *b, const Otlp__Span *s)
 		    i > 0 ? "," : "", e->time_unix_nano);
 		buf_add_json_string(b, e->name);
 		buf_addstr(b, ",\"attributes\":");
-		json_attrs(b, e->attributes, e->n_attributes);
+		otlp_pb_attrs_json(b, e->attributes, e->n_attributes);
 		buf_addch(b, '}');
 	}
 	buf_addstr(b, "],\"links\":[");
@@ -475,7 +398,7 @@ json_export(struct buf *b, const Otlp__ExportTraceServiceRequest *req)
 		buf_addstr(b,
 		    r > 0 ? ",{\"resource\":{\"attributes\":"
 		          : "{\"resource\":{\"attributes\":");
-		json_attrs(
+		otlp_pb_attrs_json(
 		    b, rs->resource->attributes, rs->resource->n_attributes);
 		buf_addstr(b, "},\"scopeSpans\":[");
 		for (j = 0; j < rs->n_scope_spans; j++) {
@@ -621,7 +544,7 @@ plain_any(struct buf *b, const Otlp__AnyValue *v)
 		buf_printf(b, "%" PRId64, v->int_value);
 		break;
 	case OTLP__ANY_VALUE__VALUE_DOUBLE_VALUE:
-		add_double(b, v->double_value);
+		otlp_pb_double_json(b, v->double_value);
 		break;
 	case OTLP__ANY_VALUE__VALUE_ARRAY_VALUE:
 		buf_addch(b, '[');

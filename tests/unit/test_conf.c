@@ -310,6 +310,10 @@ static const struct good_case good_cases[] = {
     {"ca_file", "/etc/ssl/ca.pem", STR(ca_file), "/etc/ssl/ca.pem"},
     {"forward_client_key", "yes", INT(forward_client_key), 1, NULL},
     {"forward_client_key", "no", INT(forward_client_key), 0, NULL},
+    {"redact_rules", "/etc/tracespool/redact.rules", STR(redact_rules),
+        "/etc/tracespool/redact.rules"},
+    {"redact_hash_key_file", "/etc/tracespool/hash.key",
+        STR(redact_hash_key_file), "/etc/tracespool/hash.key"},
     {"log_level", "debug", INT(log_level), LOG_LVL_DEBUG, NULL},
     {"log_level", "error", INT(log_level), LOG_LVL_ERROR, NULL},
 };
@@ -440,6 +444,8 @@ static const struct bad_case bad_cases[] = {
     {"request_timeout", "0", "more than 0"},
     {"ca_file", "x\ty", "control character"},
     {"forward_client_key", "maybe", "yes or no"},
+    {"redact_rules", "a\nb", "control character"},
+    {"redact_hash_key_file", "a\tb", "control character"},
     {"log_level", "verbose", "not debug, info, warn or error"},
     {"log_level", "DEBUG", "not debug, info, warn or error"},
     {"nosuchkey", "1", "unknown key"},
@@ -517,7 +523,7 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 32, "conf_print wrote %d keys, want 32", nkeys);
+	CHECK(nkeys == 34, "conf_print wrote %d keys, want 34", nkeys);
 	free(text);
 	conf_free(c);
 }
@@ -1316,6 +1322,8 @@ test_print_defaults(void **state)
 	                           "request_timeout = 30s\n"
 	                           "ca_file = \"\"\n"
 	                           "forward_client_key = no\n"
+	                           "redact_rules = \"\"\n"
+	                           "redact_hash_key_file = \"\"\n"
 	                           "log_level = info\n";
 	struct conf *c = new_conf();
 	char *text = print_conf(c);
@@ -1454,6 +1462,8 @@ set_all_non_default(struct conf *c)
 	    {"request_timeout", "45s"},
 	    {"ca_file", "ca.pem"},
 	    {"forward_client_key", "yes"},
+	    {"redact_rules", "rules file"},
+	    {"redact_hash_key_file", "hash.key"},
 	    {"log_level", "error"},
 	};
 	size_t i;

@@ -1131,7 +1131,21 @@ test_required_refusals(void **state)
 	expect_refused("d field:* value drop\n", typed,
 	    "rule d (rules:1): drop would remove the required field "
 	    "event_type");
-	expect_refused("d * email drop\n", plain,
+	/*
+	 * "*" with a detector drops a string only where it finds something:
+	 * allowed even on a free-text required field.
+	 */
+	expect_accepted("d * email drop\n", plain);
+	/* An optional typed field may go, but not become a string. */
+	expect_accepted("d field:metadata value drop\n",
+	    (const char *const[]){"?metadata:object", NULL});
+	expect_refused("m field:metadata value mask\n",
+	    (const char *const[]){"?metadata:object", NULL},
+	    "rule m (rules:1): mask would make the field metadata a string, "
+	    "which its records may not have");
+	expect_accepted("m field:note value hash\n",
+	    (const char *const[]){"?note:string", NULL});
+	expect_refused("d field:event_type email drop\n", plain,
 	    "rule d (rules:1): drop would remove the required field "
 	    "event_type");
 	expect_refused("m field:inputs value mask\n", typed,
