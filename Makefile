@@ -13,9 +13,19 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter -Werror=implicit-function-declaration
+# WERROR=1 (CI) turns every warning into an error.
+WARN += $(if $(WERROR),-Werror)
+# A missing package stops the build with its name, not with a later error
+# about a header (scripts/deps.sh installs them; clean needs none).
+ifeq ($(filter clean help deps format,$(MAKECMDGOALS)),)
+PKGS_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p || echo $$p; done)
+ifneq ($(PKGS_MISSING),)
+$(error pkg-config cannot find: $(PKGS_MISSING) (run make deps))
+endif
+endif
 CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' -I. \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread -lm
+	$(shell pkg-config --cflags $(PKGS))
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 
 # Every .c of a module folder is part of the library that both programs and
 # the unit tests link; a folder's main.c is its program's entry point.

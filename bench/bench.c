@@ -208,3 +208,30 @@ bench_mem_read(int pid, struct bench_mem *m)
 	fclose(fp);
 	return 0;
 }
+
+int
+bench_raw_load(const char *path, struct bench_event *ev)
+{
+	FILE *fp;
+	long sz;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->id_off = SIZE_MAX;
+	if ((fp = fopen(path, "rb")) == NULL) {
+		perror(path);
+		return -1;
+	}
+	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
+	    fseek(fp, 0, SEEK_SET) == -1 ||
+	    (ev->text = malloc((size_t)sz)) == NULL ||
+	    fread(ev->text, 1, (size_t)sz, fp) != (size_t)sz) {
+		fprintf(stderr, "%s: cannot read\n", path);
+		fclose(fp);
+		free(ev->text);
+		ev->text = NULL;
+		return -1;
+	}
+	fclose(fp);
+	ev->len = (size_t)sz;
+	return 0;
+}

@@ -22,6 +22,12 @@ struct bench_event {
 /* 0, or -1 with a message on stderr. */
 int bench_event_load(const char *path, struct bench_event *ev);
 
+/*
+ * A file's bytes as they are, with no event_id to rewrite (id_off is
+ * SIZE_MAX). 0, or -1 with a message on stderr.
+ */
+int bench_raw_load(const char *path, struct bench_event *ev);
+
 /* A fast generator for the varied ids; one per thread. */
 struct bench_rng {
 	uint64_t s;

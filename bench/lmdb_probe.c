@@ -15,11 +15,14 @@
 
 /*
  * Usage:
- *   lmdb_probe -d DIR [-s seconds] [-g group] [-e event.json] [-m map]
+ *   lmdb_probe -d DIR [-s seconds] [-g group] [-e event.json | -r FILE]
+ *     [-m map]
  *     The ceiling: appends the event (with a fresh event_id each time) as
  *     values under increasing 64-bit keys, g per transaction, each commit
  *     synced (LMDB's default: fdatasync), for the given time, in a new
- *     environment in DIR. Prints events/s and commit latencies as JSON.
+ *     environment in DIR. Prints events/s, bytes/s and commit latencies as
+ *     JSON. -r appends FILE's bytes as they are (an OTLP export: the
+ *     ceiling in bytes).
  *   lmdb_probe -d DIR -f N [-e event.json] [-m map]
  *     Prefill: appends N events to the tracespool spool in DIR through
  *     spool.c (transactions of 10,000, one sync at the end), for the
@@ -67,7 +70,8 @@ probe(const char *dir, double seconds, unsigned group,
 		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
 			break;
 		for (i = 0; i < group && rc == 0; i++, key++) {
-			bench_uuid(&rng, ev->text + ev->id_off);
+			if (ev->id_off != SIZE_MAX)
+				bench_uuid(&rng, ev->text + ev->id_off);
 			k.mv_data = &key;
 			k.mv_size = sizeof(key);
 			v.mv_data = ev->text;
@@ -91,11 +95,13 @@ probe(const char *dir, double seconds, unsigned group,
 	seconds = (double)(bench_now_ns() - t0) / 1e9;
 	printf("{\"label\":\"lmdb\",\"group\":%u,\"value_bytes\":%zu,"
 	       "\"seconds\":%.3f,\"commits\":%llu,\"events\":%llu,"
-	       "\"eps\":%.0f,\"commit_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
+	       "\"eps\":%.0f,\"bytes_per_s\":%.0f,"
+	       "\"commit_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
 	       "\"max\":%.3f}}\n",
 	    group, ev->len, seconds, (unsigned long long)commits,
 	    (unsigned long long)(commits * group),
 	    (double)(commits * group) / seconds,
+	    (double)(commits * group) * (double)ev->len / seconds,
 	    (double)bench_hist_quantile(h, 0.5) / 1e6,
 	    (double)bench_hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6);
 	mdb_env_close(env);
@@ -179,13 +185,14 @@ main(int argc, char **argv)
 {
 	struct bench_event ev;
 	const char *dir = NULL, *evfile = "tests/data/reference_event.json";
+	const char *raw = NULL;
 	double seconds = 5;
 	unsigned group = 256;
 	uint64_t nfill = 0;
 	size_t map = 8192;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "d:s:g:e:m:f:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:s:g:e:r:m:f:")) != -1) {
 		switch (ch) {
 		case 'd':
 			dir = optarg;
@@ -198,6 +205,9 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			evfile = optarg;
+			break;
+		case 'r':
+			raw = optarg;
 			break;
 		case 'm':
 			map = (size_t)strtoull(optarg, NULL, 10);
@@ -213,10 +223,11 @@ main(int argc, char **argv)
 	if (dir == NULL || optind != argc || group == 0 || map == 0) {
 		fprintf(stderr,
 		    "usage: lmdb_probe -d dir [-s seconds] [-g group] "
-		    "[-e event.json] [-m MiB] [-f N]\n");
+		    "[-e event.json | -r FILE] [-m MiB] [-f N]\n");
 		return 2;
 	}
-	if (bench_event_load(evfile, &ev) == -1)
+	if (raw != NULL ? bench_raw_load(raw, &ev) == -1
+	                : bench_event_load(evfile, &ev) == -1)
 		return 2;
 	map *= 1024 * 1024;
 	if (nfill != 0)

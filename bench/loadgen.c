@@ -23,12 +23,17 @@
 /*
  * Usage: loadgen (-u SOCKET | -t HOST:PORT) [-c conns] [-d seconds]
  *     [-n events] [-w warmup] [-b batch] [-r events/s] [-T threads]
- *     [-e event.json] [-P pid] [-l label]
+ *     [-e event.json] [-o export [-C type] [-k spans]] [-P pid] [-l label]
  *
  * Each connection sends one request at a time and keeps the connection
  * alive. -b 0 (the default) sends single events to POST /events as
  * {"event": {...}}; -b N sends POST /events/batch with N events. Every
  * event is the file's event with a fresh UUID v4 as event_id.
+ *
+ * -o FILE sends FILE's bytes as they are to POST /v1/traces (an OTLP
+ * export, Content-Type -C, default application/x-protobuf), counting -k
+ * units (its spans) per request where the others count events; a 200 is
+ * a success whatever its body.
  *
  * Closed loop (default): a connection sends its next request as soon as
  * the reply is in. Open loop (-r): requests are due at a fixed rate from
@@ -97,6 +102,9 @@ static struct {
 	int batch;
 	double rate;
 	const char *event_file;
+	const char *otlp_file; /* -o: a raw OTLP export */
+	const char *otlp_type; /* -C */
+	int otlp_units;        /* -k: spans per export */
 	const char *label;
 	int pid;
 	struct bench_event ev;
@@ -112,6 +120,8 @@ static struct {
     .threads = 1,
     .seconds = 10,
     .event_file = "tests/data/reference_event.json",
+    .otlp_type = "application/x-protobuf",
+    .otlp_units = 1,
     .label = "",
     .err_lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -124,7 +134,8 @@ usage(void)
 	    "[-d seconds]\n"
 	    "               [-n events] [-w warmup] [-b batch] "
 	    "[-r events/s] [-T threads]\n"
-	    "               [-e event.json] [-P pid] [-l label]\n");
+	    "               [-e event.json] [-o export [-C type] [-k spans]]\n"
+	    "               [-P pid] [-l label]\n");
 	exit(2);
 }
 
@@ -147,6 +158,32 @@ parse_tcp(const char *hostport)
 	memcpy(&g.tcp, ai->ai_addr, ai->ai_addrlen);
 	g.tcp_len = ai->ai_addrlen;
 	freeaddrinfo(ai);
+	return 0;
+}
+
+/* -o: the export's bytes as the body, no ids to rewrite. */
+static int
+build_otlp_body(void)
+{
+	FILE *f = fopen(g.otlp_file, "rb");
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) == -1 || (n = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) == -1) {
+		perror(g.otlp_file);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	g.body_len = (size_t)n;
+	g.body_tmpl = malloc(g.body_len + 1);
+	if (g.body_tmpl == NULL ||
+	    fread(g.body_tmpl, 1, g.body_len, f) != g.body_len) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	g.body_nids = 0;
 	return 0;
 }
 
@@ -187,12 +224,15 @@ conn_init(struct conn *c)
 
 	hl = snprintf(hdr, sizeof(hdr),
 	    "POST %s HTTP/1.1\r\nHost: ts\r\n"
-	    "Content-Type: application/json\r\n"
+	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n\r\n",
-	    g.batch > 0 ? "/events/batch" : "/events", g.body_len);
+	    g.otlp_file != NULL ? "/v1/traces"
+	        : g.batch > 0   ? "/events/batch"
+	                        : "/events",
+	    g.otlp_file != NULL ? g.otlp_type : "application/json", g.body_len);
 	c->len = (size_t)hl + g.body_len;
 	c->req = malloc(c->len);
-	c->ids = calloc(g.body_nids, sizeof(*c->ids));
+	c->ids = calloc(g.body_nids + 1, sizeof(*c->ids));
 	c->rbuf = malloc(RBUF_SIZE);
 	if (c->req == NULL || c->ids == NULL || c->rbuf == NULL)
 		return -1;
@@ -352,7 +392,8 @@ reply_parse(struct conn *c, int *ok, int *closing)
 	if (c->rlen < hlen + clen)
 		return 0;
 	*ok = status == 200 &&
-	    (memmem(c->rbuf + hlen, clen, "\"success\":true", 14) != NULL ||
+	    (g.otlp_file != NULL ||
+	        memmem(c->rbuf + hlen, clen, "\"success\":true", 14) != NULL ||
 	        memmem(c->rbuf + hlen, clen, "\"success\": true", 15) != NULL);
 	if (!*ok)
 		show_error("request failed", c->rbuf, hlen + clen);
@@ -612,7 +653,8 @@ main(int argc, char **argv)
 	double secs, per_req;
 	int ch, i;
 
-	while ((ch = getopt(argc, argv, "u:t:c:d:n:w:b:r:T:e:P:l:")) != -1) {
+	while (
+	    (ch = getopt(argc, argv, "u:t:c:d:n:w:b:r:T:e:o:C:k:P:l:")) != -1) {
 		switch (ch) {
 		case 'u':
 			g.unix_path = optarg;
@@ -648,6 +690,15 @@ main(int argc, char **argv)
 		case 'e':
 			g.event_file = optarg;
 			break;
+		case 'o':
+			g.otlp_file = optarg;
+			break;
+		case 'C':
+			g.otlp_type = optarg;
+			break;
+		case 'k':
+			g.otlp_units = (int)opt_num(optarg);
+			break;
 		case 'P':
 			g.pid = (int)opt_num(optarg);
 			break;
@@ -664,9 +715,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (bench_event_load(g.event_file, &g.ev) == -1 || build_body() == -1)
+	if (g.otlp_file != NULL ? build_otlp_body() == -1
+	                        : bench_event_load(g.event_file, &g.ev) == -1 ||
+	            build_body() == -1)
 		return 2;
-	per_req = g.batch > 0 ? g.batch : 1;
+	per_req = g.otlp_file != NULL ? g.otlp_units
+	    : g.batch > 0             ? g.batch
+	                              : 1;
 	ts = calloc((size_t)g.threads, sizeof(*ts));
 	all = calloc(1, sizeof(*all));
 	if (ts == NULL || all == NULL)

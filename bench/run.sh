@@ -13,7 +13,12 @@
 #   - p99 acknowledgement latency at 10,000 events/s offered (open loop);
 #   - forwarding: a spool prefilled with 1,000,000 events drained into
 #     bench/sink while 10,000 events/s keep arriving;
-#   - memory: VmRSS/VmHWM under load, on a spool of 1,000 and of 1,000,000.
+#   - memory: VmRSS/VmHWM under load, on a spool of 1,000 and of 1,000,000;
+#   - OTLP: exports of 100 spans (protobuf) against LMDB appending the same
+#     bytes in transactions of 16, in bytes/s; single small exports against
+#     the evhttp no-op;
+#   - redaction: batches of 100 with five typical rules loaded, events that
+#     match nothing and events with one e-mail address, against no rules.
 # The raw results, one JSON line each, are kept in $BUILD/bench/results.jsonl.
 #
 # Needs jq and curl. Knobs: BENCH_SECONDS (each throughput run, default 8),
@@ -243,6 +248,53 @@ OPEN_EPS=$(jq -r .eps <<<"$res")
 stop "$DPID"
 rm -rf "$TMP/open"
 
+log "OTLP: exports of 100 spans (protobuf) and single small exports"
+GEN=$BUILD/tests/otlp_gen
+"$GEN" -n 100 -s 7 >"$TMP/export100.pb"
+"$GEN" -n 1 -s 8 >"$TMP/export1.pb"
+OTLP_BYTES=$(stat -c %s "$TMP/export100.pb")
+res=$("$PROBE" -d "$TMP/lmdb" -s "$SECS" -g 16 -r "$TMP/export100.pb")
+result "$res"
+LMDB_BPS=$(jq -r .bytes_per_s <<<"$res")
+rm -rf "$TMP/lmdb"
+daemon otlp
+res=$("$LG" -u "$DSOCK" -c "$BCONNS" -o "$TMP/export100.pb" -k 100 -d "$SECS" -w $WARM -P "$DPID" -l otlp100)
+result "$res"
+OTLP_SPS=$(jq -r .eps <<<"$res")
+OTLP_BPS=$(calc "$(jq -r .rps <<<"$res") * $OTLP_BYTES")
+stop "$DPID"
+rm -rf "$TMP/otlp"
+daemon otlp1
+res=$("$LG" -u "$DSOCK" -c 64 -o "$TMP/export1.pb" -k 1 -d "$SECS" -w $WARM -P "$DPID" -l otlp1)
+result "$res"
+OTLP1_RPS=$(jq -r .rps <<<"$res")
+stop "$DPID"
+rm -rf "$TMP/otlp1"
+
+log "redaction: five typical rules, batches of 100, no match and one match an event"
+printf '%s\n' \
+	'user-email  field:metadata.user_email  value   hash' \
+	'emails      *                          email   mask' \
+	'cards       *                          card    mask' \
+	'keys        *                          apikey  mask' \
+	'tokens      *                          bearer  mask' >"$TMP/redact.rules"
+printf 'bench-secret' >"$TMP/hash.key"
+jq -c '.inputs.question = "reach me at jane.doe@example.com"' "$EVENT" >"$TMP/event_email.json"
+daemon redact0 --set "redact_rules=$TMP/redact.rules" --set "redact_hash_key_file=$TMP/hash.key"
+res=$("$LG" -u "$DSOCK" -c "$BCONNS" -b 100 -d "$SECS" -w $WARM -e "$EVENT" -l redact_nomatch)
+result "$res"
+RED0_EPS=$(jq -r .eps <<<"$res")
+stop "$DPID"
+rm -rf "$TMP/redact0"
+daemon redact1 --set "redact_rules=$TMP/redact.rules" --set "redact_hash_key_file=$TMP/hash.key"
+res=$("$LG" -u "$DSOCK" -c "$BCONNS" -b 100 -d "$SECS" -w $WARM -e "$TMP/event_email.json" -l redact_onematch)
+result "$res"
+RED1_EPS=$(jq -r .eps <<<"$res")
+red1_seen=$(stat_of 'redactions.emails')
+stop "$DPID"
+rm -rf "$TMP/redact1"
+[ "${red1_seen:-0}" -gt 0 ] || log "WARNING: the one-match run matched nothing"
+
 log "memory: the same load on a spool of 1,000 and of $BIG events"
 # mem_json PID: its VmRSS, VmHWM, RssAnon and RssFile in KiB.
 mem_json() {
@@ -338,6 +390,16 @@ if [ -n "$NGINX_RPS" ]; then
 fi
 r=$(ratio "$BATCH_EPS" "$LMDB_EPS")
 row "batch 100, $BCONNS conns (events/s) vs LMDB" "$BATCH_EPS" "$LMDB_EPS" "$r" ">= 0.9" "$(verdict "$r >= 0.9")"
+r=$(ratio "$OTLP_BPS" "$LMDB_BPS")
+row "OTLP 100-span exports, $BCONNS conns (MB/s) vs LMDB" "$(printf '%.1f' "$(calc "$OTLP_BPS / 1048576")")" \
+	"$(printf '%.1f' "$(calc "$LMDB_BPS / 1048576")")" "$r" ">= 0.8" "$(verdict "$r >= 0.8")"
+row "... the same in spans/s ($(printf '%.0f' "$(calc "$OTLP_BYTES / 1024")") KB an export)" "$(printf '%.0f' "$OTLP_SPS")" "-" "-" "-" "-"
+r=$(ratio "$OTLP1_RPS" "$EVHTTP_RPS")
+row "single small export, 64 conns (req/s) vs evhttp" "$OTLP1_RPS" "$EVHTTP_RPS" "$r" "-" "-"
+r=$(ratio "$RED0_EPS" "$BATCH_EPS")
+row "5 redaction rules, no match (ev/s) vs none" "$RED0_EPS" "$BATCH_EPS" "$r" ">= 0.85" "$(verdict "$r >= 0.85")"
+r=$(ratio "$RED1_EPS" "$BATCH_EPS")
+row "5 redaction rules, 1 match an event (ev/s)" "$RED1_EPS" "$BATCH_EPS" "$r" ">= 0.7" "$(verdict "$r >= 0.7")"
 row "p99 ack at 10k events/s (ms) vs LMDB commit" "$(printf '%.2f' "$(calc "$OPEN_P99 / 1000")")" "$LMDB8_P99" \
 	"$(ratio "$(calc "$OPEN_P99 / 1000")" "$LMDB8_P99")" "< 3" \
 	"$(verdict "$OPEN_P99 < 3000 && $OPEN_EPS >= 9900")"

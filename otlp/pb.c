@@ -30,10 +30,15 @@
  *     and 4, which protobuf-c refuses), nor the undefined 6 and 7;
  *   - the wire type of every field trace.proto knows, against its type;
  *   - the depth of attribute values (OTLP_MAX_DEPTH);
- *   - every string field: UTF-8, and no NUL.
- * protobuf-c then unpacks, recursing no deeper than the walk allowed,
- * through an allocator that counts against max_mem; the ids are checked on
- * the unpacked tree, where their places are plain loops.
+ *   - every string field: UTF-8, and no NUL;
+ *   - the ids of every span and link (their last occurrence, as protobuf-c
+ *     unpacks), and it counts the spans.
+ * That is every check an export needs, so otlp_pb_check stops there: an
+ * export nobody changes is spooled as its bytes, and unpacking it would
+ * only cost (about 5 times the walk, most of it in malloc). When it must
+ * change (redaction), otlp_pb_decode has protobuf-c unpack it, recursing
+ * no deeper than the walk allowed, through an allocator that counts
+ * against max_mem; the ids are checked again on the unpacked tree.
  *
  * Fields trace.proto does not know are stepped over, not entered: protobuf-c
  * keeps them as opaque bytes.
@@ -61,6 +66,13 @@ enum wire {
 	WIRE_32BIT = 5,
 };
 
+/*
+ * The ids of a span or a link, as the walk last met them: a later
+ * occurrence of a field replaces an earlier one, as protobuf-c unpacks.
+ * Indexed by field number (trace_id 1, span_id 2, parent_span_id 4).
+ */
+#define ID_FIELDS 5
+
 /* One message open on the walk's stack. */
 struct frame {
 	const ProtobufCMessageDescriptor *desc;
@@ -69,12 +81,19 @@ struct frame {
 	size_t start; /* offset of the message's first byte */
 	size_t end;   /* offset just past its last byte */
 	unsigned any; /* AnyValue levels open, this message's included */
+	unsigned ids; /* bit n: id field n was met (spans and links) */
+	/* The last field looked up: repeated fields come in runs. */
+	uint32_t last_id;
+	const ProtobufCFieldDescriptor *last_fd;
+	size_t idlen[ID_FIELDS];
+	size_t idkey[ID_FIELDS];
 };
 
 struct walk {
 	const uint8_t *p;
 	struct frame st[PB_MAX_FRAMES];
 	size_t n;
+	size_t spans; /* span messages entered */
 	char *err;
 	size_t errlen;
 };
@@ -305,7 +324,58 @@ push(struct walk *w, const ProtobufCFieldDescriptor *fd, size_t key,
 	w->st[w->n].start = start;
 	w->st[w->n].end = start + vlen;
 	w->st[w->n].any = any;
+	w->st[w->n].ids = 0;
+	w->st[w->n].last_fd = NULL;
+	if (d == &otlp__span__descriptor)
+		w->spans++;
 	w->n++;
+	return OTLP_OK;
+}
+
+static int
+is_idholder(const ProtobufCMessageDescriptor *d)
+{
+	return d == &otlp__span__descriptor ||
+	    d == &otlp__span__link__descriptor;
+}
+
+/*
+ * The top frame ends: a span's or a link's ids must have their lengths
+ * (an absent one is empty, which no required id may be).
+ */
+static int
+close_frame(struct walk *w)
+{
+	const struct frame *f = &w->st[w->n - 1];
+	static const struct {
+		unsigned id;
+		size_t len, alt; /* alt: another allowed length, or len */
+		const char *why;
+	} rules[] = {
+	    {1, 16, 16, "must be 16 bytes"},
+	    {2, 8, 8, "must be 8 bytes"},
+	    {4, 8, 0, "must be empty or 8 bytes"},
+	};
+	size_t i, len;
+
+	if (!is_idholder(f->desc))
+		return OTLP_OK;
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		const ProtobufCFieldDescriptor *fd;
+
+		if (rules[i].id == 4 && f->desc != &otlp__span__descriptor)
+			continue;
+		len =
+		    (f->ids & (1u << rules[i].id)) ? f->idlen[rules[i].id] : 0;
+		if (len == rules[i].len || len == rules[i].alt)
+			continue;
+		fd = protobuf_c_message_descriptor_get_field(
+		    f->desc, rules[i].id);
+		return refuse(w, fd,
+		    (f->ids & (1u << rules[i].id)) ? f->idkey[rules[i].id]
+		                                   : f->end,
+		    "%s", rules[i].why);
+	}
 	return OTLP_OK;
 }
 
@@ -326,8 +396,14 @@ walk_field(struct walk *w, size_t *pos)
 	if (k >> 3 == 0 || k >> 3 > PB_MAX_FIELD)
 		return refuse(w, NULL, key, "invalid field number %llu",
 		    (unsigned long long)(k >> 3));
-	fd = protobuf_c_message_descriptor_get_field(
-	    f->desc, (unsigned)(k >> 3));
+	if (f->last_fd != NULL && f->last_id == (uint32_t)(k >> 3)) {
+		fd = f->last_fd;
+	} else {
+		fd = protobuf_c_message_descriptor_get_field(
+		    f->desc, (unsigned)(k >> 3));
+		w->st[w->n - 1].last_id = (uint32_t)(k >> 3);
+		w->st[w->n - 1].last_fd = fd;
+	}
 	if (wt != WIRE_VARINT && wt != WIRE_64BIT && wt != WIRE_LEN &&
 	    wt != WIRE_32BIT)
 		return refuse(w, fd, key,
@@ -359,12 +435,21 @@ walk_field(struct walk *w, size_t *pos)
 	if (fd->type == PROTOBUF_C_TYPE_STRING &&
 	    (why = string_problem(w->p + *pos, vlen)) != NULL)
 		return refuse(w, fd, key, "%s", why);
+	if (fd->type == PROTOBUF_C_TYPE_BYTES && fd->id < ID_FIELDS &&
+	    is_idholder(f->desc)) {
+		struct frame *m = &w->st[w->n - 1];
+
+		m->ids |= 1u << fd->id;
+		m->idlen[fd->id] = vlen;
+		m->idkey[fd->id] = key;
+	}
 	*pos += vlen;
 	return OTLP_OK;
 }
 
 static int
-walk_body(const uint8_t *p, size_t len, char *err, size_t errlen)
+walk_body(
+    const uint8_t *p, size_t len, size_t *nspans, char *err, size_t errlen)
 {
 	struct walk *w;
 	size_t pos = 0;
@@ -385,13 +470,18 @@ walk_body(const uint8_t *p, size_t len, char *err, size_t errlen)
 	w->st[0].start = 0;
 	w->st[0].end = len;
 	w->st[0].any = 0;
+	w->st[0].ids = 0;
+	w->st[0].last_fd = NULL;
 	w->n = 1;
+	w->spans = 0;
 	while (w->n > 0 && rc == OTLP_OK) {
-		if (pos == w->st[w->n - 1].end)
-			w->n--;
-		else
+		if (pos != w->st[w->n - 1].end)
 			rc = walk_field(w, &pos);
+		else if ((rc = close_frame(w)) == OTLP_OK)
+			w->n--;
 	}
+	if (rc == OTLP_OK && nspans != NULL)
+		*nspans = w->spans;
 	free(w);
 	return rc;
 }
@@ -512,7 +602,7 @@ otlp_pb_decode(const void *body, size_t len, size_t max_mem,
 		say(err, errlen, "body: passes %zu bytes", PB_MAX_BODY);
 		return OTLP_E_TOOBIG;
 	}
-	if ((rc = walk_body(body, len, err, errlen)) != OTLP_OK)
+	if ((rc = walk_body(body, len, NULL, err, errlen)) != OTLP_OK)
 		return rc;
 	if ((pb = calloc(1, sizeof(*pb))) == NULL) {
 		say(err, errlen, "body: out of memory");
@@ -548,6 +638,17 @@ otlp_pb_decode(const void *body, size_t len, size_t max_mem,
 	}
 	*out = pb;
 	return OTLP_OK;
+}
+
+int
+otlp_pb_check(
+    const void *body, size_t len, size_t *nspans, char *err, size_t errlen)
+{
+	if (len > PB_MAX_BODY) {
+		say(err, errlen, "body: passes %zu bytes", PB_MAX_BODY);
+		return OTLP_E_TOOBIG;
+	}
+	return walk_body(body, len, nspans, err, errlen);
 }
 
 struct Otlp__ExportTraceServiceRequest *

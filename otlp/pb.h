@@ -47,6 +47,16 @@ int otlp_pb_decode(const void *body, size_t len, size_t max_mem,
     struct otlp_pb **out, char *err, size_t errlen);
 
 /*
+ * The checks of otlp_pb_decode without unpacking: the same answer for the
+ * same body (OTLP_OK, or the same error), but for max_mem, which only
+ * unpacking needs; and *nspans, when not NULL, the number of spans. Allocates
+ * one fixed block (the walk's stack), never in proportion to the body. For an
+ * export that is spooled as it came. Any thread.
+ */
+int otlp_pb_check(
+    const void *body, size_t len, size_t *nspans, char *err, size_t errlen);
+
+/*
  * The unpacked message, owned by pb and valid until otlp_pb_free. The
  * caller may change it in place (redaction) before otlp_pb_pack: a string
  * or bytes field it replaces must be malloc'd memory (the old one is

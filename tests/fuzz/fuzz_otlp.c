@@ -64,12 +64,19 @@ check_pb(const char *body, size_t len)
 {
 	struct otlp_pb *pb, *again;
 	struct buf p1, p2;
-	char err[1024];
-	size_t spans;
-	int rc;
+	char err[1024], cerr[1024];
+	size_t spans, cspans = 0;
+	int rc, crc;
 
 	err[0] = '\0';
+	cerr[0] = '\0';
 	rc = otlp_pb_decode(body, len, MAX_MEM, &pb, err, sizeof(err));
+	crc = otlp_pb_check(body, len, &cspans, cerr, sizeof(cerr));
+	/* The check without unpacking agrees, but for the memory bound. */
+	if (!(rc == OTLP_E_TOOBIG || rc == OTLP_E_NOMEM) &&
+	    (crc != rc || (rc != OTLP_OK && strcmp(cerr, err) != 0) ||
+	        (rc == OTLP_OK && cspans != otlp_pb_spans(pb))))
+		violated("otlp_pb_check and otlp_pb_decode agree", cerr);
 	if (rc != OTLP_OK) {
 		if (pb != NULL)
 			violated("a refused export leaves no handle", err);

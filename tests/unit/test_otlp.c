@@ -558,17 +558,35 @@ pack_export(const struct spec *sp, struct buf *out)
 	out->len += n;
 }
 
-/* Decode an exact copy of body; the handle (or NULL) and the result. */
+/*
+ * Decode an exact copy of body; the handle (or NULL) and the result. Every
+ * decode also runs otlp_pb_check, which must give the same answer (but
+ * for the memory bound, which only unpacking has) and the span count.
+ */
 static int
 decode(const void *body, size_t len, size_t max_mem, struct otlp_pb **pb,
     char *err, size_t errlen)
 {
 	unsigned char *copy = exact_copy(body, len);
-	int rc;
+	char *cerr = calloc(1, errlen);
+	size_t nspans = 0;
+	int rc, crc;
 
+	assert_non_null(cerr);
 	err[0] = '\0';
 	rc = otlp_pb_decode(copy, len, max_mem, pb, err, errlen);
+	crc = otlp_pb_check(copy, len, &nspans, cerr, errlen);
 	free(copy);
+	if (rc != OTLP_E_TOOBIG || strstr(err, "of memory") == NULL) {
+		CHECK(crc == rc, "otlp_pb_check says %d, decode %d (%s / %s)",
+		    crc, rc, cerr, err);
+		CHECK(rc == OTLP_OK || strcmp(cerr, err) == 0,
+		    "otlp_pb_check's error \"%s\", decode's \"%s\"", cerr, err);
+		CHECK(rc != OTLP_OK || nspans == otlp_pb_spans(*pb),
+		    "otlp_pb_check counts %zu spans, decode %zu", nspans,
+		    otlp_pb_spans(*pb));
+	}
+	free(cerr);
 	return rc;
 }
 
@@ -1166,23 +1184,31 @@ test_pb_memory_bound(void **state)
 	CHECK(
 	    strstr(err, "of memory") != NULL, "max_mem short: err \"%s\"", err);
 
-	/* 100000 empty spans, 2 bytes each: the tree costs far more. */
+	/*
+	 * One span with 100000 empty attributes, 2 bytes each (the ids make
+	 * it pass the walk): the tree costs far more than the wire.
+	 */
 	buf_reset(&body);
 	{
-		struct buf ss, rs;
+		struct buf sp, ss, rs;
 
+		buf_init(&sp);
 		buf_init(&ss);
 		buf_init(&rs);
+		w_bytes(&sp, 1, "0123456789abcdef", 16);
+		w_bytes(&sp, 2, "01234567", 8);
 		for (i = 0; i < 100000; i++)
-			buf_add(&ss, "\x12\x00", 2);
+			buf_add(&sp, "\x4a\x00", 2);
+		w_bytes(&ss, 2, sp.data, sp.len);
 		w_bytes(&rs, 2, ss.data, ss.len);
 		w_bytes(&body, 1, rs.data, rs.len);
+		buf_free(&sp);
 		buf_free(&ss);
 		buf_free(&rs);
 	}
 	rc = decode(body.data, body.len, 8 * body.len, &pb, err, sizeof(err));
-	CHECK(rc == OTLP_E_TOOBIG, "100000 empty spans under 8x: rc %d (%s)",
-	    rc, err);
+	CHECK(rc == OTLP_E_TOOBIG,
+	    "100000 empty attributes under 8x: rc %d (%s)", rc, err);
 	buf_free(&body);
 }
 
