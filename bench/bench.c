@@ -44,18 +44,18 @@ minify(char *s, size_t len)
 }
 
 int
-bench_event_load(const char *path, struct bench_event *ev)
+bench_raw_load(const char *path, struct bench_event *ev)
 {
-	static const char key[] = "\"event_id\":\"";
 	FILE *fp;
-	char *p;
 	long sz;
 
 	memset(ev, 0, sizeof(*ev));
-	if ((fp = fopen(path, "r")) == NULL) {
+	ev->id_off = SIZE_MAX;
+	if ((fp = fopen(path, "rb")) == NULL) {
 		perror(path);
 		return -1;
 	}
+	/* One byte more than the file, for the NUL minify ends with. */
 	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
 	    fseek(fp, 0, SEEK_SET) == -1 ||
 	    (ev->text = malloc((size_t)sz + 1)) == NULL ||
@@ -67,7 +67,19 @@ bench_event_load(const char *path, struct bench_event *ev)
 		return -1;
 	}
 	fclose(fp);
-	ev->len = minify(ev->text, (size_t)sz);
+	ev->len = (size_t)sz;
+	return 0;
+}
+
+int
+bench_event_load(const char *path, struct bench_event *ev)
+{
+	static const char key[] = "\"event_id\":\"";
+	char *p;
+
+	if (bench_raw_load(path, ev) == -1)
+		return -1;
+	ev->len = minify(ev->text, ev->len);
 	p = strstr(ev->text, key);
 	if (p == NULL || strlen(p) < sizeof(key) - 1 + 37 ||
 	    p[sizeof(key) - 1 + 36] != '"') {
@@ -206,32 +218,5 @@ bench_mem_read(int pid, struct bench_mem *m)
 			m->file_kb = v;
 	}
 	fclose(fp);
-	return 0;
-}
-
-int
-bench_raw_load(const char *path, struct bench_event *ev)
-{
-	FILE *fp;
-	long sz;
-
-	memset(ev, 0, sizeof(*ev));
-	ev->id_off = SIZE_MAX;
-	if ((fp = fopen(path, "rb")) == NULL) {
-		perror(path);
-		return -1;
-	}
-	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
-	    fseek(fp, 0, SEEK_SET) == -1 ||
-	    (ev->text = malloc((size_t)sz)) == NULL ||
-	    fread(ev->text, 1, (size_t)sz, fp) != (size_t)sz) {
-		fprintf(stderr, "%s: cannot read\n", path);
-		fclose(fp);
-		free(ev->text);
-		ev->text = NULL;
-		return -1;
-	}
-	fclose(fp);
-	ev->len = (size_t)sz;
 	return 0;
 }

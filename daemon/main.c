@@ -549,8 +549,9 @@ log_rules(const struct conf *c, const struct rules *rs)
 	    rules_count(rs) == 1 ? "" : "s", c->redact_rules,
 	    rules_count(rs) == 0 || rules_jit(rs)
 	        ? ""
-	        : "; PCRE2's JIT is refused executable memory "
-	          "(MemoryDenyWriteExecute), its interpreter runs them");
+	        : "; PCRE2's JIT is not available (no executable memory "
+	          "under MemoryDenyWriteExecute, or valgrind), its "
+	          "interpreter runs them");
 }
 
 /* allowed_uids and allowed_gids, for connections accepted from now on. */

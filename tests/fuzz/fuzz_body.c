@@ -341,6 +341,29 @@ unwrap(const struct kind *k, const char *text, size_t *len)
 	return text + open;
 }
 
+/*
+ * The options and request every route below runs with: the body as JSON
+ * on route r of kind k, ids from g. What differs is set after.
+ */
+static void
+setup(struct body_opts *opts, struct body_req *req, struct gen *g,
+    const struct kind *k, const struct kind_route *r, const char *body,
+    size_t len)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->max_event_bytes = MAX_EVENT_BYTES;
+	opts->max_body_bytes = MAX_EVENT_BYTES * 16;
+	opts->default_project = DEFAULT_PROJECT;
+	opts->uuid_gen = gen_uuid;
+	opts->uuid_arg = g;
+	memset(req, 0, sizeof(*req));
+	req->kind = k;
+	req->route = r;
+	req->body = body;
+	req->len = len;
+	req->content_type = "application/json";
+}
+
 /* The first string project of the batch's events, else the default. */
 static const char *
 batch_project(const cJSON *root, const char *member)
@@ -370,17 +393,7 @@ route(const struct kind *k, const struct kind_route *r, const cJSON *root,
 	char err[512];
 	int status;
 
-	memset(&opts, 0, sizeof(opts));
-	opts.max_event_bytes = MAX_EVENT_BYTES;
-	opts.max_body_bytes = MAX_EVENT_BYTES * 16;
-	opts.default_project = DEFAULT_PROJECT;
-	opts.uuid_gen = gen_uuid;
-	opts.uuid_arg = &g;
-	memset(&req, 0, sizeof(req));
-	req.kind = k;
-	req.route = r;
-	req.body = body;
-	req.len = len;
+	setup(&opts, &req, &g, k, r, body, len);
 	err[0] = '\0';
 	status = body_take(&opts, &req, out, err, sizeof(err));
 	if (status != 0) {
@@ -442,6 +455,7 @@ route_otlp_json(
 	const struct kind *k;
 	struct body_opts opts;
 	struct body_req req;
+	struct gen g = {0};
 	struct buf arr;
 	cJSON *got;
 	char err[512], allow[32];
@@ -449,15 +463,7 @@ route_otlp_json(
 	int status;
 
 	k = kind_route("POST", "/v1/traces", &r, allow, sizeof(allow));
-	memset(&opts, 0, sizeof(opts));
-	opts.max_event_bytes = MAX_EVENT_BYTES;
-	opts.max_body_bytes = MAX_EVENT_BYTES * 16;
-	memset(&req, 0, sizeof(req));
-	req.kind = k;
-	req.route = r;
-	req.body = body;
-	req.len = len;
-	req.content_type = "application/json";
+	setup(&opts, &req, &g, k, r, body, len);
 	err[0] = '\0';
 	status = body_take(&opts, &req, out, err, sizeof(err));
 	if (status != 0) {
@@ -536,19 +542,8 @@ route_redacted(const struct kind *k, const struct kind_route *r,
 	struct gen g = {0};
 	char err[512];
 
-	memset(&opts, 0, sizeof(opts));
-	opts.max_event_bytes = MAX_EVENT_BYTES;
-	opts.max_body_bytes = MAX_EVENT_BYTES * 16;
-	opts.default_project = DEFAULT_PROJECT;
-	opts.uuid_gen = gen_uuid;
-	opts.uuid_arg = &g;
+	setup(&opts, &req, &g, k, r, body, len);
 	opts.redact = rules();
-	memset(&req, 0, sizeof(req));
-	req.kind = k;
-	req.route = r;
-	req.body = body;
-	req.len = len;
-	req.content_type = "application/json";
 	if (body_take(&opts, &req, out, err, sizeof(err)) != 0)
 		return;
 	body_seal(out, 1);
