@@ -23,7 +23,9 @@ ifneq ($(PKGS_MISSING),)
 $(error pkg-config cannot find: $(PKGS_MISSING) (run make deps))
 endif
 endif
-CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' -I. \
+# valgrind's header, when installed, tells redact/ whether it runs under it.
+HAVE_VALGRIND_H := $(if $(wildcard /usr/include/valgrind/valgrind.h),-DHAVE_VALGRIND_H)
+CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' -I. $(HAVE_VALGRIND_H) \
 	$(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 

@@ -10,15 +10,13 @@
 /*
  * Under valgrind, PCRE2's JIT code cannot be checked: valgrind reports its
  * word-wise reads as uses of uninitialised memory. Valgrind's own header
- * tells whether we run under it, so that the interpreter runs there.
+ * tells whether we run under it (the Makefile defines HAVE_VALGRIND_H
+ * when it is installed), so that the interpreter runs there.
  */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
+#ifdef HAVE_VALGRIND_H
 #include <valgrind/valgrind.h>
 #define UNDER_VALGRIND() RUNNING_ON_VALGRIND
-#endif
-#endif
-#ifndef UNDER_VALGRIND
+#else
 #define UNDER_VALGRIND() 0
 #endif
 
