@@ -87,6 +87,10 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libtracespool.a
 $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(BUILD)/libtracespool.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The fake upstream serves HTTPS too (tests/integration/t_tls.sh).
+$(BUILD)/tests/fake_upstream: LDLIBS += \
+	$(shell pkg-config --libs libevent_openssl openssl 2>/dev/null)
+
 $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench.o \
     $(BUILD)/libtracespool.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -21,6 +21,9 @@ struct cli {
 	const char *socket;        /* the daemon's Unix socket */
 	const char *url;           /* NULL, or the daemon's http(s) base URL */
 	const char *spool_dir;     /* for dlq and spool */
+	int spool_dir_flag;        /* --spool-dir was given */
+	int spool_dir_env;         /* spool_dir is TRACESPOOL_SPOOL_DIR */
+	int daemon_flag;           /* --socket or --url was given */
 	int json;                  /* --json: machine-readable output */
 	int all;                   /* --all: every dead letter */
 	size_t batch;              /* --batch: lines per request for send */

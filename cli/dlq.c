@@ -1,4 +1,5 @@
-/* dlq.c: tracespool dlq: list, show, replay, purge, on the spool files. */
+/* dlq.c: tracespool dlq: list, show, replay, purge, through the daemon or on
+ * the spool files. */
 #include <cjson/cJSON.h>
 #include <err.h>
 #include <stdint.h>
@@ -7,12 +8,14 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/fmt.h"
 #include "common/buf.h"
 #include "common/kind.h"
+#include "spool/deadjson.h"
 #include "spool/spool.h"
 
-/* Dead letters read per spool_dead_list call while listing them all. */
+/* Dead letters asked for at once while listing them all. */
 #define LIST_PAGE 256
 /* Characters of the reason and of the event name a list line shows. */
 #define REASON_COLS 60
@@ -24,13 +27,6 @@ kind_name(uint8_t kind)
 	const struct kind *k = kind_get(kind);
 
 	return k != NULL ? k->name : "unknown";
-}
-
-/* A record that is not text: shown by its size, never printed raw. */
-static int
-is_binary(uint8_t kind)
-{
-	return kind == KIND_SPANS_PB;
 }
 
 /* Decimal digits only, at least 1: ids start at 1. */
@@ -83,37 +79,6 @@ record_names(
 	cJSON_Delete(root);
 }
 
-/*
- * One dead letter as a JSON object. The record's own bytes are embedded
- * as they are (they were valid JSON when spooled), not re-printed, so
- * the event reads exactly as it will be sent again.
- */
-static int
-dead_json(struct buf *b, const struct spool_dead *d)
-{
-	cJSON *check =
-	    is_binary(d->kind) ? NULL : cJSON_ParseWithLength(d->data, d->len);
-	int rc = 0;
-
-	rc |= buf_printf(b,
-	    "{\"id\":%llu,\"seq\":%llu,\"kind\":\"%s\",\"time_ms\":%llu,"
-	    "\"dead_ms\":%llu,\"status\":%d,\"attempts\":%u,\"reason\":",
-	    (unsigned long long)d->id, (unsigned long long)d->seq,
-	    kind_name(d->kind), (unsigned long long)d->time_ms,
-	    (unsigned long long)d->dead_ms, d->status, (unsigned)d->attempts);
-	rc |= buf_add_json_string(b, d->reason);
-	rc |= buf_printf(b, ",\"count\":%u,\"event\":", (unsigned)d->count);
-	if (check != NULL)
-		rc |= buf_add(b, d->data, d->len);
-	else if (is_binary(d->kind))
-		rc |= buf_printf(b, "{\"protobuf_bytes\":%zu}", d->len);
-	else
-		rc |= buf_add_json_string(b, d->data);
-	rc |= buf_addch(b, '}');
-	cJSON_Delete(check);
-	return rc == 0 ? 0 : -1;
-}
-
 static void
 status_text(const struct spool_dead *d, char *out, size_t outlen)
 {
@@ -160,12 +125,318 @@ print_header(void)
 	    "REASON");
 }
 
+/*
+ * Where the dead letters are: the running daemon, through its socket
+ * (root, its user and admin_uids only), or the spool files of a stopped
+ * one (--spool-dir, $TRACESPOOL_SPOOL_DIR). Exactly one of sp and cl.
+ */
+struct src {
+	struct spool *sp;
+	struct client *cl;
+	const char *where; /* the socket, URL or spool folder, for messages */
+};
+
+/*
+ * The files when a spool is named on the command line, or in the
+ * environment with no --socket or --url beside it; the daemon otherwise.
+ */
+static int
+src_open(const struct cli *cli, int readonly, struct src *s)
+{
+	char err[512];
+
+	memset(s, 0, sizeof(*s));
+	if (cli->spool_dir_flag || (cli->spool_dir_env && !cli->daemon_flag)) {
+		s->where = cli->spool_dir;
+		return cli_spool_open(cli, readonly, &s->sp) == 0
+		    ? CLI_EXIT_OK
+		    : CLI_EXIT_FAIL;
+	}
+	if (client_open(&s->cl, cli->socket, cli->url, err, sizeof(err)) !=
+	    CLIENT_OK) {
+		warnx("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	s->where = client_where(s->cl);
+	return CLI_EXIT_OK;
+}
+
+static void
+src_close(struct src *s)
+{
+	spool_close(s->sp);
+	client_close(s->cl);
+}
+
+/* A spool call's failure, said; CLI_EXIT_FAIL. */
+static int
+spool_failed(const struct src *s, int rc, uint64_t id)
+{
+	if (rc == SPOOL_NOTFOUND)
+		warnx("no dead letter %llu in %s", (unsigned long long)id,
+		    s->where);
+	else
+		warnx("%s: %s", s->where, spool_strerror());
+	return CLI_EXIT_FAIL;
+}
+
+/*
+ * One request to the daemon (POST when body is not NULL). CLI_EXIT_OK
+ * with r filled on a 200; otherwise says why and returns the exit code:
+ * CLI_EXIT_UNAVAILABLE when nothing answered.
+ */
+static int
+ask(struct src *s, const char *path, const char *body, struct client_resp *r)
+{
+	char err[512];
+	int rc;
+
+	rc = body != NULL
+	    ? client_post(s->cl, path, body, strlen(body), r, err, sizeof(err))
+	    : client_get(s->cl, path, r, err, sizeof(err));
+	if (rc == CLIENT_UNREACHABLE) {
+		warnx("%s; for a stopped daemon's dead letters, name its "
+		      "spool with --spool-dir",
+		    err);
+		return CLI_EXIT_UNAVAILABLE;
+	}
+	if (rc != CLIENT_OK) {
+		warnx("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	if (r->status == 200)
+		return CLI_EXIT_OK;
+	client_resp_error(r, err, sizeof(err));
+	warnx("tracespoold at %s: %ld: %s", s->where, r->status, err);
+	return CLI_EXIT_FAIL;
+}
+
+static int
+json_u64(const cJSON *o, const char *name, uint64_t *v)
+{
+	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	/* 2^64 is not a uint64_t: the largest double below it is. */
+	if (!cJSON_IsNumber(x) || x->valuedouble < 0 ||
+	    x->valuedouble >= 18446744073709551616.0)
+		return -1;
+	*v = (uint64_t)x->valuedouble;
+	return 0;
+}
+
+static int
+kind_by_name(const char *name, uint8_t *id)
+{
+	for (unsigned i = 1; i <= UINT8_MAX; i++) {
+		const struct kind *k = kind_get(i);
+
+		if (k != NULL && strcmp(k->name, name) == 0) {
+			*id = (uint8_t)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A dead letter as the daemon sends it (spool_dead_json's object) into
+ * d, as the spool would give it: the event's text in data. The daemon
+ * never sends a protobuf export's bytes: data is then empty and len
+ * their count (spool_kind_binary records are shown by size only). 0, or
+ * -1 for an object of another shape or out of memory (d then empty).
+ */
+static int
+dead_from_json(const cJSON *o, struct spool_dead *d)
+{
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(o, "reason");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+	uint64_t status, attempts, count, bytes;
+
+	memset(d, 0, sizeof(*d));
+	if (json_u64(o, "id", &d->id) == -1 ||
+	    json_u64(o, "seq", &d->seq) == -1 ||
+	    json_u64(o, "time_ms", &d->time_ms) == -1 ||
+	    json_u64(o, "dead_ms", &d->dead_ms) == -1 ||
+	    json_u64(o, "status", &status) == -1 || status > 999 ||
+	    json_u64(o, "attempts", &attempts) == -1 || attempts > UINT32_MAX ||
+	    json_u64(o, "count", &count) == -1 || count > UINT32_MAX ||
+	    !cJSON_IsString(kind) ||
+	    kind_by_name(kind->valuestring, &d->kind) == -1 ||
+	    !cJSON_IsString(reason) || ev == NULL)
+		return -1;
+	d->status = (int)status;
+	d->attempts = (uint32_t)attempts;
+	d->count = (uint32_t)count;
+	if (spool_kind_binary(d->kind)) {
+		if (json_u64(ev, "protobuf_bytes", &bytes) == -1)
+			return -1;
+		d->data = strdup("");
+		d->len = (size_t)bytes;
+	} else if (cJSON_IsString(ev)) {
+		d->data = strdup(ev->valuestring);
+	} else {
+		d->data = cJSON_PrintUnformatted(ev);
+	}
+	d->reason = strdup(reason->valuestring);
+	if (d->data == NULL || d->reason == NULL) {
+		spool_dead_clear(d);
+		return -1;
+	}
+	if (!spool_kind_binary(d->kind))
+		d->len = strlen(d->data);
+	return 0;
+}
+
+/* The daemon's answer is not what its routes promise. */
+static int
+bad_answer(const struct src *s, const char *what)
+{
+	warnx("tracespoold at %s: %s: an answer of an unexpected shape",
+	    s->where, what);
+	return CLI_EXIT_FAIL;
+}
+
+/*
+ * A page of dead letters from id from on into *page (n of them, free each
+ * with spool_dead_clear, then the array); *next is where the next page
+ * starts, 0 when there is none.
+ */
+static int
+src_list(struct src *s, uint64_t from, struct spool_dead **page, size_t *n,
+    uint64_t *next)
+{
+	struct client_resp r;
+	const cJSON *arr, *nx, *item;
+	char path[96];
+	cJSON *o;
+	int rc, i;
+
+	*page = NULL;
+	*n = 0;
+	*next = 0;
+	if (s->sp != NULL) {
+		rc = spool_dead_list(s->sp, from, LIST_PAGE, page, n);
+		if (rc != SPOOL_OK)
+			return spool_failed(s, rc, 0);
+		if (*n == LIST_PAGE)
+			*next = (*page)[*n - 1].id + 1;
+		return CLI_EXIT_OK;
+	}
+	snprintf(path, sizeof(path), "/dlq?from=%llu&limit=%d",
+	    (unsigned long long)from, LIST_PAGE);
+	client_resp_init(&r);
+	if ((rc = ask(s, path, NULL, &r)) != CLI_EXIT_OK) {
+		client_resp_free(&r);
+		return rc;
+	}
+	o = cJSON_ParseWithLength(r.body.data, r.body.len);
+	client_resp_free(&r);
+	arr = cJSON_GetObjectItemCaseSensitive(o, "dead_letters");
+	nx = cJSON_GetObjectItemCaseSensitive(o, "next");
+	if (!cJSON_IsArray(arr) ||
+	    (!cJSON_IsNull(nx) && json_u64(o, "next", next) == -1)) {
+		cJSON_Delete(o);
+		return bad_answer(s, "GET /dlq");
+	}
+	if (cJSON_GetArraySize(arr) > 0 &&
+	    (*page = calloc((size_t)cJSON_GetArraySize(arr), sizeof(**page))) ==
+	        NULL) {
+		cJSON_Delete(o);
+		warnx("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	i = 0;
+	cJSON_ArrayForEach(item, arr)
+	{
+		if (dead_from_json(item, &(*page)[i]) == -1) {
+			while (i-- > 0)
+				spool_dead_clear(&(*page)[i]);
+			free(*page);
+			*page = NULL;
+			cJSON_Delete(o);
+			return bad_answer(s, "GET /dlq");
+		}
+		i++;
+	}
+	*n = (size_t)i;
+	/* A page that makes no progress would loop forever. */
+	if (*next != 0 && (*n == 0 || *next <= from))
+		*next = 0;
+	cJSON_Delete(o);
+	return CLI_EXIT_OK;
+}
+
+static int
+src_get(struct src *s, uint64_t id, struct spool_dead *d)
+{
+	struct client_resp r;
+	char path[64];
+	cJSON *o;
+	int rc;
+
+	if (s->sp != NULL) {
+		rc = spool_dead_get(s->sp, id, d);
+		return rc == SPOOL_OK ? CLI_EXIT_OK : spool_failed(s, rc, id);
+	}
+	snprintf(path, sizeof(path), "/dlq/%llu", (unsigned long long)id);
+	client_resp_init(&r);
+	if ((rc = ask(s, path, NULL, &r)) != CLI_EXIT_OK) {
+		client_resp_free(&r);
+		return rc;
+	}
+	o = cJSON_ParseWithLength(r.body.data, r.body.len);
+	client_resp_free(&r);
+	rc = dead_from_json(o, d);
+	cJSON_Delete(o);
+	return rc == 0 ? CLI_EXIT_OK : bad_answer(s, "GET /dlq/ID");
+}
+
+/* replay or purge: id 0 means all; *n counts what was moved. */
+static int
+src_move(struct src *s, int replay, uint64_t id, size_t *n)
+{
+	struct client_resp r;
+	char body[64];
+	cJSON *o;
+	uint64_t v;
+	int rc;
+
+	*n = 0;
+	if (s->sp != NULL) {
+		rc = replay ? spool_dead_replay(s->sp, id, fmt_now_ms(), n)
+		            : spool_dead_purge(s->sp, id, n);
+		return rc == SPOOL_OK ? CLI_EXIT_OK : spool_failed(s, rc, id);
+	}
+	if (id == 0)
+		snprintf(body, sizeof(body), "{\"all\":true}");
+	else
+		snprintf(body, sizeof(body), "{\"id\":%llu}",
+		    (unsigned long long)id);
+	client_resp_init(&r);
+	rc = ask(s, replay ? "/dlq/replay" : "/dlq/purge", body, &r);
+	if (rc != CLI_EXIT_OK) {
+		client_resp_free(&r);
+		return rc;
+	}
+	o = cJSON_ParseWithLength(r.body.data, r.body.len);
+	client_resp_free(&r);
+	rc = json_u64(o, replay ? "replayed" : "purged", &v);
+	cJSON_Delete(o);
+	if (rc == -1)
+		return bad_answer(
+		    s, replay ? "POST /dlq/replay" : "POST /dlq/purge");
+	*n = (size_t)v;
+	return CLI_EXIT_OK;
+}
+
 /* Write one dead letter of a --json list, after a comma unless first. */
 static int
 print_list_json(struct buf *b, const struct spool_dead *d, int first)
 {
 	buf_reset(b);
-	if ((!first && buf_addch(b, ',') == -1) || dead_json(b, d) == -1) {
+	if ((!first && buf_addch(b, ',') == -1) ||
+	    spool_dead_json(b, d) == -1) {
 		warnx("out of memory");
 		return -1;
 	}
@@ -174,11 +445,11 @@ print_list_json(struct buf *b, const struct spool_dead *d, int first)
 }
 
 static int
-dlq_list(const struct cli *cli, struct spool *sp)
+dlq_list(const struct cli *cli, struct src *s)
 {
 	struct spool_dead *page;
 	struct buf b;
-	uint64_t from = 1, total = 0;
+	uint64_t from = 1, next, total = 0;
 	size_t n, i;
 	int rc = CLI_EXIT_OK;
 
@@ -187,12 +458,9 @@ dlq_list(const struct cli *cli, struct spool *sp)
 		putchar('[');
 	/* Page through, so a large store is never all in memory. */
 	do {
-		if (spool_dead_list(sp, from, LIST_PAGE, &page, &n) !=
-		    SPOOL_OK) {
-			warnx("%s: %s", cli->spool_dir, spool_strerror());
-			rc = CLI_EXIT_FAIL;
+		rc = src_list(s, from, &page, &n, &next);
+		if (rc != CLI_EXIT_OK)
 			break;
-		}
 		for (i = 0; i < n; i++) {
 			if (rc == CLI_EXIT_OK && cli->json) {
 				if (print_list_json(&b, &page[i], total == 0) ==
@@ -204,11 +472,11 @@ dlq_list(const struct cli *cli, struct spool *sp)
 				print_list_line(&page[i]);
 			}
 			total++;
-			from = page[i].id + 1;
 			spool_dead_clear(&page[i]);
 		}
 		free(page);
-	} while (n == LIST_PAGE && rc == CLI_EXIT_OK);
+		from = next;
+	} while (next != 0 && rc == CLI_EXIT_OK);
 	if (cli->json)
 		printf("]\n");
 	else if (total == 0 && rc == CLI_EXIT_OK)
@@ -217,8 +485,12 @@ dlq_list(const struct cli *cli, struct spool *sp)
 	return rc;
 }
 
+/*
+ * One dead letter. Its client key, when it has one, is never shown: the
+ * spool does not hand it out, and the daemon does not send it.
+ */
 static int
-dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
+dlq_show(const struct cli *cli, struct src *s, uint64_t id)
 {
 	struct spool_dead d;
 	uint64_t now = fmt_now_ms();
@@ -227,21 +499,14 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 	char *pretty;
 	int rc;
 
-	rc = spool_dead_get(sp, id, &d);
-	if (rc == SPOOL_NOTFOUND) {
-		warnx("no dead letter %llu in %s", (unsigned long long)id,
-		    cli->spool_dir);
-		return CLI_EXIT_FAIL;
-	}
-	if (rc != SPOOL_OK) {
-		warnx("%s: %s", cli->spool_dir, spool_strerror());
-		return CLI_EXIT_FAIL;
-	}
+	if ((rc = src_get(s, id, &d)) != CLI_EXIT_OK)
+		return rc;
 	if (cli->json) {
 		struct buf out;
 
 		buf_init(&out);
-		rc = dead_json(&out, &d) == 0 && buf_addch(&out, '\n') == 0
+		rc =
+		    spool_dead_json(&out, &d) == 0 && buf_addch(&out, '\n') == 0
 		    ? CLI_EXIT_OK
 		    : CLI_EXIT_FAIL;
 		if (rc == CLI_EXIT_OK)
@@ -264,7 +529,7 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 		printf("status:      %d (the upstream's answer)\n", d.status);
 	printf("attempts:    %u\n", (unsigned)d.attempts);
 	printf("reason:      %s\n", d.reason);
-	if (is_binary(d.kind)) {
+	if (spool_kind_binary(d.kind)) {
 		printf("%s:\n%zu bytes of protobuf, %u span%s\n",
 		    kind_name(d.kind), d.len, (unsigned)d.count,
 		    d.count == 1 ? "" : "s");
@@ -283,22 +548,13 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 
 /* replay or purge: id 0 means all. */
 static int
-dlq_move(const struct cli *cli, struct spool *sp, int replay, uint64_t id)
+dlq_move(struct src *s, int replay, uint64_t id)
 {
 	size_t n = 0;
 	int rc;
 
-	rc = replay ? spool_dead_replay(sp, id, fmt_now_ms(), &n)
-	            : spool_dead_purge(sp, id, &n);
-	if (rc == SPOOL_NOTFOUND) {
-		warnx("no dead letter %llu in %s", (unsigned long long)id,
-		    cli->spool_dir);
-		return CLI_EXIT_FAIL;
-	}
-	if (rc != SPOOL_OK) {
-		warnx("%s: %s", cli->spool_dir, spool_strerror());
-		return CLI_EXIT_FAIL;
-	}
+	if ((rc = src_move(s, replay, id, &n)) != CLI_EXIT_OK)
+		return rc;
 	printf("%s %zu dead letter%s%s\n", replay ? "replayed" : "purged", n,
 	    n == 1 ? "" : "s", replay && n > 0 ? " to the spool" : "");
 	return CLI_EXIT_OK;
@@ -307,32 +563,29 @@ dlq_move(const struct cli *cli, struct spool *sp, int replay, uint64_t id)
 int
 cmd_dlq(const struct cli *cli, int argc, char **argv)
 {
-	struct spool *sp;
+	struct src s;
 	const char *sub;
 	uint64_t id = 0;
-	int rc, replay;
+	int rc, replay, readonly = 1;
 
 	if (argc == 0)
 		return cli_usage_error(
 		    "dlq: expected list, show, replay or purge");
+	if (cli->spool_dir_flag && cli->daemon_flag)
+		return cli_usage_error(
+		    "dlq: --spool-dir (the files of a stopped daemon) and "
+		    "--socket or --url (a running one): give one");
 	sub = argv[0];
 	if (strcmp(sub, "list") == 0) {
 		if (argc != 1)
 			return cli_usage_error("dlq list: takes no arguments");
-		if (cli_spool_open(cli, 1, &sp) == -1)
-			return CLI_EXIT_FAIL;
-		rc = dlq_list(cli, sp);
 	} else if (strcmp(sub, "show") == 0) {
 		if (argc != 2)
 			return cli_usage_error("dlq show: expected one ID");
 		if (parse_id(argv[1], &id) == -1)
 			return cli_usage_error(
 			    "dlq show: %s: not an id", argv[1]);
-		if (cli_spool_open(cli, 1, &sp) == -1)
-			return CLI_EXIT_FAIL;
-		rc = dlq_show(cli, sp, id);
 	} else if (strcmp(sub, "replay") == 0 || strcmp(sub, "purge") == 0) {
-		replay = sub[0] == 'r';
 		/* Everything only when asked for by name: no ID is no "all". */
 		if (argc > 2 || (argc == 2) == (cli->all != 0))
 			return cli_usage_error(
@@ -340,15 +593,22 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 		if (argc == 2 && parse_id(argv[1], &id) == -1)
 			return cli_usage_error(
 			    "dlq %s: %s: not an id", sub, argv[1]);
-		if (cli_spool_open(cli, 0, &sp) == -1)
-			return CLI_EXIT_FAIL;
-		rc = dlq_move(cli, sp, replay, id);
+		readonly = 0;
 	} else {
 		return cli_usage_error(
 		    "dlq %s: unknown; expected list, show, replay or purge",
 		    sub);
 	}
-	spool_close(sp);
+	if ((rc = src_open(cli, readonly, &s)) != CLI_EXIT_OK)
+		return rc;
+	replay = sub[0] == 'r';
+	if (sub[0] == 'l')
+		rc = dlq_list(cli, &s);
+	else if (sub[0] == 's')
+		rc = dlq_show(cli, &s, id);
+	else
+		rc = dlq_move(&s, replay, id);
+	src_close(&s);
 	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
 		rc = CLI_EXIT_FAIL;
 	return rc;

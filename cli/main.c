@@ -56,8 +56,11 @@ usage(FILE *fp)
 	    "                    %s)\n"
 	    "  --url URL         reach the daemon over TCP instead "
 	    "(http://HOST:PORT)\n"
-	    "  --spool-dir DIR   the spool, for dlq and spool (default\n"
-	    "                    $TRACESPOOL_SPOOL_DIR or %s)\n"
+	    "  --spool-dir DIR   the spool files, for spool (default\n"
+	    "                    $TRACESPOOL_SPOOL_DIR or %s); dlq uses\n"
+	    "                    the daemon's socket unless a spool is named\n"
+	    "                    here or in $TRACESPOOL_SPOOL_DIR (a stopped\n"
+	    "                    daemon's spool)\n"
 	    "  --json            print JSON (status, spool, dlq list, dlq "
 	    "show)\n"
 	    "  --batch N         lines per request for send (default %d)\n"
@@ -139,6 +142,7 @@ env_defaults(struct cli *cli)
 			return -1;
 		}
 		cli->spool_dir = v;
+		cli->spool_dir_env = 1;
 	}
 	if (cli->socket == NULL)
 		cli->socket = CLI_DEFAULT_SOCKET;
@@ -227,6 +231,7 @@ main(int argc, char **argv)
 				    optarg[0] == '\0' ? "empty"
 				                      : "path too long");
 			cli.socket = optarg;
+			cli.daemon_flag = 1;
 			break;
 		case LOPT_URL:
 			if (strncmp(optarg, "http://", 7) != 0 &&
@@ -235,11 +240,13 @@ main(int argc, char **argv)
 				    "--url %s: expected http://HOST:PORT",
 				    optarg);
 			cli.url = optarg;
+			cli.daemon_flag = 1;
 			break;
 		case LOPT_SPOOL_DIR:
 			if (optarg[0] == '\0')
 				return cli_usage_error("--spool-dir: empty");
 			cli.spool_dir = optarg;
+			cli.spool_dir_flag = 1;
 			break;
 		case LOPT_JSON:
 			cli.json = 1;

@@ -93,6 +93,7 @@ static const struct conf_key conf_keys[] = {
     {"socket_mode", T_MODE, OFF(socket_mode), "0660", 0, 0777, 0, NULL},
     {"allowed_uids", T_UIDS, OFF(allowed_uids), "", 0, 0, 0, NULL},
     {"allowed_gids", T_GIDS, OFF(allowed_gids), "", 0, 0, 0, NULL},
+    {"admin_uids", T_UIDS, OFF(admin_uids), "", 0, 0, 0, NULL},
     {"listen_tcp", T_HOSTPORT, OFF(listen_tcp), "", 0, 0, 0, NULL},
     {"listen_tcp_allow_remote", T_BOOL, OFF(listen_tcp_allow_remote), "no", 0,
         0, 0, NULL},
@@ -135,6 +136,8 @@ static const struct conf_key conf_keys[] = {
     {"request_timeout", T_DURATION, OFF(request_timeout_ms), "30s", 1, MS_DAY,
         0, NULL},
     {"ca_file", T_STRING, OFF(ca_file), "", 0, 0, 0, NULL},
+    {"upstream_allow_insecure", T_BOOL, OFF(upstream_allow_insecure), "no", 0,
+        0, 0, NULL},
     {"forward_client_key", T_BOOL, OFF(forward_client_key), "no", 0, 0, 0,
         NULL},
     {"redact_rules", T_STRING, OFF(redact_rules), "", 0, 0, 0, NULL},
@@ -1235,6 +1238,34 @@ conf_load_env(struct conf *c, char *const *envp, report_fn *report, void *arg)
 	return errors;
 }
 
+/*
+ * 1 when url is plain http to a host that is not a loopback name or
+ * address: the bearer key would cross a network in clear text. The URL
+ * passed check_url: no credentials, query or fragment.
+ */
+static int
+url_insecure(const char *url)
+{
+	char host[256];
+	const char *h = url + 7, *end;
+	size_t len;
+
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	len = strcspn(h, "/");
+	if (h[0] == '[') {
+		end = memchr(h, ']', len);
+		len = end != NULL ? (size_t)(end - h) + 1 : len;
+	} else if ((end = memchr(h, ':', len)) != NULL) {
+		len = (size_t)(end - h);
+	}
+	if (len == 0 || len >= sizeof(host))
+		return 1;
+	memcpy(host, h, len);
+	host[len] = '\0';
+	return !conf_host_is_loopback(host);
+}
+
 int
 conf_check(const struct conf *c, report_fn *report, void *arg)
 {
@@ -1258,6 +1289,13 @@ conf_check(const struct conf *c, report_fn *report, void *arg)
 		    "max_buffered_bytes: must not be smaller than "
 		    "max_body_bytes (a body of max_body_bytes would never "
 		    "fit)");
+		errors++;
+	}
+	if (!c->upstream_allow_insecure && url_insecure(c->upstream_url)) {
+		report_msg(report, arg,
+		    "upstream_url: plain http to a host that is not loopback "
+		    "would send the API key in clear text; use https://, or "
+		    "set upstream_allow_insecure = yes");
 		errors++;
 	}
 	if (c->listen_tcp[0] != '\0' && !c->listen_tcp_allow_remote) {

@@ -31,6 +31,8 @@ struct conf {
 	/* additions: peers let in on the Unix socket; both empty: anyone */
 	struct conf_ids allowed_uids;
 	struct conf_ids allowed_gids;
+	/* beside root and the daemon's user: who may manage dead letters */
+	struct conf_ids admin_uids;
 	char *listen_tcp;            /* "HOST:PORT" or "" */
 	int listen_tcp_allow_remote; /* yes/no */
 	uint64_t max_event_bytes;
@@ -60,8 +62,10 @@ struct conf {
 	uint64_t retry_max_ms;
 	uint64_t request_timeout_ms;
 	char *ca_file;
-	int forward_client_key; /* yes/no: a client's bearer key goes with
-	                           its records */
+	int upstream_allow_insecure; /* yes/no: plain http to a host that is
+	                                not loopback */
+	int forward_client_key;      /* yes/no: a client's bearer key goes with
+	                                its records */
 	/* redaction */
 	char *redact_rules;         /* rules file, "" for none */
 	char *redact_hash_key_file; /* secret of the hash action */

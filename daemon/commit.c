@@ -85,6 +85,8 @@ struct commit {
 	 * retried before fwd_retry_ms.
 	 */
 	struct req_list again;
+	/* Calls taken from pending, run once again is empty. */
+	struct req_list calls;
 	unsigned fwd_failures;
 	uint64_t fwd_retry_ms;
 
@@ -436,6 +438,33 @@ run_round(struct commit *c, struct req_list *group, struct fwd_ops *ops)
 	memset(ops, 0, sizeof(*ops));
 }
 
+/*
+ * The calls, each a transaction of its own, unless requests wait for
+ * promised room: a call's appends could take it, so calls wait for the
+ * round that empties c->again (the next one, see struct commit).
+ */
+static int
+run_calls(struct commit *c)
+{
+	struct commit_req *r;
+	uint64_t next_seq;
+
+	if (TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->again))
+		return 0;
+	TAILQ_FOREACH(r, &c->calls, entry)
+	{
+		next_seq = 0;
+		r->result = r->call(c->sp, r->arg, &next_seq);
+		if (r->result == SPOOL_OK && next_seq != 0 && c->notify != NULL)
+			c->notify(c->notify_arg, next_seq);
+	}
+	pthread_mutex_lock(&c->lock);
+	TAILQ_CONCAT(&c->done, &c->calls, entry);
+	pthread_mutex_unlock(&c->lock);
+	wake_loop(c);
+	return 1;
+}
+
 static void *
 commit_main(void *arg)
 {
@@ -456,7 +485,8 @@ commit_main(void *arg)
 			struct timespec ts;
 
 			if (!TAILQ_EMPTY(&c->pending) ||
-			    !TAILQ_EMPTY(&c->again) || c->stopping ||
+			    !TAILQ_EMPTY(&c->again) ||
+			    !TAILQ_EMPTY(&c->calls) || c->stopping ||
 			    fwd_ops_due(c, now))
 				break;
 			if (unsynced)
@@ -475,8 +505,13 @@ commit_main(void *arg)
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 		}
 		while ((r = TAILQ_FIRST(&c->pending)) != NULL &&
-		    (bytes == 0 || bytes + r->bytes <= GROUP_MAX_BYTES)) {
+		    (r->call != NULL || bytes == 0 ||
+		        bytes + r->bytes <= GROUP_MAX_BYTES)) {
 			TAILQ_REMOVE(&c->pending, r, entry);
+			if (r->call != NULL) {
+				TAILQ_INSERT_TAIL(&c->calls, r, entry);
+				continue;
+			}
 			TAILQ_INSERT_TAIL(&group, r, entry);
 			bytes += r->bytes;
 		}
@@ -490,10 +525,12 @@ commit_main(void *arg)
 			if (!c->sync_full)
 				unsynced = 1;
 		}
+		if (run_calls(c) && !c->sync_full)
+			unsynced = 1;
 		pthread_mutex_lock(&c->lock);
 		stop = c->stopping && TAILQ_EMPTY(&c->pending) &&
-		    TAILQ_EMPTY(&c->again) && c->ndels == 0 &&
-		    c->buries == NULL;
+		    TAILQ_EMPTY(&c->again) && TAILQ_EMPTY(&c->calls) &&
+		    c->ndels == 0 && c->buries == NULL;
 		pthread_mutex_unlock(&c->lock);
 		if (unsynced &&
 		    (stop || c->mono_ms() >= last_sync + c->sync_interval_ms)) {
@@ -560,6 +597,7 @@ commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 	TAILQ_INIT(&c->pending);
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->again);
+	TAILQ_INIT(&c->calls);
 	c->buries_tail = &c->buries;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd == -1) {

@@ -24,6 +24,12 @@ struct event_base;
  * spool's SPOOL_AGAIN; under drop_oldest, the evictions made for it) is
  * appended in the next transaction and answered then. The forwarder's ops
  * stay queued until a transaction with them commits.
+ *
+ * A request may also carry a call instead of records: a rare write that
+ * is a spool function of its own (replaying or purging dead letters). It
+ * runs on the commit thread between two transactions, so that the event
+ * loop never waits for LMDB's writer lock, and never while requests told
+ * SPOOL_AGAIN wait for the room promised to them.
  */
 struct commit;
 
@@ -34,6 +40,15 @@ struct commit_req {
 	size_t bytes; /* sum of recs[].len, for the group's size cap */
 	void (*done)(struct commit_req *req, void *arg);
 	void *arg;
+	/*
+	 * NULL for an append. Otherwise recs is unused and call runs on the
+	 * commit thread with arg, opening and committing its own
+	 * transaction (spool_dead_replay, spool_dead_purge); its return is
+	 * result. It sets *next_seq to the sequence after what it appended
+	 * (the forwarder is woken with it), and leaves it 0 when it appended
+	 * nothing.
+	 */
+	int (*call)(struct spool *sp, void *arg, uint64_t *next_seq);
 	/* Set by the commit thread before done runs on the event loop. */
 	int result;         /* SPOOL_OK, SPOOL_FULL, SPOOL_TOOBIG, SPOOL_ERR */
 	uint64_t first_seq; /* of recs[0] when result is SPOOL_OK */
@@ -59,7 +74,7 @@ int commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
     int sync_full, uint64_t sync_interval_ms,
     void (*notify)(void *arg, uint64_t next_seq), void *notify_arg);
 
-/* Queue an append; the event loop's thread only. */
+/* Queue an append or a call; the event loop's thread only. */
 void commit_submit(struct commit *c, struct commit_req *req);
 
 /*

@@ -196,6 +196,7 @@ struct httpd_req {
 	uid_t uid;
 	gid_t gid;
 	struct buf url;  /* the path once the headers are in */
+	size_t query;    /* offset of the query in url.data; 0: none */
 	struct buf hdrs; /* "name\0value\0" pairs */
 	struct buf body;
 };
@@ -797,6 +798,7 @@ on_message_begin(http_parser *p)
 	struct httpd_req *r = &c->req;
 
 	buf_reset(&r->url);
+	r->query = 0;
 	buf_reset(&r->hdrs);
 	buf_reset(&r->body);
 	r->method = HTTPD_OTHER;
@@ -959,12 +961,17 @@ method_of(unsigned m)
 	}
 }
 
-/* Turn the request target into a path: absolute form reduced, query cut. */
+/*
+ * Turn the request target into a path: absolute form reduced, query cut
+ * off; the query stays in the buffer after the path's NUL, its own
+ * NUL-terminated string (a fragment cut), for httpd_req_query.
+ */
 static void
 req_set_path(struct httpd_req *r, int is_connect)
 {
 	struct http_parser_url u;
 	char *s = r->url.data;
+	size_t end;
 
 	if (s == NULL)
 		return;
@@ -973,14 +980,23 @@ req_set_path(struct httpd_req *r, int is_connect)
 		http_parser_url_init(&u);
 		if (http_parser_parse_url(s, r->url.len, is_connect, &u) == 0 &&
 		    (u.field_set & (1 << UF_PATH))) {
-			memmove(s, s + u.field_data[UF_PATH].off,
-			    u.field_data[UF_PATH].len);
-			r->url.len = u.field_data[UF_PATH].len;
+			end = (u.field_set & (1 << UF_QUERY))
+			    ? (size_t)u.field_data[UF_QUERY].off +
+			        u.field_data[UF_QUERY].len
+			    : (size_t)u.field_data[UF_PATH].off +
+			        u.field_data[UF_PATH].len;
+			r->url.len = end - u.field_data[UF_PATH].off;
+			memmove(s, s + u.field_data[UF_PATH].off, r->url.len);
 			s[r->url.len] = '\0';
 		}
 	}
-	r->url.len = strcspn(s, "?#");
-	s[r->url.len] = '\0';
+	end = strcspn(s, "?#");
+	if (s[end] == '?') {
+		r->query = end + 1;
+		s[r->query + strcspn(s + r->query, "#")] = '\0';
+	}
+	r->url.len = end;
+	s[end] = '\0';
 }
 
 /* Stop a scan with status and msg for conn_parse_error. Returns -1. */
@@ -2117,6 +2133,13 @@ const char *
 httpd_req_path(const struct httpd_req *r)
 {
 	return r->url.data != NULL ? r->url.data : "";
+}
+
+const char *
+httpd_req_query(const struct httpd_req *r)
+{
+	return r->query != 0 && r->url.data != NULL ? r->url.data + r->query
+	                                            : "";
 }
 
 const char *

@@ -149,6 +149,8 @@ void httpd_stats(struct httpd *h, struct httpd_stats *st);
  */
 enum httpd_method httpd_req_method(const struct httpd_req *r);
 const char *httpd_req_path(const struct httpd_req *r);
+/* The query string, after the '?' and before any '#'; "" when none. */
+const char *httpd_req_query(const struct httpd_req *r);
 const char *httpd_req_body(const struct httpd_req *r, size_t *len);
 /* First header of that name (case-insensitive), or NULL. */
 const char *httpd_req_header(const struct httpd_req *r, const char *name);

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/uuid.h"
 #include "conf/conf.h"
+#include "daemon/admin.h"
 #include "daemon/body.h"
 #include "daemon/commit.h"
 #include "daemon/httpd.h"
@@ -52,6 +53,7 @@ struct ingest {
 	struct spool *sp;
 	struct commit *commit;
 	struct stats *stats;
+	struct admin *admin; /* the /dlq routes */
 	struct pending *free_list;
 	size_t free_bytes; /* body_out_footprint of the free list */
 	unsigned inflight;
@@ -71,6 +73,10 @@ ingest_new(const struct conf *conf, struct spool *sp, struct commit *commit,
 	ing->sp = sp;
 	ing->commit = commit;
 	ing->stats = stats;
+	if ((ing->admin = admin_new(conf, sp, commit)) == NULL) {
+		free(ing);
+		return NULL;
+	}
 	buf_init(&ing->reply);
 	jsonmem_install();
 	return ing;
@@ -95,6 +101,7 @@ ingest_free(struct ingest *ing)
 		pending_destroy(p);
 	}
 	buf_free(&ing->reply);
+	admin_free(ing->admin);
 	free(ing);
 }
 
@@ -102,6 +109,7 @@ void
 ingest_set_conf(struct ingest *ing, const struct conf *conf)
 {
 	ing->conf = conf;
+	admin_set_conf(ing->admin, conf);
 }
 
 void
@@ -292,6 +300,7 @@ submit(struct ingest *ing, struct pending *p)
 	p->creq.bytes = p->out.data.len;
 	p->creq.done = on_committed;
 	p->creq.arg = p;
+	p->creq.call = NULL;
 	ing->inflight++;
 	commit_submit(ing->commit, &p->creq);
 }
@@ -516,6 +525,8 @@ ingest_handle(struct httpd_req *req, void *arg)
 		log_debug("ingest: %s %.200s, %zu body bytes", method_name(m),
 		    path, len);
 	}
+	if (admin_handle(ing->admin, req))
+		return;
 	k = kind_route(method_name(m), path, &route, allow, sizeof(allow));
 	if (k != NULL) {
 		handle_write(ing, req, k, route);

@@ -34,7 +34,10 @@ void ingest_set_conf(struct ingest *ing, const struct conf *conf);
  */
 void ingest_set_rules(struct ingest *ing, struct rules *rules);
 
-/* The httpd handler; arg is the struct ingest. */
+/*
+ * The httpd handler; arg is the struct ingest. /dlq and the paths under
+ * it go to the dead-letter routes (daemon/admin.h).
+ */
 void ingest_handle(struct httpd_req *req, void *arg);
 
 /* Requests waiting for their commit; shutdown waits for 0. */

@@ -11,8 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
@@ -459,6 +460,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    {"socket_mode", 1},
 	    {"allowed_uids", 0},
 	    {"allowed_gids", 0},
+	    {"admin_uids", 0},
 	    {"listen_tcp", 1},
 	    {"listen_tcp_allow_remote", 1},
 	    {"spool_dir", 1},
@@ -485,6 +487,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    {"retry_max", 0},
 	    {"request_timeout", 0},
 	    {"ca_file", 0},
+	    {"upstream_allow_insecure", 0},
 	    {"forward_client_key", 0},
 	    {"redact_rules", 0},
 	    {"redact_hash_key_file", 0},
@@ -495,6 +498,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    CHANGED_NUM(socket_mode),
 	    CHANGED_IDS(allowed_uids),
 	    CHANGED_IDS(allowed_gids),
+	    CHANGED_IDS(admin_uids),
 	    CHANGED_STR(listen_tcp),
 	    CHANGED_NUM(listen_tcp_allow_remote),
 	    CHANGED_STR(spool_dir),
@@ -521,6 +525,7 @@ log_changes(const struct conf *old, const struct conf *new)
 	    CHANGED_NUM(retry_max_ms),
 	    CHANGED_NUM(request_timeout_ms),
 	    CHANGED_STR(ca_file),
+	    CHANGED_NUM(upstream_allow_insecure),
 	    CHANGED_NUM(forward_client_key),
 	    CHANGED_STR(redact_rules),
 	    CHANGED_STR(redact_hash_key_file),
@@ -554,16 +559,40 @@ log_rules(const struct conf *c, const struct rules *rs)
 	          "interpreter runs them");
 }
 
-/* allowed_uids and allowed_gids, for connections accepted from now on. */
+/*
+ * allowed_uids and allowed_gids, for connections accepted from now on.
+ * When they restrict the socket, the users who may manage dead letters
+ * (the daemon's own user and admin_uids; root always gets in) are let in
+ * too: a list of senders must not lock the operators out.
+ */
 static int
 set_peers(struct daemon *d, const struct conf *c)
 {
-	if (httpd_set_peers(d->httpd, c->allowed_uids.ids, c->allowed_uids.n,
-	        c->allowed_gids.ids, c->allowed_gids.n) == -1)
+	size_t n = c->allowed_uids.n;
+	id_t *uids = NULL;
+	int rc;
+
+	if (n > 0 || c->allowed_gids.n > 0) {
+		uids = calloc(n + c->admin_uids.n + 1, sizeof(*uids));
+		if (uids == NULL)
+			return -1;
+		if (n > 0)
+			memcpy(uids, c->allowed_uids.ids, n * sizeof(*uids));
+		if (c->admin_uids.n > 0)
+			memcpy(uids + n, c->admin_uids.ids,
+			    c->admin_uids.n * sizeof(*uids));
+		n += c->admin_uids.n;
+		uids[n++] = (id_t)geteuid();
+	}
+	rc = httpd_set_peers(
+	    d->httpd, uids, n, c->allowed_gids.ids, c->allowed_gids.n);
+	free(uids);
+	if (rc == -1)
 		return -1;
 	if (c->allowed_uids.n > 0 || c->allowed_gids.n > 0)
-		log_info("socket peers: only root, %zu listed uid(s) and %zu "
-		         "listed gid(s) may send requests",
+		log_info("socket peers: only root, the daemon's user, "
+		         "admin_uids, %zu listed uid(s) and %zu listed gid(s) "
+		         "may send requests",
 		    c->allowed_uids.n, c->allowed_gids.n);
 	return 0;
 }
@@ -807,6 +836,15 @@ main(int argc, char **argv)
 	struct daemon d;
 	int ch, check = 0, rc = 0;
 
+	/*
+	 * Before any secret is read: no core dump, and no ptrace or
+	 * /proc/PID/mem by other processes of the same user, may show the
+	 * API key (or a client's key, or the hash secret). The unit sets
+	 * LimitCORE=0 as well.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fprintf(stderr, "tracespoold: prctl(PR_SET_DUMPABLE): %s\n",
+		    strerror(errno));
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONF_DEFAULT_PATH;
 	d.sets = calloc((size_t)argc, sizeof(char *));

@@ -290,6 +290,15 @@ upstream_request(struct upstream *up, const struct upstream_req *req,
 			rc = curl_easy_setopt(c, opt, val);                    \
 	} while (0)
 	SETOPT(CURLOPT_URL, req->url);
+	/*
+	 * A proxy reads a plain-http request whole, the bearer key included,
+	 * so such an upstream is always reached directly: "" makes libcurl
+	 * ignore http_proxy and all_proxy. https keeps the proxy from the
+	 * environment (NULL): it gets only a CONNECT, and the key travels
+	 * inside the TLS tunnel.
+	 */
+	SETOPT(CURLOPT_PROXY,
+	    strncasecmp(req->url, "http://", 7) == 0 ? "" : NULL);
 	SETOPT(CURLOPT_HTTPHEADER, hdrs);
 	SETOPT(CURLOPT_POST, 1L);
 	SETOPT(CURLOPT_POSTFIELDS, req->body);

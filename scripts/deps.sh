@@ -4,7 +4,7 @@ set -eu
 PKGS="build-essential pkg-config libevent-dev libcjson-dev liblmdb-dev
 libcurl4-openssl-dev libsystemd-dev libcmocka-dev libhttp-parser-dev
 libpcre2-dev libssl-dev
-curl jq lmdb-utils valgrind clang systemd python3 groff-base
+curl jq lmdb-utils valgrind clang systemd python3 groff-base openssl
 protobuf-c-compiler libprotobuf-c-dev zlib1g-dev
 libclang-rt-14-dev"
 # The SDK test (tests/integration/t_sdk_node.sh) runs the honeyhive npm

@@ -67,6 +67,7 @@ struct spool {
 	size_t node_max; /* a larger node goes to overflow pages */
 	int drop_oldest;
 	int readonly;
+	int nolock; /* read only, without lock.mdb: see nolock_check */
 	int lockfd;
 	char *map_addr; /* where data.mdb is mapped; see map_find */
 	size_t map_len;
@@ -320,6 +321,45 @@ spool_exists(const char *dir, char *err, size_t errlen)
 }
 
 /*
+ * Inspection opens a spool without lock.mdb with MDB_NOLOCK: a read-only
+ * open would otherwise create it, owned by whoever ran the tool (root
+ * makes the daemon's next start fail). lock.mdb is missing only when no
+ * daemon has the spool open (one creates it before its first write) or
+ * someone deleted it. Without it a reader has no slot in LMDB's reader
+ * table, so a writer does not know its snapshot: the pages it reads stay
+ * untouched until a writer has committed twice after it (the second
+ * commit may reuse what the first freed). nolock_check refuses, after
+ * the fact, a read during which that may have happened: a daemon that
+ * started meanwhile, or one running on a deleted lock.mdb.
+ */
+static int
+lock_missing(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	return lstat(path, &st) == -1 && errno == ENOENT;
+}
+
+/* Called before a read transaction of a nolock spool ends. */
+static int
+nolock_check(struct spool *sp, MDB_txn *txn)
+{
+	MDB_envinfo info;
+
+	if (!sp->nolock)
+		return SPOOL_OK;
+	if (mdb_env_info(sp->env, &info) != 0 ||
+	    info.me_last_txnid > (size_t)mdb_txn_id(txn) + 1) {
+		seterr("the spool changed while it was read without its lock "
+		       "file (did a tracespoold start on it?); run again");
+		return SPOOL_ERR;
+	}
+	return SPOOL_OK;
+}
+
+/*
  * Find where LMDB mapped data.mdb, for map_trim: LMDB tells the address
  * only with MDB_FIXEDMAP, so look for the file's device and inode in
  * /proc/self/maps. Not found, the map is simply never trimmed. The map
@@ -417,6 +457,10 @@ spool_open(
 		rc = mdb_env_set_mapsize(sp->env, (size_t)opts->max_bytes);
 		if (rc != 0)
 			goto lmdb_fail;
+	}
+	if (opts->readonly && lock_missing(opts->dir)) {
+		envflags |= MDB_NOLOCK;
+		sp->nolock = 1;
 	}
 	if (opts->readonly)
 		envflags |= MDB_RDONLY;
@@ -1167,7 +1211,11 @@ spool_read(struct spool *sp, uint64_t from, size_t max_n, size_t max_bytes,
 			break;
 	}
 	mdb_cursor_close(cur);
+	if (ret == SPOOL_OK)
+		ret = nolock_check(sp, txn);
 	mdb_txn_abort(txn);
+	if (ret != SPOOL_OK)
+		spool_batch_clear(out);
 	if (atomic_fetch_add(&sp->trim_read, out->bytes) + out->bytes >=
 	    TRIM_READ_BYTES) {
 		atomic_store(&sp->trim_read, 0);
@@ -1245,6 +1293,7 @@ spool_stat(struct spool *sp, struct spool_stats *st)
 	if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && v.mv_size >= REC_HDR)
 		memcpy(&st->oldest_ms, (const char *)v.mv_data + 8, 8);
 	mdb_cursor_close(cur);
+	ret = nolock_check(sp, txn);
 out:
 	mdb_txn_abort(txn);
 	return ret;
@@ -1368,6 +1417,8 @@ spool_dead_list(struct spool *sp, uint64_t from, size_t max,
 			cnt++;
 	}
 	mdb_cursor_close(cur);
+	if (ret == SPOOL_OK)
+		ret = nolock_check(sp, txn);
 	mdb_txn_abort(txn);
 	if (ret != SPOOL_OK) {
 		for (size_t i = 0; i < cnt; i++)
@@ -1402,6 +1453,8 @@ spool_dead_get(struct spool *sp, uint64_t id, struct spool_dead *out)
 	} else {
 		ret = dead_decode(id, &v, out, NULL);
 	}
+	if (ret == SPOOL_OK && (ret = nolock_check(sp, txn)) != SPOOL_OK)
+		spool_dead_clear(out);
 	mdb_txn_abort(txn);
 	return ret;
 }

@@ -41,8 +41,14 @@ struct spool_opts {
 	                    readonly = 0: keep the files' size, never create */
 	int sync_full;   /* 1: every commit fsyncs; 0: spool_sync does */
 	int drop_oldest; /* 1: appends evict the oldest events when full */
-	int readonly;    /* 1: inspection only (tracespool --spool-dir) */
-	int exclusive;   /* 1: fail if another daemon has this spool */
+	/*
+	 * 1: inspection only (tracespool --spool-dir): creates no file and
+	 * changes no owner. Without lock.mdb, reads go without LMDB's lock,
+	 * and one a writer may have disturbed fails (SPOOL_ERR, "run
+	 * again"); see spool.c, lock_missing.
+	 */
+	int readonly;
+	int exclusive; /* 1: fail if another daemon has this spool */
 };
 
 /*

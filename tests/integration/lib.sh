@@ -172,7 +172,8 @@ ts_start_upstream() {
 }
 
 upstream_ctl() {
-	curl -s --max-time 5 -X POST --data-binary "$1" "$UPSTREAM_URL/_control" >/dev/null
+	curl -s --max-time 5 ${UPSTREAM_CA:+--cacert "$UPSTREAM_CA"} -X POST \
+		--data-binary "$1" "$UPSTREAM_URL/_control" >/dev/null
 }
 
 # wait_for SECONDS COMMAND...: poll until the command succeeds.
@@ -227,4 +228,44 @@ uploaded_spans() {
 span_ids() {
 	local i
 	for i in $(seq 1 "$2"); do printf '%08x%08x\n' "$1" "$i"; done
+}
+
+# ts_make_ca DIR: a CA made for the test (DIR/ca.pem), a certificate it
+# signed for 127.0.0.1 and localhost (DIR/srv.pem, DIR/srv.key), and one
+# for another name only (DIR/other.pem, DIR/other.key). EC P-256 keys.
+ts_make_ca() {
+	local d=$1 name
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
+		-subj "/CN=tracespool test CA" >/dev/null 2>&1 || return 1
+	for name in srv other; do
+		if [ "$name" = srv ]; then
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
+		else
+			printf 'subjectAltName=DNS:other.invalid\nextendedKeyUsage=serverAuth\n'
+		fi >"$d/$name.ext"
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-keyout "$d/$name.key" -out "$d/$name.csr" \
+			-subj "/CN=tracespool test $name" >/dev/null 2>&1 &&
+			openssl x509 -req -in "$d/$name.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+				-CAcreateserial -out "$d/$name.pem" -days 2 -extfile "$d/$name.ext" \
+				>/dev/null 2>&1 || return 1
+	done
+}
+
+# ts_start_upstream_tls CERT KEY: the fake remote API over HTTPS only;
+# sets UPSTREAM_URL to https://127.0.0.1:PORT. upstream_ctl then needs
+# UPSTREAM_CA (the CA file) to trust it.
+ts_start_upstream_tls() {
+	local line
+	UPSTREAM_LOG=$TMP/upstream.log
+	: >"$UPSTREAM_LOG"
+	coproc UPSTREAM { exec "$FAKE_UPSTREAM" -p 0 -l "$UPSTREAM_LOG" -C "$1" -K "$2" 2>>"$TMP/upstream.err"; }
+	UPSTREAM_PID=$UPSTREAM_PID
+	TS_PIDS+=("$UPSTREAM_PID")
+	read -r -t 10 line <&"${UPSTREAM[0]}"
+	UPSTREAM_PORT=${line#port=}
+	UPSTREAM_URL=https://127.0.0.1:$UPSTREAM_PORT
+	[ -n "$UPSTREAM_PORT" ]
 }

@@ -60,7 +60,7 @@ for kv in Type=notify NotifyAccess=main Restart=on-failure WatchdogSec= \
 	LoadCredential=api_key: User=tracespool ProtectSystem=strict \
 	NoNewPrivileges=yes MemoryDenyWriteExecute=yes CapabilityBoundingSet= \
 	"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" \
-	SystemCallFilter=@system-service; do
+	SystemCallFilter=@system-service LimitCORE=0; do
 	check "the service sets $kv" grep -q "^$kv" "$svc"
 done
 check "the service starts the installed daemon" \

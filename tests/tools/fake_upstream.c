@@ -13,18 +13,23 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "otlp/pb.h"
 #include "otlp/trace.pb-c.h"
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 /*
- * Usage: fake_upstream -p PORT -l LOGFILE. It prints "port=N" first on
- * stdout (so -p 0 can pick a free port), then serves until SIGTERM.
+ * Usage: fake_upstream -p PORT -l LOGFILE [-C CERT -K KEY]. It prints
+ * "port=N" first on stdout (so -p 0 can pick a free port), then serves
+ * until SIGTERM. With -C and -K it serves HTTPS only, with the
+ * certificate chain in CERT (PEM, the server's first) and its key.
  *
  * Each request except /_control and /_count becomes one line in LOGFILE:
  * {"method","path","authorization","body","t_ms","answered"}, where body is
@@ -750,8 +755,38 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: fake_upstream -p PORT -l LOGFILE\n");
+	fprintf(stderr,
+	    "usage: fake_upstream -p PORT -l LOGFILE [-C CERT -K KEY]\n");
 	return 2;
+}
+
+/* Each connection of an HTTPS listener: TLS over the accepted socket. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	SSL *ssl = SSL_new(arg);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* A server context for cert and key; NULL after saying why. */
+static SSL_CTX *
+tls_ctx(const char *cert, const char *key)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		fprintf(stderr, "fake_upstream: %s, %s: %s\n", cert, key,
+		    ERR_reason_error_string(ERR_get_error()));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
 int
@@ -763,13 +798,14 @@ main(int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct sockaddr_in sin;
 	socklen_t slen = sizeof(sin);
-	const char *logpath = NULL;
+	const char *logpath = NULL, *cert = NULL, *key = NULL;
+	SSL_CTX *ctx = NULL;
 	char *end;
 	long port = -1;
 	int ch, one = 1, rc = 1;
 
 	memset(&fk, 0, sizeof(fk));
-	while ((ch = getopt(argc, argv, "p:l:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:l:C:K:")) != -1) {
 		switch (ch) {
 		case 'p':
 			errno = 0;
@@ -781,11 +817,18 @@ main(int argc, char **argv)
 		case 'l':
 			logpath = optarg;
 			break;
+		case 'C':
+			cert = optarg;
+			break;
+		case 'K':
+			key = optarg;
+			break;
 		default:
 			return usage();
 		}
 	}
-	if (port < 0 || logpath == NULL || optind != argc)
+	if (port < 0 || logpath == NULL || optind != argc ||
+	    (cert == NULL) != (key == NULL))
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
 	if ((fk.log = fopen(logpath, "a")) == NULL) {
@@ -800,6 +843,11 @@ main(int argc, char **argv)
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	        EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(http, handle, &fk);
+	if (cert != NULL) {
+		if ((ctx = tls_ctx(cert, key)) == NULL)
+			goto fail;
+		evhttp_set_bevcb(http, tls_bev, ctx);
+	}
 	if ((bound = evhttp_bind_socket_with_handle(
 	         http, "127.0.0.1", (ev_uint16_t)port)) == NULL) {
 		fprintf(
@@ -837,6 +885,7 @@ fail:
 		evhttp_free(http);
 	if (fk.base != NULL)
 		event_base_free(fk.base);
+	SSL_CTX_free(ctx);
 	fclose(fk.log);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <event2/event.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct treq {
 	char *text;
 	struct fixture *f;
 	int done;
+	void *ctx; /* a call's own state */
 };
 
 static void
@@ -594,6 +596,86 @@ test_periodic_sync_when_deadline_passes_between_reads(void **state)
 	treq_free(t);
 }
 
+/* What a call saw, for test_call_runs_on_the_commit_thread. */
+struct call_seen {
+	pthread_t thread;
+	size_t replayed;
+	_Atomic uint64_t notified; /* next_seq given to notify */
+};
+
+static int
+replay_call(struct spool *sp, void *arg, uint64_t *next_seq)
+{
+	struct treq *t = arg;
+	struct call_seen *seen = t->ctx;
+	struct spool_stats st;
+	int rc;
+
+	seen->thread = pthread_self();
+	rc = spool_dead_replay(sp, 0, 5, &seen->replayed);
+	if (rc == SPOOL_OK && spool_stat(sp, &st) == SPOOL_OK)
+		*next_seq = st.next_seq;
+	return rc;
+}
+
+static void
+on_notify(void *arg, uint64_t next_seq)
+{
+	struct call_seen *seen = arg;
+
+	atomic_store(&seen->notified, next_seq);
+}
+
+/*
+ * A call (a dead-letter replay) runs on the commit thread, not on the
+ * event loop: while another process holds the writer lock the loop goes
+ * on and the call waits; then its result comes back on the loop, and the
+ * forwarder is woken with the sequence after what it appended.
+ */
+static void
+test_call_runs_on_the_commit_thread(void **state)
+{
+	struct fixture *f = *state;
+	struct call_seen seen_ = {0}, *seen = &seen_;
+	struct spool_txn *txn;
+	struct spool_stats st;
+	struct treq *t;
+	uint64_t end;
+
+	open_spool(f, 4 << 20, 0);
+	fill_events(f->sp, 2, 10);
+	assert_int_equal(spool_txn_begin(f->sp, &txn), SPOOL_OK);
+	assert_int_equal(spool_txn_bury(txn, 1, 400, 1, "bad", 2), SPOOL_OK);
+	assert_int_equal(spool_txn_bury(txn, 2, 400, 1, "bad", 2), SPOOL_OK);
+	assert_int_equal(spool_txn_commit(txn), SPOOL_OK);
+	t = treq_new(f, 1, 10);
+	t->ctx = seen;
+	assert_int_equal(
+	    commit_start(&f->c, f->sp, f->base, 1, 0, on_notify, seen), 0);
+	t->req.call = replay_call;
+	hold_writer(f);
+	commit_submit(f->c, &t->req);
+	/* The loop runs meanwhile; the call cannot, the lock is taken. */
+	end = clock_mono_ms() + 200;
+	while (clock_mono_ms() < end) {
+		struct timeval tv = {0, 10 * 1000};
+
+		event_base_loopexit(f->base, &tv);
+		event_base_dispatch(f->base);
+	}
+	assert_int_equal(f->answered, 0);
+	release_writer(f);
+	pump_until(f, 1);
+	assert_int_equal(t->req.result, SPOOL_OK);
+	assert_int_equal(seen->replayed, 2);
+	assert_false(pthread_equal(seen->thread, pthread_self()));
+	assert_int_equal(atomic_load(&seen->notified), 5);
+	stat_spool(f, &st);
+	assert_int_equal(st.events, 2);
+	assert_int_equal(st.dead, 0);
+	treq_free(t);
+}
+
 int
 main(void)
 {
@@ -617,6 +699,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_periodic_sync_when_deadline_passes_between_reads, setup,
 	        teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_call_runs_on_the_commit_thread, setup, teardown),
 	};
 
 	log_init("test_commit", LOG_LVL_WARN);

@@ -201,6 +201,8 @@ test_defaults(void **state)
 	    "allowed_uids default: not empty");
 	CHECK(c->allowed_gids.n == 0 && c->allowed_gids.ids == NULL,
 	    "allowed_gids default: not empty");
+	CHECK(c->admin_uids.n == 0 && c->admin_uids.ids == NULL,
+	    "admin_uids default: not empty");
 	CHECK(strcmp(c->listen_tcp, "") == 0, "listen_tcp default: %s",
 	    c->listen_tcp);
 	CHECK(c->listen_tcp_allow_remote == 0, "listen_tcp_allow_remote on");
@@ -229,6 +231,8 @@ test_defaults(void **state)
 	CHECK(c->retry_max_ms == 5 * MIN, "retry_max default");
 	CHECK(c->request_timeout_ms == 30 * SEC, "request_timeout default");
 	CHECK(strcmp(c->ca_file, "") == 0, "ca_file default");
+	CHECK(c->upstream_allow_insecure == 0,
+	    "upstream_allow_insecure default: on");
 	CHECK(strcmp(c->default_project, "") == 0, "default_project default");
 	CHECK(c->log_level == LOG_LVL_INFO, "log_level default");
 	conf_free(c);
@@ -267,6 +271,8 @@ static const struct good_case good_cases[] = {
     {"allowed_gids", "root,27", IDS(allowed_gids), "0,27"},
     {"allowed_gids", "4294967294", IDS(allowed_gids), "4294967294"},
     {"allowed_gids", "", IDS(allowed_gids), "\"\""},
+    {"admin_uids", "0, root ,65534", IDS(admin_uids), "0,0,65534"},
+    {"admin_uids", "", IDS(admin_uids), "\"\""},
     {"listen_tcp", "127.0.0.1:8080", STR(listen_tcp), "127.0.0.1:8080"},
     {"listen_tcp", "[::1]:9000", STR(listen_tcp), "[::1]:9000"},
     {"listen_tcp", "", STR(listen_tcp), ""},
@@ -308,6 +314,8 @@ static const struct good_case good_cases[] = {
     {"retry_max", "1h", U64(retry_max_ms), HOUR, NULL},
     {"request_timeout", "10s", U64(request_timeout_ms), 10 * SEC, NULL},
     {"ca_file", "/etc/ssl/ca.pem", STR(ca_file), "/etc/ssl/ca.pem"},
+    {"upstream_allow_insecure", "yes", INT(upstream_allow_insecure), 1, NULL},
+    {"upstream_allow_insecure", "no", INT(upstream_allow_insecure), 0, NULL},
     {"forward_client_key", "yes", INT(forward_client_key), 1, NULL},
     {"forward_client_key", "no", INT(forward_client_key), 0, NULL},
     {"redact_rules", "/etc/tracespool/redact.rules", STR(redact_rules),
@@ -394,6 +402,9 @@ static const struct bad_case bad_cases[] = {
     {"allowed_uids", "99999999999999999999", "not a user id"},
     {"allowed_uids", "a\001b", "control character"},
     {"allowed_gids", "no-such-group-tsp", "no such group"},
+    {"admin_uids", "no-such-user-tsp", "no such user"},
+    {"admin_uids", "1,,2", "an empty entry"},
+    {"admin_uids", "4294967295", "not a user id"},
     {"allowed_gids", "-1", "no such group"},
     {"listen_tcp", "localhost", "HOST:PORT"},
     {"listen_tcp", "localhost:0", "1 to 65535"},
@@ -444,6 +455,7 @@ static const struct bad_case bad_cases[] = {
     {"request_timeout", "0", "more than 0"},
     {"ca_file", "x\ty", "control character"},
     {"forward_client_key", "maybe", "yes or no"},
+    {"upstream_allow_insecure", "maybe", "not yes or no"},
     {"redact_rules", "a\nb", "control character"},
     {"redact_hash_key_file", "a\tb", "control character"},
     {"log_level", "verbose", "not debug, info, warn or error"},
@@ -523,7 +535,7 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 34, "conf_print wrote %d keys, want 34", nkeys);
+	CHECK(nkeys == 36, "conf_print wrote %d keys, want 36", nkeys);
 	free(text);
 	conf_free(c);
 }
@@ -1260,6 +1272,26 @@ test_check(void **state)
 	    {{{"max_body_bytes", "100M"}}, 1, "max_buffered_bytes: "},
 	    {{{"max_body_bytes", "100M"}, {"max_buffered_bytes", "100M"}}, 0,
 	        NULL},
+	    {{{"upstream_url", "http://192.0.2.1:8080"}}, 1,
+	        "upstream_allow_insecure = yes"},
+	    {{{"upstream_url", "http://api.example.com/base"}}, 1,
+	        "upstream_url: plain http"},
+	    {{{"upstream_url", "http://localhost.example.com"}}, 1,
+	        "upstream_url: "},
+	    {{{"upstream_url", "http://127.0.0.1.example.com:80"}}, 1,
+	        "upstream_url: "},
+	    {{{"upstream_url", "HTTP://[2001:db8::1]:80"}}, 1,
+	        "upstream_url: "},
+	    {{{"upstream_url", "http://api.example.com"},
+	         {"upstream_allow_insecure", "yes"}},
+	        0, NULL},
+	    {{{"upstream_url", "https://192.0.2.1:8443"}}, 0, NULL},
+	    {{{"upstream_url", "http://127.0.0.1:8089/base"}}, 0, NULL},
+	    {{{"upstream_url", "http://127.1.2.3"}}, 0, NULL},
+	    {{{"upstream_url", "http://localhost:9"}}, 0, NULL},
+	    {{{"upstream_url", "http://LocalHost"}}, 0, NULL},
+	    {{{"upstream_url", "http://[::1]:8089"}}, 0, NULL},
+	    {{{"upstream_url", "http://[::1]"}}, 0, NULL},
 	};
 	size_t i, j;
 
@@ -1295,6 +1327,7 @@ test_print_defaults(void **state)
 	                           "socket_mode = 0660\n"
 	                           "allowed_uids = \"\"\n"
 	                           "allowed_gids = \"\"\n"
+	                           "admin_uids = \"\"\n"
 	                           "listen_tcp = \"\"\n"
 	                           "listen_tcp_allow_remote = no\n"
 	                           "max_connections = 1024\n"
@@ -1321,6 +1354,7 @@ test_print_defaults(void **state)
 	                           "retry_max = 5m\n"
 	                           "request_timeout = 30s\n"
 	                           "ca_file = \"\"\n"
+	                           "upstream_allow_insecure = no\n"
 	                           "forward_client_key = no\n"
 	                           "redact_rules = \"\"\n"
 	                           "redact_hash_key_file = \"\"\n"
@@ -1394,6 +1428,7 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 	SAME_NUM(socket_mode);
 	SAME_IDS(allowed_uids);
 	SAME_IDS(allowed_gids);
+	SAME_IDS(admin_uids);
 	SAME_STR(listen_tcp);
 	SAME_NUM(listen_tcp_allow_remote);
 	SAME_NUM(max_event_bytes);
@@ -1420,6 +1455,7 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 	SAME_NUM(retry_max_ms);
 	SAME_NUM(request_timeout_ms);
 	SAME_STR(ca_file);
+	SAME_NUM(upstream_allow_insecure);
 	SAME_NUM(log_level);
 #undef SAME_STR
 #undef SAME_NUM
@@ -1435,6 +1471,7 @@ set_all_non_default(struct conf *c)
 	    {"socket_mode", "0600"},
 	    {"allowed_uids", "0,1000"},
 	    {"allowed_gids", "root, 27"},
+	    {"admin_uids", "root, 65534"},
 	    {"listen_tcp", "[::1]:8080"},
 	    {"listen_tcp_allow_remote", "yes"},
 	    {"max_connections", "77"},
@@ -1461,6 +1498,7 @@ set_all_non_default(struct conf *c)
 	    {"retry_max", "1d"},
 	    {"request_timeout", "45s"},
 	    {"ca_file", "ca.pem"},
+	    {"upstream_allow_insecure", "yes"},
 	    {"forward_client_key", "yes"},
 	    {"redact_rules", "rules file"},
 	    {"redact_hash_key_file", "hash.key"},

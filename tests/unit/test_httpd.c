@@ -107,7 +107,7 @@ method_name(enum httpd_method m)
 	}
 }
 
-/* {"method": M, "path": P, "body_len": N, "x_test": H, "uid": U} */
+/* {"method": M, "path": P, "query": Q, "body_len": N, "x_test": H, "uid": U} */
 static void
 reply_echo(struct httpd_req *r)
 {
@@ -121,6 +121,8 @@ reply_echo(struct httpd_req *r)
 	                     method_name(httpd_req_method(r))),
 	    0);
 	assert_int_equal(buf_add_json_string(&b, httpd_req_path(r)), 0);
+	assert_int_equal(buf_addstr(&b, ", \"query\": "), 0);
+	assert_int_equal(buf_add_json_string(&b, httpd_req_query(r)), 0);
 	assert_int_equal(
 	    buf_printf(&b, ", \"body_len\": %zu, \"x_test\": ", blen), 0);
 	assert_int_equal(buf_add_json_string(&b, hv != NULL ? hv : ""), 0);
@@ -575,6 +577,7 @@ test_get_post(void **state)
 	assert_string_equal(rp.connection, "");
 	assert_contains(rp.body.data, "\"method\": \"GET\"");
 	assert_contains(rp.body.data, "\"path\": \"/hello\"");
+	assert_contains(rp.body.data, "\"query\": \"x=1\"");
 	assert_contains(rp.body.data, "\"body_len\": 0");
 	assert_contains(rp.body.data, "\"x_test\": \"some value\"");
 	resp_free(&rp);
@@ -584,6 +587,7 @@ test_get_post(void **state)
 	assert_int_equal(rp.status, 200);
 	assert_contains(rp.body.data, "\"method\": \"POST\"");
 	assert_contains(rp.body.data, "\"path\": \"/events\"");
+	assert_contains(rp.body.data, "\"query\": \"\"");
 	assert_contains(rp.body.data, "\"body_len\": 11");
 	resp_free(&rp);
 
@@ -605,10 +609,15 @@ test_get_post(void **state)
 	/* Absolute form: the path alone reaches the handler. */
 	get(&cl, &rp, "http://localhost:8080/abs/path?q=1");
 	assert_contains(rp.body.data, "\"path\": \"/abs/path\"");
+	assert_contains(rp.body.data, "\"query\": \"q=1\"");
+	resp_free(&rp);
+	get(&cl, &rp, "/empty?");
+	assert_contains(rp.body.data, "\"path\": \"/empty\"");
+	assert_contains(rp.body.data, "\"query\": \"\"");
 	resp_free(&rp);
 
 	stats(&st);
-	assert_int_equal(st.requests, 6);
+	assert_int_equal(st.requests, 7);
 	assert_int_equal(st.conns_total, 1);
 	assert_int_equal(st.errors_4xx, 0);
 	cl_close(&cl);

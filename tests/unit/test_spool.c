@@ -725,6 +725,49 @@ test_readonly_missing_spool(void **state)
 	assert_non_null(strstr(err, "/nonexistent/ts-spool"));
 }
 
+/*
+ * Inspection never creates a file: a read-only open of a spool without
+ * lock.mdb (LMDB would create it, owned by whoever inspects) reads it
+ * without the lock file, and leaves the folder as it was.
+ */
+static void
+test_readonly_creates_no_lock_file(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_opts ro = {.dir = f->dir, .readonly = 1};
+	struct spool_batch b = {0};
+	struct spool_stats st;
+	struct spool *sp;
+	struct stat sb;
+	char lock[128], err[256];
+	uint64_t first;
+
+	assert_int_equal(open_spool(f, 1 << 20, 0), SPOOL_OK);
+	append_n(f->sp, 0, 3, &first);
+	spool_close(f->sp);
+	f->sp = NULL;
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", f->dir);
+	assert_int_equal(unlink(lock), 0);
+	if (spool_open(&sp, &ro, err, sizeof(err)) != SPOOL_OK)
+		fail_msg("read-only open without lock.mdb: %s", err);
+	assert_int_equal(spool_stat(sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, 3);
+	assert_int_equal(spool_read(sp, 0, 10, 1 << 20, &b), SPOOL_OK);
+	assert_int_equal(b.n, 3);
+	assert_string_equal(b.items[2].data, "{\"n\":2}");
+	spool_batch_free(&b);
+	assert_int_equal(stat(lock, &sb), -1);
+	spool_close(sp);
+	assert_int_equal(stat(lock, &sb), -1);
+	/* With lock.mdb there (a daemon's), the same open uses it. */
+	assert_int_equal(open_spool(f, 1 << 20, 0), SPOOL_OK);
+	assert_int_equal(stat(lock, &sb), 0);
+	assert_int_equal(spool_open(&sp, &ro, err, sizeof(err)), SPOOL_OK);
+	assert_int_equal(spool_stat(sp, &st), SPOOL_OK);
+	assert_int_equal(st.events, 3);
+	spool_close(sp);
+}
+
 int
 main(void)
 {
@@ -760,6 +803,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_world_writable_dir_refused, setup, teardown),
 	    cmocka_unit_test(test_readonly_missing_spool),
+	    cmocka_unit_test_setup_teardown(
+	        test_readonly_creates_no_lock_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
