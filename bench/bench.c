@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/uuid.h"
+
 uint64_t
 bench_now_ns(void)
 {
@@ -99,21 +101,14 @@ bench_rng_next(struct bench_rng *r)
 void
 bench_uuid(struct bench_rng *r, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
+	char text[UUID_LEN + 1];
 	uint64_t a = bench_rng_next(r), c = bench_rng_next(r);
-	int i, o = 0;
 
 	memcpy(b, &a, 8);
 	memcpy(b + 8, &c, 8);
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
+	uuid_format(b, text);
+	memcpy(out, text, UUID_LEN);
 }
 
 static unsigned

@@ -284,25 +284,6 @@ event_uuid_valid(const char *s)
 	return bad == 0;
 }
 
-void
-event_uuid_format(const unsigned char bytes[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
-	int i, o = 0;
-
-	memcpy(b, bytes, sizeof(b));
-	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* variant 10xx */
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 0x0F];
-	}
-	out[o] = '\0';
-}
-
 /*
  * The field a member name documents, or -1. Names compare case-sensitively,
  * length first: most names of an event are documented ones, and a strcmp

@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/kind.h"
+#include "common/uuid.h"
 #include "daemon/body.h"
 #include "daemon/event.h"
 #include "daemon/jsonscan.h"
@@ -52,7 +53,7 @@ gen_uuid(char *out, void *arg)
 	g->n++;
 	memcpy(b, &g->n, sizeof(g->n));
 	b[15] = 0x5a;
-	event_uuid_format(b, out);
+	uuid_format(b, out);
 }
 
 static void __attribute__((noreturn))

@@ -16,12 +16,7 @@
 
 #include "common/log.h"
 #include "conf/conf.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
+#include "tests/support/check.h"
 
 #define KIB (UINT64_C(1024))
 #define MIB (KIB * 1024)
@@ -30,8 +25,6 @@
 #define MIN (SEC * 60)
 #define HOUR (MIN * 60)
 #define DAY (HOUR * 24)
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The temporary directory of the running test (setup_dir, teardown_dir). */
 static char tmpdir[64];

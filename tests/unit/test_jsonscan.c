@@ -12,12 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "daemon/jsonscan.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
+#include "tests/support/check.h"
 
 /*
  * A heap copy of exactly len bytes with no NUL after it, so AddressSanitizer

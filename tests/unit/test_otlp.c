@@ -18,14 +18,8 @@
 #include "otlp/otlp.h"
 #include "otlp/pb.h"
 #include "otlp/trace.pb-c.h"
+#include "tests/support/check.h"
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define BIG_MEM ((size_t)256 << 20)
 #define TARGET "resource_spans[1].scope_spans[1].spans[2]"
 

@@ -16,14 +16,7 @@
 #include "common/buf.h"
 #include "redact/detect.h"
 #include "redact/redact.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/support/check.h"
 
 #define KEY "test-key"
 
