@@ -180,7 +180,7 @@ dlq_list(const struct cli *cli, struct spool *sp)
 	struct buf b;
 	uint64_t from = 1, total = 0;
 	size_t n, i;
-	int rc = CLI_EXIT_OK;
+	int rc = TS_EXIT_OK;
 
 	buf_init(&b);
 	if (cli->json)
@@ -190,15 +190,15 @@ dlq_list(const struct cli *cli, struct spool *sp)
 		if (spool_dead_list(sp, from, LIST_PAGE, &page, &n) !=
 		    SPOOL_OK) {
 			warnx("%s: %s", cli->spool_dir, spool_strerror());
-			rc = CLI_EXIT_FAIL;
+			rc = TS_EXIT_FAIL;
 			break;
 		}
 		for (i = 0; i < n; i++) {
-			if (rc == CLI_EXIT_OK && cli->json) {
+			if (rc == TS_EXIT_OK && cli->json) {
 				if (print_list_json(&b, &page[i], total == 0) ==
 				    -1)
-					rc = CLI_EXIT_FAIL;
-			} else if (rc == CLI_EXIT_OK) {
+					rc = TS_EXIT_FAIL;
+			} else if (rc == TS_EXIT_OK) {
 				if (total == 0)
 					print_header();
 				print_list_line(&page[i]);
@@ -208,10 +208,10 @@ dlq_list(const struct cli *cli, struct spool *sp)
 			spool_dead_clear(&page[i]);
 		}
 		free(page);
-	} while (n == LIST_PAGE && rc == CLI_EXIT_OK);
+	} while (n == LIST_PAGE && rc == TS_EXIT_OK);
 	if (cli->json)
 		printf("]\n");
-	else if (total == 0 && rc == CLI_EXIT_OK)
+	else if (total == 0 && rc == TS_EXIT_OK)
 		printf("no dead letters\n");
 	buf_free(&b);
 	return rc;
@@ -231,20 +231,20 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 	if (rc == SPOOL_NOTFOUND) {
 		warnx("no dead letter %llu in %s", (unsigned long long)id,
 		    cli->spool_dir);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	if (rc != SPOOL_OK) {
 		warnx("%s: %s", cli->spool_dir, spool_strerror());
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	if (cli->json) {
 		struct buf out;
 
 		buf_init(&out);
 		rc = dead_json(&out, &d) == 0 && buf_addch(&out, '\n') == 0
-		    ? CLI_EXIT_OK
-		    : CLI_EXIT_FAIL;
-		if (rc == CLI_EXIT_OK)
+		    ? TS_EXIT_OK
+		    : TS_EXIT_FAIL;
+		if (rc == TS_EXIT_OK)
 			fputs(out.data, stdout);
 		else
 			warnx("out of memory");
@@ -269,7 +269,7 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 		    kind_name(d.kind), d.len, (unsigned)d.count,
 		    d.count == 1 ? "" : "s");
 		spool_dead_clear(&d);
-		return CLI_EXIT_OK;
+		return TS_EXIT_OK;
 	}
 	ev = cJSON_ParseWithLength(d.data, d.len);
 	pretty = ev != NULL ? cJSON_Print(ev) : NULL;
@@ -278,7 +278,7 @@ dlq_show(const struct cli *cli, struct spool *sp, uint64_t id)
 	free(pretty);
 	cJSON_Delete(ev);
 	spool_dead_clear(&d);
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 /* replay or purge: id 0 means all. */
@@ -293,15 +293,15 @@ dlq_move(const struct cli *cli, struct spool *sp, int replay, uint64_t id)
 	if (rc == SPOOL_NOTFOUND) {
 		warnx("no dead letter %llu in %s", (unsigned long long)id,
 		    cli->spool_dir);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	if (rc != SPOOL_OK) {
 		warnx("%s: %s", cli->spool_dir, spool_strerror());
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	printf("%s %zu dead letter%s%s\n", replay ? "replayed" : "purged", n,
 	    n == 1 ? "" : "s", replay && n > 0 ? " to the spool" : "");
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 int
@@ -320,7 +320,7 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 		if (argc != 1)
 			return cli_usage_error("dlq list: takes no arguments");
 		if (cli_spool_open(cli, 1, &sp) == -1)
-			return CLI_EXIT_FAIL;
+			return TS_EXIT_FAIL;
 		rc = dlq_list(cli, sp);
 	} else if (strcmp(sub, "show") == 0) {
 		if (argc != 2)
@@ -329,7 +329,7 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 			return cli_usage_error(
 			    "dlq show: %s: not an id", argv[1]);
 		if (cli_spool_open(cli, 1, &sp) == -1)
-			return CLI_EXIT_FAIL;
+			return TS_EXIT_FAIL;
 		rc = dlq_show(cli, sp, id);
 	} else if (strcmp(sub, "replay") == 0 || strcmp(sub, "purge") == 0) {
 		replay = sub[0] == 'r';
@@ -341,7 +341,7 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 			return cli_usage_error(
 			    "dlq %s: %s: not an id", sub, argv[1]);
 		if (cli_spool_open(cli, 0, &sp) == -1)
-			return CLI_EXIT_FAIL;
+			return TS_EXIT_FAIL;
 		rc = dlq_move(cli, sp, replay, id);
 	} else {
 		return cli_usage_error(
@@ -349,7 +349,7 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 		    sub);
 	}
 	spool_close(sp);
-	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
-		rc = CLI_EXIT_FAIL;
+	if (fflush(stdout) != 0 && rc == TS_EXIT_OK)
+		rc = TS_EXIT_FAIL;
 	return rc;
 }

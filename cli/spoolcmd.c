@@ -102,18 +102,18 @@ cmd_spool(const struct cli *cli, int argc, char **argv)
 	if (argc != 0)
 		return cli_usage_error("spool: takes no arguments");
 	if (cli_spool_open(cli, 1, &sp) == -1)
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	if (spool_stat(sp, &st) != SPOOL_OK) {
 		warnx("%s: %s", cli->spool_dir, spool_strerror());
 		spool_close(sp);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	spool_close(sp);
 	if (cli->json) {
 		if (print_json(cli, &st, fmt_now_ms()) == -1)
-			return CLI_EXIT_FAIL;
+			return TS_EXIT_FAIL;
 	} else {
 		print_summary(cli, &st, fmt_now_ms());
 	}
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	return fflush(stdout) == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/defaults.h"
 #include "common/log.h"
 
 #define KIB (UINT64_C(1024))
@@ -88,7 +89,7 @@ static const char *const sync_names[] = {"full", "normal", NULL};
  * any value, so a default can never be a value the parser would refuse.
  */
 static const struct conf_key conf_keys[] = {
-    {"socket", T_STRING, OFF(socket), "/run/tracespool/tracespool.sock", 0, 0,
+    {"socket", T_STRING, OFF(socket), TS_DEFAULT_SOCKET, 0, 0,
         F_NONEMPTY | F_SOCKPATH, NULL},
     {"socket_mode", T_MODE, OFF(socket_mode), "0660", 0, 0777, 0, NULL},
     {"allowed_uids", T_UIDS, OFF(allowed_uids), "", 0, 0, 0, NULL},
@@ -111,7 +112,7 @@ static const struct conf_key conf_keys[] = {
     {"max_buffered_bytes", T_SIZE, OFF(max_buffered_bytes), "64M", 1, 64 * GIB,
         0, NULL},
     {"default_project", T_STRING, OFF(default_project), "", 0, 0, 0, NULL},
-    {"spool_dir", T_STRING, OFF(spool_dir), "/var/lib/tracespool", 0, 0,
+    {"spool_dir", T_STRING, OFF(spool_dir), TS_DEFAULT_SPOOL_DIR, 0, 0,
         F_NONEMPTY, NULL},
     {"spool_max_bytes", T_SIZE, OFF(spool_max_bytes), "1G", MIB, UINT64_MAX, 0,
         NULL},

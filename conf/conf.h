@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CONF_DEFAULT_PATH "/etc/tracespool/tracespoold.conf"
-
 enum conf_when_full { CONF_FULL_REJECT = 0, CONF_FULL_DROP_OLDEST = 1 };
 enum conf_sync { CONF_SYNC_FULL = 0, CONF_SYNC_NORMAL = 1 };
 

@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "common/defaults.h"
 #include "common/log.h"
 #include "conf/conf.h"
 #include "daemon/commit.h"
@@ -31,9 +32,6 @@
 #ifndef TS_VERSION
 #define TS_VERSION "dev"
 #endif
-
-#define EXIT_USAGE 2
-#define EXIT_CONFIG 78
 
 /* How long SIGTERM waits for in-flight requests and the upstream. */
 #define SHUTDOWN_GRACE_MS 10000
@@ -73,7 +71,7 @@ usage(FILE *fp)
 	    "configuration, exit\n"
 	    "  -V, --version         print the version\n"
 	    "  -h, --help            this text\n",
-	    CONF_DEFAULT_PATH);
+	    TS_DEFAULT_CONF);
 }
 
 static void
@@ -682,11 +680,11 @@ run(struct daemon *d)
 	struct fwd *f;
 	char err[512];
 	char *key = NULL;
-	int rc = 1;
+	int rc = TS_EXIT_FAIL;
 
 	if (conf_api_key_load(d->conf, &key, err, sizeof(err)) == -1) {
 		log_errorx("api key: %s", err);
-		return EXIT_CONFIG;
+		return TS_EXIT_CONFIG;
 	}
 	if (key == NULL)
 		log_warnx(
@@ -703,7 +701,7 @@ run(struct daemon *d)
 	if (spool_open(&d->sp, &so, err, sizeof(err)) != SPOOL_OK) {
 		log_errorx("%s", err);
 		free(key);
-		return 1;
+		return TS_EXIT_FAIL;
 	}
 	d->base = event_base_new();
 	if (d->base == NULL) {
@@ -752,7 +750,7 @@ run(struct daemon *d)
 	update_status(-1, 0, d);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(d->base);
-	rc = 0;
+	rc = TS_EXIT_OK;
 	log_info("stopped accepting; committing what is queued");
 out:
 	/*
@@ -787,7 +785,7 @@ out:
 		event_base_free(d->base);
 	spool_close(d->sp);
 	free(key);
-	if (rc == 0)
+	if (rc == TS_EXIT_OK)
 		log_info("stopped cleanly");
 	return rc;
 }
@@ -804,13 +802,13 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct daemon d;
-	int ch, check = 0, rc = 0;
+	int ch, check = 0, rc = TS_EXIT_OK;
 
 	memset(&d, 0, sizeof(d));
-	d.conf_path = CONF_DEFAULT_PATH;
+	d.conf_path = TS_DEFAULT_CONF;
 	d.sets = calloc((size_t)argc, sizeof(char *));
 	if (d.sets == NULL)
-		return 1;
+		return TS_EXIT_FAIL;
 	while ((ch = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -831,7 +829,7 @@ main(int argc, char **argv)
 			goto out;
 		default:
 			usage(stderr);
-			rc = EXIT_USAGE;
+			rc = TS_EXIT_USAGE;
 			goto out;
 		}
 	}
@@ -839,13 +837,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "tracespoold: unexpected argument: %s\n",
 		    argv[optind]);
 		usage(stderr);
-		rc = EXIT_USAGE;
+		rc = TS_EXIT_USAGE;
 		goto out;
 	}
 	d.conf = conf_build(&d, report_stderr);
 	if (d.conf == NULL ||
 	    rules_load(d.conf, &d.rules, report_stderr, NULL) == -1) {
-		rc = EXIT_CONFIG;
+		rc = TS_EXIT_CONFIG;
 		goto out;
 	}
 	if (check) {
