@@ -227,103 +227,17 @@ on_term(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(d->ev_grace, &tv);
 }
 
-#define CHANGED_NUM(f) (old->f != new->f)
-#define CHANGED_STR(f) (strcmp(old->f, new->f) != 0)
-#define CHANGED_IDS(f)                                                         \
-	(old->f.n != new->f.n ||                                               \
-	    (old->f.n > 0 &&                                                   \
-	        memcmp(old->f.ids, new->f.ids, old->f.n * sizeof(id_t)) != 0))
-
-/* Log the keys a reload changed, and the ones that need a restart. */
+/* Log a key a reload changed, and whether it waits for a restart. */
 static void
-log_changes(const struct conf *old, const struct conf *new)
+log_change(const struct conf_keyinfo *k, void *arg)
 {
-	static const struct {
-		const char *key;
-		int restart;
-	} keys[] = {
-	    {"socket", 1},
-	    {"socket_mode", 1},
-	    {"allowed_uids", 0},
-	    {"allowed_gids", 0},
-	    {"listen_tcp", 1},
-	    {"listen_tcp_allow_remote", 1},
-	    {"spool_dir", 1},
-	    {"spool_max_bytes", 1},
-	    {"when_full", 1},
-	    {"sync", 1},
-	    {"sync_interval", 1},
-	    {"max_connections", 1},
-	    {"max_header_bytes", 1},
-	    {"header_timeout", 1},
-	    {"body_timeout", 1},
-	    {"idle_timeout", 1},
-	    {"max_body_bytes", 1},
-	    {"max_buffered_bytes", 1},
-	    {"max_event_bytes", 0},
-	    {"default_project", 0},
-	    {"max_event_age", 0},
-	    {"upstream_url", 0},
-	    {"api_key_file", 0},
-	    {"batch_max_events", 0},
-	    {"batch_max_bytes", 0},
-	    {"flush_interval", 0},
-	    {"retry_initial", 0},
-	    {"retry_max", 0},
-	    {"request_timeout", 0},
-	    {"ca_file", 0},
-	    {"forward_client_key", 0},
-	    {"redact_rules", 0},
-	    {"redact_hash_key_file", 0},
-	    {"log_level", 0},
-	};
-	int changed[sizeof(keys) / sizeof(keys[0])] = {
-	    CHANGED_STR(socket),
-	    CHANGED_NUM(socket_mode),
-	    CHANGED_IDS(allowed_uids),
-	    CHANGED_IDS(allowed_gids),
-	    CHANGED_STR(listen_tcp),
-	    CHANGED_NUM(listen_tcp_allow_remote),
-	    CHANGED_STR(spool_dir),
-	    CHANGED_NUM(spool_max_bytes),
-	    CHANGED_NUM(when_full),
-	    CHANGED_NUM(sync),
-	    CHANGED_NUM(sync_interval_ms),
-	    CHANGED_NUM(max_connections),
-	    CHANGED_NUM(max_header_bytes),
-	    CHANGED_NUM(header_timeout_ms),
-	    CHANGED_NUM(body_timeout_ms),
-	    CHANGED_NUM(idle_timeout_ms),
-	    CHANGED_NUM(max_body_bytes),
-	    CHANGED_NUM(max_buffered_bytes),
-	    CHANGED_NUM(max_event_bytes),
-	    CHANGED_STR(default_project),
-	    CHANGED_NUM(max_event_age_ms),
-	    CHANGED_STR(upstream_url),
-	    CHANGED_STR(api_key_file),
-	    CHANGED_NUM(batch_max_events),
-	    CHANGED_NUM(batch_max_bytes),
-	    CHANGED_NUM(flush_interval_ms),
-	    CHANGED_NUM(retry_initial_ms),
-	    CHANGED_NUM(retry_max_ms),
-	    CHANGED_NUM(request_timeout_ms),
-	    CHANGED_STR(ca_file),
-	    CHANGED_NUM(forward_client_key),
-	    CHANGED_STR(redact_rules),
-	    CHANGED_STR(redact_hash_key_file),
-	    CHANGED_NUM(log_level),
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (!changed[i])
-			continue;
-		if (keys[i].restart)
-			log_warnx("reload: %s changed; takes effect only "
-			          "after a restart",
-			    keys[i].key);
-		else
-			log_info("reload: %s changed", keys[i].key);
-	}
+	(void)arg;
+	if (k->restart)
+		log_warnx(
+		    "reload: %s changed; takes effect only after a restart",
+		    k->name);
+	else
+		log_info("reload: %s changed", k->name);
 }
 
 /* Say which rules are in force, and whether PCRE2 runs them on its JIT. */
@@ -401,7 +315,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	}
 	/* The new level first: a switch to debug shows this very reload. */
 	log_setlevel(nc->log_level);
-	log_changes(d->conf, nc);
+	conf_diff(d->conf, nc, log_change, NULL);
 	rules_inherit(nr, d->rules);
 	ingest_set_rules(d->ing, nr);
 	rules_free(d->rules);

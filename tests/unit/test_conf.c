@@ -516,9 +516,225 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 34, "conf_print wrote %d keys, want 34", nkeys);
+	CHECK((size_t)nkeys == conf_key_count(),
+	    "conf_print wrote %d keys, conf_key_count says %zu", nkeys,
+	    conf_key_count());
 	free(text);
 	conf_free(c);
+}
+
+/*
+ * The facts of each key: names unique, in conf_print's order, and the
+ * reload fact of the keys the daemon sets up once.
+ */
+static void
+test_key_facts(void **state)
+{
+	static const struct {
+		const char *key;
+		int restart;
+	} want[] = {
+	    {"socket", 1},
+	    {"listen_tcp", 1},
+	    {"spool_dir", 1},
+	    {"sync", 1},
+	    {"max_body_bytes", 1},
+	    {"allowed_uids", 0},
+	    {"max_event_bytes", 0},
+	    {"upstream_url", 0},
+	    {"redact_rules", 0},
+	    {"log_level", 0},
+	};
+	struct conf *c = new_conf();
+	char *text = print_conf(c), *line = text;
+	struct conf_keyinfo k, other;
+	size_t i, j, n = conf_key_count();
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		CHECK(
+		    conf_key_info(i, &k) == 0, "conf_key_info(%zu) failed", i);
+		CHECK(strncmp(line, k.name, strlen(k.name)) == 0 &&
+		        line[strlen(k.name)] == ' ',
+		    "key %zu is %s, but conf_print's line %zu is %.40s", i,
+		    k.name, i, line);
+		line = strchr(line, '\n') + 1;
+		for (j = 0; j < i; j++) {
+			CHECK(conf_key_info(j, &other) == 0 &&
+			        strcmp(other.name, k.name) != 0,
+			    "key %s appears twice", k.name);
+		}
+	}
+	CHECK(*line == '\0', "conf_print wrote more lines than keys: %s", line);
+	k.name = "unchanged";
+	CHECK(conf_key_info(n, &k) == -1 && strcmp(k.name, "unchanged") == 0,
+	    "conf_key_info past the last key did not fail cleanly");
+	for (i = 0; i < NELEM(want); i++) {
+		for (j = 0; j < n; j++) {
+			CHECK(
+			    conf_key_info(j, &k) == 0, "conf_key_info failed");
+			if (strcmp(k.name, want[i].key) == 0)
+				break;
+		}
+		CHECK(j < n, "no key %s", want[i].key);
+		CHECK(k.restart == want[i].restart,
+		    "%s: restart is %d, want %d", want[i].key, k.restart,
+		    want[i].restart);
+	}
+	free(text);
+	conf_free(c);
+}
+
+/* A secret key's value is never printed nor quoted back in an error. */
+static void
+test_secret_never_shown(void **state)
+{
+	static const char value[] = "Zq9secretvalue";
+	struct conf_keyinfo k;
+	char err[512], *text;
+	size_t i;
+
+	(void)state;
+	for (i = 0; conf_key_info(i, &k) == 0; i++) {
+		struct conf *c = new_conf();
+
+		if (!k.secret) {
+			conf_free(c);
+			continue;
+		}
+		err[0] = '\0';
+		(void)conf_set(c, k.name, value, err, sizeof(err));
+		CHECK(strstr(err, value) == NULL,
+		    "an error quotes the secret %s: %s", k.name, err);
+		text = print_conf(c);
+		CHECK(strstr(text, value) == NULL,
+		    "conf_print shows the secret %s", k.name);
+		free(text);
+		conf_free(c);
+	}
+}
+
+/* What conf_diff reported. */
+struct diffs {
+	int n;
+	char keys[1024];
+	int restart[64];
+};
+
+static void
+on_diff(const struct conf_keyinfo *k, void *arg)
+{
+	struct diffs *d = arg;
+	size_t len = strlen(d->keys);
+
+	if (d->n < 64)
+		d->restart[d->n] = k->restart;
+	d->n++;
+	snprintf(d->keys + len, sizeof(d->keys) - len, "%s%s",
+	    len > 0 ? " " : "", k->name);
+}
+
+/* The printed line of key in text ("key = value"), copied into line. */
+static void
+print_line(const char *text, const char *key, char *line, size_t len)
+{
+	const char *p = text;
+	size_t kl = strlen(key);
+
+	line[0] = '\0';
+	for (; *p != '\0'; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
+			return;
+		}
+	}
+}
+
+static void
+test_diff_same(void **state)
+{
+	struct conf *a = new_conf(), *b = new_conf();
+	struct diffs d = {0};
+
+	(void)state;
+	set_ok(a, "allowed_uids", "1,2");
+	set_ok(b, "allowed_uids", "1, 2");
+	CHECK(conf_diff(a, b, on_diff, &d) == 0 && d.n == 0,
+	    "equal configurations differ in: %s", d.keys);
+	conf_free(a);
+	conf_free(b);
+}
+
+/*
+ * Every key's change is seen, alone: each good value of every key
+ * against the defaults (good_cases covers every key), reported exactly
+ * when conf_print's line for the key changed.
+ */
+static void
+test_diff_every_key(void **state)
+{
+	struct conf *def = new_conf();
+	char *deftext = print_conf(def), *text, was[512], now[512];
+	struct conf_keyinfo k;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < NELEM(good_cases); i++) {
+		const struct good_case *t = &good_cases[i];
+		struct conf *c = new_conf();
+		struct diffs d = {0};
+		int n;
+
+		set_ok(c, t->key, t->value);
+		text = print_conf(c);
+		print_line(deftext, t->key, was, sizeof(was));
+		print_line(text, t->key, now, sizeof(now));
+		n = conf_diff(def, c, on_diff, &d);
+		if (strcmp(was, now) == 0) {
+			CHECK(n == 0 && d.n == 0,
+			    "%s = %s is the default, yet reported: %s", t->key,
+			    t->value, d.keys);
+		} else {
+			CHECK(n == 1 && d.n == 1 && strcmp(d.keys, t->key) == 0,
+			    "%s = %s: conf_diff returned %d and reported "
+			    "\"%s\", want %s alone",
+			    t->key, t->value, n, d.keys, t->key);
+			for (j = 0; conf_key_info(j, &k) == 0; j++) {
+				if (strcmp(k.name, t->key) == 0)
+					break;
+			}
+			CHECK(d.restart[0] == k.restart,
+			    "%s: reported restart %d, its key says %d", t->key,
+			    d.restart[0], k.restart);
+		}
+		free(text);
+		conf_free(c);
+	}
+	free(deftext);
+	conf_free(def);
+}
+
+/* Several keys at once, in conf_print's order; ids compare as lists. */
+static void
+test_diff_several(void **state)
+{
+	struct conf *a = new_conf(), *b = new_conf();
+	struct diffs d = {0};
+
+	(void)state;
+	set_ok(a, "allowed_gids", "1,2");
+	set_ok(b, "allowed_gids", "2,1");
+	set_ok(b, "log_level", "debug");
+	set_ok(b, "socket", "/tmp/other.sock");
+	CHECK(conf_diff(a, b, on_diff, &d) == 3, "want 3 keys, got %d: %s", d.n,
+	    d.keys);
+	CHECK(strcmp(d.keys, "socket allowed_gids log_level") == 0,
+	    "reported \"%s\"", d.keys);
+	CHECK(d.restart[0] == 1 && d.restart[1] == 0 && d.restart[2] == 0,
+	    "restart facts %d %d %d, want 1 0 0", d.restart[0], d.restart[1],
+	    d.restart[2]);
+	conf_free(a);
+	conf_free(b);
 }
 
 static void
@@ -1863,6 +2079,11 @@ main(void)
 	    T(test_set_bad_values),
 	    T(test_set_bad_value_leaves_conf_unchanged),
 	    T(test_tables_cover_every_key),
+	    T(test_key_facts),
+	    T(test_secret_never_shown),
+	    T(test_diff_same),
+	    T(test_diff_every_key),
+	    T(test_diff_several),
 	    T(test_set_api_key_refused),
 	    T(test_parse_size),
 	    T(test_parse_duration),
