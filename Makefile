@@ -87,6 +87,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # The layer a unit test exercises: it links that layer's archives. A test
 # not named here is linked like the daemon.
+UNIT_LAYER_buf := common
 UNIT_LAYER_uuid := common
 UNIT_LAYER_conf := conf
 UNIT_LAYER_spool := spool

@@ -137,9 +137,10 @@ send_one(struct sender *s, const struct line *l)
 	char err[512];
 
 	buf_reset(&s->body);
-	if (buf_addstr(&s->body, "{\"event\":") == -1 ||
-	    buf_add(&s->body, l->text, l->len) == -1 ||
-	    buf_addch(&s->body, '}') == -1) {
+	buf_addstr(&s->body, "{\"event\":");
+	buf_add(&s->body, l->text, l->len);
+	buf_addch(&s->body, '}');
+	if (buf_failed(&s->body)) {
 		warnx("out of memory");
 		s->exit = TS_EXIT_FAIL;
 		return -1;
@@ -182,20 +183,19 @@ flush(struct sender *s, size_t *first)
 
 	*first = s->n > 0 ? s->lines[0].no : 0;
 	if (s->sendable > 0) {
-		int oom, sep = 0;
+		int sep = 0;
 
 		buf_reset(&s->body);
-		oom = buf_addstr(&s->body, "{\"events\":[") == -1;
+		buf_addstr(&s->body, "{\"events\":[");
 		for (i = 0; i < s->n; i++) {
 			if (s->lines[i].text == NULL)
 				continue;
 			if (sep++ > 0)
-				oom |= buf_addch(&s->body, ',') == -1;
-			oom |= buf_add(&s->body, s->lines[i].text,
-			           s->lines[i].len) == -1;
+				buf_addch(&s->body, ',');
+			buf_add(&s->body, s->lines[i].text, s->lines[i].len);
 		}
-		oom |= buf_addstr(&s->body, "]}") == -1;
-		if (oom) {
+		buf_addstr(&s->body, "]}");
+		if (buf_failed(&s->body)) {
 			warnx("out of memory");
 			s->exit = TS_EXIT_FAIL;
 			return -1;

@@ -56,8 +56,9 @@ print_json(const struct cli *cli, const struct spool_stats *st, uint64_t now)
 	            : 0),
 	    (unsigned long long)st->dead, (unsigned long long)st->evicted,
 	    (unsigned long long)st->next_seq);
-	if (b.data == NULL) {
+	if (buf_failed(&b)) {
 		warnx("out of memory");
+		buf_free(&b);
 		return -1;
 	}
 	rc = fputs(b.data, stdout) == EOF ? -1 : 0;

@@ -132,9 +132,7 @@ out_reset(struct body_out *o)
 static void
 data_truncate(struct body_out *o, size_t len)
 {
-	o->data.len = len;
-	if (o->data.data != NULL)
-		o->data.data[len] = '\0';
+	buf_truncate(&o->data, len);
 }
 
 /*
@@ -620,7 +618,6 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 {
 	const cJSON *e;
 	char *p;
-	int rc = 0;
 
 	if (out_reserve(o, 1) == -1) {
 		snprintf(err, errlen, "body: out of memory");
@@ -629,16 +626,14 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 	rec_begin(o, req, KIND_SPANS_JSON, nspans);
 	cJSON_ArrayForEach(e, rs)
 	{
-		if ((p = cJSON_PrintUnformatted(e)) == NULL) {
-			rc = -1;
+		if ((p = cJSON_PrintUnformatted(e)) == NULL)
 			break;
-		}
 		if (e != rs->child)
-			rc |= buf_addch(&o->data, ',');
-		rc |= buf_addstr(&o->data, p);
+			buf_addch(&o->data, ',');
+		buf_addstr(&o->data, p);
 		cJSON_free(p);
 	}
-	if (rc != 0) {
+	if (e != NULL || buf_failed(&o->data)) {
 		data_truncate(o, o->offs[o->n]);
 		snprintf(err, errlen, "body: out of memory");
 		return 500;

@@ -2259,8 +2259,10 @@ httpd_reply_error_hdrs(
 	struct buf *b = &r->conn->h->scratch;
 
 	buf_reset(b);
-	if (buf_addstr(b, "{\"success\": false, \"error\": ") == -1 ||
-	    buf_add_json_string(b, msg) == -1 || buf_addch(b, '}') == -1) {
+	buf_addstr(b, "{\"success\": false, \"error\": ");
+	buf_add_json_string(b, msg);
+	buf_addch(b, '}');
+	if (buf_failed(b)) {
 		httpd_reply(
 		    r, status, NULL, extra_headers, oom, sizeof(oom) - 1);
 		return;

@@ -481,6 +481,8 @@ route_otlp_json(
 	buf_addch(&arr, '[');
 	buf_add(&arr, out->recs[0].data, out->recs[0].len);
 	buf_addch(&arr, ']');
+	if (buf_failed(&arr))
+		violated("out of memory in the check itself", NULL);
 	got = cJSON_ParseWithLength(arr.data, arr.len);
 	if (got == NULL ||
 	    !same_value(
@@ -567,6 +569,9 @@ route_redacted(const struct kind *k, const struct kind_route *r,
 			buf_addch(&arr, '[');
 			buf_add(&arr, rec->data, rec->len);
 			buf_addch(&arr, ']');
+			if (buf_failed(&arr))
+				violated(
+				    "out of memory in the check itself", NULL);
 			text = arr.data;
 			tlen = arr.len;
 		} else {
