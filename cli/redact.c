@@ -90,8 +90,7 @@ apply(struct redact *r, cJSON *root, uint64_t *counts)
 			return redact_tree(r, m, counts);
 		if (!cJSON_IsArray(m))
 			continue;
-		cJSON_ArrayForEach(e, m)
-		{
+		cJSON_ArrayForEach(e, m) {
 			if (!cJSON_IsObject(e))
 				continue;
 			if ((rc = redact_tree(r, e, counts)) == -1)

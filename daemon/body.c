@@ -351,8 +351,7 @@ batch_session(const struct body_opts *opts, const cJSON *events,
 		snprintf(sid, EVENT_UUID_LEN + 1, "%s", given->valuestring);
 		return;
 	}
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		const cJSON *s = NULL;
 
 		if (cJSON_IsObject(e))
@@ -376,8 +375,7 @@ batch_project(const cJSON *events, const char *dflt)
 {
 	const cJSON *e, *pr;
 
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		pr = cJSON_IsObject(e)
 		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
 		    : NULL;
@@ -472,8 +470,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		if (status != 0)
 			return status;
 	}
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		snprintf(path, sizeof(path), "%s[%zu]", member, i);
 		status = take_record(opts, req, k, e,
 		    req->body + off + o->span_off[i], o->span_len[i], path, &eo,
@@ -624,8 +621,7 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 		return 500;
 	}
 	rec_begin(o, req, KIND_SPANS_JSON, nspans);
-	cJSON_ArrayForEach(e, rs)
-	{
+	cJSON_ArrayForEach(e, rs) {
 		if ((p = cJSON_PrintUnformatted(e)) == NULL)
 			break;
 		if (e != rs->child)

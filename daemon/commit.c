@@ -217,8 +217,7 @@ run_group(struct commit *c, struct req_list *group, struct req_list *again,
 		log_errorx("spool: commit: %s", spool_strerror());
 		goto fail;
 	}
-	TAILQ_FOREACH(r, &out, entry)
-	{
+	TAILQ_FOREACH(r, &out, entry) {
 		if (r->result == SPOOL_OK) {
 			appended += r->nrecs;
 			*next_seq = r->first_seq + r->nrecs;
@@ -239,8 +238,7 @@ fail:
 	TAILQ_CONCAT(&out, &first, entry);
 	TAILQ_CONCAT(&out, group, entry);
 	TAILQ_CONCAT(group, &out, entry);
-	TAILQ_FOREACH(r, group, entry)
-	{
+	TAILQ_FOREACH(r, group, entry) {
 		if (r->result != SPOOL_FULL && r->result != SPOOL_TOOBIG)
 			r->result = SPOOL_ERR;
 	}

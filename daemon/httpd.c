@@ -342,8 +342,7 @@ httpd_victim(struct httpd *h, uint64_t *wait_ms)
 	int unread, scanned = 0;
 
 	*wait_ms = 0;
-	TAILQ_FOREACH(c, &h->idle, idle_entry)
-	{
+	TAILQ_FOREACH(c, &h->idle, idle_entry) {
 		if (now - c->idle_since < h->lim.evict_idle_ms) {
 			*wait_ms = h->lim.evict_idle_ms - (now - c->idle_since);
 			return NULL;
@@ -391,8 +390,7 @@ httpd_update_accept(struct httpd *h)
 	if (want == h->accepting)
 		return;
 	h->accepting = want;
-	LIST_FOREACH(l, &h->listeners, entry)
-	{
+	LIST_FOREACH(l, &h->listeners, entry) {
 		if (want)
 			evconnlistener_enable(l->lev);
 		else
@@ -449,8 +447,7 @@ httpd_client_waits(struct httpd *h)
 	struct httpd_listener *l;
 	struct pollfd pfd;
 
-	LIST_FOREACH(l, &h->listeners, entry)
-	{
+	LIST_FOREACH(l, &h->listeners, entry) {
 		pfd.fd = evconnlistener_get_fd(l->lev);
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -498,8 +495,7 @@ httpd_busy_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!h->accepting && !h->stopped && httpd_at_cap(h) &&
 	    httpd_client_waits(h)) {
-		TAILQ_FOREACH(c, &h->conns, entry)
-		{
+		TAILQ_FOREACH(c, &h->conns, entry) {
 			if ((c->phase == PH_HEADER || c->phase == PH_BODY) &&
 			    !c->in_parse &&
 			    (slow == NULL || c->req_since < slow->req_since))

@@ -348,8 +348,7 @@ batch_project(const cJSON *root, const char *member)
 {
 	const cJSON *e, *p;
 
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, member))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, member)) {
 		p = cJSON_IsObject(e)
 		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
 		    : NULL;
@@ -491,10 +490,9 @@ route_otlp_json(
 	for (const cJSON *rs = got->child; rs != NULL; rs = rs->next) {
 		const cJSON *ss, *sp;
 
-		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans"))
-		{
+		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans")) {
 			cJSON_ArrayForEach(sp, cJSON_GetObjectItem(ss, "spans"))
-			    spans++;
+				spans++;
 		}
 	}
 	if (spans != out->items)

@@ -260,8 +260,7 @@ print_acked(const char *body, size_t len, int batch, size_t expect)
 		ids = cJSON_GetObjectItemCaseSensitive(o, "event_ids");
 		if (cJSON_IsArray(ids) &&
 		    (size_t)cJSON_GetArraySize(ids) == expect) {
-			cJSON_ArrayForEach(id, ids)
-			{
+			cJSON_ArrayForEach(id, ids) {
 				if (!cJSON_IsString(id)) {
 					n = -1;
 					break;
