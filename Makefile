@@ -80,7 +80,8 @@ OBJS_forwarder := $(FORWARDER_SRCS:%.c=$(BUILD)/%.o)
 OBJS_daemon := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS := $(foreach l,$(LAYERS),$(OBJS_$(l)))
 CLI_SRCS := $(wildcard cli/*.c)
-# tests/support: the socket helpers of the C tests, tools and benchmarks.
+# tests/support: what the C tests, tools and benchmarks share (the CHECK
+# macro, socket helpers, clocks, latency histograms).
 SUPPORT_SRCS := $(wildcard tests/support/*.c)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -97,8 +98,8 @@ UNIT_LAYER_forwarder := forwarder
 unit_layer = $(or $(UNIT_LAYER_$(1)),daemon)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
-# bench/bench.c is shared by the benchmark programs, the others are one each.
-BENCH_SRCS := $(filter-out bench/bench.c,$(wildcard bench/*.c))
+# One program each; the load generator is tests/tools/loadgen.
+BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 # Tools and benchmarks are not the daemon: every layer but its.
 TOOL_LIBS := $(call archives,forwarder)
@@ -156,8 +157,8 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/lib/support.a \
 $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(BUILD)/lib/support.a $(TOOL_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench.o \
-    $(BUILD)/lib/support.a $(TOOL_LIBS)
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/lib/support.a \
+    $(TOOL_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ## check: every test: unit tests, then the integration scenarios
@@ -301,5 +302,5 @@ help:
 -include $(LIB_OBJS:.o=.d) $(BUILD)/daemon/main.d $(CLI_SRCS:%.c=$(BUILD)/%.d) \
 	$(SUPPORT_SRCS:%.c=$(BUILD)/%.d) \
 	$(UNIT_SRCS:%.c=$(BUILD)/%.d) $(TOOL_SRCS:%.c=$(BUILD)/%.d) \
-	$(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/bench/bench.d \
+	$(BENCH_SRCS:%.c=$(BUILD)/%.d) \
 	$(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)

@@ -1,5 +1,6 @@
-/* bench.c: clocks, the sample event, ids and latency histograms for bench/. */
-#include "bench/bench.h"
+/* bench.c: clocks, the sample event, ids, latency histograms and memory
+ * readings for the load generator and the benchmarks. */
+#include "tests/support/bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-/* bench.h: what the benchmark programs share: clocks, events, latencies. */
+/* bench.h: what the load generator and the benchmarks share: clocks, events,
+ * ids, latencies, memory. */
 #ifndef TS_BENCH_H
 #define TS_BENCH_H
 

@@ -1,8 +1,8 @@
-/* loadgen.c: an HTTP/1.1 keep-alive load generator for the ingest API. */
+/* loadgen.c: the HTTP/1.1 keep-alive load generator for the ingest API: rates
+ * and latencies for the benchmarks, acknowledged ids for the crash loop. */
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,17 +18,24 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "bench/bench.h"
+#include <cjson/cJSON.h>
+
+#include "common/buf.h"
+#include "tests/support/bench.h"
+#include "tests/support/sock.h"
 
 /*
  * Usage: loadgen (-u SOCKET | -t HOST:PORT) [-c conns] [-d seconds]
- *     [-n events] [-w warmup] [-b batch] [-r events/s] [-T threads]
+ *     [-n events] [-w warmup] [-b batch] [-m] [-r events/s] [-T threads]
  *     [-e event.json] [-o export [-C type] [-k spans]] [-P pid] [-l label]
+ *     [-a]
  *
  * Each connection sends one request at a time and keeps the connection
  * alive. -b 0 (the default) sends single events to POST /events as
- * {"event": {...}}; -b N sends POST /events/batch with N events. Every
- * event is the file's event with a fresh UUID v4 as event_id.
+ * {"event": {...}}; -b N sends POST /events/batch with N events; with -m
+ * (mixed) every fourth request is such a batch and the others are single
+ * events. Every event is the file's event (-e, which must hold an
+ * "event_id" with a UUID) with a fresh UUID v4 as event_id.
  *
  * -o FILE sends FILE's bytes as they are to POST /v1/traces (an OTLP
  * export, Content-Type -C, default application/x-protobuf), counting -k
@@ -41,31 +48,71 @@
  * as a connection frees up, and its latency counts from when it was due,
  * so that a stalled server cannot hide its queue.
  *
- * Every reply must be 200 with "success":true in its body; anything else
- * counts as an error (the first is shown on stderr). The result is one JSON
- * line on stdout: events/s, requests/s and latency percentiles over the
- * measured window (after the warm-up), and with -P the peak VmRSS/VmHWM of
- * that process. SIGINT or SIGTERM ends the run early, with a result.
- * Exits 1 when any request failed.
+ * Two modes say what comes out:
+ *
+ * Rates (the default, for bench/run.sh): every reply must be 200 with
+ * "success":true in its body; anything else counts as an error (the first
+ * is shown on stderr). The result is one JSON line on stdout: events/s,
+ * requests/s and latency percentiles over the measured window (after the
+ * warm-up), and with -P the peak VmRSS/VmHWM of that process. Exits 1 when
+ * any request failed.
+ *
+ * Acknowledged ids (-a, for the crash loop): the daemon may be killed and
+ * restarted under the load. A connection that cannot connect, or loses
+ * its connection, tries again every 20 ms until the time is up, and the
+ * run starts even when nothing answers yet. Every event_id the daemon
+ * acknowledged (a 200 whose body says success and names as many ids as
+ * the request sent events) is printed on stdout, one per line, as soon as
+ * its answer arrives. At the end a summary goes to stderr:
+ *   loadgen: requests=N acked=N s200=N s503=N s4xx=N s5xx=N
+ *   conn_errors=N bad_answers=N
+ * where s5xx counts 5xx answers other than 503, conn_errors requests whose
+ * connection broke before their answer, and bad_answers 200s whose body
+ * was not the documented success. Exits 0 whatever the daemon answered.
+ *
+ * SIGINT or SIGTERM ends the run early; a request in flight is still
+ * waited for (at most DRAIN_NS), so that its answer is not lost. Exit 2 is
+ * a usage error.
  */
 
 #define RBUF_SIZE (64 * 1024)
 #define DRAIN_NS (10ULL * 1000000000)
 #define MEM_EVERY_NS (100ULL * 1000000)
+#define RETRY_NS (20ULL * 1000000) /* -a: between connection attempts */
+
+/* One request, ready to send: the header and the body, ids at ids[]. */
+struct req {
+	char *text;
+	size_t len;
+	size_t *ids;  /* offsets of the event_ids rewritten per request */
+	size_t nids;  /* events the request carries */
+	size_t units; /* what it counts as: events, or -k spans */
+	int batch;    /* POST /events/batch: the answer names event_ids */
+};
 
 struct conn {
 	int fd;
 	int busy;
-	int tid;
-	char *req;  /* header and body, ids rewritten per request */
-	size_t len; /* of req */
-	size_t off; /* bytes written of req */
-	size_t *ids;
-	size_t nids;
+	struct req req[2]; /* [0] the usual request, [1] -m's batch */
+	struct req *cur;   /* what is in flight */
+	size_t off;        /* bytes written of cur */
 	char *rbuf;
 	size_t rlen;
-	uint64_t start; /* when the request was due or sent */
+	uint64_t start;    /* when the request was due or sent */
+	uint64_t retry_at; /* -a: fd is -1 until then */
+	int parked;        /* on the thread's idle list */
 	struct conn *next_idle;
+};
+
+/* -a's tally of answers. */
+struct counts {
+	uint64_t acked;
+	uint64_t s200;
+	uint64_t s503;
+	uint64_t s4xx;
+	uint64_t s5xx;
+	uint64_t conn_errors;
+	uint64_t bad_answers;
 };
 
 struct thread {
@@ -81,11 +128,26 @@ struct thread {
 	uint64_t sent;
 	uint64_t max_requests; /* 0: no bound */
 	uint64_t done_ok;      /* counted in the window */
+	uint64_t units_ok;     /* events or spans of those */
 	uint64_t errors;
 	uint64_t reconnects;
 	uint64_t last_done;
+	struct counts n;
+	struct buf acked; /* -a: ids of one answer, printed at once */
 	struct bench_hist hist;
 	pthread_t th;
+};
+
+/* A request template: the body with every event_id's offset, built once. */
+struct tmpl {
+	char *body;
+	size_t len;
+	size_t *ids;
+	size_t nids;
+	size_t units;
+	int batch;
+	const char *path;
+	const char *ctype;
 };
 
 static volatile sig_atomic_t stop_now;
@@ -100,6 +162,8 @@ static struct {
 	double warmup;
 	uint64_t events;
 	int batch;
+	int mixed; /* -m: every fourth request a batch */
+	int acks;  /* -a */
 	double rate;
 	const char *event_file;
 	const char *otlp_file; /* -o: a raw OTLP export */
@@ -108,13 +172,11 @@ static struct {
 	const char *label;
 	int pid;
 	struct bench_event ev;
-	char *body_tmpl;
-	size_t body_len;
-	size_t *body_ids;
-	size_t body_nids;
+	struct tmpl tmpl[2]; /* [1] only with -m */
 	uint64_t t0, t_warm, t_end;
 	int err_shown;
 	pthread_mutex_t err_lock;
+	pthread_mutex_t out_lock;
 } g = {
     .conns = 64,
     .threads = 1,
@@ -124,6 +186,7 @@ static struct {
     .otlp_units = 1,
     .label = "",
     .err_lock = PTHREAD_MUTEX_INITIALIZER,
+    .out_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static void
@@ -132,10 +195,10 @@ usage(void)
 	fprintf(stderr,
 	    "usage: loadgen (-u socket | -t host:port) [-c conns] "
 	    "[-d seconds]\n"
-	    "               [-n events] [-w warmup] [-b batch] "
+	    "               [-n events] [-w warmup] [-b batch] [-m] "
 	    "[-r events/s] [-T threads]\n"
 	    "               [-e event.json] [-o export [-C type] [-k spans]]\n"
-	    "               [-P pid] [-l label]\n");
+	    "               [-P pid] [-l label] [-a]\n");
 	exit(2);
 }
 
@@ -163,60 +226,56 @@ parse_tcp(const char *hostport)
 
 /* -o: the export's bytes as the body, no ids to rewrite. */
 static int
-build_otlp_body(void)
+build_otlp_body(struct tmpl *t)
 {
-	FILE *f = fopen(g.otlp_file, "rb");
-	long n;
+	struct bench_event raw;
 
-	if (f == NULL || fseek(f, 0, SEEK_END) == -1 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) == -1) {
-		perror(g.otlp_file);
-		if (f != NULL)
-			fclose(f);
+	if (bench_raw_load(g.otlp_file, &raw) == -1)
 		return -1;
-	}
-	g.body_len = (size_t)n;
-	g.body_tmpl = malloc(g.body_len + 1);
-	if (g.body_tmpl == NULL ||
-	    fread(g.body_tmpl, 1, g.body_len, f) != g.body_len) {
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	g.body_nids = 0;
+	t->body = raw.text;
+	t->len = raw.len;
+	t->nids = 0;
+	t->units = (size_t)g.otlp_units;
+	t->path = "/v1/traces";
+	t->ctype = g.otlp_type;
 	return 0;
 }
 
-/* The request body with every event_id's offset, built once. */
+/* The body of batch events (0: one event, single) with its ids' offsets. */
 static int
-build_body(void)
+build_body(struct tmpl *t, int batch)
 {
 	const struct bench_event *ev = &g.ev;
-	size_t n = g.batch > 0 ? (size_t)g.batch : 1, i, o;
-	const char *open = g.batch > 0 ? "{\"events\":[" : "{\"event\":";
-	const char *close = g.batch > 0 ? "]}" : "}";
+	size_t n = batch > 0 ? (size_t)batch : 1, i, o;
+	const char *open = batch > 0 ? "{\"events\":[" : "{\"event\":";
+	const char *close = batch > 0 ? "]}" : "}";
 
-	g.body_len = strlen(open) + n * ev->len + (n - 1) + strlen(close);
-	g.body_tmpl = malloc(g.body_len + 1);
-	g.body_ids = calloc(n, sizeof(*g.body_ids));
-	if (g.body_tmpl == NULL || g.body_ids == NULL)
+	t->len = strlen(open) + n * ev->len + (n - 1) + strlen(close);
+	t->body = malloc(t->len + 1);
+	t->ids = calloc(n, sizeof(*t->ids));
+	if (t->body == NULL || t->ids == NULL)
 		return -1;
 	o = strlen(open);
-	memcpy(g.body_tmpl, open, o);
+	memcpy(t->body, open, o);
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			g.body_tmpl[o++] = ',';
-		memcpy(g.body_tmpl + o, ev->text, ev->len);
-		g.body_ids[i] = o + ev->id_off;
+			t->body[o++] = ',';
+		memcpy(t->body + o, ev->text, ev->len);
+		t->ids[i] = o + ev->id_off;
 		o += ev->len;
 	}
-	memcpy(g.body_tmpl + o, close, strlen(close));
-	g.body_nids = n;
+	memcpy(t->body + o, close, strlen(close));
+	t->nids = n;
+	t->units = n;
+	t->batch = batch > 0;
+	t->path = batch > 0 ? "/events/batch" : "/events";
+	t->ctype = "application/json";
 	return 0;
 }
 
+/* A connection's own copy of template t, header in front. */
 static int
-conn_init(struct conn *c)
+req_init(struct req *r, const struct tmpl *t)
 {
 	char hdr[256];
 	int hl;
@@ -226,40 +285,49 @@ conn_init(struct conn *c)
 	    "POST %s HTTP/1.1\r\nHost: ts\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n\r\n",
-	    g.otlp_file != NULL ? "/v1/traces"
-	        : g.batch > 0   ? "/events/batch"
-	                        : "/events",
-	    g.otlp_file != NULL ? g.otlp_type : "application/json", g.body_len);
-	c->len = (size_t)hl + g.body_len;
-	c->req = malloc(c->len);
-	c->ids = calloc(g.body_nids + 1, sizeof(*c->ids));
-	c->rbuf = malloc(RBUF_SIZE);
-	if (c->req == NULL || c->ids == NULL || c->rbuf == NULL)
+	    t->path, t->ctype, t->len);
+	r->len = (size_t)hl + t->len;
+	r->text = malloc(r->len);
+	r->ids = calloc(t->nids + 1, sizeof(*r->ids));
+	if (r->text == NULL || r->ids == NULL)
 		return -1;
-	memcpy(c->req, hdr, (size_t)hl);
-	memcpy(c->req + hl, g.body_tmpl, g.body_len);
-	for (i = 0; i < g.body_nids; i++)
-		c->ids[i] = (size_t)hl + g.body_ids[i];
-	c->nids = g.body_nids;
-	c->fd = -1;
+	memcpy(r->text, hdr, (size_t)hl);
+	memcpy(r->text + hl, t->body, t->len);
+	for (i = 0; i < t->nids; i++)
+		r->ids[i] = (size_t)hl + t->ids[i];
+	r->nids = t->nids;
+	r->units = t->units;
+	r->batch = t->batch;
 	return 0;
 }
 
 static int
-conn_connect(struct thread *t, struct conn *c)
+conn_init(struct conn *c)
 {
-	struct sockaddr_un sun;
+	if (req_init(&c->req[0], &g.tmpl[0]) == -1 ||
+	    (g.mixed && req_init(&c->req[1], &g.tmpl[1]) == -1))
+		return -1;
+	c->rbuf = malloc(RBUF_SIZE);
+	if (c->rbuf == NULL)
+		return -1;
+	c->fd = -1;
+	return 0;
+}
+
+/*
+ * Connect c. 0, or -1 with c->fd -1: -a tries again at c->retry_at, the
+ * rates mode gives the connection up.
+ */
+static int
+conn_connect(struct thread *t, struct conn *c, uint64_t now)
+{
 	struct epoll_event ee;
 	int fd, one = 1, rc;
 
+	c->retry_at = now + RETRY_NS;
 	if (g.unix_path != NULL) {
-		memset(&sun, 0, sizeof(sun));
-		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", g.unix_path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd == -1)
-			return -1;
-		rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		fd = sock_unix_connect(g.unix_path, 0, 0);
+		rc = fd == -1 ? -1 : 0;
 	} else {
 		fd = socket(g.tcp.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd == -1)
@@ -268,8 +336,10 @@ conn_connect(struct thread *t, struct conn *c)
 		rc = connect(fd, (struct sockaddr *)&g.tcp, g.tcp_len);
 	}
 	if (rc == -1) {
-		perror("loadgen: connect");
-		close(fd);
+		if (!g.acks)
+			perror("loadgen: connect");
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -300,10 +370,12 @@ conn_want_write(struct thread *t, struct conn *c, int on)
 static void
 conn_flush(struct thread *t, struct conn *c)
 {
+	struct req *r = c->cur;
 	ssize_t n;
 
-	while (c->off < c->len) {
-		n = send(c->fd, c->req + c->off, c->len - c->off, MSG_NOSIGNAL);
+	while (c->off < r->len) {
+		n = send(
+		    c->fd, r->text + c->off, r->len - c->off, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -321,10 +393,12 @@ conn_flush(struct thread *t, struct conn *c)
 static void
 conn_send(struct thread *t, struct conn *c, uint64_t start)
 {
+	struct req *r = &c->req[g.mixed && t->sent % 4 == 3];
 	size_t i;
 
-	for (i = 0; i < c->nids; i++)
-		bench_uuid(&t->rng, c->req + c->ids[i]);
+	for (i = 0; i < r->nids; i++)
+		bench_uuid(&t->rng, r->text + r->ids[i]);
+	c->cur = r;
 	c->busy = 1;
 	c->off = 0;
 	c->start = start;
@@ -346,11 +420,12 @@ sending_over(struct thread *t, uint64_t now)
 	return now >= end_ns();
 }
 
+/* The rates mode shows its first failure; -a shows every odd answer. */
 static void
 show_error(const char *what, const char *data, size_t len)
 {
 	pthread_mutex_lock(&g.err_lock);
-	if (!g.err_shown) {
+	if (!g.err_shown || g.acks) {
 		g.err_shown = 1;
 		fprintf(stderr, "loadgen: %s: %.*s\n", what,
 		    (int)(len < 400 ? len : 400), data);
@@ -360,22 +435,23 @@ show_error(const char *what, const char *data, size_t len)
 
 /*
  * A complete reply is in rbuf: returns its length, 0 when more is needed,
- * -1 when it cannot be parsed. *ok says whether it was a success, *closing
- * whether the server closes after it.
+ * -1 when it cannot be parsed. *status is its status, *body_off where its
+ * body starts (body_len bytes), *closing whether the server closes after
+ * it.
  */
 static long
-reply_parse(struct conn *c, int *ok, int *closing)
+reply_parse(struct conn *c, int *status, size_t *body_off, size_t *body_len,
+    int *closing)
 {
 	char *end, *p, *line;
 	size_t hlen, clen = 0;
-	int status;
 
 	c->rbuf[c->rlen] = '\0';
 	end = strstr(c->rbuf, "\r\n\r\n");
 	if (end == NULL)
 		return c->rlen >= RBUF_SIZE - 1 ? -1 : 0;
 	hlen = (size_t)(end - c->rbuf) + 4;
-	if (sscanf(c->rbuf, "HTTP/1.%*d %d", &status) != 1)
+	if (sscanf(c->rbuf, "HTTP/1.%*d %d", status) != 1)
 		return -1;
 	*closing = 0;
 	for (line = strstr(c->rbuf, "\r\n"); line != NULL && line < end;
@@ -391,23 +467,121 @@ reply_parse(struct conn *c, int *ok, int *closing)
 		return -1;
 	if (c->rlen < hlen + clen)
 		return 0;
-	*ok = status == 200 &&
-	    (g.otlp_file != NULL ||
-	        memmem(c->rbuf + hlen, clen, "\"success\":true", 14) != NULL ||
-	        memmem(c->rbuf + hlen, clen, "\"success\": true", 15) != NULL);
-	if (!*ok)
-		show_error("request failed", c->rbuf, hlen + clen);
+	*body_off = hlen;
+	*body_len = clen;
 	return (long)(hlen + clen);
+}
+
+/* The rates mode's verdict: a 200 saying success (any 200 for OTLP). */
+static int
+reply_ok(int status, const char *body, size_t len)
+{
+	return status == 200 &&
+	    (g.otlp_file != NULL ||
+	        memmem(body, len, "\"success\":true", 14) != NULL ||
+	        memmem(body, len, "\"success\": true", 15) != NULL);
+}
+
+/*
+ * -a: print the ids of a success answer to r. Returns how many, or -1 when
+ * the body is not the documented success for r's events.
+ */
+static int
+print_acked(struct thread *t, const struct req *r, const char *body, size_t len)
+{
+	cJSON *o = cJSON_ParseWithLength(body, len), *ids, *id;
+	int n = -1;
+
+	buf_reset(&t->acked);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "success"))) {
+		n = -1;
+	} else if (r->batch) {
+		ids = cJSON_GetObjectItemCaseSensitive(o, "event_ids");
+		if (cJSON_IsArray(ids) &&
+		    (size_t)cJSON_GetArraySize(ids) == r->nids) {
+			n = 0;
+			cJSON_ArrayForEach(id, ids) {
+				if (!cJSON_IsString(id)) {
+					n = -1;
+					break;
+				}
+				buf_printf(&t->acked, "%s\n", id->valuestring);
+				n++;
+			}
+		}
+	} else {
+		id = cJSON_GetObjectItemCaseSensitive(o, "event_id");
+		if (cJSON_IsString(id)) {
+			buf_printf(&t->acked, "%s\n", id->valuestring);
+			n = 1;
+		}
+	}
+	cJSON_Delete(o);
+	if (n > 0 && buf_failed(&t->acked))
+		n = -1;
+	if (n > 0) {
+		pthread_mutex_lock(&g.out_lock);
+		fwrite(t->acked.data, 1, t->acked.len, stdout);
+		fflush(stdout);
+		pthread_mutex_unlock(&g.out_lock);
+	}
+	return n;
+}
+
+/* -a: count one answer by its status, print what it acknowledged. */
+static void
+tally(
+    struct thread *t, struct conn *c, int status, const char *body, size_t len)
+{
+	int n;
+
+	if (status == 200) {
+		t->n.s200++;
+		n = print_acked(t, c->cur, body, len);
+		if (n < 0) {
+			t->n.bad_answers++;
+			show_error("200 without the ids", body, len);
+		} else {
+			t->n.acked += (uint64_t)n;
+		}
+	} else if (status == 503) {
+		t->n.s503++;
+	} else if (status >= 400 && status < 500) {
+		t->n.s4xx++;
+		show_error("4xx", body, len);
+	} else {
+		t->n.s5xx++;
+		show_error("5xx", body, len);
+	}
 }
 
 static void conn_idle(struct thread *t, struct conn *c, uint64_t now);
 
+/* Take c off the idle list: its connection is gone. */
+static void
+idle_remove(struct thread *t, struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &t->idle; *pp != NULL; pp = &(*pp)->next_idle) {
+		if (*pp == c) {
+			*pp = c->next_idle;
+			break;
+		}
+	}
+	c->parked = 0;
+}
+
 static void
 conn_reset(struct thread *t, struct conn *c, uint64_t now)
 {
+	if (c->parked)
+		idle_remove(t, c);
 	if (c->busy) {
 		t->errors++;
-		show_error("connection lost", "", 0);
+		t->n.conn_errors++;
+		if (!g.acks)
+			show_error("connection lost", "", 0);
 	}
 	epoll_ctl(t->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
@@ -416,7 +590,7 @@ conn_reset(struct thread *t, struct conn *c, uint64_t now)
 	if (sending_over(t, now))
 		return;
 	t->reconnects++;
-	if (conn_connect(t, c) == 0)
+	if (conn_connect(t, c, now) == 0)
 		conn_idle(t, c, now);
 }
 
@@ -456,6 +630,7 @@ conn_idle(struct thread *t, struct conn *c, uint64_t now)
 	}
 	c->next_idle = t->idle;
 	t->idle = c;
+	c->parked = 1;
 	arm_timer(t);
 }
 
@@ -471,6 +646,7 @@ on_timer(struct thread *t, uint64_t now)
 	    !sending_over(t, now)) {
 		c = t->idle;
 		t->idle = c->next_idle;
+		c->parked = 0;
 		conn_send(t, c, due_ns(t, t->next_k));
 		t->next_k++;
 	}
@@ -484,7 +660,8 @@ on_readable(struct thread *t, struct conn *c)
 	ssize_t n;
 	long used;
 	uint64_t now;
-	int ok = 0, closing = 0;
+	size_t boff = 0, blen = 0;
+	int status = 0, ok, closing = 0;
 
 	for (;;) {
 		n = recv(c->fd, c->rbuf + c->rlen, RBUF_SIZE - 1 - c->rlen, 0);
@@ -497,7 +674,7 @@ on_readable(struct thread *t, struct conn *c)
 			return;
 		}
 		c->rlen += (size_t)n;
-		used = reply_parse(c, &ok, &closing);
+		used = reply_parse(c, &status, &boff, &blen, &closing);
 		if (used == 0)
 			continue;
 		now = bench_now_ns();
@@ -505,20 +682,25 @@ on_readable(struct thread *t, struct conn *c)
 			show_error("unparseable reply", c->rbuf, c->rlen);
 			t->errors++;
 			c->busy = 0;
+			t->n.bad_answers++;
 			conn_reset(t, c, now);
 			return;
 		}
 		c->busy = 0;
-		memmove(c->rbuf, c->rbuf + used, c->rlen - (size_t)used);
-		c->rlen -= (size_t)used;
-		if (!ok) {
+		if (g.acks) {
+			tally(t, c, status, c->rbuf + boff, blen);
+		} else if (!(ok = reply_ok(status, c->rbuf + boff, blen))) {
+			show_error("request failed", c->rbuf, (size_t)used);
 			t->errors++;
 		} else if (now >= g.t_warm &&
 		    (now <= g.t_end || t->max_requests != 0)) {
 			t->done_ok++;
+			t->units_ok += c->cur->units;
 			bench_hist_add(&t->hist, now - c->start);
 			t->last_done = now;
 		}
+		memmove(c->rbuf, c->rbuf + used, c->rlen - (size_t)used);
+		c->rlen -= (size_t)used;
 		if (closing) {
 			conn_reset(t, c, now);
 			return;
@@ -538,23 +720,48 @@ busy_conns(struct thread *t)
 	return n;
 }
 
+/* -a: connections that lost their daemon try again; 1 if any waits. */
+static int
+retry_down(struct thread *t, uint64_t now)
+{
+	int i, waiting = 0;
+
+	if (!g.acks)
+		return 0;
+	for (i = 0; i < t->nconns; i++) {
+		struct conn *c = &t->conns[i];
+
+		if (c->fd != -1 || sending_over(t, now))
+			continue;
+		if (now >= c->retry_at && conn_connect(t, c, now) == 0)
+			conn_idle(t, c, now);
+		else
+			waiting = 1;
+	}
+	return waiting;
+}
+
 static void *
 thread_main(void *arg)
 {
 	struct thread *t = arg;
 	struct epoll_event evs[64];
 	uint64_t now;
-	int i, n;
+	int i, n, waiting;
 
 	now = bench_now_ns();
-	for (i = 0; i < t->nconns; i++)
-		conn_idle(t, &t->conns[i], now);
+	for (i = 0; i < t->nconns; i++) {
+		if (t->conns[i].fd != -1)
+			conn_idle(t, &t->conns[i], now);
+	}
 	for (;;) {
 		now = bench_now_ns();
 		if (sending_over(t, now) &&
 		    (busy_conns(t) == 0 || now > end_ns() + DRAIN_NS))
 			break;
-		n = epoll_wait(t->ep, evs, 64, 100);
+		waiting = retry_down(t, now);
+		n = epoll_wait(
+		    t->ep, evs, 64, waiting ? (int)(RETRY_NS / 1000000) : 100);
 		now = bench_now_ns();
 		for (i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
@@ -567,14 +774,16 @@ thread_main(void *arg)
 				continue;
 			if (evs[i].events & EPOLLOUT) {
 				conn_flush(t, c);
-				if (c->off == c->len)
+				if (c->off == c->cur->len)
 					conn_want_write(t, c, 0);
 			}
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 				on_readable(t, c);
 		}
 	}
-	t->errors += (uint64_t)busy_conns(t);
+	n = busy_conns(t);
+	t->errors += (uint64_t)n;
+	t->n.conn_errors += (uint64_t)n;
 	return NULL;
 }
 
@@ -582,6 +791,7 @@ static int
 thread_init(struct thread *t, int id, int nconns)
 {
 	struct epoll_event ee;
+	uint64_t now = bench_now_ns();
 	int i;
 
 	t->id = id;
@@ -589,6 +799,7 @@ thread_init(struct thread *t, int id, int nconns)
 	t->conns = calloc((size_t)nconns, sizeof(*t->conns));
 	t->ep = epoll_create1(EPOLL_CLOEXEC);
 	t->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	buf_init(&t->acked);
 	if (t->conns == NULL || t->ep == -1 || t->tfd == -1)
 		return -1;
 	memset(&ee, 0, sizeof(ee));
@@ -599,8 +810,10 @@ thread_init(struct thread *t, int id, int nconns)
 	bench_rng_seed(&t->rng,
 	    bench_now_ns() ^ ((uint64_t)getpid() << 32) ^ ((uint64_t)id << 48));
 	for (i = 0; i < nconns; i++) {
-		if (conn_init(&t->conns[i]) == -1 ||
-		    conn_connect(t, &t->conns[i]) == -1)
+		if (conn_init(&t->conns[i]) == -1)
+			return -1;
+		/* -a starts even when nothing answers yet. */
+		if (conn_connect(t, &t->conns[i], now) == -1 && !g.acks)
 			return -1;
 	}
 	return 0;
@@ -643,18 +856,101 @@ opt_num(const char *s)
 	return v;
 }
 
+/* The rates mode's result line. */
+static void
+print_rates(struct thread *ts, struct bench_mem *peak)
+{
+	struct bench_hist *all = calloc(1, sizeof(*all));
+	struct bench_mem mem;
+	uint64_t reqs = 0, units = 0, errs = 0, recon = 0, last = 0;
+	double secs;
+	int i;
+
+	if (all == NULL)
+		exit(2);
+	for (i = 0; i < g.threads; i++) {
+		reqs += ts[i].done_ok;
+		units += ts[i].units_ok;
+		errs += ts[i].errors;
+		recon += ts[i].reconnects;
+		if (ts[i].last_done > last)
+			last = ts[i].last_done;
+		bench_hist_merge(all, &ts[i].hist);
+	}
+	if (g.pid != 0 && bench_mem_read(g.pid, &mem) == 0 &&
+	    mem.hwm_kb > peak->hwm_kb)
+		peak->hwm_kb = mem.hwm_kb;
+	secs = g.events != 0 ? (double)(last - g.t0) / 1e9
+	                     : (double)(g.t_end - g.t_warm) / 1e9;
+	if (secs <= 0)
+		secs = 1e-9;
+	printf("{\"label\":\"%s\",\"transport\":\"%s\",\"mode\":\"%s\","
+	       "\"conns\":%d,\"threads\":%d,\"batch\":%d,\"event_bytes\":%zu,"
+	       "\"offered_eps\":%.0f,\"seconds\":%.3f,\"requests\":%llu,"
+	       "\"events\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
+	       "\"rps\":%.0f,\"eps\":%.0f,\"lat_us\":{\"p50\":%.1f,"
+	       "\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
+	    g.label, g.unix_path != NULL ? "unix" : "tcp",
+	    g.rate > 0 ? "open" : "closed", g.conns, g.threads, g.batch,
+	    g.ev.len, g.rate, secs, (unsigned long long)reqs,
+	    (unsigned long long)units, (unsigned long long)errs,
+	    (unsigned long long)recon, (double)reqs / secs,
+	    (double)units / secs, (double)bench_hist_quantile(all, 0.50) / 1e3,
+	    (double)bench_hist_quantile(all, 0.99) / 1e3,
+	    (double)bench_hist_quantile(all, 0.999) / 1e3,
+	    (double)all->max / 1e3);
+	if (g.pid != 0)
+		printf(",\"mem_kb\":{\"rss\":%llu,\"hwm\":%llu,\"anon\":%llu,"
+		       "\"file\":%llu}",
+		    (unsigned long long)peak->rss_kb,
+		    (unsigned long long)peak->hwm_kb,
+		    (unsigned long long)peak->anon_kb,
+		    (unsigned long long)peak->file_kb);
+	printf("}\n");
+	free(all);
+	if (errs != 0)
+		exit(1);
+}
+
+/* -a's summary line. */
+static void
+print_counts(struct thread *ts)
+{
+	struct counts c = {0};
+	uint64_t reqs = 0;
+	int i;
+
+	for (i = 0; i < g.threads; i++) {
+		reqs += ts[i].sent;
+		c.acked += ts[i].n.acked;
+		c.s200 += ts[i].n.s200;
+		c.s503 += ts[i].n.s503;
+		c.s4xx += ts[i].n.s4xx;
+		c.s5xx += ts[i].n.s5xx;
+		c.conn_errors += ts[i].n.conn_errors;
+		c.bad_answers += ts[i].n.bad_answers;
+	}
+	fprintf(stderr,
+	    "loadgen: requests=%llu acked=%llu s200=%llu s503=%llu "
+	    "s4xx=%llu s5xx=%llu conn_errors=%llu bad_answers=%llu\n",
+	    (unsigned long long)reqs, (unsigned long long)c.acked,
+	    (unsigned long long)c.s200, (unsigned long long)c.s503,
+	    (unsigned long long)c.s4xx, (unsigned long long)c.s5xx,
+	    (unsigned long long)c.conn_errors,
+	    (unsigned long long)c.bad_answers);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct thread *ts;
-	struct bench_hist *all;
-	struct bench_mem mem, peak;
-	uint64_t reqs = 0, errs = 0, recon = 0, last = 0, next_mem;
-	double secs, per_req;
+	struct bench_mem peak;
+	uint64_t next_mem;
+	double per_req;
 	int ch, i;
 
-	while (
-	    (ch = getopt(argc, argv, "u:t:c:d:n:w:b:r:T:e:o:C:k:P:l:")) != -1) {
+	while ((ch = getopt(argc, argv, "u:t:c:d:n:w:b:mr:T:e:o:C:k:P:l:a")) !=
+	    -1) {
 		switch (ch) {
 		case 'u':
 			g.unix_path = optarg;
@@ -681,6 +977,9 @@ main(int argc, char **argv)
 		case 'b':
 			g.batch = (int)opt_num(optarg);
 			break;
+		case 'm':
+			g.mixed = 1;
+			break;
 		case 'r':
 			g.rate = opt_num(optarg);
 			break;
@@ -705,26 +1004,33 @@ main(int argc, char **argv)
 		case 'l':
 			g.label = optarg;
 			break;
+		case 'a':
+			g.acks = 1;
+			break;
 		default:
 			usage();
 		}
 	}
 	if ((g.unix_path == NULL) == (g.tcp_len == 0) || g.conns < 1 ||
-	    g.threads < 1 || g.threads > g.conns || optind != argc)
+	    g.threads < 1 || g.threads > g.conns || optind != argc ||
+	    (g.mixed && (g.batch < 1 || g.otlp_file != NULL)) ||
+	    (g.acks && g.otlp_file != NULL))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (g.otlp_file != NULL ? build_otlp_body() == -1
-	                        : bench_event_load(g.event_file, &g.ev) == -1 ||
-	            build_body() == -1)
+	if (g.otlp_file != NULL) {
+		if (build_otlp_body(&g.tmpl[0]) == -1)
+			return 2;
+	} else if (bench_event_load(g.event_file, &g.ev) == -1 ||
+	    build_body(&g.tmpl[0], g.mixed ? 0 : g.batch) == -1 ||
+	    (g.mixed && build_body(&g.tmpl[1], g.batch) == -1)) {
 		return 2;
-	per_req = g.otlp_file != NULL ? g.otlp_units
-	    : g.batch > 0             ? g.batch
-	                              : 1;
+	}
+	/* Units per request, on average: -m sends 3 singles and a batch. */
+	per_req = g.mixed ? (3.0 + g.batch) / 4 : (double)g.tmpl[0].units;
 	ts = calloc((size_t)g.threads, sizeof(*ts));
-	all = calloc(1, sizeof(*all));
-	if (ts == NULL || all == NULL)
+	if (ts == NULL)
 		return 2;
 	for (i = 0; i < g.threads; i++) {
 		int nc = g.conns / g.threads + (i < g.conns % g.threads);
@@ -752,43 +1058,10 @@ main(int argc, char **argv)
 			watch(bench_now_ns(), &next_mem, &peak);
 			usleep(20000);
 		}
-		reqs += ts[i].done_ok;
-		errs += ts[i].errors;
-		recon += ts[i].reconnects;
-		if (ts[i].last_done > last)
-			last = ts[i].last_done;
-		bench_hist_merge(all, &ts[i].hist);
 	}
-	if (g.pid != 0 && bench_mem_read(g.pid, &mem) == 0 &&
-	    mem.hwm_kb > peak.hwm_kb)
-		peak.hwm_kb = mem.hwm_kb;
-	secs = g.events != 0 ? (double)(last - g.t0) / 1e9
-	                     : (double)(g.t_end - g.t_warm) / 1e9;
-	if (secs <= 0)
-		secs = 1e-9;
-	printf("{\"label\":\"%s\",\"transport\":\"%s\",\"mode\":\"%s\","
-	       "\"conns\":%d,\"threads\":%d,\"batch\":%d,\"event_bytes\":%zu,"
-	       "\"offered_eps\":%.0f,\"seconds\":%.3f,\"requests\":%llu,"
-	       "\"events\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
-	       "\"rps\":%.0f,\"eps\":%.0f,\"lat_us\":{\"p50\":%.1f,"
-	       "\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
-	    g.label, g.unix_path != NULL ? "unix" : "tcp",
-	    g.rate > 0 ? "open" : "closed", g.conns, g.threads, g.batch,
-	    g.ev.len, g.rate, secs, (unsigned long long)reqs,
-	    (unsigned long long)(reqs * (uint64_t)per_req),
-	    (unsigned long long)errs, (unsigned long long)recon,
-	    (double)reqs / secs, (double)reqs * per_req / secs,
-	    (double)bench_hist_quantile(all, 0.50) / 1e3,
-	    (double)bench_hist_quantile(all, 0.99) / 1e3,
-	    (double)bench_hist_quantile(all, 0.999) / 1e3,
-	    (double)all->max / 1e3);
-	if (g.pid != 0)
-		printf(",\"mem_kb\":{\"rss\":%llu,\"hwm\":%llu,\"anon\":%llu,"
-		       "\"file\":%llu}",
-		    (unsigned long long)peak.rss_kb,
-		    (unsigned long long)peak.hwm_kb,
-		    (unsigned long long)peak.anon_kb,
-		    (unsigned long long)peak.file_kb);
-	printf("}\n");
-	return errs != 0 ? 1 : 0;
+	if (g.acks)
+		print_counts(ts);
+	else
+		print_rates(ts, &peak);
+	return 0;
 }
