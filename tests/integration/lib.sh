@@ -10,6 +10,7 @@ SPOOL_DUMP=${SPOOL_DUMP:-$BUILD/tests/spool_dump}
 REF_EVENT=${REF_EVENT:-tests/data/reference_event.json}
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 DAEMON_PID=
 UPSTREAM_PID=
 UPSTREAM_PORT=
@@ -46,6 +47,13 @@ ok() {
 	echo "ok - $1"
 }
 
+# skip NAME WHY: a check this machine cannot run. tests/run.sh counts it
+# as skipped, neither passed nor failed.
+skip() {
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "ok - $1 # SKIP $2"
+}
+
 not_ok() {
 	T_FAILED=$((T_FAILED + 1))
 	echo "not ok - $1${2:+: $2}"
@@ -71,7 +79,7 @@ ts_done() {
 			not_ok "valgrind reports no errors ($(basename "$f"))" "$(head -c 2000 "$f")"
 		done
 	fi
-	echo "# $(basename "$0"): $T_PASSED passed, $T_FAILED failed"
+	echo "# $(basename "$0"): $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
 	[ "$T_FAILED" -eq 0 ]
 	exit $?
 }
@@ -151,6 +159,20 @@ is_uuid_v4() {
 # spool_dump: the spooled records as JSON lines {"seq","kind","event"}.
 spool_dump() {
 	"$SPOOL_DUMP" "$SPOOL"
+}
+
+# fill_spool PATH FILE MAX [ACKED]: POST the body in FILE to PATH until an
+# answer is not 200, at most MAX times; the event ids of each 200 are
+# appended to the file ACKED when it is named. STATUS, HEADERS and BODY
+# are the last answer's. Succeeds when that answer was 503 (spool full).
+fill_spool() {
+	local path=$1 file=$2 max=$3 acked=${4-} i
+	for i in $(seq 1 "$max"); do
+		req POST "$path" "@$file"
+		[ "$STATUS" = 200 ] || break
+		[ -z "$acked" ] || jget '(.event_ids // [])[], (.event_id // empty)' >>"$acked"
+	done
+	[ "$STATUS" = 503 ]
 }
 
 stat_field() {
