@@ -29,12 +29,17 @@ ts_setup() {
 	done
 }
 
-ts_cleanup() {
+# ts_kill_all: SIGKILL and reap every process the script started.
+ts_kill_all() {
 	local p
 	for p in "${TS_PIDS[@]+"${TS_PIDS[@]}"}"; do
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+}
+
+ts_cleanup() {
+	ts_kill_all
 	if [ "${T_FAILED:-0}" -ne 0 ] && [ -f "$DLOG" ]; then
 		echo "# daemon log (last 30 lines):"
 		tail -30 "$DLOG" | sed 's/^/#   /'

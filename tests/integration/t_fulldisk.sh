@@ -29,12 +29,9 @@ umount_small() {
 		umount "$MNT" 2>/dev/null || umount -l "$MNT"
 	fi
 }
+# The daemon holds the mount's files: it goes first.
 fd_cleanup() {
-	local p
-	for p in "${TS_PIDS[@]+"${TS_PIDS[@]}"}"; do
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
+	ts_kill_all
 	umount_small
 	ts_cleanup
 }

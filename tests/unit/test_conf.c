@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "conf/conf.h"
 #include "tests/support/check.h"
+#include "tests/support/unit.h"
 
 #define KIB (UINT64_C(1024))
 #define MIB (KIB * 1024)
@@ -28,22 +29,6 @@
 
 /* The temporary directory of the running test (setup_dir, teardown_dir). */
 static char tmpdir[64];
-
-/* What report() was given. */
-struct reports {
-	int n;
-	char text[8192];
-};
-
-static void
-collect(const char *msg, void *arg)
-{
-	struct reports *r = arg;
-	size_t len = strlen(r->text);
-
-	r->n++;
-	snprintf(r->text + len, sizeof(r->text) - len, "%s\n", msg);
-}
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -1047,7 +1032,7 @@ static void
 test_file_sets_keys(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
@@ -1058,7 +1043,7 @@ test_file_sets_keys(void **state)
 	    "  log_level=debug  \n"
 	    "\tsync = normal # trailing comment\n",
 	    path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 	    "errors in a good file:\n%s", r.text);
 	CHECK(r.n == 0, "reports for a good file:\n%s", r.text);
 	CHECK(c->spool_max_bytes == 2 * GIB, "spool_max_bytes not set");
@@ -1099,12 +1084,12 @@ test_file_value_syntax(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		char path[256];
 
 		set_ok(c, "default_project", "before");
 		write_file("v.conf", cases[i].line, path, sizeof(path));
-		CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+		CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 		    "line <%s> refused: %s", cases[i].line, r.text);
 		CHECK(strcmp(c->default_project, cases[i].want) == 0,
 		    "line <%s> gave \"%s\", want \"%s\"", cases[i].line,
@@ -1132,12 +1117,12 @@ test_file_bad_syntax(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		char path[256], want[300];
 		int rc;
 
 		write_file("s.conf", cases[i].line, path, sizeof(path));
-		rc = conf_load_file(c, path, 1, collect, &r);
+		rc = conf_load_file(c, path, 1, test_reports_add, &r);
 		CHECK(rc == 1 && r.n == 1, "line <%s>: rc %d, %d reports",
 		    cases[i].line, rc, r.n);
 		snprintf(want, sizeof(want), "%s:1: ", path);
@@ -1155,13 +1140,13 @@ static void
 test_file_error_names_path_line_key(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("e.conf", "# first\n\nspool_max_bytes = lots\n", path,
 	    sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "bad value not counted: %s", r.text);
 	snprintf(want, sizeof(want), "%s:3: spool_max_bytes: ", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
@@ -1173,13 +1158,13 @@ static void
 test_file_line_without_equals(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("n.conf", "log_level = warn\nlog_level debug\n", path,
 	    sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "a line without '=' was not an error: %s", r.text);
 	snprintf(want, sizeof(want), "%s:2: log_level: no '='", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
@@ -1191,12 +1176,12 @@ static void
 test_file_unknown_key(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("u.conf", "spool_size = 1G\n", path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "an unknown key was not an error: %s", r.text);
 	snprintf(want, sizeof(want), "%s:1: spool_size: unknown key", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s\": %s", want,
@@ -1208,7 +1193,7 @@ static void
 test_file_counts_every_error(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 	int rc;
 
@@ -1221,7 +1206,7 @@ test_file_counts_every_error(void **state)
 	    "log_level = warn\n"
 	    "batch_max_events = 0\n",
 	    path, sizeof(path));
-	rc = conf_load_file(c, path, 1, collect, &r);
+	rc = conf_load_file(c, path, 1, test_reports_add, &r);
 	CHECK(rc == 4, "returned %d, want 4 errors:\n%s", rc, r.text);
 	CHECK(r.n == 4, "%d reports, want 4:\n%s", r.n, r.text);
 	CHECK(strstr(r.text, ":1: nosuch") && strstr(r.text, ":3: sync") &&
@@ -1237,12 +1222,12 @@ static void
 test_file_api_key_refused(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("k.conf", "api_key = Zq9-secret\n", path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "api_key line was not an error: %s", r.text);
 	snprintf(
 	    want, sizeof(want), "%s:1: api_key: not a configuration key", path);
@@ -1260,13 +1245,13 @@ static void
 test_file_duplicate_last_wins(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
 	write_file("d.conf", "log_level = warn\nlog_level = error\n", path,
 	    sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 	    "duplicate key was an error: %s", r.text);
 	CHECK(c->log_level == LOG_LVL_ERROR, "the first of two lines won");
 	conf_free(c);
@@ -1276,13 +1261,13 @@ static void
 test_file_missing_not_required(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], *before, *after;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
 	before = print_conf(c);
-	CHECK(conf_load_file(c, path, 0, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 0, test_reports_add, &r) == 0,
 	    "a missing optional file failed: %s", r.text);
 	CHECK(r.n == 0, "a missing optional file was reported: %s", r.text);
 	after = print_conf(c);
@@ -1296,12 +1281,12 @@ static void
 test_file_missing_required(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
-	CHECK(conf_load_file(c, path, 1, collect, &r) == -1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == -1,
 	    "a missing required file did not fail");
 	CHECK(r.n == 1 && strstr(r.text, path) == r.text,
 	    "the failure does not name the file: %s", r.text);
@@ -1312,10 +1297,10 @@ static void
 test_file_directory_fails(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_file(c, tmpdir, 0, collect, &r) == -1,
+	CHECK(conf_load_file(c, tmpdir, 0, test_reports_add, &r) == -1,
 	    "reading a directory as a file did not fail");
 	CHECK(r.n == 1 && strstr(r.text, tmpdir) == r.text,
 	    "the failure does not name the path: %s", r.text);
@@ -1332,10 +1317,11 @@ test_env_sets_keys(void **state)
 	char *env[] = {"PATH=/usr/bin", "TRACESPOOL_SPOOL_MAX_BYTES=2G",
 	    "TRACESPOOL_LISTEN_TCP_ALLOW_REMOTE=yes", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 0, "errors: %s", r.text);
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0, "errors: %s",
+	    r.text);
 	CHECK(c->spool_max_bytes == 2 * GIB,
 	    "TRACESPOOL_SPOOL_MAX_BYTES "
 	    "not applied");
@@ -1349,10 +1335,10 @@ test_env_api_key_skipped(void **state)
 {
 	char *env[] = {"TRACESPOOL_API_KEY=Zq9-secret", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 0 && r.n == 0,
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0 && r.n == 0,
 	    "TRACESPOOL_API_KEY was treated as a key: %s", r.text);
 	conf_free(c);
 }
@@ -1369,11 +1355,11 @@ test_env_unknown_variable(void **state)
 		char var[128];
 		char *env[] = {var, NULL};
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		char want[160];
 
 		snprintf(var, sizeof(var), "%s=debug", names[i]);
-		CHECK(conf_load_env(c, env, collect, &r) == 1,
+		CHECK(conf_load_env(c, env, test_reports_add, &r) == 1,
 		    "%s was not an error", names[i]);
 		snprintf(want, sizeof(want), "%s: unknown variable", names[i]);
 		CHECK(strstr(r.text, want) == r.text,
@@ -1388,10 +1374,10 @@ test_env_ignores_other_variables(void **state)
 	char *env[] = {"HOME=/root", "TRACESPOOLX=1", "XTRACESPOOL_SOCKET=/x",
 	    "TRACESPOOL", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 0 && r.n == 0,
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0 && r.n == 0,
 	    "a foreign variable was an error: %s", r.text);
 	conf_free(c);
 }
@@ -1402,10 +1388,10 @@ test_env_bad_value_names_variable_and_key(void **state)
 	char *env[] = {
 	    "TRACESPOOL_SYNC=sometimes", "TRACESPOOL_SOCKET_MODE=9", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 2,
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 2,
 	    "two bad variables were not two errors: %s", r.text);
 	CHECK(strstr(r.text, "TRACESPOOL_SYNC: sync: ") != NULL &&
 	        strstr(r.text, "TRACESPOOL_SOCKET_MODE: socket_mode: ") != NULL,
@@ -1420,15 +1406,17 @@ test_precedence(void **state)
 	char *env[] = {"TRACESPOOL_LOG_LEVEL=error",
 	    "TRACESPOOL_BATCH_MAX_EVENTS=6", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
 	write_file("p.conf",
 	    "socket_mode = 0600\nlog_level = warn\nbatch_max_events = 5\n",
 	    path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0, "file: %s", r.text);
-	CHECK(conf_load_env(c, env, collect, &r) == 0, "env: %s", r.text);
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0, "file: %s",
+	    r.text);
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0, "env: %s",
+	    r.text);
 	set_ok(c, "batch_max_events", "7");
 	CHECK(c->max_connections == 1024, "default lost: max_connections");
 	CHECK(c->socket_mode == 0600, "file lost: socket_mode %o",
@@ -1475,12 +1463,12 @@ test_check(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		int rc;
 
 		for (j = 0; j < 3 && cases[i].sets[j][0] != NULL; j++)
 			set_ok(c, cases[i].sets[j][0], cases[i].sets[j][1]);
-		rc = conf_check(c, collect, &r);
+		rc = conf_check(c, test_reports_add, &r);
 		CHECK(rc == cases[i].errors && r.n == rc,
 		    "case %zu (%s): %d errors, %d reports, want %d: %s", i,
 		    cases[i].sets[0][0] ? cases[i].sets[0][0] : "defaults", rc,
@@ -1685,14 +1673,14 @@ static void
 test_print_round_trips(void **state)
 {
 	struct conf *a = new_conf(), *b = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], *text, *again;
 
 	(void)state;
 	set_all_non_default(a);
 	text = print_conf(a);
 	write_file("printed.conf", text, path, sizeof(path));
-	CHECK(conf_load_file(b, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(b, path, 1, test_reports_add, &r) == 0,
 	    "printed conf does not load:\n%s\n%s", r.text, text);
 	assert_same_conf(a, b);
 	again = print_conf(b);
@@ -1736,7 +1724,7 @@ static void
 test_example_conf_is_defaults(void **state)
 {
 	struct conf *def = new_conf(), *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], order[2048] = "", want[2048], *text;
 	char buf[512], *uncommented = NULL;
 	size_t ulen = 0;
@@ -1751,7 +1739,8 @@ test_example_conf_is_defaults(void **state)
 		conf_free(c);
 		skip();
 	}
-	CHECK(conf_load_file(c, "conf/tracespoold.conf", 1, collect, &r) == 0,
+	CHECK(conf_load_file(
+	          c, "conf/tracespoold.conf", 1, test_reports_add, &r) == 0,
 	    "the example does not load: %s", r.text);
 	out = open_memstream(&uncommented, &ulen);
 	while (fgets(buf, sizeof(buf), in) != NULL) {
@@ -1767,7 +1756,7 @@ test_example_conf_is_defaults(void **state)
 	fclose(in);
 	fclose(out);
 	write_file("example.conf", uncommented, path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 	    "the example's settings do not load: %s", r.text);
 	assert_same_conf(def, c);
 	text = print_conf(def);
@@ -1784,11 +1773,11 @@ static void
 test_dev_conf_loads(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	int rc;
 
 	(void)state;
-	rc = conf_load_file(c, "conf/dev.conf", 1, collect, &r);
+	rc = conf_load_file(c, "conf/dev.conf", 1, test_reports_add, &r);
 	if (rc == -1 && strstr(r.text, "No such file") != NULL) {
 		print_message("conf/dev.conf not found; run from the "
 		              "checkout's root\n");
@@ -1796,8 +1785,8 @@ test_dev_conf_loads(void **state)
 		skip();
 	}
 	CHECK(rc == 0, "conf/dev.conf does not load: %s", r.text);
-	CHECK(conf_check(c, collect, &r) == 0, "conf/dev.conf fails checks: %s",
-	    r.text);
+	CHECK(conf_check(c, test_reports_add, &r) == 0,
+	    "conf/dev.conf fails checks: %s", r.text);
 	CHECK(strcmp(c->socket, "dev/tracespool.sock") == 0 &&
 	        strcmp(c->spool_dir, "dev/spool") == 0 &&
 	        strcmp(c->upstream_url, "http://127.0.0.1:8089") == 0 &&

@@ -14,6 +14,7 @@
 #include "common/uuid.h"
 #include "daemon/event.h"
 #include "tests/support/check.h"
+#include "tests/support/unit.h"
 
 #define REF_SESSION "caf77ace-3417-4da4-944d-f4a0688f3c23"
 #define REF_EVENT "7f22137a-6911-4ed3-bc36-110f1dde6b66"
@@ -39,36 +40,6 @@ bad_uuid(char *out, void *arg)
 {
 	(void)arg;
 	snprintf(out, EVENT_UUID_LEN + 1, "not-a-uuid\"");
-}
-
-static char *
-load_reference(size_t *len)
-{
-	const char *dir = getenv("TS_TEST_DATA");
-	char path[4096];
-	FILE *f;
-	char *data;
-	long n;
-
-	if (dir == NULL || dir[0] == '\0')
-		dir = "tests/data";
-	snprintf(path, sizeof(path), "%s/reference_event.json", dir);
-	f = fopen(path, "rb");
-	CHECK(f != NULL,
-	    "cannot open %s (run from the repo root or set TS_TEST_DATA)",
-	    path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	CHECK(fread(data, 1, (size_t)n, f) == (size_t)n, "short read of %s",
-	    path);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
 }
 
 /*
@@ -175,7 +146,7 @@ test_reference_event_unchanged(void **state)
 	struct result r;
 	cJSON *orig, *again;
 	size_t len;
-	char *ref = load_reference(&len);
+	char *ref = test_data_read("reference_event.json", &len);
 
 	(void)state;
 	normalize_both(ref, &o, &r);
