@@ -108,7 +108,8 @@ test_release(void **state)
 	buf_init(&b);
 	buf_addstr(&b, "text");
 	p = buf_release(&b, &len);
-	CHECK(p != NULL && len == 4 && strcmp(p, "text") == 0,
+	CHECK(p != NULL, "buf_release gave NULL");
+	CHECK(len == 4 && strcmp(p, "text") == 0,
 	    "buf_release gave \"%s\" (%zu)", p, len);
 	CHECK(b.data == NULL && b.len == 0 && !buf_failed(&b),
 	    "the buffer is not empty after buf_release");
