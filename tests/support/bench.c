@@ -50,27 +50,11 @@ int
 bench_event_load(const char *path, struct bench_event *ev)
 {
 	static const char key[] = "\"event_id\":\"";
-	FILE *fp;
 	char *p;
-	long sz;
 
-	memset(ev, 0, sizeof(*ev));
-	if ((fp = fopen(path, "r")) == NULL) {
-		perror(path);
+	if (bench_raw_load(path, ev) == -1)
 		return -1;
-	}
-	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
-	    fseek(fp, 0, SEEK_SET) == -1 ||
-	    (ev->text = malloc((size_t)sz + 1)) == NULL ||
-	    fread(ev->text, 1, (size_t)sz, fp) != (size_t)sz) {
-		fprintf(stderr, "%s: cannot read\n", path);
-		fclose(fp);
-		free(ev->text);
-		ev->text = NULL;
-		return -1;
-	}
-	fclose(fp);
-	ev->len = minify(ev->text, (size_t)sz);
+	ev->len = minify(ev->text, ev->len);
 	p = strstr(ev->text, key);
 	if (p == NULL || strlen(p) < sizeof(key) - 1 + 37 ||
 	    p[sizeof(key) - 1 + 36] != '"') {
@@ -219,7 +203,7 @@ bench_raw_load(const char *path, struct bench_event *ev)
 	}
 	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
 	    fseek(fp, 0, SEEK_SET) == -1 ||
-	    (ev->text = malloc((size_t)sz)) == NULL ||
+	    (ev->text = malloc((size_t)sz + 1)) == NULL ||
 	    fread(ev->text, 1, (size_t)sz, fp) != (size_t)sz) {
 		fprintf(stderr, "%s: cannot read\n", path);
 		fclose(fp);
@@ -228,6 +212,7 @@ bench_raw_load(const char *path, struct bench_event *ev)
 		return -1;
 	}
 	fclose(fp);
+	ev->text[sz] = '\0';
 	ev->len = (size_t)sz;
 	return 0;
 }
