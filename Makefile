@@ -29,30 +29,96 @@ CPPFLAGS += -std=gnu11 -D_GNU_SOURCE -DTS_VERSION='"$(VERSION)"' -I. $(HAVE_VALG
 	$(shell pkg-config --cflags $(PKGS))
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lpthread -lm
 
-# Every .c of a module folder is part of the library that both programs and
-# the unit tests link; a folder's main.c is its program's entry point.
-LIB_SRCS := $(wildcard common/*.c conf/*.c spool/*.c otlp/*.c redact/*.c \
-	forwarder/*.c) \
-	$(filter-out daemon/main.c,$(wildcard daemon/*.c))
-# otlp/trace.proto's C is generated into $(BUILD)/otlp/ (never committed) and
-# compiled into the library; -I$(BUILD) finds "otlp/trace.pb-c.h".
+# One archive per layer, from explicit source lists. The layers, low to
+# high: common < conf, spool, otlp < redact < forwarder < daemon; cli may
+# use any but daemon (scripts/layers.sh checks the includes, STYLE.md says
+# why). A new source file goes into its layer's list; one that is in none
+# stops the build.
+COMMON_SRCS := common/buf.c common/clock.c common/kind.c common/log.c \
+	common/uuid.c
+CONF_SRCS := conf/conf.c
+SPOOL_SRCS := spool/spool.c spool/deadjson.c
+# otlp/trace.proto's C is generated into $(BUILD)/otlp/ (never committed)
+# and is part of the otlp layer; -I$(BUILD) finds "otlp/trace.pb-c.h".
+OTLP_SRCS := otlp/inflate.c otlp/json.c otlp/otlp.c otlp/pb.c otlp/pbjson.c \
+	otlp/utf8.c
 PB_GEN := otlp/trace.pb-c
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/$(PB_GEN).o
+REDACT_SRCS := redact/apply.c redact/detect.c redact/pbwalk.c redact/redact.c \
+	redact/walk.c
+FORWARDER_SRCS := forwarder/forwarder.c forwarder/upstream.c
+# daemon/main.c is tracespoold's entry point, outside the archive.
+DAEMON_SRCS := daemon/admin.c daemon/body.c daemon/commit.c daemon/event.c daemon/httpd.c \
+	daemon/ingest.c daemon/jsonmem.c daemon/jsonscan.c daemon/listen.c \
+	daemon/rules.c daemon/stats.c
+LAYERS := common conf spool otlp redact forwarder daemon
+LAYER_SRCS := $(COMMON_SRCS) $(CONF_SRCS) $(SPOOL_SRCS) $(OTLP_SRCS) \
+	$(REDACT_SRCS) $(FORWARDER_SRCS) $(DAEMON_SRCS)
+UNLISTED := $(filter-out $(LAYER_SRCS) daemon/main.c, \
+	$(wildcard $(addsuffix /*.c,$(LAYERS))))
+ifneq ($(UNLISTED),)
+$(error not in any layer's source list in the Makefile: $(UNLISTED))
+endif
+
+# The archives a layer's code links with, its own first: each layer and
+# the layers it may use, in link order.
+USES_common := common
+USES_conf := conf common
+USES_spool := spool common
+USES_otlp := otlp common
+USES_redact := redact conf spool otlp common
+USES_forwarder := forwarder $(USES_redact)
+USES_daemon := daemon $(USES_forwarder)
+# The command-line tool: never the daemon's archive.
+USES_cli := redact spool otlp common
+# archives LAYER: the archive files LAYER's code links with.
+archives = $(foreach l,$(USES_$(1)),$(BUILD)/lib/$(l).a)
+
+OBJS_common := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
+OBJS_conf := $(CONF_SRCS:%.c=$(BUILD)/%.o)
+OBJS_spool := $(SPOOL_SRCS:%.c=$(BUILD)/%.o)
+OBJS_otlp := $(OTLP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/$(PB_GEN).o
+OBJS_redact := $(REDACT_SRCS:%.c=$(BUILD)/%.o)
+OBJS_forwarder := $(FORWARDER_SRCS:%.c=$(BUILD)/%.o)
+OBJS_daemon := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(foreach l,$(LAYERS),$(OBJS_$(l)))
 CLI_SRCS := $(wildcard cli/*.c)
+# tests/support: what the C tests, tools and benchmarks share (the CHECK
+# macro, socket helpers, clocks, latency histograms).
+SUPPORT_SRCS := $(wildcard tests/support/*.c)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# The layer a unit test exercises: it links that layer's archives. A test
+# not named here is linked like the daemon.
+UNIT_LAYER_buf := common
+UNIT_LAYER_uuid := common
+UNIT_LAYER_conf := conf
+UNIT_LAYER_spool := spool
+UNIT_LAYER_otlp := otlp
+UNIT_LAYER_redact := redact
+UNIT_LAYER_forwarder := forwarder
+unit_layer = $(or $(UNIT_LAYER_$(1)),daemon)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
-# bench/bench.c is shared by the benchmark programs, the others are one each.
-BENCH_SRCS := $(filter-out bench/bench.c,$(wildcard bench/*.c))
+# One program each; the load generator is tests/tools/loadgen.
+BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+# Tools and benchmarks are not the daemon: every layer but its.
+TOOL_LIBS := $(call archives,forwarder)
 
 PROGS := $(BUILD)/tracespoold $(if $(CLI_SRCS),$(BUILD)/tracespool)
 
 .PHONY: all check unit integration run install deps asan check-asan \
 	valgrind format lint clean help bench fuzz fuzz-run fuzz-long
 
-all: $(PROGS) $(TOOL_BINS)
+all: $(BUILD)/layers.ok $(PROGS) $(TOOL_BINS)
+
+# The include graph obeys the layers (scripts/layers.sh), checked again
+# whenever a source file changes.
+$(BUILD)/layers.ok: scripts/layers.sh $(wildcard $(addsuffix /*.[ch],$(LAYERS) cli))
+	@mkdir -p $(dir $@)
+	@scripts/layers.sh
+	@touch $@
 
 # Any object may include the generated header: it is made first.
 $(BUILD)/%.o: %.c | $(BUILD)/$(PB_GEN).h
@@ -71,28 +137,34 @@ $(BUILD)/$(PB_GEN).o: $(BUILD)/$(PB_GEN).c
 	@echo "  CC      $<"
 	@$(CC) -I$(BUILD) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/libtracespool.a: $(LIB_OBJS)
+$(foreach l,$(LAYERS),$(eval $(BUILD)/lib/$(l).a: $(OBJS_$(l))))
+$(BUILD)/lib/support.a: $(SUPPORT_OBJS)
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/tracespoold: $(BUILD)/daemon/main.o $(BUILD)/libtracespool.a
+$(BUILD)/tracespoold: $(BUILD)/daemon/main.o $(call archives,daemon)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tracespool: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libtracespool.a
+$(BUILD)/tracespool: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(call archives,cli)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libtracespool.a
+# Secondary expansion: each test's archives come from its name.
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/lib/support.a \
+    $$(call archives,$$(call unit_layer,$$*))
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(BUILD)/libtracespool.a
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(BUILD)/lib/support.a $(TOOL_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The fake upstream serves HTTPS too (tests/integration/t_tls.sh).
 $(BUILD)/tests/fake_upstream: LDLIBS += \
 	$(shell pkg-config --libs libevent_openssl openssl 2>/dev/null)
 
-$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/bench/bench.o \
-    $(BUILD)/libtracespool.a
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/lib/support.a \
+    $(TOOL_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 ## check: every test: unit tests, then the integration scenarios
@@ -135,7 +207,7 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRCS := $(wildcard common/*.c conf/*.c otlp/*.c redact/*.c) \
+FUZZ_LIB_SRCS := $(COMMON_SRCS) $(CONF_SRCS) $(OTLP_SRCS) $(REDACT_SRCS) \
 	daemon/event.c daemon/body.c daemon/jsonscan.c daemon/jsonmem.c \
 	daemon/httpd.c
 FUZZ_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) \
@@ -219,8 +291,9 @@ deps:
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-## lint: style and static checks
+## lint: style and static checks, and the layers' include graph
 lint:
+	scripts/layers.sh
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --inline-suppr -I. --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
@@ -233,6 +306,7 @@ help:
 	@grep -E '^## ' Makefile | sed 's/^## /  make /'
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/daemon/main.d $(CLI_SRCS:%.c=$(BUILD)/%.d) \
+	$(SUPPORT_SRCS:%.c=$(BUILD)/%.d) \
 	$(UNIT_SRCS:%.c=$(BUILD)/%.d) $(TOOL_SRCS:%.c=$(BUILD)/%.d) \
-	$(BENCH_SRCS:%.c=$(BUILD)/%.d) $(BUILD)/bench/bench.d \
+	$(BENCH_SRCS:%.c=$(BUILD)/%.d) \
 	$(wildcard $(FUZZ_BUILD)/obj/*/*.d $(FUZZ_BUILD)/obj/tests/fuzz/*.d)

@@ -9,7 +9,7 @@
 
 #include <lmdb.h>
 
-#include "bench/bench.h"
+#include "tests/support/bench.h"
 #include "common/kind.h"
 #include "spool/spool.h"
 

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "bench/bench.h"
+#include "tests/support/bench.h"
 #include "redact/redact.h"
 
 /*

@@ -17,6 +17,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "tests/support/sock.h"
+
 /*
  * Usage: sink [-p port]. Listens on 127.0.0.1 (port 0: any free one),
  * prints "port=N" on stdout, then answers every request with
@@ -57,31 +59,6 @@ count_ids(const char *p, size_t len)
 		p = q + sizeof(key) - 1;
 	}
 	return n;
-}
-
-static int
-send_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			fd_set w;
-
-			FD_ZERO(&w);
-			FD_SET(fd, &w);
-			select(fd + 1, NULL, &w, NULL, NULL);
-			continue;
-		}
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Answer every complete request in c->buf; -1 closes the connection. */
@@ -127,7 +104,7 @@ serve(struct conn *c)
 				c->cap = hlen + clen + 1;
 			}
 			if (expect && c->len == hlen &&
-			    send_all(c->fd, cont, sizeof(cont) - 1) == -1)
+			    sock_send_all(c->fd, cont, sizeof(cont) - 1) == -1)
 				return -1;
 			return 0;
 		}
@@ -142,14 +119,14 @@ serve(struct conn *c)
 			    "HTTP/1.1 200 OK\r\nContent-Type: "
 			    "application/json\r\nContent-Length: %d\r\n\r\n",
 			    n);
-			if (send_all(c->fd, hdr, strlen(hdr)) == -1 ||
-			    send_all(c->fd, body, (size_t)n) == -1)
+			if (sock_send_all(c->fd, hdr, strlen(hdr)) == -1 ||
+			    sock_send_all(c->fd, body, (size_t)n) == -1)
 				return -1;
 		} else {
 			n_events += count_ids(c->buf + hlen, clen);
 			n_requests++;
 			n_bytes += clen;
-			if (send_all(c->fd, ok, sizeof(ok) - 1) == -1)
+			if (sock_send_all(c->fd, ok, sizeof(ok) - 1) == -1)
 				return -1;
 		}
 		memmove(c->buf, c->buf + hlen + clen, c->len - hlen - clen);

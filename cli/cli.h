@@ -1,18 +1,12 @@
-/* cli.h: what the tracespool command's files share: exit codes, options. */
+/* cli.h: what the tracespool command's files share: options, commands. */
 #ifndef TS_CLI_H
 #define TS_CLI_H
 
 #include <stddef.h>
 
-/* The contract's exit codes, shared with tracespoold. */
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
-#define CLI_EXIT_USAGE 2
-#define CLI_EXIT_UNAVAILABLE 69
-#define CLI_EXIT_CONFIG 78
+#include "common/defaults.h"
 
-#define CLI_DEFAULT_SOCKET "/run/tracespool/tracespool.sock"
-#define CLI_DEFAULT_SPOOL_DIR "/var/lib/tracespool"
+/* Exit codes and default paths: common/defaults.h, shared with tracespoold. */
 #define CLI_DEFAULT_BATCH 100
 #define CLI_MAX_BATCH 10000
 
@@ -33,7 +27,7 @@ struct cli {
 /*
  * The commands. argv holds the command's operands only (the options are
  * parsed into cli already). Each returns the process's exit code and has
- * said why on stderr when it is not CLI_EXIT_OK.
+ * said why on stderr when it is not TS_EXIT_OK.
  */
 int cmd_status(const struct cli *cli, int argc, char **argv);
 int cmd_send(const struct cli *cli, int argc, char **argv);
@@ -51,7 +45,7 @@ struct spool;
  */
 int cli_spool_open(const struct cli *cli, int readonly, struct spool **spp);
 
-/* Print "tracespool: <msg>" and a hint to --help; returns CLI_EXIT_USAGE. */
+/* Print "tracespool: <msg>" and a hint to --help; returns TS_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -149,16 +149,16 @@ src_open(const struct cli *cli, int readonly, struct src *s)
 	if (cli->spool_dir_flag || (cli->spool_dir_env && !cli->daemon_flag)) {
 		s->where = cli->spool_dir;
 		return cli_spool_open(cli, readonly, &s->sp) == 0
-		    ? CLI_EXIT_OK
-		    : CLI_EXIT_FAIL;
+		    ? TS_EXIT_OK
+		    : TS_EXIT_FAIL;
 	}
 	if (client_open(&s->cl, cli->socket, cli->url, err, sizeof(err)) !=
 	    CLIENT_OK) {
 		warnx("%s", err);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	s->where = client_where(s->cl);
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 static void
@@ -168,7 +168,7 @@ src_close(struct src *s)
 	client_close(s->cl);
 }
 
-/* A spool call's failure, said; CLI_EXIT_FAIL. */
+/* A spool call's failure, said; TS_EXIT_FAIL. */
 static int
 spool_failed(const struct src *s, int rc, uint64_t id)
 {
@@ -177,13 +177,13 @@ spool_failed(const struct src *s, int rc, uint64_t id)
 		    s->where);
 	else
 		warnx("%s: %s", s->where, spool_strerror());
-	return CLI_EXIT_FAIL;
+	return TS_EXIT_FAIL;
 }
 
 /*
- * One request to the daemon (POST when body is not NULL). CLI_EXIT_OK
+ * One request to the daemon (POST when body is not NULL). TS_EXIT_OK
  * with r filled on a 200; otherwise says why and returns the exit code:
- * CLI_EXIT_UNAVAILABLE when nothing answered.
+ * TS_EXIT_UNAVAILABLE when nothing answered.
  */
 static int
 ask(struct src *s, const char *path, const char *body, struct client_resp *r)
@@ -198,17 +198,17 @@ ask(struct src *s, const char *path, const char *body, struct client_resp *r)
 		warnx("%s; for a stopped daemon's dead letters, name its "
 		      "spool with --spool-dir",
 		    err);
-		return CLI_EXIT_UNAVAILABLE;
+		return TS_EXIT_UNAVAILABLE;
 	}
 	if (rc != CLIENT_OK) {
 		warnx("%s", err);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	if (r->status == 200)
-		return CLI_EXIT_OK;
+		return TS_EXIT_OK;
 	client_resp_error(r, err, sizeof(err));
 	warnx("tracespoold at %s: %ld: %s", s->where, r->status, err);
-	return CLI_EXIT_FAIL;
+	return TS_EXIT_FAIL;
 }
 
 static int
@@ -294,7 +294,7 @@ bad_answer(const struct src *s, const char *what)
 {
 	warnx("tracespoold at %s: %s: an answer of an unexpected shape",
 	    s->where, what);
-	return CLI_EXIT_FAIL;
+	return TS_EXIT_FAIL;
 }
 
 /*
@@ -321,12 +321,12 @@ src_list(struct src *s, uint64_t from, struct spool_dead **page, size_t *n,
 			return spool_failed(s, rc, 0);
 		if (*n == LIST_PAGE)
 			*next = (*page)[*n - 1].id + 1;
-		return CLI_EXIT_OK;
+		return TS_EXIT_OK;
 	}
 	snprintf(path, sizeof(path), "/dlq?from=%llu&limit=%d",
 	    (unsigned long long)from, LIST_PAGE);
 	client_resp_init(&r);
-	if ((rc = ask(s, path, NULL, &r)) != CLI_EXIT_OK) {
+	if ((rc = ask(s, path, NULL, &r)) != TS_EXIT_OK) {
 		client_resp_free(&r);
 		return rc;
 	}
@@ -344,11 +344,10 @@ src_list(struct src *s, uint64_t from, struct spool_dead **page, size_t *n,
 	        NULL) {
 		cJSON_Delete(o);
 		warnx("out of memory");
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	i = 0;
-	cJSON_ArrayForEach(item, arr)
-	{
+	cJSON_ArrayForEach(item, arr) {
 		if (dead_from_json(item, &(*page)[i]) == -1) {
 			while (i-- > 0)
 				spool_dead_clear(&(*page)[i]);
@@ -364,7 +363,7 @@ src_list(struct src *s, uint64_t from, struct spool_dead **page, size_t *n,
 	if (*next != 0 && (*n == 0 || *next <= from))
 		*next = 0;
 	cJSON_Delete(o);
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 static int
@@ -377,11 +376,11 @@ src_get(struct src *s, uint64_t id, struct spool_dead *d)
 
 	if (s->sp != NULL) {
 		rc = spool_dead_get(s->sp, id, d);
-		return rc == SPOOL_OK ? CLI_EXIT_OK : spool_failed(s, rc, id);
+		return rc == SPOOL_OK ? TS_EXIT_OK : spool_failed(s, rc, id);
 	}
 	snprintf(path, sizeof(path), "/dlq/%llu", (unsigned long long)id);
 	client_resp_init(&r);
-	if ((rc = ask(s, path, NULL, &r)) != CLI_EXIT_OK) {
+	if ((rc = ask(s, path, NULL, &r)) != TS_EXIT_OK) {
 		client_resp_free(&r);
 		return rc;
 	}
@@ -389,7 +388,7 @@ src_get(struct src *s, uint64_t id, struct spool_dead *d)
 	client_resp_free(&r);
 	rc = dead_from_json(o, d);
 	cJSON_Delete(o);
-	return rc == 0 ? CLI_EXIT_OK : bad_answer(s, "GET /dlq/ID");
+	return rc == 0 ? TS_EXIT_OK : bad_answer(s, "GET /dlq/ID");
 }
 
 /* replay or purge: id 0 means all; *n counts what was moved. */
@@ -406,7 +405,7 @@ src_move(struct src *s, int replay, uint64_t id, size_t *n)
 	if (s->sp != NULL) {
 		rc = replay ? spool_dead_replay(s->sp, id, fmt_now_ms(), n)
 		            : spool_dead_purge(s->sp, id, n);
-		return rc == SPOOL_OK ? CLI_EXIT_OK : spool_failed(s, rc, id);
+		return rc == SPOOL_OK ? TS_EXIT_OK : spool_failed(s, rc, id);
 	}
 	if (id == 0)
 		snprintf(body, sizeof(body), "{\"all\":true}");
@@ -415,7 +414,7 @@ src_move(struct src *s, int replay, uint64_t id, size_t *n)
 		    (unsigned long long)id);
 	client_resp_init(&r);
 	rc = ask(s, replay ? "/dlq/replay" : "/dlq/purge", body, &r);
-	if (rc != CLI_EXIT_OK) {
+	if (rc != TS_EXIT_OK) {
 		client_resp_free(&r);
 		return rc;
 	}
@@ -427,7 +426,7 @@ src_move(struct src *s, int replay, uint64_t id, size_t *n)
 		return bad_answer(
 		    s, replay ? "POST /dlq/replay" : "POST /dlq/purge");
 	*n = (size_t)v;
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 /* Write one dead letter of a --json list, after a comma unless first. */
@@ -451,7 +450,7 @@ dlq_list(const struct cli *cli, struct src *s)
 	struct buf b;
 	uint64_t from = 1, next, total = 0;
 	size_t n, i;
-	int rc = CLI_EXIT_OK;
+	int rc = TS_EXIT_OK;
 
 	buf_init(&b);
 	if (cli->json)
@@ -459,14 +458,14 @@ dlq_list(const struct cli *cli, struct src *s)
 	/* Page through, so a large store is never all in memory. */
 	do {
 		rc = src_list(s, from, &page, &n, &next);
-		if (rc != CLI_EXIT_OK)
+		if (rc != TS_EXIT_OK)
 			break;
 		for (i = 0; i < n; i++) {
-			if (rc == CLI_EXIT_OK && cli->json) {
+			if (rc == TS_EXIT_OK && cli->json) {
 				if (print_list_json(&b, &page[i], total == 0) ==
 				    -1)
-					rc = CLI_EXIT_FAIL;
-			} else if (rc == CLI_EXIT_OK) {
+					rc = TS_EXIT_FAIL;
+			} else if (rc == TS_EXIT_OK) {
 				if (total == 0)
 					print_header();
 				print_list_line(&page[i]);
@@ -476,10 +475,10 @@ dlq_list(const struct cli *cli, struct src *s)
 		}
 		free(page);
 		from = next;
-	} while (next != 0 && rc == CLI_EXIT_OK);
+	} while (next != 0 && rc == TS_EXIT_OK);
 	if (cli->json)
 		printf("]\n");
-	else if (total == 0 && rc == CLI_EXIT_OK)
+	else if (total == 0 && rc == TS_EXIT_OK)
 		printf("no dead letters\n");
 	buf_free(&b);
 	return rc;
@@ -499,7 +498,7 @@ dlq_show(const struct cli *cli, struct src *s, uint64_t id)
 	char *pretty;
 	int rc;
 
-	if ((rc = src_get(s, id, &d)) != CLI_EXIT_OK)
+	if ((rc = src_get(s, id, &d)) != TS_EXIT_OK)
 		return rc;
 	if (cli->json) {
 		struct buf out;
@@ -507,9 +506,9 @@ dlq_show(const struct cli *cli, struct src *s, uint64_t id)
 		buf_init(&out);
 		rc =
 		    spool_dead_json(&out, &d) == 0 && buf_addch(&out, '\n') == 0
-		    ? CLI_EXIT_OK
-		    : CLI_EXIT_FAIL;
-		if (rc == CLI_EXIT_OK)
+		    ? TS_EXIT_OK
+		    : TS_EXIT_FAIL;
+		if (rc == TS_EXIT_OK)
 			fputs(out.data, stdout);
 		else
 			warnx("out of memory");
@@ -534,7 +533,7 @@ dlq_show(const struct cli *cli, struct src *s, uint64_t id)
 		    kind_name(d.kind), d.len, (unsigned)d.count,
 		    d.count == 1 ? "" : "s");
 		spool_dead_clear(&d);
-		return CLI_EXIT_OK;
+		return TS_EXIT_OK;
 	}
 	ev = cJSON_ParseWithLength(d.data, d.len);
 	pretty = ev != NULL ? cJSON_Print(ev) : NULL;
@@ -543,7 +542,7 @@ dlq_show(const struct cli *cli, struct src *s, uint64_t id)
 	free(pretty);
 	cJSON_Delete(ev);
 	spool_dead_clear(&d);
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 /* replay or purge: id 0 means all. */
@@ -553,11 +552,11 @@ dlq_move(struct src *s, int replay, uint64_t id)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = src_move(s, replay, id, &n)) != CLI_EXIT_OK)
+	if ((rc = src_move(s, replay, id, &n)) != TS_EXIT_OK)
 		return rc;
 	printf("%s %zu dead letter%s%s\n", replay ? "replayed" : "purged", n,
 	    n == 1 ? "" : "s", replay && n > 0 ? " to the spool" : "");
-	return CLI_EXIT_OK;
+	return TS_EXIT_OK;
 }
 
 int
@@ -599,7 +598,7 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 		    "dlq %s: unknown; expected list, show, replay or purge",
 		    sub);
 	}
-	if ((rc = src_open(cli, readonly, &s)) != CLI_EXIT_OK)
+	if ((rc = src_open(cli, readonly, &s)) != TS_EXIT_OK)
 		return rc;
 	replay = sub[0] == 'r';
 	if (sub[0] == 'l')
@@ -609,7 +608,7 @@ cmd_dlq(const struct cli *cli, int argc, char **argv)
 	else
 		rc = dlq_move(&s, replay, id);
 	src_close(&s);
-	if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
-		rc = CLI_EXIT_FAIL;
+	if (fflush(stdout) != 0 && rc == TS_EXIT_OK)
+		rc = TS_EXIT_FAIL;
 	return rc;
 }

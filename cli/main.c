@@ -71,7 +71,7 @@ usage(FILE *fp)
 	    "\n"
 	    "exit: 0 success, 1 failure (or rejected lines), 2 usage, "
 	    "69 daemon not\nreachable, 78 configuration error\n",
-	    CLI_DEFAULT_SOCKET, CLI_DEFAULT_SPOOL_DIR, CLI_DEFAULT_BATCH);
+	    TS_DEFAULT_SOCKET, TS_DEFAULT_SPOOL_DIR, CLI_DEFAULT_BATCH);
 }
 
 int
@@ -83,7 +83,7 @@ cli_usage_error(const char *fmt, ...)
 	vwarnx(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "try 'tracespool --help'\n");
-	return CLI_EXIT_USAGE;
+	return TS_EXIT_USAGE;
 }
 
 /* Decimal digits only, 1..max: "10x", "-1" and "" are usage errors. */
@@ -145,9 +145,9 @@ env_defaults(struct cli *cli)
 		cli->spool_dir_env = 1;
 	}
 	if (cli->socket == NULL)
-		cli->socket = CLI_DEFAULT_SOCKET;
+		cli->socket = TS_DEFAULT_SOCKET;
 	if (cli->spool_dir == NULL)
-		cli->spool_dir = CLI_DEFAULT_SPOOL_DIR;
+		cli->spool_dir = TS_DEFAULT_SPOOL_DIR;
 	return 0;
 }
 
@@ -270,10 +270,10 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("tracespool %s\n", TS_VERSION);
-			return CLI_EXIT_OK;
+			return TS_EXIT_OK;
 		case 'h':
 			usage(stdout);
-			return CLI_EXIT_OK;
+			return TS_EXIT_OK;
 		case ':':
 			return cli_usage_error(
 			    "%s: needs an argument", argv[optind - 1]);
@@ -289,7 +289,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (env_defaults(&cli) == -1)
-		return CLI_EXIT_CONFIG;
+		return TS_EXIT_CONFIG;
 	argc -= optind;
 	argv += optind;
 	if (argc == 0)
@@ -298,13 +298,13 @@ main(int argc, char **argv)
 	sub = argc > 1 ? argv[1] : NULL;
 	if (strcmp(cmd, "help") == 0) {
 		usage(stdout);
-		return CLI_EXIT_OK;
+		return TS_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name) != 0)
 			continue;
 		if (check_opts(cmd, sub, given) == -1)
-			return CLI_EXIT_USAGE;
+			return TS_EXIT_USAGE;
 		return commands[i].run(&cli, argc - 1, argv + 1);
 	}
 	return cli_usage_error("%s: unknown command", cmd);

@@ -90,8 +90,7 @@ apply(struct redact *r, cJSON *root, uint64_t *counts)
 			return redact_tree(r, m, counts);
 		if (!cJSON_IsArray(m))
 			continue;
-		cJSON_ArrayForEach(e, m)
-		{
+		cJSON_ArrayForEach(e, m) {
 			if (!cJSON_IsObject(e))
 				continue;
 			if ((rc = redact_tree(r, e, counts)) == -1)
@@ -111,24 +110,24 @@ cmd_redact_test(const struct cli *cli, int argc, char **argv)
 	uint64_t *counts = NULL;
 	cJSON *root = NULL;
 	char err[512], *out;
-	int rc = CLI_EXIT_FAIL, changes;
+	int rc = TS_EXIT_FAIL, changes;
 
 	if (argc < 1 || argc > 2)
 		return cli_usage_error("redact-test: expected RULES [FILE]");
 	buf_init(&key);
 	buf_init(&in);
 	if (load_key(cli->hash_key_file, &key) == -1) {
-		rc = CLI_EXIT_CONFIG;
+		rc = TS_EXIT_CONFIG;
 		goto out;
 	}
 	if (redact_load(&r, argv[0], key.data, key.len, report, NULL) != 0) {
-		rc = CLI_EXIT_CONFIG;
+		rc = TS_EXIT_CONFIG;
 		goto out;
 	}
 	if (redact_check_required(r, kind_redact_required, err, sizeof(err)) ==
 	    -1) {
 		warnx("%s", err);
-		rc = CLI_EXIT_CONFIG;
+		rc = TS_EXIT_CONFIG;
 		goto out;
 	}
 	if (read_all(argc > 1 ? argv[1] : NULL, INPUT_MAX, &in) == -1)
@@ -157,7 +156,7 @@ cmd_redact_test(const struct cli *cli, int argc, char **argv)
 			    redact_rule_name(r, i),
 			    (unsigned long long)counts[i]);
 	fprintf(stderr, "\n");
-	rc = CLI_EXIT_OK;
+	rc = TS_EXIT_OK;
 out:
 	cJSON_Delete(root);
 	free(counts);

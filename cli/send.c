@@ -40,7 +40,7 @@ struct sender {
 	uint64_t accepted, rejected;
 	struct client_resp resp;
 	struct buf body;
-	int exit; /* CLI_EXIT_OK until a request fails beyond the lines */
+	int exit; /* TS_EXIT_OK until a request fails beyond the lines */
 };
 
 static void reject(struct sender *s, size_t no, const char *fmt, ...)
@@ -87,9 +87,8 @@ post(struct sender *s, const char *path, const struct buf *body)
 		    err, sizeof(err));
 		if (rc != CLIENT_OK) {
 			warnx("%s", err);
-			s->exit = rc == CLIENT_UNREACHABLE
-			    ? CLI_EXIT_UNAVAILABLE
-			    : CLI_EXIT_FAIL;
+			s->exit = rc == CLIENT_UNREACHABLE ? TS_EXIT_UNAVAILABLE
+			                                   : TS_EXIT_FAIL;
 			return -1;
 		}
 		if (s->resp.status != 503)
@@ -99,7 +98,7 @@ post(struct sender *s, const char *path, const struct buf *body)
 		if (now >= deadline) {
 			warnx("daemon still refusing after %d s: %s",
 			    BUSY_BUDGET_MS / 1000, err);
-			s->exit = CLI_EXIT_UNAVAILABLE;
+			s->exit = TS_EXIT_UNAVAILABLE;
 			return -1;
 		}
 		wait = s->resp.retry_after > 0
@@ -127,7 +126,7 @@ unexpected(struct sender *s, const char *path)
 
 	client_resp_error(&s->resp, err, sizeof(err));
 	warnx("POST %s: %ld: %s", path, s->resp.status, err);
-	s->exit = CLI_EXIT_FAIL;
+	s->exit = TS_EXIT_FAIL;
 	return -1;
 }
 
@@ -138,11 +137,12 @@ send_one(struct sender *s, const struct line *l)
 	char err[512];
 
 	buf_reset(&s->body);
-	if (buf_addstr(&s->body, "{\"event\":") == -1 ||
-	    buf_add(&s->body, l->text, l->len) == -1 ||
-	    buf_addch(&s->body, '}') == -1) {
+	buf_addstr(&s->body, "{\"event\":");
+	buf_add(&s->body, l->text, l->len);
+	buf_addch(&s->body, '}');
+	if (buf_failed(&s->body)) {
 		warnx("out of memory");
-		s->exit = CLI_EXIT_FAIL;
+		s->exit = TS_EXIT_FAIL;
 		return -1;
 	}
 	if (post(s, "/events", &s->body) == -1)
@@ -183,22 +183,21 @@ flush(struct sender *s, size_t *first)
 
 	*first = s->n > 0 ? s->lines[0].no : 0;
 	if (s->sendable > 0) {
-		int oom, sep = 0;
+		int sep = 0;
 
 		buf_reset(&s->body);
-		oom = buf_addstr(&s->body, "{\"events\":[") == -1;
+		buf_addstr(&s->body, "{\"events\":[");
 		for (i = 0; i < s->n; i++) {
 			if (s->lines[i].text == NULL)
 				continue;
 			if (sep++ > 0)
-				oom |= buf_addch(&s->body, ',') == -1;
-			oom |= buf_add(&s->body, s->lines[i].text,
-			           s->lines[i].len) == -1;
+				buf_addch(&s->body, ',');
+			buf_add(&s->body, s->lines[i].text, s->lines[i].len);
 		}
-		oom |= buf_addstr(&s->body, "]}") == -1;
-		if (oom) {
+		buf_addstr(&s->body, "]}");
+		if (buf_failed(&s->body)) {
 			warnx("out of memory");
-			s->exit = CLI_EXIT_FAIL;
+			s->exit = TS_EXIT_FAIL;
 			return -1;
 		}
 		if (post(s, "/events/batch", &s->body) == -1)
@@ -278,7 +277,7 @@ add_line(struct sender *s, size_t no, char *text, size_t len, size_t *first)
 		if (nl == NULL) {
 			free(text);
 			warnx("out of memory");
-			s->exit = CLI_EXIT_FAIL;
+			s->exit = TS_EXIT_FAIL;
 			*first = s->n > 0 ? s->lines[0].no : no;
 			return -1;
 		}
@@ -350,7 +349,7 @@ read_lines(struct sender *s, FILE *fp, size_t *first)
 	/* What was read before an input error is still sent. */
 	if (ferror(fp)) {
 		warn("reading events after line %zu", no);
-		s->exit = CLI_EXIT_FAIL;
+		s->exit = TS_EXIT_FAIL;
 	}
 	return flush(s, first);
 }
@@ -358,7 +357,7 @@ read_lines(struct sender *s, FILE *fp, size_t *first)
 int
 cmd_send(const struct cli *cli, int argc, char **argv)
 {
-	struct sender s = {.max_lines = cli->batch, .exit = CLI_EXIT_OK};
+	struct sender s = {.max_lines = cli->batch, .exit = TS_EXIT_OK};
 	const char *path = argc > 0 ? argv[0] : "-";
 	char err[512];
 	size_t first = 0;
@@ -370,22 +369,22 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 	fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	if (fp == NULL) {
 		warn("%s", path);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	client_resp_init(&s.resp);
 	buf_init(&s.body);
 	if (client_open(&s.cl, cli->socket, cli->url, err, sizeof(err)) !=
 	    CLIENT_OK) {
 		warnx("%s", err);
-		rc = CLI_EXIT_FAIL;
+		rc = TS_EXIT_FAIL;
 		goto out;
 	}
 	/* Know that the daemon is there before reading (maybe) stdin. */
 	rc = client_get(s.cl, "/healthz", &s.resp, err, sizeof(err));
 	if (rc != CLIENT_OK) {
 		warnx("%s", err);
-		rc = rc == CLIENT_UNREACHABLE ? CLI_EXIT_UNAVAILABLE
-		                              : CLI_EXIT_FAIL;
+		rc = rc == CLIENT_UNREACHABLE ? TS_EXIT_UNAVAILABLE
+		                              : TS_EXIT_FAIL;
 		goto out;
 	}
 	if (read_lines(&s, fp, &first) == -1)
@@ -393,11 +392,11 @@ cmd_send(const struct cli *cli, int argc, char **argv)
 		    first);
 	printf("accepted %llu, rejected %llu\n", (unsigned long long)s.accepted,
 	    (unsigned long long)s.rejected);
-	if (fflush(stdout) != 0 && s.exit == CLI_EXIT_OK)
-		s.exit = CLI_EXIT_FAIL;
-	rc = s.exit != CLI_EXIT_OK ? s.exit
-	    : s.rejected > 0       ? CLI_EXIT_FAIL
-	                           : CLI_EXIT_OK;
+	if (fflush(stdout) != 0 && s.exit == TS_EXIT_OK)
+		s.exit = TS_EXIT_FAIL;
+	rc = s.exit != TS_EXIT_OK ? s.exit
+	    : s.rejected > 0      ? TS_EXIT_FAIL
+	                          : TS_EXIT_OK;
 out:
 	clear_lines(&s);
 	free(s.lines);

@@ -56,8 +56,9 @@ print_json(const struct cli *cli, const struct spool_stats *st, uint64_t now)
 	            : 0),
 	    (unsigned long long)st->dead, (unsigned long long)st->evicted,
 	    (unsigned long long)st->next_seq);
-	if (b.data == NULL) {
+	if (buf_failed(&b)) {
 		warnx("out of memory");
+		buf_free(&b);
 		return -1;
 	}
 	rc = fputs(b.data, stdout) == EOF ? -1 : 0;
@@ -102,18 +103,18 @@ cmd_spool(const struct cli *cli, int argc, char **argv)
 	if (argc != 0)
 		return cli_usage_error("spool: takes no arguments");
 	if (cli_spool_open(cli, 1, &sp) == -1)
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	if (spool_stat(sp, &st) != SPOOL_OK) {
 		warnx("%s: %s", cli->spool_dir, spool_strerror());
 		spool_close(sp);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	spool_close(sp);
 	if (cli->json) {
 		if (print_json(cli, &st, fmt_now_ms()) == -1)
-			return CLI_EXIT_FAIL;
+			return TS_EXIT_FAIL;
 	} else {
 		print_summary(cli, &st, fmt_now_ms());
 	}
-	return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	return fflush(stdout) == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
 }

@@ -154,27 +154,27 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 	if (client_open(&cl, cli->socket, cli->url, err, sizeof(err)) !=
 	    CLIENT_OK) {
 		warnx("%s", err);
-		return CLI_EXIT_FAIL;
+		return TS_EXIT_FAIL;
 	}
 	client_resp_init(&r);
 	rc = client_get(cl, "/stats", &r, err, sizeof(err));
 	if (rc != CLIENT_OK) {
 		warnx("%s", err);
-		rc = rc == CLIENT_UNREACHABLE ? CLI_EXIT_UNAVAILABLE
-		                              : CLI_EXIT_FAIL;
+		rc = rc == CLIENT_UNREACHABLE ? TS_EXIT_UNAVAILABLE
+		                              : TS_EXIT_FAIL;
 		goto out;
 	}
 	if (r.status != 200) {
 		client_resp_error(&r, err, sizeof(err));
 		warnx("GET /stats: %ld: %s", r.status, err);
-		rc = CLI_EXIT_FAIL;
+		rc = TS_EXIT_FAIL;
 		goto out;
 	}
 	o = cJSON_ParseWithLength(r.body.data, r.body.len);
 	if (!cJSON_IsObject(o)) {
 		warnx("GET /stats: the answer is not a JSON object");
 		cJSON_Delete(o);
-		rc = CLI_EXIT_FAIL;
+		rc = TS_EXIT_FAIL;
 		goto out;
 	}
 	if (cli->json) {
@@ -186,7 +186,7 @@ cmd_status(const struct cli *cli, int argc, char **argv)
 		print_summary(o);
 	}
 	cJSON_Delete(o);
-	rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	rc = fflush(stdout) == 0 ? TS_EXIT_OK : TS_EXIT_FAIL;
 out:
 	client_resp_free(&r);
 	client_close(cl);

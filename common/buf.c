@@ -12,6 +12,7 @@ buf_init(struct buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->failed = 0;
 }
 
 void
@@ -24,9 +25,23 @@ buf_free(struct buf *b)
 void
 buf_reset(struct buf *b)
 {
-	b->len = 0;
+	buf_truncate(b, 0);
+}
+
+void
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len < b->len)
+		b->len = len;
 	if (b->data != NULL)
-		b->data[0] = '\0';
+		b->data[b->len] = '\0';
+	b->failed = 0;
+}
+
+int
+buf_failed(const struct buf *b)
+{
+	return b->failed;
 }
 
 int
@@ -35,8 +50,12 @@ buf_reserve(struct buf *b, size_t extra)
 	size_t need, ncap;
 	char *p;
 
-	if (extra > (size_t)-1 - b->len - 1)
+	if (b->failed)
 		return -1;
+	if (extra > (size_t)-1 - b->len - 1) {
+		b->failed = 1;
+		return -1;
+	}
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
@@ -44,8 +63,10 @@ buf_reserve(struct buf *b, size_t extra)
 	while (ncap < need)
 		ncap = ncap > (size_t)-1 / 2 ? need : ncap * 2;
 	p = realloc(b->data, ncap);
-	if (p == NULL)
+	if (p == NULL) {
+		b->failed = 1;
 		return -1;
+	}
 	b->data = p;
 	b->cap = ncap;
 	return 0;
@@ -84,7 +105,9 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || buf_reserve(b, (size_t)n) == -1)
+	if (n < 0)
+		b->failed = 1;
+	if (b->failed || buf_reserve(b, (size_t)n) == -1)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

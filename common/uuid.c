@@ -8,7 +8,6 @@
 #include <sys/random.h>
 
 #include "common/log.h"
-#include "daemon/event.h"
 
 /* One getrandom(2) call yields 256 ids. */
 #define UUID_POOL_SIZE 4096
@@ -71,6 +70,25 @@ uuid_v4(char *out, void *arg)
 	pthread_once(&uuid_once, uuid_init);
 	if (uuid_pool_off + 16 > sizeof(uuid_pool))
 		uuid_refill();
-	event_uuid_format(uuid_pool + uuid_pool_off, out);
+	uuid_format(uuid_pool + uuid_pool_off, out);
 	uuid_pool_off += 16;
+}
+
+void
+uuid_format(const unsigned char bytes[16], char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	int i, o = 0;
+
+	memcpy(b, bytes, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* variant 10xx */
+	for (i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 0x0F];
+	}
+	out[o] = '\0';
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/defaults.h"
 #include "common/log.h"
 
 #define KIB (UINT64_C(1024))
@@ -61,9 +62,17 @@ enum conf_type {
 	T_URL,       /* http:// or https:// base URL */
 };
 
-/* Flags for T_STRING. */
-#define F_NONEMPTY 0x1 /* "" is refused */
-#define F_SOCKPATH 0x2 /* must fit a Unix socket address */
+/* Flags of a key. */
+#define F_NONEMPTY 0x1 /* T_STRING: "" is refused */
+#define F_SOCKPATH 0x2 /* T_STRING: must fit a Unix socket address */
+/*
+ * SIGHUP does not apply it: the running daemon keeps the value it started
+ * with (listeners, the spool's environment, httpd's limits are set up
+ * once). A reload that changes it says so.
+ */
+#define F_RESTART 0x4
+/* The value is a secret: conf_print and error messages never show it. */
+#define F_SECRET 0x8
 
 struct conf_key {
 	const char *name;
@@ -72,7 +81,7 @@ struct conf_key {
 	const char *def; /* the default, in file syntax */
 	uint64_t min;    /* numbers only */
 	uint64_t max;
-	int flags;
+	int flags;                  /* F_* */
 	const char *const *choices; /* T_CHOICE, NULL-terminated */
 };
 
@@ -88,38 +97,40 @@ static const char *const sync_names[] = {"full", "normal", NULL};
  * any value, so a default can never be a value the parser would refuse.
  */
 static const struct conf_key conf_keys[] = {
-    {"socket", T_STRING, OFF(socket), "/run/tracespool/tracespool.sock", 0, 0,
-        F_NONEMPTY | F_SOCKPATH, NULL},
-    {"socket_mode", T_MODE, OFF(socket_mode), "0660", 0, 0777, 0, NULL},
+    {"socket", T_STRING, OFF(socket), TS_DEFAULT_SOCKET, 0, 0,
+        F_NONEMPTY | F_SOCKPATH | F_RESTART, NULL},
+    {"socket_mode", T_MODE, OFF(socket_mode), "0660", 0, 0777, F_RESTART, NULL},
     {"allowed_uids", T_UIDS, OFF(allowed_uids), "", 0, 0, 0, NULL},
     {"allowed_gids", T_GIDS, OFF(allowed_gids), "", 0, 0, 0, NULL},
     {"admin_uids", T_UIDS, OFF(admin_uids), "", 0, 0, 0, NULL},
-    {"listen_tcp", T_HOSTPORT, OFF(listen_tcp), "", 0, 0, 0, NULL},
+    {"listen_tcp", T_HOSTPORT, OFF(listen_tcp), "", 0, 0, F_RESTART, NULL},
     {"listen_tcp_allow_remote", T_BOOL, OFF(listen_tcp_allow_remote), "no", 0,
-        0, 0, NULL},
-    {"max_connections", T_COUNT, OFF(max_connections), "1024", 1, 1000000, 0,
-        NULL},
-    {"max_header_bytes", T_SIZE, OFF(max_header_bytes), "16K", KIB, MIB, 0,
-        NULL},
-    {"header_timeout", T_DURATION, OFF(header_timeout_ms), "10s", 1, MS_DAY, 0,
-        NULL},
-    {"body_timeout", T_DURATION, OFF(body_timeout_ms), "30s", 1, MS_DAY, 0,
-        NULL},
-    {"idle_timeout", T_DURATION, OFF(idle_timeout_ms), "60s", 1, MS_DAY, 0,
-        NULL},
+        0, F_RESTART, NULL},
+    {"max_connections", T_COUNT, OFF(max_connections), "1024", 1, 1000000,
+        F_RESTART, NULL},
+    {"max_header_bytes", T_SIZE, OFF(max_header_bytes), "16K", KIB, MIB,
+        F_RESTART, NULL},
+    {"header_timeout", T_DURATION, OFF(header_timeout_ms), "10s", 1, MS_DAY,
+        F_RESTART, NULL},
+    {"body_timeout", T_DURATION, OFF(body_timeout_ms), "30s", 1, MS_DAY,
+        F_RESTART, NULL},
+    {"idle_timeout", T_DURATION, OFF(idle_timeout_ms), "60s", 1, MS_DAY,
+        F_RESTART, NULL},
     {"max_event_bytes", T_SIZE, OFF(max_event_bytes), "1M", 1, GIB, 0, NULL},
-    {"max_body_bytes", T_SIZE, OFF(max_body_bytes), "16M", 1, GIB, 0, NULL},
+    {"max_body_bytes", T_SIZE, OFF(max_body_bytes), "16M", 1, GIB, F_RESTART,
+        NULL},
     {"max_buffered_bytes", T_SIZE, OFF(max_buffered_bytes), "64M", 1, 64 * GIB,
-        0, NULL},
+        F_RESTART, NULL},
     {"default_project", T_STRING, OFF(default_project), "", 0, 0, 0, NULL},
-    {"spool_dir", T_STRING, OFF(spool_dir), "/var/lib/tracespool", 0, 0,
-        F_NONEMPTY, NULL},
-    {"spool_max_bytes", T_SIZE, OFF(spool_max_bytes), "1G", MIB, UINT64_MAX, 0,
-        NULL},
-    {"when_full", T_CHOICE, OFF(when_full), "reject", 0, 0, 0, when_full_names},
-    {"sync", T_CHOICE, OFF(sync), "full", 0, 0, 0, sync_names},
-    {"sync_interval", T_DURATION, OFF(sync_interval_ms), "100ms", 1, MS_HOUR, 0,
-        NULL},
+    {"spool_dir", T_STRING, OFF(spool_dir), TS_DEFAULT_SPOOL_DIR, 0, 0,
+        F_NONEMPTY | F_RESTART, NULL},
+    {"spool_max_bytes", T_SIZE, OFF(spool_max_bytes), "1G", MIB, UINT64_MAX,
+        F_RESTART, NULL},
+    {"when_full", T_CHOICE, OFF(when_full), "reject", 0, 0, F_RESTART,
+        when_full_names},
+    {"sync", T_CHOICE, OFF(sync), "full", 0, 0, F_RESTART, sync_names},
+    {"sync_interval", T_DURATION, OFF(sync_interval_ms), "100ms", 1, MS_HOUR,
+        F_RESTART, NULL},
     {"max_event_age", T_DURATION, OFF(max_event_age_ms), "7d", 1, 3650 * MS_DAY,
         0, NULL},
     {"upstream_url", T_URL, OFF(upstream_url), "https://api.honeyhive.ai", 0, 0,
@@ -271,6 +282,16 @@ echo(char *dst, size_t dstlen, const char *s)
 	}
 	if (dstlen > 0)
 		dst[i] = '\0';
+}
+
+/* A key's value for an error message: echo's copy, or nothing of a secret. */
+static void
+echo_value(const struct conf_key *k, char *dst, size_t dstlen, const char *s)
+{
+	if (k->flags & F_SECRET)
+		snprintf(dst, dstlen, "(a secret, not shown)");
+	else
+		echo(dst, dstlen, s);
 }
 
 /*
@@ -755,7 +776,7 @@ set_number(struct conf *c, const struct conf_key *k, const char *value,
 			why = "too large";
 	}
 	if (rc == -1) {
-		echo(shown, sizeof(shown), value);
+		echo_value(k, shown, sizeof(shown), value);
 		snprintf(err, errlen, "%s: \"%s\": %s", k->name, shown, why);
 		return -1;
 	}
@@ -853,7 +874,7 @@ set_ids(struct conf *c, const struct conf_key *k, const char *value, char *err,
 		end = item + strlen(item);
 		while (end > item && isspace((unsigned char)end[-1]))
 			*--end = '\0';
-		echo(shown, sizeof(shown), item);
+		echo_value(k, shown, sizeof(shown), item);
 		if (*item == '\0') {
 			snprintf(err, errlen,
 			    "%s: an empty entry; write ids or names "
@@ -904,7 +925,7 @@ set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
 	int v;
 	size_t i;
 
-	echo(shown, sizeof(shown), value);
+	echo_value(k, shown, sizeof(shown), value);
 	switch (k->type) {
 	case T_BOOL:
 		if (conf_parse_bool(value, &v) == -1) {
@@ -1371,6 +1392,10 @@ conf_print(const struct conf *c, FILE *fp)
 
 	for (i = 0; i < NKEYS; i++) {
 		k = &conf_keys[i];
+		if (k->flags & F_SECRET) {
+			fprintf(fp, "# %s = (a secret, not shown)\n", k->name);
+			continue;
+		}
 		fprintf(fp, "%s = ", k->name);
 		switch (k->type) {
 		case T_STRING:
@@ -1409,6 +1434,79 @@ conf_print(const struct conf *c, FILE *fp)
 		}
 		fputc('\n', fp);
 	}
+}
+
+size_t
+conf_key_count(void)
+{
+	return NKEYS;
+}
+
+static void
+key_info(const struct conf_key *k, struct conf_keyinfo *out)
+{
+	out->name = k->name;
+	out->restart = (k->flags & F_RESTART) != 0;
+	out->secret = (k->flags & F_SECRET) != 0;
+}
+
+int
+conf_key_info(size_t i, struct conf_keyinfo *out)
+{
+	if (i >= NKEYS)
+		return -1;
+	key_info(&conf_keys[i], out);
+	return 0;
+}
+
+/* Whether key k has the same value in a and b. */
+static int
+key_same(const struct conf *a, const struct conf *b, const struct conf_key *k)
+{
+	const struct conf_ids *ia, *ib;
+
+	switch (k->type) {
+	case T_STRING:
+	case T_HOSTPORT:
+	case T_URL:
+		return strcmp(cfield_str(a, k), cfield_str(b, k)) == 0;
+	case T_MODE:
+		return cfield_mode(a, k) == cfield_mode(b, k);
+	case T_BOOL:
+	case T_CHOICE:
+	case T_LOG_LEVEL:
+		return cfield_int(a, k) == cfield_int(b, k);
+	case T_COUNT:
+	case T_SIZE:
+	case T_DURATION:
+		return cfield_u64(a, k) == cfield_u64(b, k);
+	case T_UIDS:
+	case T_GIDS:
+		ia = cfield_ids(a, k);
+		ib = cfield_ids(b, k);
+		return ia->n == ib->n &&
+		    (ia->n == 0 ||
+		        memcmp(ia->ids, ib->ids, ia->n * sizeof(id_t)) == 0);
+	}
+	return 0;
+}
+
+int
+conf_diff(
+    const struct conf *old, const struct conf *new, conf_diff_fn *cb, void *arg)
+{
+	struct conf_keyinfo info;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < NKEYS; i++) {
+		if (key_same(old, new, &conf_keys[i]))
+			continue;
+		key_info(&conf_keys[i], &info);
+		cb(&info, arg);
+		n++;
+	}
+	return n;
 }
 
 /*

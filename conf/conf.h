@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define CONF_DEFAULT_PATH "/etc/tracespool/tracespoold.conf"
-
 enum conf_when_full { CONF_FULL_REJECT = 0, CONF_FULL_DROP_OLDEST = 1 };
 enum conf_sync { CONF_SYNC_FULL = 0, CONF_SYNC_NORMAL = 1 };
 
@@ -115,10 +113,43 @@ int conf_check(const struct conf *c, void (*report)(const char *msg, void *arg),
 
 /*
  * Print every key as "key = value" in file syntax, sizes and durations in
- * their largest exact unit. No secret is ever printed (the API key is not
- * a key; api_key_file prints its path only).
+ * their largest exact unit. No secret is ever printed: a key whose value
+ * is one (conf_keyinfo.secret) is written as a comment without its value.
+ * (The API key is not a key at all; api_key_file prints its path only.)
  */
 void conf_print(const struct conf *c, FILE *fp);
+
+/* Facts about a key, from conf.c's table of keys. */
+struct conf_keyinfo {
+	const char *name; /* static */
+	/*
+	 * 1: SIGHUP does not apply it; the running daemon keeps the value it
+	 * started with until a restart. 0: a reload applies it at once.
+	 */
+	int restart;
+	int secret; /* 1: its value is never printed nor quoted in errors */
+};
+
+/* The number of keys; conf_print writes one line for each. */
+size_t conf_key_count(void);
+
+/*
+ * The i-th key's facts, in conf_print's order, into *out. 0, or -1 when i
+ * is conf_key_count() or more (out unchanged). Any thread.
+ */
+int conf_key_info(size_t i, struct conf_keyinfo *out);
+
+typedef void conf_diff_fn(const struct conf_keyinfo *key, void *arg);
+
+/*
+ * Compare two configurations key by key and call cb once for every key
+ * whose value differs, in conf_print's order, with that key's facts (the
+ * caller decides what to say; conf_diff logs nothing). Id lists compare
+ * as lists, in their order. Neither conf is changed. Returns the number
+ * of keys that differ.
+ */
+int conf_diff(const struct conf *old, const struct conf *new, conf_diff_fn *cb,
+    void *arg);
 
 /*
  * Load the bearer token: the first of api_key_file, the file

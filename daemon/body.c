@@ -132,9 +132,7 @@ out_reset(struct body_out *o)
 static void
 data_truncate(struct body_out *o, size_t len)
 {
-	o->data.len = len;
-	if (o->data.data != NULL)
-		o->data.data[len] = '\0';
+	buf_truncate(&o->data, len);
 }
 
 /*
@@ -353,8 +351,7 @@ batch_session(const struct body_opts *opts, const cJSON *events,
 		snprintf(sid, EVENT_UUID_LEN + 1, "%s", given->valuestring);
 		return;
 	}
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		const cJSON *s = NULL;
 
 		if (cJSON_IsObject(e))
@@ -378,8 +375,7 @@ batch_project(const cJSON *events, const char *dflt)
 {
 	const cJSON *e, *pr;
 
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		pr = cJSON_IsObject(e)
 		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
 		    : NULL;
@@ -474,8 +470,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		if (status != 0)
 			return status;
 	}
-	cJSON_ArrayForEach(e, events)
-	{
+	cJSON_ArrayForEach(e, events) {
 		snprintf(path, sizeof(path), "%s[%zu]", member, i);
 		status = take_record(opts, req, k, e,
 		    req->body + off + o->span_off[i], o->span_len[i], path, &eo,
@@ -620,25 +615,21 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 {
 	const cJSON *e;
 	char *p;
-	int rc = 0;
 
 	if (out_reserve(o, 1) == -1) {
 		snprintf(err, errlen, "body: out of memory");
 		return 500;
 	}
 	rec_begin(o, req, KIND_SPANS_JSON, nspans);
-	cJSON_ArrayForEach(e, rs)
-	{
-		if ((p = cJSON_PrintUnformatted(e)) == NULL) {
-			rc = -1;
+	cJSON_ArrayForEach(e, rs) {
+		if ((p = cJSON_PrintUnformatted(e)) == NULL)
 			break;
-		}
 		if (e != rs->child)
-			rc |= buf_addch(&o->data, ',');
-		rc |= buf_addstr(&o->data, p);
+			buf_addch(&o->data, ',');
+		buf_addstr(&o->data, p);
 		cJSON_free(p);
 	}
-	if (rc != 0) {
+	if (e != NULL || buf_failed(&o->data)) {
 		data_truncate(o, o->offs[o->n]);
 		snprintf(err, errlen, "body: out of memory");
 		return 500;

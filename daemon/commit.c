@@ -219,8 +219,7 @@ run_group(struct commit *c, struct req_list *group, struct req_list *again,
 		log_errorx("spool: commit: %s", spool_strerror());
 		goto fail;
 	}
-	TAILQ_FOREACH(r, &out, entry)
-	{
+	TAILQ_FOREACH(r, &out, entry) {
 		if (r->result == SPOOL_OK) {
 			appended += r->nrecs;
 			*next_seq = r->first_seq + r->nrecs;
@@ -241,8 +240,7 @@ fail:
 	TAILQ_CONCAT(&out, &first, entry);
 	TAILQ_CONCAT(&out, group, entry);
 	TAILQ_CONCAT(group, &out, entry);
-	TAILQ_FOREACH(r, group, entry)
-	{
+	TAILQ_FOREACH(r, group, entry) {
 		if (r->result != SPOOL_FULL && r->result != SPOOL_TOOBIG)
 			r->result = SPOOL_ERR;
 	}
@@ -451,8 +449,7 @@ run_calls(struct commit *c)
 
 	if (TAILQ_EMPTY(&c->calls) || !TAILQ_EMPTY(&c->again))
 		return 0;
-	TAILQ_FOREACH(r, &c->calls, entry)
-	{
+	TAILQ_FOREACH(r, &c->calls, entry) {
 		next_seq = 0;
 		r->result = r->call(c->sp, r->arg, &next_seq);
 		if (r->result == SPOOL_OK && next_seq != 0 && c->notify != NULL)

@@ -284,25 +284,6 @@ event_uuid_valid(const char *s)
 	return bad == 0;
 }
 
-void
-event_uuid_format(const unsigned char bytes[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
-	int i, o = 0;
-
-	memcpy(b, bytes, sizeof(b));
-	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
-	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* variant 10xx */
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 0x0F];
-	}
-	out[o] = '\0';
-}
-
 /*
  * The field a member name documents, or -1. Names compare case-sensitively,
  * length first: most names of an event are documented ones, and a strcmp
@@ -444,27 +425,27 @@ check_members(const cJSON *obj, const struct schema *s, const char *path,
  * the project comes from outside and needs escaping; ids are checked UUIDs
  * and the rest are constants, so they are copied whole.
  */
-static int
+static void
 add_member(struct buf *out, const char *start, const char *value)
 {
-	if (buf_addstr(out, start) == -1 || buf_addstr(out, value) == -1)
-		return -1;
-	return buf_add(out, "\",", 2);
+	buf_addstr(out, start);
+	buf_addstr(out, value);
+	buf_add(out, "\",", 2);
 }
 
-static int
+static void
 add_project(struct buf *out, const char *project)
 {
-	if (buf_add(out, "\"project\":", 10) == -1 ||
-	    buf_add_json_string(out, project) == -1)
-		return -1;
-	return buf_addch(out, ',');
+	buf_add(out, "\"project\":", 10);
+	buf_add_json_string(out, project);
+	buf_addch(out, ',');
 }
 
 /*
  * Write the object text with the defaults in add (absent members) as its
  * first members. Each default ends in a comma; an empty object (a session
  * may be {}) has no member to follow the last one, so that comma goes.
+ * 0, or -1 when out failed (buf_failed).
  */
 static int
 splice(struct buf *out, const char *text, size_t len, unsigned long add,
@@ -473,24 +454,21 @@ splice(struct buf *out, const char *text, size_t len, unsigned long add,
 	size_t extra = 200 + (project != NULL ? 6 * strlen(project) : 0);
 	size_t start = out->len;
 
-	if (buf_reserve(out, len + extra) == -1 || buf_addch(out, '{') == -1)
-		return -1;
-	if ((add & BIT(F_EVENT_ID)) &&
-	    add_member(out, "\"event_id\":\"", ids->event_id) == -1)
-		return -1;
-	if ((add & BIT(F_SESSION_ID)) &&
-	    add_member(out, "\"session_id\":\"", ids->session_id) == -1)
-		return -1;
-	if ((add & BIT(F_PARENT_ID)) &&
-	    add_member(out, "\"parent_id\":\"", ids->session_id) == -1)
-		return -1;
-	if ((add & BIT(F_EVENT_NAME)) &&
-	    add_member(out, "\"event_name\":\"", "unknown") == -1)
-		return -1;
-	if ((add & BIT(F_SOURCE)) &&
-	    add_member(out, "\"source\":\"", "unknown") == -1)
-		return -1;
-	if (project != NULL && add_project(out, project) == -1)
+	buf_reserve(out, len + extra);
+	buf_addch(out, '{');
+	if (add & BIT(F_EVENT_ID))
+		add_member(out, "\"event_id\":\"", ids->event_id);
+	if (add & BIT(F_SESSION_ID))
+		add_member(out, "\"session_id\":\"", ids->session_id);
+	if (add & BIT(F_PARENT_ID))
+		add_member(out, "\"parent_id\":\"", ids->session_id);
+	if (add & BIT(F_EVENT_NAME))
+		add_member(out, "\"event_name\":\"", "unknown");
+	if (add & BIT(F_SOURCE))
+		add_member(out, "\"source\":\"", "unknown");
+	if (project != NULL)
+		add_project(out, project);
+	if (buf_failed(out))
 		return -1;
 	if (empty && out->len > start + 1)
 		out->len--;
@@ -591,6 +569,11 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 		opts = &no_opts;
 	if (ids == NULL)
 		ids = &local;
+	/* An append to out failed before: nothing more can go in. */
+	if (buf_failed(out)) {
+		seterr(err, errlen, path, NULL, "out of memory");
+		return -1;
+	}
 	if (!cJSON_IsObject(obj)) {
 		seterr(err, errlen, path, NULL, "must be an object");
 		return -1;
@@ -654,9 +637,7 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 	rc = splice(out, text, len, add, obj->child == NULL, ids, project);
 	cJSON_free(printed);
 	if (rc == -1) {
-		out->len = saved;
-		if (out->data != NULL)
-			out->data[saved] = '\0';
+		buf_truncate(out, saved);
 		seterr(err, errlen, path, NULL, "out of memory");
 		return -1;
 	}

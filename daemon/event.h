@@ -5,10 +5,11 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/uuid.h"
 
 struct cJSON;
 
-#define EVENT_UUID_LEN 36
+#define EVENT_UUID_LEN UUID_LEN
 
 /* Makes one UUID v4 string into out (37 bytes with the NUL). */
 typedef void event_uuid_fn(char *out, void *arg);
@@ -80,8 +81,5 @@ event_normalize_fn event_update_normalize;
 
 /* 1 if s is a UUID in 8-4-4-4-12 hex form (any version, either case). */
 int event_uuid_valid(const char *s);
-
-/* Format 16 random bytes as a UUID v4 string (sets version and variant). */
-void event_uuid_format(const unsigned char bytes[16], char *out);
 
 #endif

@@ -343,8 +343,7 @@ httpd_victim(struct httpd *h, uint64_t *wait_ms)
 	int unread, scanned = 0;
 
 	*wait_ms = 0;
-	TAILQ_FOREACH(c, &h->idle, idle_entry)
-	{
+	TAILQ_FOREACH(c, &h->idle, idle_entry) {
 		if (now - c->idle_since < h->lim.evict_idle_ms) {
 			*wait_ms = h->lim.evict_idle_ms - (now - c->idle_since);
 			return NULL;
@@ -392,8 +391,7 @@ httpd_update_accept(struct httpd *h)
 	if (want == h->accepting)
 		return;
 	h->accepting = want;
-	LIST_FOREACH(l, &h->listeners, entry)
-	{
+	LIST_FOREACH(l, &h->listeners, entry) {
 		if (want)
 			evconnlistener_enable(l->lev);
 		else
@@ -450,8 +448,7 @@ httpd_client_waits(struct httpd *h)
 	struct httpd_listener *l;
 	struct pollfd pfd;
 
-	LIST_FOREACH(l, &h->listeners, entry)
-	{
+	LIST_FOREACH(l, &h->listeners, entry) {
 		pfd.fd = evconnlistener_get_fd(l->lev);
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -499,8 +496,7 @@ httpd_busy_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!h->accepting && !h->stopped && httpd_at_cap(h) &&
 	    httpd_client_waits(h)) {
-		TAILQ_FOREACH(c, &h->conns, entry)
-		{
+		TAILQ_FOREACH(c, &h->conns, entry) {
 			if ((c->phase == PH_HEADER || c->phase == PH_BODY) &&
 			    !c->in_parse &&
 			    (slow == NULL || c->req_since < slow->req_since))
@@ -2282,8 +2278,10 @@ httpd_reply_error_hdrs(
 	struct buf *b = &r->conn->h->scratch;
 
 	buf_reset(b);
-	if (buf_addstr(b, "{\"success\": false, \"error\": ") == -1 ||
-	    buf_add_json_string(b, msg) == -1 || buf_addch(b, '}') == -1) {
+	buf_addstr(b, "{\"success\": false, \"error\": ");
+	buf_add_json_string(b, msg);
+	buf_addch(b, '}');
+	if (buf_failed(b)) {
 		httpd_reply(
 		    r, status, NULL, extra_headers, oom, sizeof(oom) - 1);
 		return;

@@ -117,7 +117,7 @@ void httpd_stop_accepting(struct httpd *h);
 
 /*
  * Begin a graceful close: connections with no request in progress close now,
- * the others after their reply is written (or write_timeout). on_idle runs
+ * the others after their reply is written (or write_timeout_ms). on_idle runs
  * once, on the loop, when no connection is left.
  */
 void httpd_drain(struct httpd *h, void (*on_idle)(void *arg), void *arg);

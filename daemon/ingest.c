@@ -253,7 +253,7 @@ answer_ok(struct ingest *ing, struct pending *p)
 		httpd_reply_error(p->hreq, 500, "reply: internal: route form");
 		return;
 	}
-	if (b->data == NULL) {
+	if (buf_failed(b)) {
 		httpd_reply_error(p->hreq, 500, "out of memory");
 		return;
 	}
@@ -403,7 +403,7 @@ handle_write(struct ingest *ing, struct httpd_req *req, const struct kind *k,
 static void
 reply_buf(struct httpd_req *req, int status, const char *ctype, struct buf *b)
 {
-	if (b->data == NULL) {
+	if (buf_failed(b)) {
 		httpd_reply_error(req, 500, "out of memory");
 		return;
 	}

@@ -1,29 +1,22 @@
 /* main.c: tracespoold: flags, configuration, wiring of the threads, signals and
  * systemd. */
-#include <errno.h>
 #include <event2/event.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <systemd/sd-daemon.h>
-#include <unistd.h>
 
+#include "common/defaults.h"
 #include "common/log.h"
 #include "conf/conf.h"
 #include "daemon/commit.h"
 #include "daemon/httpd.h"
 #include "daemon/ingest.h"
+#include "daemon/listen.h"
 #include "daemon/rules.h"
 #include "daemon/stats.h"
 #include "forwarder/forwarder.h"
@@ -33,14 +26,9 @@
 #define TS_VERSION "dev"
 #endif
 
-#define EXIT_USAGE 2
-#define EXIT_CONFIG 78
-
 /* How long SIGTERM waits for in-flight requests and the upstream. */
 #define SHUTDOWN_GRACE_MS 10000
 #define FWD_STOP_MS 5000
-/* Descriptors kept for all but connections: spool, listeners, upstream. */
-#define FD_RESERVE 64
 
 struct daemon {
 	struct event_base *base;
@@ -74,7 +62,7 @@ usage(FILE *fp)
 	    "configuration, exit\n"
 	    "  -V, --version         print the version\n"
 	    "  -h, --help            this text\n",
-	    CONF_DEFAULT_PATH);
+	    TS_DEFAULT_CONF);
 }
 
 static void
@@ -181,207 +169,6 @@ writer_bury(
 	commit_bury(arg, seq, status, attempts, reason);
 }
 
-/* A socket file nobody answers on is left by a dead daemon: remove it. */
-static int
-unix_prepare(const char *path)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	char dir[sizeof(sun.sun_path)];
-	char *slash;
-	int fd;
-
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_warnx("socket %s: path too long", path);
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
-			log_warn("socket directory %s", dir);
-			return -1;
-		}
-	}
-	if (lstat(path, &st) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_warnx("socket %s: exists and is not a socket", path);
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(fd);
-		log_warnx("socket %s: another daemon answers on it", path);
-		return -1;
-	}
-	close(fd);
-	if (unlink(path) == -1) {
-		log_warn("socket %s: cannot remove the stale file", path);
-		return -1;
-	}
-	log_info("socket %s: removed a stale socket file", path);
-	return 0;
-}
-
-static int
-listen_unix(const char *path, mode_t mode)
-{
-	struct sockaddr_un sun;
-	mode_t old;
-	int fd;
-
-	if (unix_prepare(path) == -1)
-		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		log_warn("socket");
-		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	/* Bind with no permissions at all, then set socket_mode exactly:
-	 * there is no moment where the umask's wider mode applies. */
-	old = umask(0777);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		log_warn("bind %s", path);
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	if (chmod(path, mode) == -1 || listen(fd, 1024) == -1) {
-		log_warn("socket %s", path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * max_connections as the descriptor limit allows. The soft limit is raised
- * to the hard one, as systemd asks of services that need more than 1024; a
- * cap still beyond it is lowered, so that the cap, where an idle connection
- * gives way to a new one, comes before accept(2) fails with EMFILE.
- */
-static unsigned
-conns_cap(uint64_t want)
-{
-	struct rlimit rl;
-	uint64_t room;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return (unsigned)want;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1 ||
-		    getrlimit(RLIMIT_NOFILE, &rl) == -1)
-			return (unsigned)want;
-	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want + FD_RESERVE)
-		return (unsigned)want;
-	room = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE
-	                                    : rl.rlim_cur / 2;
-	log_warnx("max_connections %llu: lowered to %llu, what the limit of "
-	          "%llu open files leaves (raise LimitNOFILE)",
-	    (unsigned long long)want, (unsigned long long)room,
-	    (unsigned long long)rl.rlim_cur);
-	return (unsigned)room;
-}
-
-static int
-listen_tcp(const char *hostport)
-{
-	struct addrinfo hints, *res, *ai;
-	char host[256], port[8];
-	unsigned portnum;
-	int fd = -1, one = 1, rc;
-
-	if (conf_parse_hostport(hostport, host, sizeof(host), &portnum) == -1) {
-		log_warnx("listen_tcp %s: bad address", hostport);
-		return -1;
-	}
-	snprintf(port, sizeof(port), "%u", portnum);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		log_warnx("listen_tcp %s: %s", hostport, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
-		if (fd == -1)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 1024) == 0)
-			break;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		log_warn("listen_tcp %s", hostport);
-	return fd;
-}
-
-/* Sockets from systemd's socket activation, or our own. */
-static int
-open_listeners(struct daemon *d)
-{
-	int n = sd_listen_fds(1), count = 0;
-
-	if (n < 0) {
-		log_warnx("sd_listen_fds: %s", strerror(-n));
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		int fd = SD_LISTEN_FDS_START + i;
-		int is_unix =
-		    sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
-
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
-			log_warnx("socket %d from systemd: not a listening "
-			          "stream socket",
-			    fd);
-			return -1;
-		}
-		if (httpd_listen_fd(d->httpd, fd, is_unix) == -1)
-			return -1;
-		count++;
-	}
-	if (n > 0) {
-		log_info("listening on %d socket(s) from systemd", n);
-	} else {
-		int fd = listen_unix(d->conf->socket, d->conf->socket_mode);
-
-		if (fd == -1 || httpd_listen_fd(d->httpd, fd, 1) == -1)
-			return -1;
-		log_info("listening on %s (mode %04o)", d->conf->socket,
-		    (unsigned)d->conf->socket_mode);
-		count++;
-	}
-	if (d->conf->listen_tcp[0] != '\0') {
-		int fd = listen_tcp(d->conf->listen_tcp);
-
-		if (fd == -1 || httpd_listen_fd(d->httpd, fd, 0) == -1)
-			return -1;
-		log_info("listening on tcp %s", d->conf->listen_tcp);
-		count++;
-	}
-	return count > 0 ? 0 : -1;
-}
-
 static void
 update_status(evutil_socket_t fd, short what, void *arg)
 {
@@ -441,107 +228,17 @@ on_term(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(d->ev_grace, &tv);
 }
 
-#define CHANGED_NUM(f) (old->f != new->f)
-#define CHANGED_STR(f) (strcmp(old->f, new->f) != 0)
-#define CHANGED_IDS(f)                                                         \
-	(old->f.n != new->f.n ||                                               \
-	    (old->f.n > 0 &&                                                   \
-	        memcmp(old->f.ids, new->f.ids, old->f.n * sizeof(id_t)) != 0))
-
-/* Log the keys a reload changed, and the ones that need a restart. */
+/* Log a key a reload changed, and whether it waits for a restart. */
 static void
-log_changes(const struct conf *old, const struct conf *new)
+log_change(const struct conf_keyinfo *k, void *arg)
 {
-	static const struct {
-		const char *key;
-		int restart;
-	} keys[] = {
-	    {"socket", 1},
-	    {"socket_mode", 1},
-	    {"allowed_uids", 0},
-	    {"allowed_gids", 0},
-	    {"admin_uids", 0},
-	    {"listen_tcp", 1},
-	    {"listen_tcp_allow_remote", 1},
-	    {"spool_dir", 1},
-	    {"spool_max_bytes", 1},
-	    {"when_full", 1},
-	    {"sync", 1},
-	    {"sync_interval", 1},
-	    {"max_connections", 1},
-	    {"max_header_bytes", 1},
-	    {"header_timeout", 1},
-	    {"body_timeout", 1},
-	    {"idle_timeout", 1},
-	    {"max_body_bytes", 1},
-	    {"max_buffered_bytes", 1},
-	    {"max_event_bytes", 0},
-	    {"default_project", 0},
-	    {"max_event_age", 0},
-	    {"upstream_url", 0},
-	    {"api_key_file", 0},
-	    {"batch_max_events", 0},
-	    {"batch_max_bytes", 0},
-	    {"flush_interval", 0},
-	    {"retry_initial", 0},
-	    {"retry_max", 0},
-	    {"request_timeout", 0},
-	    {"ca_file", 0},
-	    {"upstream_allow_insecure", 0},
-	    {"forward_client_key", 0},
-	    {"redact_rules", 0},
-	    {"redact_hash_key_file", 0},
-	    {"log_level", 0},
-	};
-	int changed[sizeof(keys) / sizeof(keys[0])] = {
-	    CHANGED_STR(socket),
-	    CHANGED_NUM(socket_mode),
-	    CHANGED_IDS(allowed_uids),
-	    CHANGED_IDS(allowed_gids),
-	    CHANGED_IDS(admin_uids),
-	    CHANGED_STR(listen_tcp),
-	    CHANGED_NUM(listen_tcp_allow_remote),
-	    CHANGED_STR(spool_dir),
-	    CHANGED_NUM(spool_max_bytes),
-	    CHANGED_NUM(when_full),
-	    CHANGED_NUM(sync),
-	    CHANGED_NUM(sync_interval_ms),
-	    CHANGED_NUM(max_connections),
-	    CHANGED_NUM(max_header_bytes),
-	    CHANGED_NUM(header_timeout_ms),
-	    CHANGED_NUM(body_timeout_ms),
-	    CHANGED_NUM(idle_timeout_ms),
-	    CHANGED_NUM(max_body_bytes),
-	    CHANGED_NUM(max_buffered_bytes),
-	    CHANGED_NUM(max_event_bytes),
-	    CHANGED_STR(default_project),
-	    CHANGED_NUM(max_event_age_ms),
-	    CHANGED_STR(upstream_url),
-	    CHANGED_STR(api_key_file),
-	    CHANGED_NUM(batch_max_events),
-	    CHANGED_NUM(batch_max_bytes),
-	    CHANGED_NUM(flush_interval_ms),
-	    CHANGED_NUM(retry_initial_ms),
-	    CHANGED_NUM(retry_max_ms),
-	    CHANGED_NUM(request_timeout_ms),
-	    CHANGED_STR(ca_file),
-	    CHANGED_NUM(upstream_allow_insecure),
-	    CHANGED_NUM(forward_client_key),
-	    CHANGED_STR(redact_rules),
-	    CHANGED_STR(redact_hash_key_file),
-	    CHANGED_NUM(log_level),
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (!changed[i])
-			continue;
-		if (keys[i].restart)
-			log_warnx("reload: %s changed; takes effect only "
-			          "after a restart",
-			    keys[i].key);
-		else
-			log_info("reload: %s changed", keys[i].key);
-	}
+	(void)arg;
+	if (k->restart)
+		log_warnx(
+		    "reload: %s changed; takes effect only after a restart",
+		    k->name);
+	else
+		log_info("reload: %s changed", k->name);
 }
 
 /* Say which rules are in force, and whether PCRE2 runs them on its JIT. */
@@ -644,7 +341,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 	}
 	/* The new level first: a switch to debug shows this very reload. */
 	log_setlevel(nc->log_level);
-	log_changes(d->conf, nc);
+	conf_diff(d->conf, nc, log_change, NULL);
 	rules_inherit(nr, d->rules);
 	ingest_set_rules(d->ing, nr);
 	rules_free(d->rules);
@@ -712,11 +409,11 @@ run(struct daemon *d)
 	struct fwd *f;
 	char err[512];
 	char *key = NULL;
-	int rc = 1;
+	int rc = TS_EXIT_FAIL;
 
 	if (conf_api_key_load(d->conf, &key, err, sizeof(err)) == -1) {
 		log_errorx("api key: %s", err);
-		return EXIT_CONFIG;
+		return TS_EXIT_CONFIG;
 	}
 	if (key == NULL)
 		log_warnx(
@@ -733,7 +430,7 @@ run(struct daemon *d)
 	if (spool_open(&d->sp, &so, err, sizeof(err)) != SPOOL_OK) {
 		log_errorx("%s", err);
 		free(key);
-		return 1;
+		return TS_EXIT_FAIL;
 	}
 	d->base = event_base_new();
 	if (d->base == NULL) {
@@ -764,7 +461,7 @@ run(struct daemon *d)
 	lim.max_body = d->conf->max_body_bytes;
 	lim.max_buffered = d->conf->max_buffered_bytes;
 	lim.max_header = d->conf->max_header_bytes;
-	lim.max_conns = conns_cap(d->conf->max_connections);
+	lim.max_conns = listen_conns_cap(d->conf->max_connections);
 	lim.header_timeout_ms = (unsigned)d->conf->header_timeout_ms;
 	lim.body_timeout_ms = (unsigned)d->conf->body_timeout_ms;
 	lim.idle_timeout_ms = (unsigned)d->conf->idle_timeout_ms;
@@ -772,7 +469,7 @@ run(struct daemon *d)
 	d->httpd = httpd_new(d->base, &lim, ingest_handle, d->ing);
 	if (d->httpd == NULL || set_peers(d, d->conf) == -1)
 		goto out;
-	if (open_listeners(d) == -1 || setup_events(d) == -1)
+	if (listen_open(d->httpd, d->conf) == -1 || setup_events(d) == -1)
 		goto out;
 
 	log_info("tracespoold %s ready: spool %s, sync %s, upstream %s",
@@ -782,7 +479,7 @@ run(struct daemon *d)
 	update_status(-1, 0, d);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(d->base);
-	rc = 0;
+	rc = TS_EXIT_OK;
 	log_info("stopped accepting; committing what is queued");
 out:
 	/*
@@ -817,7 +514,7 @@ out:
 		event_base_free(d->base);
 	spool_close(d->sp);
 	free(key);
-	if (rc == 0)
+	if (rc == TS_EXIT_OK)
 		log_info("stopped cleanly");
 	return rc;
 }
@@ -834,7 +531,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct daemon d;
-	int ch, check = 0, rc = 0;
+	int ch, check = 0, rc = TS_EXIT_OK;
 
 	/*
 	 * Before any secret is read: no core dump, and no ptrace or
@@ -846,10 +543,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "tracespoold: prctl(PR_SET_DUMPABLE): %s\n",
 		    strerror(errno));
 	memset(&d, 0, sizeof(d));
-	d.conf_path = CONF_DEFAULT_PATH;
+	d.conf_path = TS_DEFAULT_CONF;
 	d.sets = calloc((size_t)argc, sizeof(char *));
 	if (d.sets == NULL)
-		return 1;
+		return TS_EXIT_FAIL;
 	while ((ch = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -870,7 +567,7 @@ main(int argc, char **argv)
 			goto out;
 		default:
 			usage(stderr);
-			rc = EXIT_USAGE;
+			rc = TS_EXIT_USAGE;
 			goto out;
 		}
 	}
@@ -878,13 +575,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "tracespoold: unexpected argument: %s\n",
 		    argv[optind]);
 		usage(stderr);
-		rc = EXIT_USAGE;
+		rc = TS_EXIT_USAGE;
 		goto out;
 	}
 	d.conf = conf_build(&d, report_stderr);
 	if (d.conf == NULL ||
 	    rules_load(d.conf, &d.rules, report_stderr, NULL) == -1) {
-		rc = EXIT_CONFIG;
+		rc = TS_EXIT_CONFIG;
 		goto out;
 	}
 	if (check) {

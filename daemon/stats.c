@@ -122,7 +122,7 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 		    (unsigned long long)rules_matches(ing->rules, i));
 	}
 	buf_addstr(b, "}}");
-	return b->data == NULL ? -1 : 0;
+	return buf_failed(b) ? -1 : 0;
 }
 
 static void
@@ -314,7 +314,7 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	metric(b, "tracespool_build_info", "gauge",
 	    "The running version, as a label.", "{version=\"" TS_VERSION "\"}",
 	    1);
-	return b->data == NULL ? -1 : 0;
+	return buf_failed(b) ? -1 : 0;
 }
 
 int

@@ -1,4 +1,4 @@
-/* upstream.h: requests to the event API; the only module that sees libcurl. */
+/* upstream.h: the forwarder's requests to the event API, over libcurl. */
 #ifndef TS_UPSTREAM_H
 #define TS_UPSTREAM_H
 

@@ -72,9 +72,7 @@ fail(struct buf *out, size_t base, int rc, char *err, size_t errlen,
 {
 	va_list ap;
 
-	out->len = base;
-	if (out->data != NULL)
-		out->data[base] = '\0';
+	buf_truncate(out, base);
 	if (errlen > 0) {
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);

@@ -360,8 +360,7 @@ check_list(struct walk *w, const cJSON *v, const struct shape *sh)
 
 	if (!cJSON_IsArray(v))
 		return refuse(w, "must be an array");
-	cJSON_ArrayForEach(e, v)
-	{
+	cJSON_ArrayForEach(e, v) {
 		w->segs[w->nseg - 1].idx = i++;
 		if (check_object(w, e, sh) == -1)
 			return -1;

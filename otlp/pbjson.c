@@ -30,8 +30,8 @@ add_base64(struct buf *b, const uint8_t *in, size_t len)
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char q[4];
 	size_t i;
-	int rc = buf_addch(b, '"');
 
+	buf_addch(b, '"');
 	for (i = 0; i < len; i += 3) {
 		unsigned v = (unsigned)in[i] << 16;
 
@@ -43,38 +43,35 @@ add_base64(struct buf *b, const uint8_t *in, size_t len)
 		q[1] = tab[(v >> 12) & 63];
 		q[2] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
 		q[3] = i + 2 < len ? tab[v & 63] : '=';
-		rc |= buf_add(b, q, 4);
+		buf_add(b, q, 4);
 	}
-	return rc | buf_addch(b, '"');
+	return buf_addch(b, '"');
 }
 
 int
 otlp_pb_attrs_json(struct buf *b, struct Otlp__KeyValue *const *kvs, size_t n)
 {
-	int rc = buf_addch(b, '[');
-
+	buf_addch(b, '[');
 	for (size_t i = 0; i < n; i++) {
-		rc |= buf_addstr(b, i > 0 ? ",{\"key\":" : "{\"key\":");
-		rc |= buf_add_json_string(b, kvs[i]->key);
-		rc |= buf_addstr(b, ",\"value\":");
-		rc |= otlp_pb_value_json(b, kvs[i]->value);
-		rc |= buf_addch(b, '}');
+		buf_addstr(b, i > 0 ? ",{\"key\":" : "{\"key\":");
+		buf_add_json_string(b, kvs[i]->key);
+		buf_addstr(b, ",\"value\":");
+		otlp_pb_value_json(b, kvs[i]->value);
+		buf_addch(b, '}');
 	}
-	return rc | buf_addch(b, ']');
+	return buf_addch(b, ']');
 }
 
 int
 otlp_pb_value_json(struct buf *b, const struct Otlp__AnyValue *v)
 {
-	int rc = 0;
-
 	if (v == NULL)
 		return buf_addstr(b, "{}");
 	switch (v->value_case) {
 	case OTLP__ANY_VALUE__VALUE_STRING_VALUE:
-		rc |= buf_addstr(b, "{\"stringValue\":");
-		rc |= buf_add_json_string(b, v->string_value);
-		return rc | buf_addch(b, '}');
+		buf_addstr(b, "{\"stringValue\":");
+		buf_add_json_string(b, v->string_value);
+		return buf_addch(b, '}');
 	case OTLP__ANY_VALUE__VALUE_BOOL_VALUE:
 		return buf_addstr(b,
 		    v->bool_value ? "{\"boolValue\":true}"
@@ -83,31 +80,31 @@ otlp_pb_value_json(struct buf *b, const struct Otlp__AnyValue *v)
 		return buf_printf(
 		    b, "{\"intValue\":\"%" PRId64 "\"}", v->int_value);
 	case OTLP__ANY_VALUE__VALUE_DOUBLE_VALUE:
-		rc |= buf_addstr(b, "{\"doubleValue\":");
-		rc |= otlp_pb_double_json(b, v->double_value);
-		return rc | buf_addch(b, '}');
+		buf_addstr(b, "{\"doubleValue\":");
+		otlp_pb_double_json(b, v->double_value);
+		return buf_addch(b, '}');
 	case OTLP__ANY_VALUE__VALUE_BYTES_VALUE:
-		rc |= buf_addstr(b, "{\"bytesValue\":");
-		rc |= add_base64(b, v->bytes_value.data, v->bytes_value.len);
-		return rc | buf_addch(b, '}');
+		buf_addstr(b, "{\"bytesValue\":");
+		add_base64(b, v->bytes_value.data, v->bytes_value.len);
+		return buf_addch(b, '}');
 	case OTLP__ANY_VALUE__VALUE_ARRAY_VALUE:
-		rc |= buf_addstr(b, "{\"arrayValue\":{\"values\":[");
+		buf_addstr(b, "{\"arrayValue\":{\"values\":[");
 		for (size_t i = 0;
 		     v->array_value != NULL && i < v->array_value->n_values;
 		     i++) {
 			if (i > 0)
-				rc |= buf_addch(b, ',');
-			rc |= otlp_pb_value_json(b, v->array_value->values[i]);
+				buf_addch(b, ',');
+			otlp_pb_value_json(b, v->array_value->values[i]);
 		}
-		return rc | buf_addstr(b, "]}}");
+		return buf_addstr(b, "]}}");
 	case OTLP__ANY_VALUE__VALUE_KVLIST_VALUE:
-		rc |= buf_addstr(b, "{\"kvlistValue\":{\"values\":");
+		buf_addstr(b, "{\"kvlistValue\":{\"values\":");
 		if (v->kvlist_value != NULL)
-			rc |= otlp_pb_attrs_json(b, v->kvlist_value->values,
+			otlp_pb_attrs_json(b, v->kvlist_value->values,
 			    v->kvlist_value->n_values);
 		else
-			rc |= buf_addstr(b, "[]");
-		return rc | buf_addstr(b, "}}");
+			buf_addstr(b, "[]");
+		return buf_addstr(b, "}}");
 	default:
 		return buf_addstr(b, "{}");
 	}

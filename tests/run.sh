@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh: runs the unit tests and the integration scenarios, and prints "N passed, N failed".
+# run.sh: runs the unit tests and the integration scenarios, and prints "N passed, N failed, N skipped".
 # Usage: tests/run.sh [unit|integration] [name-filter]
 set -u
 BUILD=${BUILD:-build}
@@ -9,21 +9,24 @@ filter=${2:-}
 cd "$(dirname "$0")/.." || exit 1
 passed=0
 failed=0
+skipped=0
 failures=()
 
 run_unit() {
-	local bin out p f
+	local bin out p f s
 	for bin in "$BUILD"/tests/test_*; do
 		[ -x "$bin" ] || continue
 		case "$bin" in *"$filter"*) ;; *) continue ;; esac
 		echo "== unit: $(basename "$bin")"
 		out=$("$bin" 2>&1)
 		rc=$?
-		echo "$out" | grep -E '^\[  (FAILED|ERROR) |^\[  PASSED|^\[==========\] .* run' || true
+		echo "$out" | grep -E '^\[  (FAILED|ERROR) |^\[  (PASSED|SKIPPED)|^\[==========\] .* run' || true
 		p=$(echo "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
 		f=$(echo "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+		s=$(echo "$out" | sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' | tail -1)
 		p=${p:-0}
 		f=${f:-0}
+		s=${s:-0}
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			# crashed or a sanitizer stopped it: count it as one failure
 			f=1
@@ -33,12 +36,13 @@ run_unit() {
 		fi
 		passed=$((passed + p))
 		failed=$((failed + f))
+		skipped=$((skipped + s))
 		[ "$f" -eq 0 ] || failures+=("unit $(basename "$bin")")
 	done
 }
 
 run_integration() {
-	local t out rc p f
+	local t out rc p f s
 	for t in tests/integration/t_*.sh; do
 		[ -f "$t" ] || continue
 		case "$t" in *"$filter"*) ;; *) continue ;; esac
@@ -46,7 +50,9 @@ run_integration() {
 		out=$(timeout 600 bash "$t" 2>&1)
 		rc=$?
 		echo "$out" | grep -E '^(ok|not ok|#)' || true
-		p=$(echo "$out" | grep -c '^ok ' || true)
+		# "ok - NAME # SKIP WHY" is a check that could not run here.
+		s=$(echo "$out" | grep -c '^ok .*# SKIP' || true)
+		p=$(($(echo "$out" | grep -c '^ok ' || true) - s))
 		f=$(echo "$out" | grep -c '^not ok ' || true)
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 			f=1
@@ -58,6 +64,7 @@ run_integration() {
 		fi
 		passed=$((passed + p))
 		failed=$((failed + f))
+		skipped=$((skipped + s))
 		[ "$f" -eq 0 ] || failures+=("integration $(basename "$t")")
 	done
 }
@@ -78,5 +85,5 @@ esac
 for f in "${failures[@]+"${failures[@]}"}"; do
 	echo "FAILED: $f"
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/kind.h"
+#include "common/uuid.h"
 #include "daemon/body.h"
 #include "daemon/event.h"
 #include "daemon/jsonscan.h"
@@ -52,7 +53,7 @@ gen_uuid(char *out, void *arg)
 	g->n++;
 	memcpy(b, &g->n, sizeof(g->n));
 	b[15] = 0x5a;
-	event_uuid_format(b, out);
+	uuid_format(b, out);
 }
 
 static void __attribute__((noreturn))
@@ -370,8 +371,7 @@ batch_project(const cJSON *root, const char *member)
 {
 	const cJSON *e, *p;
 
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, member))
-	{
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, member)) {
 		p = cJSON_IsObject(e)
 		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
 		    : NULL;
@@ -486,6 +486,8 @@ route_otlp_json(
 	buf_addch(&arr, '[');
 	buf_add(&arr, out->recs[0].data, out->recs[0].len);
 	buf_addch(&arr, ']');
+	if (buf_failed(&arr))
+		violated("out of memory in the check itself", NULL);
 	got = cJSON_ParseWithLength(arr.data, arr.len);
 	if (got == NULL ||
 	    !same_value(
@@ -494,10 +496,9 @@ route_otlp_json(
 	for (const cJSON *rs = got->child; rs != NULL; rs = rs->next) {
 		const cJSON *ss, *sp;
 
-		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans"))
-		{
+		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans")) {
 			cJSON_ArrayForEach(sp, cJSON_GetObjectItem(ss, "spans"))
-			    spans++;
+				spans++;
 		}
 	}
 	if (spans != out->items)
@@ -561,6 +562,9 @@ route_redacted(const struct kind *k, const struct kind_route *r,
 			buf_addch(&arr, '[');
 			buf_add(&arr, rec->data, rec->len);
 			buf_addch(&arr, ']');
+			if (buf_failed(&arr))
+				violated(
+				    "out of memory in the check itself", NULL);
 			text = arr.data;
 			tlen = arr.len;
 		} else {

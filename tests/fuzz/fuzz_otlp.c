@@ -113,11 +113,9 @@ count_spans(const cJSON *root)
 	size_t n = 0;
 
 	cJSON_ArrayForEach(
-	    rs, cJSON_GetObjectItemCaseSensitive(root, "resourceSpans"))
-	{
+	    rs, cJSON_GetObjectItemCaseSensitive(root, "resourceSpans")) {
 		cJSON_ArrayForEach(
-		    ss, cJSON_GetObjectItemCaseSensitive(rs, "scopeSpans"))
-		{
+		    ss, cJSON_GetObjectItemCaseSensitive(rs, "scopeSpans")) {
 			n += (size_t)cJSON_GetArraySize(
 			    cJSON_GetObjectItemCaseSensitive(ss, "spans"));
 		}

@@ -10,6 +10,7 @@ SPOOL_DUMP=${SPOOL_DUMP:-$BUILD/tests/spool_dump}
 REF_EVENT=${REF_EVENT:-tests/data/reference_event.json}
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 DAEMON_PID=
 UPSTREAM_PID=
 UPSTREAM_PORT=
@@ -28,12 +29,17 @@ ts_setup() {
 	done
 }
 
-ts_cleanup() {
+# ts_kill_all: SIGKILL and reap every process the script started.
+ts_kill_all() {
 	local p
 	for p in "${TS_PIDS[@]+"${TS_PIDS[@]}"}"; do
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+}
+
+ts_cleanup() {
+	ts_kill_all
 	if [ "${T_FAILED:-0}" -ne 0 ] && [ -f "$DLOG" ]; then
 		echo "# daemon log (last 30 lines):"
 		tail -30 "$DLOG" | sed 's/^/#   /'
@@ -44,6 +50,13 @@ ts_cleanup() {
 ok() {
 	T_PASSED=$((T_PASSED + 1))
 	echo "ok - $1"
+}
+
+# skip NAME WHY: a check this machine cannot run. tests/run.sh counts it
+# as skipped, neither passed nor failed.
+skip() {
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "ok - $1 # SKIP $2"
 }
 
 not_ok() {
@@ -71,7 +84,7 @@ ts_done() {
 			not_ok "valgrind reports no errors ($(basename "$f"))" "$(head -c 2000 "$f")"
 		done
 	fi
-	echo "# $(basename "$0"): $T_PASSED passed, $T_FAILED failed"
+	echo "# $(basename "$0"): $T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
 	[ "$T_FAILED" -eq 0 ]
 	exit $?
 }
@@ -151,6 +164,20 @@ is_uuid_v4() {
 # spool_dump: the spooled records as JSON lines {"seq","kind","event"}.
 spool_dump() {
 	"$SPOOL_DUMP" "$SPOOL"
+}
+
+# fill_spool PATH FILE MAX [ACKED]: POST the body in FILE to PATH until an
+# answer is not 200, at most MAX times; the event ids of each 200 are
+# appended to the file ACKED when it is named. STATUS, HEADERS and BODY
+# are the last answer's. Succeeds when that answer was 503 (spool full).
+fill_spool() {
+	local path=$1 file=$2 max=$3 acked=${4-} i
+	for i in $(seq 1 "$max"); do
+		req POST "$path" "@$file"
+		[ "$STATUS" = 200 ] || break
+		[ -z "$acked" ] || jget '(.event_ids // [])[], (.event_id // empty)' >>"$acked"
+	done
+	[ "$STATUS" = 503 ]
 }
 
 stat_field() {

@@ -227,13 +227,7 @@ ts_start_daemon --set spool_max_bytes=1M --set retry_initial=100ms --set retry_m
 unset TRACESPOOL_API_KEY
 pad=$(head -c 3000 /dev/zero | tr '\0' 'p')
 printf '{"event":{"event_type":"chain","inputs":{"pad":"%s"}}}' "$pad" >"$TMP/ev.json"
-full=0
-for i in $(seq 1 600); do
-	req POST /events "@$TMP/ev.json"
-	if [ "$STATUS" = 503 ]; then full=1; break; fi
-	[ "$STATUS" = 200 ] || break
-done
-check_eq "the spool is full" 1 "$full"
+check "the spool is full" fill_spool /events "$TMP/ev.json" 600
 echo '{"event_type":"chain","inputs":{},"event_name":"cli-late"}' >"$TMP/late.jsonl"
 "$TSCLI" --socket "$SOCK" send "$TMP/late.jsonl" >"$OUT" 2>"$ERR" &
 send_pid=$!

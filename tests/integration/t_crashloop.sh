@@ -10,9 +10,14 @@ ts_start_upstream || { not_ok "fake upstream starts"; ts_done; }
 export TRACESPOOL_API_KEY=good-key
 
 
-# Four keep-alive connections, each at most 50 requests a second (every
-# fourth a batch of 5), for at most 120 s: stopped below after the kills.
-"$LOADGEN" -s "$SOCK" -c 4 -r 50 -b 5 -t 120 -n crashloop >"$TMP/acked" 2>"$TMP/loadgen.err" &
+# Four keep-alive connections, 400 events a second in all (every fourth
+# request a batch of 5, the others single events), for at most 120 s:
+# stopped below after the kills. -a prints each acknowledged event_id and
+# reconnects whenever the daemon is gone.
+printf '{"event_type":"chain","event_name":"crashloop","event_id":"%s","inputs":{"pad":"%s"}}\n' \
+	00000000-0000-4000-8000-000000000000 "$(head -c 64 /dev/zero | tr '\0' p)" >"$TMP/event.json"
+"$LOADGEN" -a -u "$SOCK" -c 4 -r 400 -b 5 -m -d 120 -e "$TMP/event.json" \
+	>"$TMP/acked" 2>"$TMP/loadgen.err" &
 LOADGEN_PID=$!
 TS_PIDS+=("$LOADGEN_PID")
 

@@ -286,10 +286,7 @@ unset TRACESPOOL_API_KEY
 ts_start_daemon --set spool_max_bytes=1M || { not_ok "daemon starts with a 1M spool"; ts_done; }
 jq -cn --arg pad "$(head -c 100000 /dev/zero | tr '\0' y)" \
 	'{event: {event_type: "chain", event_name: "big", inputs: {pad: $pad}}}' >"$TMP/big.json"
-for i in $(seq 1 40); do
-	req POST /events @"$TMP/big.json"
-	[ "$STATUS" = 200 ] || break
-done
+fill_spool /events "$TMP/big.json" 40
 check_eq "the 1M spool fills up and answers 503" 503 "$STATUS"
 scrape "$TMP/m4"
 check "events refused by a full spool are counted" \

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.." || exit 1
 ts_setup
 
 if [ "$(id -u)" -ne 0 ]; then
-	echo "# not root: skipping (chown and acting as another user need root)"
+	skip "socket and spool permissions, allowed_uids and allowed_gids" \
+		"not root: chown and acting as another user need root"
 	ts_done
 fi
 NOBODY_UID=$(id -u nobody)

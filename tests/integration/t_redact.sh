@@ -121,7 +121,7 @@ if command -v node >/dev/null 2>&1 && [ -d tests/sdk/node_modules/honeyhive ]; t
 	check "the SDK's tracer spans are spooled" wait_for 10 bash -c \
 		"'$SPOOL_DUMP' '$SPOOL' | jq -e 'select(.kind==5)' >/dev/null"
 else
-	echo "ok - # SKIP the Node SDK is not installed (t_sdk_node.sh installs it)"
+	skip "the SDK's tracer spans are spooled" "the Node SDK is not installed (t_sdk_node.sh installs it)"
 fi
 
 kill -0 "$DAEMON_PID" && ok "the daemon is running with the records spooled"

@@ -5,7 +5,7 @@ cd "$(dirname "$0")/../.." || exit 1
 ts_setup
 
 if ! command -v node >/dev/null 2>&1; then
-	echo "ok - # SKIP node is not installed (scripts/deps.sh installs it)"
+	skip "the honeyhive Node SDK against the daemon" "node is not installed (scripts/deps.sh installs it)"
 	ts_done
 fi
 SDK_DIR=tests/sdk

@@ -263,14 +263,11 @@ otlp_holds_name(cJSON *body, const char *raw, size_t rawlen, const char *name)
 
 	if (body != NULL) {
 		cJSON_ArrayForEach(
-		    rs, cJSON_GetObjectItem(body, "resourceSpans"))
-		{
+		    rs, cJSON_GetObjectItem(body, "resourceSpans")) {
 			cJSON_ArrayForEach(
-			    ss, cJSON_GetObjectItem(rs, "scopeSpans"))
-			{
+			    ss, cJSON_GetObjectItem(rs, "scopeSpans")) {
 				cJSON_ArrayForEach(
-				    sp, cJSON_GetObjectItem(ss, "spans"))
-				{
+				    sp, cJSON_GetObjectItem(ss, "spans")) {
 					n = cJSON_GetObjectItem(sp, "name");
 					found |= cJSON_IsString(n) &&
 					    strcmp(n->valuestring, name) == 0;
@@ -308,8 +305,7 @@ holds_name(cJSON *body, const char *path, const char *name, const char *raw,
 		return otlp_holds_name(body, raw, rawlen, name);
 
 	if ((a = events_of(body, path, &n)) != NULL) {
-		cJSON_ArrayForEach(ev, a)
-		{
+		cJSON_ArrayForEach(ev, a) {
 			if (names_match(ev, name))
 				return 1;
 		}
@@ -368,8 +364,7 @@ answer_ok(struct fake *fk, struct evhttp_request *req, const char *method,
 	    (a = events_of(body, path, &n)) != NULL) {
 		cJSON_AddTrueToObject(o, "success");
 		ids = cJSON_AddArrayToObject(o, "event_ids");
-		cJSON_ArrayForEach(ev, a)
-		{
+		cJSON_ArrayForEach(ev, a) {
 			cJSON *id =
 			    cJSON_GetObjectItemCaseSensitive(ev, "event_id");
 

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/support/sock.h"
+
 /*
  * Usage: hostile -s SOCKET MODE [-n N] [-c CLIENTS] [-t SECONDS] [-b BYTES]
  *        [-i MS] [-w WINDOW] [-o FILE] [-k]
@@ -82,7 +84,7 @@ struct opts {
 	int chunked;
 };
 
-static struct sockaddr_un sun;
+static const char *sock_path;
 
 static double
 now_ms(void)
@@ -106,47 +108,16 @@ sleep_ms(long ms)
 static int
 connect_sock(int nonblock)
 {
-	int fd, flags = SOCK_STREAM | SOCK_CLOEXEC;
-
-	if (nonblock)
-		flags |= SOCK_NONBLOCK;
-	if ((fd = socket(AF_UNIX, flags, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return fd;
-	close(fd);
-	return -1;
+	return sock_unix_connect(sock_path, nonblock ? SOCK_NONBLOCK : 0, 0);
 }
 
-/* Write all of buf; 0, or -1 when the daemon closed or a write failed. */
+/* Milliseconds from now to deadline (ms), for poll; 0 once it passed. */
 static int
-write_all(int fd, const void *buf, size_t len)
+ms_until(double deadline)
 {
-	const char *p = buf;
-	ssize_t n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Wait until fd is readable or deadline (ms); 1 readable, 0 timed out. */
-static int
-wait_readable(int fd, double deadline)
-{
-	struct pollfd pfd = {fd, POLLIN, 0};
 	double left = deadline - now_ms();
 
-	if (left < 0)
-		left = 0;
-	return poll(&pfd, 1, (int)left) > 0;
+	return left > 0 ? (int)left : 0;
 }
 
 /*
@@ -174,7 +145,7 @@ read_response(int fd, char *buf, size_t cap, double deadline)
 			return strncmp(buf, "HTTP/1.1 ", 9) == 0
 			    ? (int)strtol(buf + 9, NULL, 10)
 			    : -1;
-		if (!wait_readable(fd, deadline))
+		if (!sock_wait_readable(fd, ms_until(deadline)))
 			return 0;
 		n = recv(fd, buf + len, cap - 1 - len, 0);
 		if (n == -1 && errno == EINTR)
@@ -221,7 +192,7 @@ mode_good(const struct opts *o)
 		t0 = now_ms();
 		status = -1;
 		if ((fd = connect_sock(0)) != -1) {
-			if (write_all(fd, req, strlen(req)) == 0)
+			if (sock_send_all(fd, req, strlen(req)) == 0)
 				status = read_response(
 				    fd, resp, sizeof(resp), t0 + HOSTILE_IO_MS);
 			close(fd);
@@ -321,15 +292,15 @@ mode_trickle(const struct opts *o)
 	int fd, status = 0;
 
 	if ((fd = connect_sock(0)) == -1 ||
-	    write_all(fd, head, sizeof(head) - 1) == -1)
+	    sock_send_all(fd, head, sizeof(head) - 1) == -1)
 		return 1;
 	while (now_ms() < end) {
-		if (wait_readable(fd, now_ms() + 1000)) {
+		if (sock_wait_readable(fd, 1000)) {
 			status = read_response(
 			    fd, resp, sizeof(resp), now_ms() + HOSTILE_IO_MS);
 			break;
 		}
-		if (write_all(fd, "a", 1) == -1)
+		if (sock_send_all(fd, "a", 1) == -1)
 			break;
 		sent++;
 	}
@@ -351,7 +322,7 @@ mode_unfilled(const struct opts *o)
 	    "application/json\r\nContent-Length: %lld\r\n\r\n{\"event\":",
 	    o->bytes);
 	t0 = now_ms();
-	if ((fd = connect_sock(0)) == -1 || write_all(fd, req, strlen(req)))
+	if ((fd = connect_sock(0)) == -1 || sock_send_all(fd, req, strlen(req)))
 		return 1;
 	status = read_response(
 	    fd, resp, sizeof(resp), t0 + (double)o->seconds * 1000.0);
@@ -394,7 +365,7 @@ big_once(const struct opts *o, long long *sent, double *ms)
 		clen = 65536;
 	}
 	*sent = 0;
-	if ((fd = connect_sock(0)) == -1 || write_all(fd, req, strlen(req)))
+	if ((fd = connect_sock(0)) == -1 || sock_send_all(fd, req, strlen(req)))
 		return -1;
 	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
 	while (now_ms() < end) {
@@ -729,7 +700,7 @@ mode_hold(const struct opts *o)
 		return 1;
 	for (i = 0; i < o->clients; i++) {
 		if ((pfd[i].fd = connect_nb()) == -1 ||
-		    write_all(pfd[i].fd, hdr, (size_t)hlen) == -1)
+		    sock_send_all(pfd[i].fd, hdr, (size_t)hlen) == -1)
 			return 1;
 		open_n++;
 	}
@@ -846,7 +817,7 @@ garbage_client(void *arg)
 		}
 		len = make_garbage(buf, sizeof(buf), &seed, &kind);
 		/* The daemon may answer and stop reading before the end. */
-		(void)write_all(fd, buf, len);
+		(void)sock_send_all(fd, buf, len);
 		status = read_response(
 		    fd, resp, sizeof(resp), now_ms() + HOSTILE_IO_MS);
 		if (status == 400)
@@ -940,12 +911,12 @@ main(int argc, char **argv)
 		}
 	}
 	if (o.sock == NULL || optind != argc - 1 ||
-	    strlen(o.sock) >= sizeof(sun.sun_path) || o.clients < 1 ||
-	    o.seconds < 1 || o.bytes < 1 || o.interval_ms < 0 || o.window < 1)
+	    strlen(o.sock) >= sizeof(((struct sockaddr_un *)0)->sun_path) ||
+	    o.clients < 1 || o.seconds < 1 || o.bytes < 1 ||
+	    o.interval_ms < 0 || o.window < 1)
 		return usage();
 	o.mode = argv[optind];
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, o.sock, strlen(o.sock) + 1);
+	sock_path = o.sock;
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(o.mode, "good") == 0) {

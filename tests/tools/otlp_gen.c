@@ -489,7 +489,10 @@ generate(const struct opts *o)
 			raw.len = n;
 		}
 	}
-	if (o->zip != NULL) {
+	if (buf_failed(&raw)) {
+		fprintf(stderr, "otlp_gen: out of memory\n");
+		rc = 1;
+	} else if (o->zip != NULL) {
 		if (compress_to(o->zip, &raw, &zipped) == -1) {
 			fprintf(stderr, "otlp_gen: compression failed\n");
 			rc = 1;
@@ -593,7 +596,10 @@ print_span(struct buf *b, const Otlp__Span *s)
 		buf_addch(b, '}');
 	}
 	buf_addstr(b, "]}\n");
-	fwrite(b->data, 1, b->len, stdout);
+	if (buf_failed(b))
+		fputs("{\"error\":\"out of memory\"}\n", stdout);
+	else
+		fwrite(b->data, 1, b->len, stdout);
 }
 
 /* Print the spans of the protobuf export in[0..len) as JSON lines. */
@@ -699,7 +705,10 @@ decode_b64_lines(void)
 				buf_addch(&out, (char)((v >> bits) & 0xff));
 			}
 		}
-		rc |= decode_buf(out.data != NULL ? out.data : "", out.len);
+		if (buf_failed(&out))
+			rc = 1;
+		else if (decode_buf(out.data != NULL ? out.data : "", out.len))
+			rc = 1;
 	}
 	free(line);
 	buf_free(&out);

@@ -59,7 +59,8 @@ main(int argc, char **argv)
 				    "\"event\":%s}\n",
 				    (unsigned long long)d[i].id,
 				    (unsigned long long)d[i].seq, d[i].status,
-				    d[i].attempts, r.data ? r.data : "null",
+				    d[i].attempts,
+				    buf_failed(&r) ? "null" : r.data,
 				    d[i].data);
 				buf_free(&r);
 				from = d[i].id + 1;

@@ -14,12 +14,7 @@
 #include "common/kind.h"
 #include "daemon/body.h"
 #include "otlp/trace.pb-c.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
+#include "tests/support/check.h"
 
 struct fixture {
 	struct body_out out;

@@ -16,12 +16,8 @@
 
 #include "common/log.h"
 #include "conf/conf.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
+#include "tests/support/check.h"
+#include "tests/support/unit.h"
 
 #define KIB (UINT64_C(1024))
 #define MIB (KIB * 1024)
@@ -31,26 +27,8 @@
 #define HOUR (MIN * 60)
 #define DAY (HOUR * 24)
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The temporary directory of the running test (setup_dir, teardown_dir). */
 static char tmpdir[64];
-
-/* What report() was given. */
-struct reports {
-	int n;
-	char text[8192];
-};
-
-static void
-collect(const char *msg, void *arg)
-{
-	struct reports *r = arg;
-	size_t len = strlen(r->text);
-
-	r->n++;
-	snprintf(r->text + len, sizeof(r->text) - len, "%s\n", msg);
-}
 
 static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -535,9 +513,225 @@ test_tables_cover_every_key(void **state)
 		CHECK(bad, "key %s has no case in bad_cases", key);
 		nkeys++;
 	}
-	CHECK(nkeys == 36, "conf_print wrote %d keys, want 36", nkeys);
+	CHECK((size_t)nkeys == conf_key_count(),
+	    "conf_print wrote %d keys, conf_key_count says %zu", nkeys,
+	    conf_key_count());
 	free(text);
 	conf_free(c);
+}
+
+/*
+ * The facts of each key: names unique, in conf_print's order, and the
+ * reload fact of the keys the daemon sets up once.
+ */
+static void
+test_key_facts(void **state)
+{
+	static const struct {
+		const char *key;
+		int restart;
+	} want[] = {
+	    {"socket", 1},
+	    {"listen_tcp", 1},
+	    {"spool_dir", 1},
+	    {"sync", 1},
+	    {"max_body_bytes", 1},
+	    {"allowed_uids", 0},
+	    {"max_event_bytes", 0},
+	    {"upstream_url", 0},
+	    {"redact_rules", 0},
+	    {"log_level", 0},
+	};
+	struct conf *c = new_conf();
+	char *text = print_conf(c), *line = text;
+	struct conf_keyinfo k, other;
+	size_t i, j, n = conf_key_count();
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		CHECK(
+		    conf_key_info(i, &k) == 0, "conf_key_info(%zu) failed", i);
+		CHECK(strncmp(line, k.name, strlen(k.name)) == 0 &&
+		        line[strlen(k.name)] == ' ',
+		    "key %zu is %s, but conf_print's line %zu is %.40s", i,
+		    k.name, i, line);
+		line = strchr(line, '\n') + 1;
+		for (j = 0; j < i; j++) {
+			CHECK(conf_key_info(j, &other) == 0 &&
+			        strcmp(other.name, k.name) != 0,
+			    "key %s appears twice", k.name);
+		}
+	}
+	CHECK(*line == '\0', "conf_print wrote more lines than keys: %s", line);
+	k.name = "unchanged";
+	CHECK(conf_key_info(n, &k) == -1 && strcmp(k.name, "unchanged") == 0,
+	    "conf_key_info past the last key did not fail cleanly");
+	for (i = 0; i < NELEM(want); i++) {
+		for (j = 0; j < n; j++) {
+			CHECK(
+			    conf_key_info(j, &k) == 0, "conf_key_info failed");
+			if (strcmp(k.name, want[i].key) == 0)
+				break;
+		}
+		CHECK(j < n, "no key %s", want[i].key);
+		CHECK(k.restart == want[i].restart,
+		    "%s: restart is %d, want %d", want[i].key, k.restart,
+		    want[i].restart);
+	}
+	free(text);
+	conf_free(c);
+}
+
+/* A secret key's value is never printed nor quoted back in an error. */
+static void
+test_secret_never_shown(void **state)
+{
+	static const char value[] = "Zq9secretvalue";
+	struct conf_keyinfo k;
+	char err[512], *text;
+	size_t i;
+
+	(void)state;
+	for (i = 0; conf_key_info(i, &k) == 0; i++) {
+		struct conf *c = new_conf();
+
+		if (!k.secret) {
+			conf_free(c);
+			continue;
+		}
+		err[0] = '\0';
+		(void)conf_set(c, k.name, value, err, sizeof(err));
+		CHECK(strstr(err, value) == NULL,
+		    "an error quotes the secret %s: %s", k.name, err);
+		text = print_conf(c);
+		CHECK(strstr(text, value) == NULL,
+		    "conf_print shows the secret %s", k.name);
+		free(text);
+		conf_free(c);
+	}
+}
+
+/* What conf_diff reported. */
+struct diffs {
+	int n;
+	char keys[1024];
+	int restart[64];
+};
+
+static void
+on_diff(const struct conf_keyinfo *k, void *arg)
+{
+	struct diffs *d = arg;
+	size_t len = strlen(d->keys);
+
+	if (d->n < 64)
+		d->restart[d->n] = k->restart;
+	d->n++;
+	snprintf(d->keys + len, sizeof(d->keys) - len, "%s%s",
+	    len > 0 ? " " : "", k->name);
+}
+
+/* The printed line of key in text ("key = value"), copied into line. */
+static void
+print_line(const char *text, const char *key, char *line, size_t len)
+{
+	const char *p = text;
+	size_t kl = strlen(key);
+
+	line[0] = '\0';
+	for (; *p != '\0'; p = strchr(p, '\n') + 1) {
+		if (strncmp(p, key, kl) == 0 && p[kl] == ' ') {
+			snprintf(line, len, "%.*s", (int)strcspn(p, "\n"), p);
+			return;
+		}
+	}
+}
+
+static void
+test_diff_same(void **state)
+{
+	struct conf *a = new_conf(), *b = new_conf();
+	struct diffs d = {0};
+
+	(void)state;
+	set_ok(a, "allowed_uids", "1,2");
+	set_ok(b, "allowed_uids", "1, 2");
+	CHECK(conf_diff(a, b, on_diff, &d) == 0 && d.n == 0,
+	    "equal configurations differ in: %s", d.keys);
+	conf_free(a);
+	conf_free(b);
+}
+
+/*
+ * Every key's change is seen, alone: each good value of every key
+ * against the defaults (good_cases covers every key), reported exactly
+ * when conf_print's line for the key changed.
+ */
+static void
+test_diff_every_key(void **state)
+{
+	struct conf *def = new_conf();
+	char *deftext = print_conf(def), *text, was[512], now[512];
+	struct conf_keyinfo k;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < NELEM(good_cases); i++) {
+		const struct good_case *t = &good_cases[i];
+		struct conf *c = new_conf();
+		struct diffs d = {0};
+		int n;
+
+		set_ok(c, t->key, t->value);
+		text = print_conf(c);
+		print_line(deftext, t->key, was, sizeof(was));
+		print_line(text, t->key, now, sizeof(now));
+		n = conf_diff(def, c, on_diff, &d);
+		if (strcmp(was, now) == 0) {
+			CHECK(n == 0 && d.n == 0,
+			    "%s = %s is the default, yet reported: %s", t->key,
+			    t->value, d.keys);
+		} else {
+			CHECK(n == 1 && d.n == 1 && strcmp(d.keys, t->key) == 0,
+			    "%s = %s: conf_diff returned %d and reported "
+			    "\"%s\", want %s alone",
+			    t->key, t->value, n, d.keys, t->key);
+			for (j = 0; conf_key_info(j, &k) == 0; j++) {
+				if (strcmp(k.name, t->key) == 0)
+					break;
+			}
+			CHECK(d.restart[0] == k.restart,
+			    "%s: reported restart %d, its key says %d", t->key,
+			    d.restart[0], k.restart);
+		}
+		free(text);
+		conf_free(c);
+	}
+	free(deftext);
+	conf_free(def);
+}
+
+/* Several keys at once, in conf_print's order; ids compare as lists. */
+static void
+test_diff_several(void **state)
+{
+	struct conf *a = new_conf(), *b = new_conf();
+	struct diffs d = {0};
+
+	(void)state;
+	set_ok(a, "allowed_gids", "1,2");
+	set_ok(b, "allowed_gids", "2,1");
+	set_ok(b, "log_level", "debug");
+	set_ok(b, "socket", "/tmp/other.sock");
+	CHECK(conf_diff(a, b, on_diff, &d) == 3, "want 3 keys, got %d: %s", d.n,
+	    d.keys);
+	CHECK(strcmp(d.keys, "socket allowed_gids log_level") == 0,
+	    "reported \"%s\"", d.keys);
+	CHECK(d.restart[0] == 1 && d.restart[1] == 0 && d.restart[2] == 0,
+	    "restart facts %d %d %d, want 1 0 0", d.restart[0], d.restart[1],
+	    d.restart[2]);
+	conf_free(a);
+	conf_free(b);
 }
 
 static void
@@ -850,7 +1044,7 @@ static void
 test_file_sets_keys(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
@@ -861,7 +1055,7 @@ test_file_sets_keys(void **state)
 	    "  log_level=debug  \n"
 	    "\tsync = normal # trailing comment\n",
 	    path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 	    "errors in a good file:\n%s", r.text);
 	CHECK(r.n == 0, "reports for a good file:\n%s", r.text);
 	CHECK(c->spool_max_bytes == 2 * GIB, "spool_max_bytes not set");
@@ -902,12 +1096,12 @@ test_file_value_syntax(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		char path[256];
 
 		set_ok(c, "default_project", "before");
 		write_file("v.conf", cases[i].line, path, sizeof(path));
-		CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+		CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 		    "line <%s> refused: %s", cases[i].line, r.text);
 		CHECK(strcmp(c->default_project, cases[i].want) == 0,
 		    "line <%s> gave \"%s\", want \"%s\"", cases[i].line,
@@ -935,12 +1129,12 @@ test_file_bad_syntax(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		char path[256], want[300];
 		int rc;
 
 		write_file("s.conf", cases[i].line, path, sizeof(path));
-		rc = conf_load_file(c, path, 1, collect, &r);
+		rc = conf_load_file(c, path, 1, test_reports_add, &r);
 		CHECK(rc == 1 && r.n == 1, "line <%s>: rc %d, %d reports",
 		    cases[i].line, rc, r.n);
 		snprintf(want, sizeof(want), "%s:1: ", path);
@@ -958,13 +1152,13 @@ static void
 test_file_error_names_path_line_key(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("e.conf", "# first\n\nspool_max_bytes = lots\n", path,
 	    sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "bad value not counted: %s", r.text);
 	snprintf(want, sizeof(want), "%s:3: spool_max_bytes: ", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
@@ -976,13 +1170,13 @@ static void
 test_file_line_without_equals(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("n.conf", "log_level = warn\nlog_level debug\n", path,
 	    sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "a line without '=' was not an error: %s", r.text);
 	snprintf(want, sizeof(want), "%s:2: log_level: no '='", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s...\": %s",
@@ -994,12 +1188,12 @@ static void
 test_file_unknown_key(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("u.conf", "spool_size = 1G\n", path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "an unknown key was not an error: %s", r.text);
 	snprintf(want, sizeof(want), "%s:1: spool_size: unknown key", path);
 	CHECK(strstr(r.text, want) == r.text, "message is not \"%s\": %s", want,
@@ -1011,7 +1205,7 @@ static void
 test_file_counts_every_error(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 	int rc;
 
@@ -1024,7 +1218,7 @@ test_file_counts_every_error(void **state)
 	    "log_level = warn\n"
 	    "batch_max_events = 0\n",
 	    path, sizeof(path));
-	rc = conf_load_file(c, path, 1, collect, &r);
+	rc = conf_load_file(c, path, 1, test_reports_add, &r);
 	CHECK(rc == 4, "returned %d, want 4 errors:\n%s", rc, r.text);
 	CHECK(r.n == 4, "%d reports, want 4:\n%s", r.n, r.text);
 	CHECK(strstr(r.text, ":1: nosuch") && strstr(r.text, ":3: sync") &&
@@ -1040,12 +1234,12 @@ static void
 test_file_api_key_refused(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], want[512];
 
 	(void)state;
 	write_file("k.conf", "api_key = Zq9-secret\n", path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 1,
 	    "api_key line was not an error: %s", r.text);
 	snprintf(
 	    want, sizeof(want), "%s:1: api_key: not a configuration key", path);
@@ -1063,13 +1257,13 @@ static void
 test_file_duplicate_last_wins(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
 	write_file("d.conf", "log_level = warn\nlog_level = error\n", path,
 	    sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 	    "duplicate key was an error: %s", r.text);
 	CHECK(c->log_level == LOG_LVL_ERROR, "the first of two lines won");
 	conf_free(c);
@@ -1079,13 +1273,13 @@ static void
 test_file_missing_not_required(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], *before, *after;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
 	before = print_conf(c);
-	CHECK(conf_load_file(c, path, 0, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 0, test_reports_add, &r) == 0,
 	    "a missing optional file failed: %s", r.text);
 	CHECK(r.n == 0, "a missing optional file was reported: %s", r.text);
 	after = print_conf(c);
@@ -1099,12 +1293,12 @@ static void
 test_file_missing_required(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
-	CHECK(conf_load_file(c, path, 1, collect, &r) == -1,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == -1,
 	    "a missing required file did not fail");
 	CHECK(r.n == 1 && strstr(r.text, path) == r.text,
 	    "the failure does not name the file: %s", r.text);
@@ -1115,10 +1309,10 @@ static void
 test_file_directory_fails(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_file(c, tmpdir, 0, collect, &r) == -1,
+	CHECK(conf_load_file(c, tmpdir, 0, test_reports_add, &r) == -1,
 	    "reading a directory as a file did not fail");
 	CHECK(r.n == 1 && strstr(r.text, tmpdir) == r.text,
 	    "the failure does not name the path: %s", r.text);
@@ -1135,10 +1329,11 @@ test_env_sets_keys(void **state)
 	char *env[] = {"PATH=/usr/bin", "TRACESPOOL_SPOOL_MAX_BYTES=2G",
 	    "TRACESPOOL_LISTEN_TCP_ALLOW_REMOTE=yes", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 0, "errors: %s", r.text);
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0, "errors: %s",
+	    r.text);
 	CHECK(c->spool_max_bytes == 2 * GIB,
 	    "TRACESPOOL_SPOOL_MAX_BYTES "
 	    "not applied");
@@ -1152,10 +1347,10 @@ test_env_api_key_skipped(void **state)
 {
 	char *env[] = {"TRACESPOOL_API_KEY=Zq9-secret", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 0 && r.n == 0,
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0 && r.n == 0,
 	    "TRACESPOOL_API_KEY was treated as a key: %s", r.text);
 	conf_free(c);
 }
@@ -1172,11 +1367,11 @@ test_env_unknown_variable(void **state)
 		char var[128];
 		char *env[] = {var, NULL};
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		char want[160];
 
 		snprintf(var, sizeof(var), "%s=debug", names[i]);
-		CHECK(conf_load_env(c, env, collect, &r) == 1,
+		CHECK(conf_load_env(c, env, test_reports_add, &r) == 1,
 		    "%s was not an error", names[i]);
 		snprintf(want, sizeof(want), "%s: unknown variable", names[i]);
 		CHECK(strstr(r.text, want) == r.text,
@@ -1191,10 +1386,10 @@ test_env_ignores_other_variables(void **state)
 	char *env[] = {"HOME=/root", "TRACESPOOLX=1", "XTRACESPOOL_SOCKET=/x",
 	    "TRACESPOOL", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 0 && r.n == 0,
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0 && r.n == 0,
 	    "a foreign variable was an error: %s", r.text);
 	conf_free(c);
 }
@@ -1205,10 +1400,10 @@ test_env_bad_value_names_variable_and_key(void **state)
 	char *env[] = {
 	    "TRACESPOOL_SYNC=sometimes", "TRACESPOOL_SOCKET_MODE=9", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 
 	(void)state;
-	CHECK(conf_load_env(c, env, collect, &r) == 2,
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 2,
 	    "two bad variables were not two errors: %s", r.text);
 	CHECK(strstr(r.text, "TRACESPOOL_SYNC: sync: ") != NULL &&
 	        strstr(r.text, "TRACESPOOL_SOCKET_MODE: socket_mode: ") != NULL,
@@ -1223,15 +1418,17 @@ test_precedence(void **state)
 	char *env[] = {"TRACESPOOL_LOG_LEVEL=error",
 	    "TRACESPOOL_BATCH_MAX_EVENTS=6", NULL};
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256];
 
 	(void)state;
 	write_file("p.conf",
 	    "socket_mode = 0600\nlog_level = warn\nbatch_max_events = 5\n",
 	    path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0, "file: %s", r.text);
-	CHECK(conf_load_env(c, env, collect, &r) == 0, "env: %s", r.text);
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0, "file: %s",
+	    r.text);
+	CHECK(conf_load_env(c, env, test_reports_add, &r) == 0, "env: %s",
+	    r.text);
 	set_ok(c, "batch_max_events", "7");
 	CHECK(c->max_connections == 1024, "default lost: max_connections");
 	CHECK(c->socket_mode == 0600, "file lost: socket_mode %o",
@@ -1298,12 +1495,12 @@ test_check(void **state)
 	(void)state;
 	for (i = 0; i < NELEM(cases); i++) {
 		struct conf *c = new_conf();
-		struct reports r = {0};
+		struct test_reports r = {0};
 		int rc;
 
 		for (j = 0; j < 3 && cases[i].sets[j][0] != NULL; j++)
 			set_ok(c, cases[i].sets[j][0], cases[i].sets[j][1]);
-		rc = conf_check(c, collect, &r);
+		rc = conf_check(c, test_reports_add, &r);
 		CHECK(rc == cases[i].errors && r.n == rc,
 		    "case %zu (%s): %d errors, %d reports, want %d: %s", i,
 		    cases[i].sets[0][0] ? cases[i].sets[0][0] : "defaults", rc,
@@ -1514,14 +1711,14 @@ static void
 test_print_round_trips(void **state)
 {
 	struct conf *a = new_conf(), *b = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], *text, *again;
 
 	(void)state;
 	set_all_non_default(a);
 	text = print_conf(a);
 	write_file("printed.conf", text, path, sizeof(path));
-	CHECK(conf_load_file(b, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(b, path, 1, test_reports_add, &r) == 0,
 	    "printed conf does not load:\n%s\n%s", r.text, text);
 	assert_same_conf(a, b);
 	again = print_conf(b);
@@ -1565,7 +1762,7 @@ static void
 test_example_conf_is_defaults(void **state)
 {
 	struct conf *def = new_conf(), *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	char path[256], order[2048] = "", want[2048], *text;
 	char buf[512], *uncommented = NULL;
 	size_t ulen = 0;
@@ -1580,7 +1777,8 @@ test_example_conf_is_defaults(void **state)
 		conf_free(c);
 		skip();
 	}
-	CHECK(conf_load_file(c, "conf/tracespoold.conf", 1, collect, &r) == 0,
+	CHECK(conf_load_file(
+	          c, "conf/tracespoold.conf", 1, test_reports_add, &r) == 0,
 	    "the example does not load: %s", r.text);
 	out = open_memstream(&uncommented, &ulen);
 	while (fgets(buf, sizeof(buf), in) != NULL) {
@@ -1596,7 +1794,7 @@ test_example_conf_is_defaults(void **state)
 	fclose(in);
 	fclose(out);
 	write_file("example.conf", uncommented, path, sizeof(path));
-	CHECK(conf_load_file(c, path, 1, collect, &r) == 0,
+	CHECK(conf_load_file(c, path, 1, test_reports_add, &r) == 0,
 	    "the example's settings do not load: %s", r.text);
 	assert_same_conf(def, c);
 	text = print_conf(def);
@@ -1613,11 +1811,11 @@ static void
 test_dev_conf_loads(void **state)
 {
 	struct conf *c = new_conf();
-	struct reports r = {0};
+	struct test_reports r = {0};
 	int rc;
 
 	(void)state;
-	rc = conf_load_file(c, "conf/dev.conf", 1, collect, &r);
+	rc = conf_load_file(c, "conf/dev.conf", 1, test_reports_add, &r);
 	if (rc == -1 && strstr(r.text, "No such file") != NULL) {
 		print_message("conf/dev.conf not found; run from the "
 		              "checkout's root\n");
@@ -1625,8 +1823,8 @@ test_dev_conf_loads(void **state)
 		skip();
 	}
 	CHECK(rc == 0, "conf/dev.conf does not load: %s", r.text);
-	CHECK(conf_check(c, collect, &r) == 0, "conf/dev.conf fails checks: %s",
-	    r.text);
+	CHECK(conf_check(c, test_reports_add, &r) == 0,
+	    "conf/dev.conf fails checks: %s", r.text);
 	CHECK(strcmp(c->socket, "dev/tracespool.sock") == 0 &&
 	        strcmp(c->spool_dir, "dev/spool") == 0 &&
 	        strcmp(c->upstream_url, "http://127.0.0.1:8089") == 0 &&
@@ -1908,6 +2106,11 @@ main(void)
 	    T(test_set_bad_values),
 	    T(test_set_bad_value_leaves_conf_unchanged),
 	    T(test_tables_cover_every_key),
+	    T(test_key_facts),
+	    T(test_secret_never_shown),
+	    T(test_diff_same),
+	    T(test_diff_every_key),
+	    T(test_diff_several),
 	    T(test_set_api_key_refused),
 	    T(test_parse_size),
 	    T(test_parse_duration),

@@ -1,4 +1,4 @@
-/* test_event.c: unit tests for event validation, defaults and UUID ids. */
+/* test_event.c: unit tests for event validation and defaults. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -15,12 +13,8 @@
 #include "common/buf.h"
 #include "common/uuid.h"
 #include "daemon/event.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
+#include "tests/support/check.h"
+#include "tests/support/unit.h"
 
 #define REF_SESSION "caf77ace-3417-4da4-944d-f4a0688f3c23"
 #define REF_EVENT "7f22137a-6911-4ed3-bc36-110f1dde6b66"
@@ -46,36 +40,6 @@ bad_uuid(char *out, void *arg)
 {
 	(void)arg;
 	snprintf(out, EVENT_UUID_LEN + 1, "not-a-uuid\"");
-}
-
-static char *
-load_reference(size_t *len)
-{
-	const char *dir = getenv("TS_TEST_DATA");
-	char path[4096];
-	FILE *f;
-	char *data;
-	long n;
-
-	if (dir == NULL || dir[0] == '\0')
-		dir = "tests/data";
-	snprintf(path, sizeof(path), "%s/reference_event.json", dir);
-	f = fopen(path, "rb");
-	CHECK(f != NULL,
-	    "cannot open %s (run from the repo root or set TS_TEST_DATA)",
-	    path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	CHECK(fread(data, 1, (size_t)n, f) == (size_t)n, "short read of %s",
-	    path);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
 }
 
 /*
@@ -182,7 +146,7 @@ test_reference_event_unchanged(void **state)
 	struct result r;
 	cJSON *orig, *again;
 	size_t len;
-	char *ref = load_reference(&len);
+	char *ref = test_data_read("reference_event.json", &len);
 
 	(void)state;
 	normalize_both(ref, &o, &r);
@@ -972,88 +936,6 @@ test_uuid_valid(void **state)
 		    cases[i].valid);
 }
 
-static void
-test_uuid_format(void **state)
-{
-	unsigned char b[16];
-	char out[EVENT_UUID_LEN + 1];
-	int i;
-
-	(void)state;
-	memset(b, 0, sizeof(b));
-	event_uuid_format(b, out);
-	CHECK(strcmp(out, "00000000-0000-4000-8000-000000000000") == 0,
-	    "zero bytes formatted as %s", out);
-	memset(b, 0xff, sizeof(b));
-	event_uuid_format(b, out);
-	CHECK(strcmp(out, "ffffffff-ffff-4fff-bfff-ffffffffffff") == 0,
-	    "0xff bytes formatted as %s", out);
-	for (i = 0; i < 16; i++)
-		b[i] = (unsigned char)(i * 17);
-	event_uuid_format(b, out);
-	CHECK(strcmp(out, "00112233-4455-4677-8899-aabbccddeeff") == 0,
-	    "counting bytes formatted as %s", out);
-	CHECK(b[6] == 0x66 && b[8] == 0x88,
-	    "event_uuid_format changed its "
-	    "input");
-}
-
-static int
-cmp_ids(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-/* Enough ids to refill the per-thread pool a few times; all distinct. */
-static void
-test_uuid_v4(void **state)
-{
-	enum { N = 2000 };
-	char(*ids)[EVENT_UUID_LEN + 1] = calloc(N, sizeof(*ids));
-	size_t i;
-
-	(void)state;
-	assert_non_null(ids);
-	for (i = 0; i < N; i++) {
-		uuid_v4(ids[i], NULL);
-		CHECK(is_v4(ids[i]), "uuid_v4 made %s, not a v4 UUID", ids[i]);
-	}
-	qsort(ids, N, sizeof(*ids), cmp_ids);
-	for (i = 1; i < N; i++)
-		CHECK(strcmp(ids[i - 1], ids[i]) != 0, "uuid_v4 repeated %s",
-		    ids[i]);
-	free(ids);
-}
-
-/* A forked child must not hand out the ids its parent is about to. */
-static void
-test_uuid_after_fork(void **state)
-{
-	char parent[EVENT_UUID_LEN + 1], child[EVENT_UUID_LEN + 1];
-	int fds[2], status;
-	pid_t pid;
-
-	(void)state;
-	uuid_v4(parent, NULL); /* the pool now holds the next ids */
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid != -1);
-	if (pid == 0) {
-		uuid_v4(child, NULL);
-		_exit(write(fds[1], child, sizeof(child)) == sizeof(child) ? 0
-		                                                           : 1);
-	}
-	close(fds[1]);
-	uuid_v4(parent, NULL);
-	CHECK(read(fds[0], child, sizeof(child)) == sizeof(child),
-	    "no id from the child");
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	CHECK(is_v4(child), "child made %s, not a v4 UUID", child);
-	CHECK(strcmp(parent, child) != 0,
-	    "parent and forked child made the same id %s", child);
-}
-
 /* SESSION: every member optional, each documented one of its type. */
 static void
 test_session_rules(void **state)
@@ -1419,9 +1301,6 @@ main(void)
 	    cmocka_unit_test(test_out_of_memory),
 	    cmocka_unit_test(test_unknown_members_pass_through),
 	    cmocka_unit_test(test_uuid_valid),
-	    cmocka_unit_test(test_uuid_format),
-	    cmocka_unit_test(test_uuid_v4),
-	    cmocka_unit_test(test_uuid_after_fork),
 	    cmocka_unit_test(test_session_rules),
 	    cmocka_unit_test(test_session_defaults),
 	    cmocka_unit_test(test_model_rules),

@@ -290,8 +290,7 @@ delivered_names(struct fixture *fx, const char *path, const char *auth)
 	FILE *m = open_memstream(&out, &len);
 
 	assert_non_null(m);
-	cJSON_ArrayForEach(req, log)
-	{
+	cJSON_ArrayForEach(req, log) {
 		cJSON *body = cJSON_GetObjectItemCaseSensitive(req, "body");
 
 		if (num_of(req, "answered") != 200 ||
@@ -300,8 +299,7 @@ delivered_names(struct fixture *fx, const char *path, const char *auth)
 		if (auth != NULL)
 			assert_string_equal(str_of(req, "authorization"), auth);
 		cJSON_ArrayForEach(
-		    ev, cJSON_GetObjectItemCaseSensitive(body, member))
-		{
+		    ev, cJSON_GetObjectItemCaseSensitive(body, member)) {
 			fprintf(m, "%s%s", ftell(m) > 0 ? " " : "",
 			    str_of(ev, "event_name"));
 		}
@@ -647,8 +645,7 @@ test_auth_pause_and_new_key(void **state)
 	assert_int_equal(sstat(fx).dead, 0);
 
 	log = read_log(fx);
-	cJSON_ArrayForEach(req, log)
-	{
+	cJSON_ArrayForEach(req, log) {
 		const char *auth = str_of(req, "authorization");
 
 		if (num_of(req, "answered") == 401)
@@ -789,8 +786,7 @@ test_kinds_in_order(void **state)
 	log = read_log(fx);
 	assert_int_equal(cJSON_GetArraySize(log), 6);
 	i = 0;
-	cJSON_ArrayForEach(req, log)
-	{
+	cJSON_ArrayForEach(req, log) {
 		char *body = cJSON_PrintUnformatted(
 		    cJSON_GetObjectItemCaseSensitive(req, "body"));
 
@@ -929,8 +925,7 @@ test_batch_max_bytes(void **state)
 	WAIT_UNTIL(sstat(fx).events == 0, 5000);
 	log = read_log(fx);
 	assert_true(cJSON_GetArraySize(log) >= 8);
-	cJSON_ArrayForEach(req, log)
-	{
+	cJSON_ArrayForEach(req, log) {
 		char *body = cJSON_PrintUnformatted(
 		    cJSON_GetObjectItemCaseSensitive(req, "body"));
 

@@ -12,12 +12,8 @@
 #include <cjson/cJSON.h>
 
 #include "daemon/jsonscan.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
+#include "tests/support/check.h"
+#include "tests/support/unit.h"
 
 /*
  * A heap copy of exactly len bytes with no NUL after it, so AddressSanitizer
@@ -32,36 +28,6 @@ exact_copy(const char *s, size_t len)
 	if (len > 0)
 		memcpy(p, s, len);
 	return p;
-}
-
-static char *
-load_reference(size_t *len)
-{
-	const char *dir = getenv("TS_TEST_DATA");
-	char path[4096];
-	FILE *f;
-	char *data;
-	long n;
-
-	if (dir == NULL || dir[0] == '\0')
-		dir = "tests/data";
-	snprintf(path, sizeof(path), "%s/reference_event.json", dir);
-	f = fopen(path, "rb");
-	CHECK(f != NULL,
-	    "cannot open %s (run from the repo root or set TS_TEST_DATA)",
-	    path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-	data = malloc((size_t)n + 1);
-	assert_non_null(data);
-	CHECK(fread(data, 1, (size_t)n, f) == (size_t)n, "short read of %s",
-	    path);
-	data[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return data;
 }
 
 /*
@@ -555,7 +521,7 @@ test_check_reference(void **state)
 {
 	char err[256];
 	size_t len;
-	char *data = load_reference(&len);
+	char *data = test_data_read("reference_event.json", &len);
 
 	(void)state;
 	CHECK(json_check(data, len, "body", err, sizeof(err)) == 0,
@@ -797,7 +763,7 @@ test_reference_inputs_span(void **state)
 	    "]\n"
 	    "}";
 	size_t len, off = 0, vlen = 0;
-	char *text = load_reference(&len);
+	char *text = test_data_read("reference_event.json", &len);
 
 	(void)state;
 	CHECK(json_member_span(text, len, "inputs", &off, &vlen) == 0,
@@ -907,7 +873,7 @@ test_member_span_agrees_with_cjson(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		agree_all_keys(
 		    cases[i].name, cases[i].text, strlen(cases[i].text));
-	ref = load_reference(&len);
+	ref = test_data_read("reference_event.json", &len);
 	agree_all_keys("reference event", ref, len);
 	free(ref);
 }
@@ -986,7 +952,7 @@ static void
 test_array_spans_agree_with_cjson(void **state)
 {
 	size_t len, off, vlen, offs[16], lens[16];
-	char *ref = load_reference(&len);
+	char *ref = test_data_read("reference_event.json", &len);
 	char *batch;
 	cJSON *root;
 	char body[8192];

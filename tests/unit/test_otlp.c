@@ -18,14 +18,8 @@
 #include "otlp/otlp.h"
 #include "otlp/pb.h"
 #include "otlp/trace.pb-c.h"
+#include "tests/support/check.h"
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define BIG_MEM ((size_t)256 << 20)
 #define TARGET "resource_spans[1].scope_spans[1].spans[2]"
 
@@ -419,8 +413,8 @@ test_inflate_bomb(void **state)
 	buf_reset(&out);
 	buf_addstr(&out, "0123456789");
 	rc = run_inflate(OTLP_DEFLATE,
-	    &(struct buf){in.data + 10, in.len - 18, 0}, max, &out, err,
-	    sizeof(err));
+	    &(struct buf){.data = in.data + 10, .len = in.len - 18}, max, &out,
+	    err, sizeof(err));
 	CHECK(rc == OTLP_E_TOOBIG, "raw deflate bomb: rc %d (%s)", rc, err);
 	CHECK(out.cap <= 10 + max + 2, "raw deflate bomb: out grew to %zu",
 	    out.cap);

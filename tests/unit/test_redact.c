@@ -16,43 +16,21 @@
 #include "common/buf.h"
 #include "redact/detect.h"
 #include "redact/redact.h"
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond))                                                   \
-			fail_msg(__VA_ARGS__);                                 \
-	} while (0)
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#include "tests/support/check.h"
+#include "tests/support/unit.h"
 
 #define KEY "test-key"
-
-/* What report() was given. */
-struct reports {
-	int n;
-	char text[8192];
-};
-
-static void
-report(const char *msg, void *arg)
-{
-	struct reports *r = arg;
-	size_t len = strlen(r->text);
-
-	r->n++;
-	snprintf(r->text + len, sizeof(r->text) - len, "%s\n", msg);
-}
 
 /* Rules that must load; the test fails with the messages if not. */
 static struct redact *
 load(const char *rules)
 {
-	struct reports rep = {0};
+	struct test_reports rep = {0};
 	struct redact *r;
 	int rc;
 
-	rc = redact_load_string(
-	    &r, "rules", rules, strlen(rules), KEY, strlen(KEY), report, &rep);
+	rc = redact_load_string(&r, "rules", rules, strlen(rules), KEY,
+	    strlen(KEY), test_reports_add, &rep);
 	CHECK(rc == 0 && r != NULL, "rules did not load (%d):\n%s\n%s", rc,
 	    rules, rep.text);
 	return r;
@@ -60,14 +38,14 @@ load(const char *rules)
 
 /* Rules that must not load: the number of errors, messages in rep. */
 static int
-load_fails(const char *rules, const char *key, struct reports *rep)
+load_fails(const char *rules, const char *key, struct test_reports *rep)
 {
 	struct redact *r = (struct redact *)&r;
 	int rc;
 
 	memset(rep, 0, sizeof(*rep));
 	rc = redact_load_string(&r, "rules", rules, strlen(rules), key,
-	    key != NULL ? strlen(key) : 0, report, rep);
+	    key != NULL ? strlen(key) : 0, test_reports_add, rep);
 	CHECK(rc != 0, "rules loaded but should not:\n%s", rules);
 	CHECK(r == NULL, "a failed load left *out set");
 	CHECK(rc == rep->n, "returned %d errors but reported %d:\n%s", rc,
@@ -78,7 +56,7 @@ load_fails(const char *rules, const char *key, struct reports *rep)
 static void
 expect_error(const char *rules, const char *key, const char *msg)
 {
-	struct reports rep;
+	struct test_reports rep;
 
 	load_fails(rules, key, &rep);
 	CHECK(strstr(rep.text, msg) != NULL,
@@ -482,7 +460,7 @@ test_parse_errors_name_file_and_line(void **state)
 static void
 test_parse_reports_every_error(void **state)
 {
-	struct reports rep;
+	struct test_reports rep;
 	int n;
 
 	(void)state;
@@ -508,14 +486,14 @@ static void
 test_parse_nul_and_long_lines(void **state)
 {
 	static const char nul[] = "a * email mask\nb * card\0 mask\n";
-	struct reports rep = {0};
+	struct test_reports rep = {0};
 	struct redact *r;
 	char *big;
 	int rc;
 
 	(void)state;
 	rc = redact_load_string(
-	    &r, "rules", nul, sizeof(nul) - 1, NULL, 0, report, &rep);
+	    &r, "rules", nul, sizeof(nul) - 1, NULL, 0, test_reports_add, &rep);
 	CHECK(rc == 1 && strstr(rep.text, "rules:2: contains a NUL byte"),
 	    "rc %d:\n%s", rc, rep.text);
 	big = malloc(REDACT_LINE_MAX + 64);
@@ -575,7 +553,7 @@ static void
 test_load_file(void **state)
 {
 	char path[] = "/tmp/test_redact.XXXXXX";
-	struct reports rep = {0};
+	struct test_reports rep = {0};
 	struct redact *r;
 	FILE *fp;
 	int fd, rc;
@@ -587,7 +565,7 @@ test_load_file(void **state)
 	assert_non_null(fp);
 	fputs("emails * email mask\nbad * nope mask\n", fp);
 	fclose(fp);
-	rc = redact_load(&r, path, NULL, 0, report, &rep);
+	rc = redact_load(&r, path, NULL, 0, test_reports_add, &rep);
 	CHECK(rc == 1 && r == NULL, "rc %d", rc);
 	CHECK(strstr(rep.text, ":2: rule bad: unknown detector") != NULL &&
 	        strncmp(rep.text, path, strlen(path)) == 0,
@@ -596,13 +574,13 @@ test_load_file(void **state)
 	assert_non_null(fp);
 	fputs("emails * email mask\n", fp);
 	fclose(fp);
-	rc = redact_load(&r, path, NULL, 0, report, &rep);
+	rc = redact_load(&r, path, NULL, 0, test_reports_add, &rep);
 	CHECK(rc == 0 && r != NULL && redact_rules(r) == 1, "rc %d", rc);
 	assert_string_equal(redact_rule_name(r, 0), "emails");
 	redact_free(r);
 	unlink(path);
 	memset(&rep, 0, sizeof(rep));
-	rc = redact_load(&r, path, NULL, 0, report, &rep);
+	rc = redact_load(&r, path, NULL, 0, test_reports_add, &rep);
 	CHECK(rc == -1 && r == NULL, "a missing file gave %d", rc);
 	CHECK(strncmp(rep.text, path, strlen(path)) == 0 &&
 	        strstr(rep.text, ": No such file or directory") != NULL,
@@ -1028,14 +1006,14 @@ test_growth_limit(void **state)
 static char *
 hash_of(const char *key, const char *value)
 {
-	struct reports rep = {0};
+	struct test_reports rep = {0};
 	struct redact *r;
 	struct buf out;
 	char *res;
 	int rc;
 
 	rc = redact_load_string(&r, "rules", "h * value hash\n", 15, key,
-	    strlen(key), report, &rep);
+	    strlen(key), test_reports_add, &rep);
 	CHECK(rc == 0, "load: %s", rep.text);
 	buf_init(&out);
 	assert_int_equal(

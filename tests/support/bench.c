@@ -1,10 +1,13 @@
-/* bench.c: clocks, the sample event, ids and latency histograms for bench/. */
-#include "bench/bench.h"
+/* bench.c: clocks, the sample event, ids, latency histograms and memory
+ * readings for the load generator and the benchmarks. */
+#include "tests/support/bench.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/uuid.h"
 
 uint64_t
 bench_now_ns(void)
@@ -41,34 +44,6 @@ minify(char *s, size_t len)
 	}
 	s[o] = '\0';
 	return o;
-}
-
-int
-bench_raw_load(const char *path, struct bench_event *ev)
-{
-	FILE *fp;
-	long sz;
-
-	memset(ev, 0, sizeof(*ev));
-	ev->id_off = SIZE_MAX;
-	if ((fp = fopen(path, "rb")) == NULL) {
-		perror(path);
-		return -1;
-	}
-	/* One byte more than the file, for the NUL minify ends with. */
-	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
-	    fseek(fp, 0, SEEK_SET) == -1 ||
-	    (ev->text = malloc((size_t)sz + 1)) == NULL ||
-	    fread(ev->text, 1, (size_t)sz, fp) != (size_t)sz) {
-		fprintf(stderr, "%s: cannot read\n", path);
-		fclose(fp);
-		free(ev->text);
-		ev->text = NULL;
-		return -1;
-	}
-	fclose(fp);
-	ev->len = (size_t)sz;
-	return 0;
 }
 
 int
@@ -111,21 +86,14 @@ bench_rng_next(struct bench_rng *r)
 void
 bench_uuid(struct bench_rng *r, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
+	char text[UUID_LEN + 1];
 	uint64_t a = bench_rng_next(r), c = bench_rng_next(r);
-	int i, o = 0;
 
 	memcpy(b, &a, 8);
 	memcpy(b + 8, &c, 8);
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
-	for (i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
+	uuid_format(b, text);
+	memcpy(out, text, UUID_LEN);
 }
 
 static unsigned
@@ -218,5 +186,33 @@ bench_mem_read(int pid, struct bench_mem *m)
 			m->file_kb = v;
 	}
 	fclose(fp);
+	return 0;
+}
+
+int
+bench_raw_load(const char *path, struct bench_event *ev)
+{
+	FILE *fp;
+	long sz;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->id_off = SIZE_MAX;
+	if ((fp = fopen(path, "rb")) == NULL) {
+		perror(path);
+		return -1;
+	}
+	if (fseek(fp, 0, SEEK_END) == -1 || (sz = ftell(fp)) <= 0 ||
+	    fseek(fp, 0, SEEK_SET) == -1 ||
+	    (ev->text = malloc((size_t)sz + 1)) == NULL ||
+	    fread(ev->text, 1, (size_t)sz, fp) != (size_t)sz) {
+		fprintf(stderr, "%s: cannot read\n", path);
+		fclose(fp);
+		free(ev->text);
+		ev->text = NULL;
+		return -1;
+	}
+	fclose(fp);
+	ev->text[sz] = '\0';
+	ev->len = (size_t)sz;
 	return 0;
 }

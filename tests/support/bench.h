@@ -1,4 +1,5 @@
-/* bench.h: what the benchmark programs share: clocks, events, latencies. */
+/* bench.h: what the load generator and the benchmarks share: clocks, events,
+ * ids, latencies, memory. */
 #ifndef TS_BENCH_H
 #define TS_BENCH_H
 
@@ -23,8 +24,8 @@ struct bench_event {
 int bench_event_load(const char *path, struct bench_event *ev);
 
 /*
- * A file's bytes as they are, with no event_id to rewrite (id_off is
- * SIZE_MAX). 0, or -1 with a message on stderr.
+ * A file's bytes as they are (and a NUL after them), with no event_id to
+ * rewrite (id_off is SIZE_MAX). 0, or -1 with a message on stderr.
  */
 int bench_raw_load(const char *path, struct bench_event *ev);
 
