@@ -508,9 +508,11 @@ route_otlp_json(
 }
 
 /*
- * Mask-only rules of every kind the body step applies, loaded once. A
- * mask leaves nothing a rule would find again, so redaction must be
- * complete: the same rules over an accepted record change nothing more.
+ * Rules of every kind the body step applies, loaded once: detectors and
+ * expressions that mask, and value rules that drop. A mask leaves nothing
+ * a detector would find again, and a dropped value is gone, so redaction
+ * must be complete: the same rules over an accepted record change nothing
+ * more. (A value rule that masks would count its own mask again.)
  */
 static const char fuzz_rules[] =
     "emails * email mask\n"
@@ -519,7 +521,7 @@ static const char fuzz_rules[] =
     "tokens * bearer mask\n"
     "accounts field:inputs.* /ACCT-[0-9]{6}/ mask\n"
     "secret field:metadata.secret value drop\n"
-    "prompts attr:gen_ai.prompt* value mask\n";
+    "prompts attr:gen_ai.prompt* value drop\n";
 
 static struct redact *
 rules(void)
