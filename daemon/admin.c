@@ -139,7 +139,7 @@ peer_allowed(struct admin *a, struct httpd_req *req)
 static void
 reply_buf(struct httpd_req *req, struct buf *b)
 {
-	if (b->data == NULL) {
+	if (buf_failed(b) || b->data == NULL) {
 		httpd_reply_error(req, 500, "dlq: out of memory");
 		return;
 	}
