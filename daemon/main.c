@@ -155,6 +155,10 @@ fwd_opts_from(const struct conf *c, struct fwd_opts *o)
 	o->retry_max_ms = c->retry_max_ms;
 	o->request_timeout_ms = c->request_timeout_ms;
 	o->max_event_age_ms = c->max_event_age_ms;
+	o->upload_concurrency = c->upload_concurrency;
+	o->rate_limit = c->upload_rate_limit.per_s;
+	o->rate_limit_bytes = c->upload_rate_limit.bytes;
+	o->recovery_spread_ms = c->recovery_spread_ms;
 }
 
 static void
@@ -484,6 +488,9 @@ log_changes(const struct conf *old, const struct conf *new)
 	    {"retry_initial", 0},
 	    {"retry_max", 0},
 	    {"request_timeout", 0},
+	    {"upload_concurrency", 0},
+	    {"upload_rate_limit", 0},
+	    {"recovery_spread", 0},
 	    {"ca_file", 0},
 	    {"forward_client_key", 0},
 	    {"redact_rules", 0},
@@ -520,6 +527,10 @@ log_changes(const struct conf *old, const struct conf *new)
 	    CHANGED_NUM(retry_initial_ms),
 	    CHANGED_NUM(retry_max_ms),
 	    CHANGED_NUM(request_timeout_ms),
+	    CHANGED_NUM(upload_concurrency),
+	    CHANGED_NUM(upload_rate_limit.per_s) ||
+	        CHANGED_NUM(upload_rate_limit.bytes),
+	    CHANGED_NUM(recovery_spread_ms),
 	    CHANGED_STR(ca_file),
 	    CHANGED_NUM(forward_client_key),
 	    CHANGED_STR(redact_rules),
