@@ -391,8 +391,11 @@ update_status(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	char line[256];
 
-	if (d->stopping ||
-	    stats_status_line(d->stats, line, sizeof(line)) == -1)
+	if (d->stopping)
+		return;
+	/* Once a second: the samples behind the rates in /stats. */
+	stats_tick(d->stats);
+	if (stats_status_line(d->stats, line, sizeof(line)) == -1)
 		return;
 	if (strcmp(line, d->status) != 0) {
 		memcpy(d->status, line, sizeof(line));

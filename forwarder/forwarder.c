@@ -381,6 +381,7 @@ count_records(struct fwd *f, const struct spool_item *items, size_t n, int dead)
 		f->stats.events_forwarded += events;
 		f->stats.spans_forwarded += spans;
 		f->stats.exports_forwarded += exports;
+		f->stats.records_forwarded += n;
 		f->stats.bytes_forwarded += bytes;
 	}
 	pthread_mutex_unlock(&f->mtx);

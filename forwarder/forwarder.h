@@ -76,16 +76,17 @@ struct fwd_stats {
 	uint64_t requests_neterr; /* no HTTP answer: connect, timeout, reset */
 	uint64_t requests_other;  /* 1xx, 3xx: an answer we do not expect */
 	uint64_t retries;
-	uint64_t dead_letters;    /* buried by this process */
-	uint64_t backoff_ms;      /* current wait, 0 when not waiting */
-	int last_status;          /* 0 before any answer */
-	uint64_t last_status_ms;  /* unix ms of that answer */
-	uint64_t bytes_forwarded; /* record bytes the upstream accepted */
-	unsigned concurrency;     /* requests that may be in flight now */
-	unsigned concurrency_max; /* upload_concurrency */
-	unsigned inflight;        /* requests in flight now */
-	uint64_t rtt_ms;          /* smoothed upstream latency; 0: none yet */
-	uint64_t rtt_floor_ms;    /* the lowest it has been, slowly rising */
+	uint64_t dead_letters;      /* buried by this process */
+	uint64_t backoff_ms;        /* current wait, 0 when not waiting */
+	int last_status;            /* 0 before any answer */
+	uint64_t last_status_ms;    /* unix ms of that answer */
+	uint64_t records_forwarded; /* spool records the upstream accepted */
+	uint64_t bytes_forwarded;   /* their bytes */
+	unsigned concurrency;       /* requests that may be in flight now */
+	unsigned concurrency_max;   /* upload_concurrency */
+	unsigned inflight;          /* requests in flight now */
+	uint64_t rtt_ms;            /* smoothed upstream latency; 0: none yet */
+	uint64_t rtt_floor_ms;      /* the lowest it has been, slowly rising */
 	uint64_t rate_limited; /* requests that waited for upload_rate_limit */
 };
 
