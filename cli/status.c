@@ -155,7 +155,9 @@ print_runway(const cJSON *o)
 		printf("runway:            %s at this ingest with nothing "
 		       "forwarded, then when_full applies\n",
 		    seconds(runway, "", a, sizeof(a)));
-	if (h5)
+	if (h5 && eta == 0)
+		printf("backlog gone in:   now: nothing waits\n");
+	else if (h5)
 		printf("backlog gone in:   %s\n",
 		    seconds(eta,
 		        "never at these rates (the drain does not outpace the "
