@@ -258,10 +258,11 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 	buf_printf(b,
 	    "\"upload_concurrency\":%u,\"upload_concurrency_max\":%u,"
 	    "\"upload_inflight\":%u,\"upstream_rtt_ms\":%llu,"
-	    "\"upstream_rtt_floor_ms\":%llu,\"upload_rate_limited\":%llu,",
+	    "\"upstream_rtt_floor_ms\":%llu,\"upload_rate_limited\":%llu,"
+	    "\"upload_pace\":%.2f,",
 	    fs.concurrency, fs.concurrency_max, fs.inflight,
 	    (unsigned long long)fs.rtt_ms, (unsigned long long)fs.rtt_floor_ms,
-	    (unsigned long long)fs.rate_limited);
+	    (unsigned long long)fs.rate_limited, fs.pace);
 	buf_printf(b,
 	    "\"ingest_rate\":%.1f,\"ingest_bytes_rate\":%.0f,"
 	    "\"drain_rate\":%.1f,\"drain_bytes_rate\":%.0f,",

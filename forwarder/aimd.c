@@ -15,8 +15,9 @@ rising(const struct aimd *a, double mean)
 }
 
 static void
-period_start(struct aimd *a)
+period_start(struct aimd *a, uint64_t now_ms)
 {
+	a->start_ms = now_ms;
 	a->left = a->limit;
 	a->n = 0;
 	a->sum_ms = 0;
@@ -33,7 +34,7 @@ aimd_init(struct aimd *a, unsigned max)
 	a->rtt_ms = 0;
 	a->floor_ms = 0;
 	a->cut_ms = 0;
-	period_start(a);
+	period_start(a, 0);
 }
 
 void
@@ -58,7 +59,7 @@ cut(struct aimd *a, unsigned limit, uint64_t now_ms)
 	a->limit = limit > 0 ? limit : 1;
 	a->slow_start = 0;
 	a->cut_ms = now_ms;
-	period_start(a);
+	period_start(a, now_ms);
 }
 
 static void
@@ -67,7 +68,7 @@ period_end(struct aimd *a, uint64_t now_ms)
 	double mean;
 
 	if (a->n == 0) {
-		period_start(a);
+		period_start(a, now_ms);
 		return;
 	}
 	mean = a->sum_ms / a->n;
@@ -84,7 +85,7 @@ period_end(struct aimd *a, uint64_t now_ms)
 	}
 	if (mean > a->floor_ms)
 		a->floor_ms += (mean - a->floor_ms) / 16;
-	period_start(a);
+	period_start(a, now_ms);
 }
 
 void
@@ -110,6 +111,12 @@ aimd_answer(struct aimd *a, uint64_t sent_ms, uint64_t now_ms, int outcome)
 	}
 	if (a->left > 0)
 		a->left--;
-	if (a->left == 0)
+	/*
+	 * Past slow start a period also lasts a second at least: the limit
+	 * grows by one a second at most, however short the round trip, so a
+	 * daemon coming back from an outage does not ramp up at once.
+	 */
+	if (a->left == 0 &&
+	    (a->slow_start || now_ms >= a->start_ms + AIMD_PERIOD_MIN_MS))
 		period_end(a, now_ms);
 }

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "forwarder/aimd.h"
 #include "forwarder/bucket.h"
+#include "forwarder/pace.h"
 #include "forwarder/upstream.h"
 #include "forwarder/window.h"
 #include "otlp/otlp.h"
@@ -47,6 +48,13 @@
  * ahead never holds much of the spool in memory.
  */
 #define UNITS_MAX(max) (2 * (size_t)(max) + 2)
+
+/*
+ * Failed rounds in a row that make an outage: the forwarder then comes
+ * back at a slow, doubling pace (forwarder/pace.h). Fewer are a blip, and
+ * the concurrency's own cut is enough.
+ */
+#define OUTAGE_ROUNDS 3
 
 /* What one look at the spool did. */
 enum {
@@ -124,6 +132,7 @@ struct fwd {
 	struct request reqs[UPSTREAM_MAX_INFLIGHT];
 	size_t inflight;
 	struct aimd aimd;
+	struct pace pace; /* after a 429: requests a second */
 	struct bucket bucket;
 	int bucket_bytes; /* the bucket counts bytes, not events */
 	int bucket_held;  /* the last pass stopped at the bucket */
@@ -227,6 +236,18 @@ stopping(struct fwd *f)
 	return s;
 }
 
+/*
+ * Requests a second the concurrency limit lets through at the current
+ * latency: a pace above it would hold nothing back.
+ */
+static double
+ceiling(const struct fwd *f)
+{
+	double rtt = f->aimd.rtt_ms > 1 ? f->aimd.rtt_ms : 1;
+
+	return f->aimd.limit * 1000.0 / rtt;
+}
+
 /* What the thread shows now, for fwd_get_stats. */
 static void
 set_state(struct fwd *f, int state, uint64_t backoff_ms, const char *reason)
@@ -248,6 +269,7 @@ publish(struct fwd *f)
 	f->stats.inflight = (unsigned)f->inflight;
 	f->stats.rtt_ms = (uint64_t)(f->aimd.rtt_ms + 0.5);
 	f->stats.rtt_floor_ms = (uint64_t)(f->aimd.floor_ms + 0.5);
+	f->stats.pace = pace_rate(&f->pace, clock_mono_ms(), ceiling(f));
 	pthread_mutex_unlock(&f->mtx);
 }
 
@@ -800,8 +822,10 @@ failed(struct fwd *f, const struct request *r, const struct upstream_res *res)
 	ra = res->retry_after_ms < RETRY_AFTER_CAP_MS ? res->retry_after_ms
 	                                              : RETRY_AFTER_CAP_MS;
 	if (r->round != f->round) {
-		if (ra != 0 && f->resume_ms != 0 && now + ra > f->resume_ms)
+		if (ra != 0 && f->resume_ms != 0 && now + ra > f->resume_ms) {
 			f->resume_ms = now + ra;
+			pace_hold(&f->pace, f->resume_ms);
+		}
 		return;
 	}
 	f->round++;
@@ -810,13 +834,28 @@ failed(struct fwd *f, const struct request *r, const struct upstream_res *res)
 	/*
 	 * The first retry after a run of failures begins is spread: daemons
 	 * that met the same outage do not all come back at one moment.
-	 * Later retries are spread by the backoff's own jitter.
+	 * Later retries are spread by the backoff's own jitter, and a 429
+	 * (the remote up, but past its rate) by the pace it sets.
 	 */
-	if (f->fails == 1 && f->cur.recovery_spread_ms > 0)
+	if (f->fails == 1 && res->status != 429 &&
+	    f->cur.recovery_spread_ms > 0)
 		delay += random_below(f->cur.recovery_spread_ms);
+	/*
+	 * Daemons refused in one second of the remote's window would come
+	 * back in one second too: a 429's Retry-After is stretched by a
+	 * random share of itself (at most recovery_spread).
+	 */
+	if (res->status == 429 && ra != 0 && f->cur.recovery_spread_ms > 0)
+		delay += random_below(ra < f->cur.recovery_spread_ms
+		        ? ra
+		        : f->cur.recovery_spread_ms);
+
 	if (delay < BACKOFF_MIN_MS)
 		delay = BACKOFF_MIN_MS;
 	f->resume_ms = now + delay;
+	if (res->status != 429 && f->fails >= OUTAGE_ROUNDS)
+		pace_restart(&f->pace);
+	pace_hold(&f->pace, f->resume_ms);
 	f->auth_wait = auth;
 	f->auth_key_gen = f->cur_key_gen;
 	f->wait_ms = delay;
@@ -976,6 +1015,7 @@ on_done(void *arg, void *tag, const struct upstream_res *res)
 	switch (res->verdict) {
 	case UPSTREAM_DONE:
 		aimd_answer(&f->aimd, r->sent_ms, now, AIMD_OK);
+		pace_accepted(&f->pace, now);
 		check_partial(f, &u->items[0], res);
 		/* A protobuf export's answer is protobuf. */
 		if (u->items[0].kind != KIND_SPANS_PB)
@@ -1011,6 +1051,8 @@ on_done(void *arg, void *tag, const struct upstream_res *res)
 		break;
 	default:
 		aimd_answer(&f->aimd, r->sent_ms, now, AIMD_BACKOFF);
+		if (res->status == 429)
+			pace_throttled(&f->pace, r->sent_ms, now);
 		failed(f, r, res);
 		break;
 	}
@@ -1089,6 +1131,11 @@ pump(struct fwd *f)
 		}
 		if (u->stamp != f->round && !refresh_unit(f, u))
 			continue;
+		if ((w = pace_wait(&f->pace, now, ceiling(f))) > 0) {
+			if (w < (uint64_t)wait)
+				wait = (int)w;
+			break;
+		}
 		if ((w = bucket_wait(&f->bucket, cost_of(f, u), now)) > 0) {
 			f->bucket_held = 1;
 			if (f->inflight == 0)
@@ -1101,6 +1148,7 @@ pump(struct fwd *f)
 		if (send_unit(f, u, now) == -1)
 			break;
 		bucket_take(&f->bucket, cost_of(f, u), now);
+		pace_sent(&f->pace, now, ceiling(f));
 		if (f->bucket_held) {
 			f->bucket_held = 0;
 			pthread_mutex_lock(&f->mtx);
@@ -1200,6 +1248,7 @@ fwd_start(struct fwd **fp, struct spool *sp, const struct fwd_opts *opts,
 	pthread_cond_init(&f->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	aimd_init(&f->aimd, 1);
+	pace_init(&f->pace);
 	bucket_init(&f->bucket, 0, clock_mono_ms());
 	if (opts_copy(&f->opts, opts) == -1 || opts_copy(&o, opts) == -1)
 		goto fail;

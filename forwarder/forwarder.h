@@ -88,6 +88,8 @@ struct fwd_stats {
 	uint64_t rtt_ms;            /* smoothed upstream latency; 0: none yet */
 	uint64_t rtt_floor_ms;      /* the lowest it has been, slowly rising */
 	uint64_t rate_limited; /* requests that waited for upload_rate_limit */
+	double pace; /* requests a second since a 429 (forwarder/pace.h); 0:
+	                none */
 };
 
 /*

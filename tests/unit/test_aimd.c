@@ -10,8 +10,9 @@
 #include "forwarder/aimd.h"
 
 /*
- * One round trip: as many answers as the limit, each rtt ms after it was
- * sent, at *now (which moves on). full: the caller had more to send.
+ * One period: as many answers as the limit, each rtt ms after it was
+ * sent, spread over a second from *now (which moves on), the shortest a
+ * period past slow start lasts. full: the caller had more to send.
  */
 static void
 period(struct aimd *a, uint64_t *now, uint64_t rtt, int full, int outcome)
@@ -21,7 +22,7 @@ period(struct aimd *a, uint64_t *now, uint64_t rtt, int full, int outcome)
 	if (full)
 		aimd_full(a);
 	for (i = 0; i < n; i++) {
-		*now += 1;
+		*now += AIMD_PERIOD_MIN_MS / n + 1;
 		aimd_answer(a, *now - rtt, *now, outcome);
 	}
 }
@@ -112,6 +113,32 @@ test_additive_after_a_cut(void **state)
 	assert_int_equal(a.limit, 6);
 }
 
+/* Past slow start, a burst of quick answers grows the limit once a second. */
+static void
+test_additive_at_most_one_a_second(void **state)
+{
+	struct aimd a;
+	uint64_t now = 10000;
+	int i;
+
+	(void)state;
+	aimd_init(&a, 16);
+	period(&a, &now, 10, 1, AIMD_OK);
+	now += 10;
+	aimd_answer(&a, now - 1, now, AIMD_BACKOFF);
+	assert_int_equal(a.limit, 1);
+	/* Fifty answers 10 ms apart: half a second, one period. */
+	aimd_full(&a);
+	for (i = 0; i < 50; i++) {
+		now += 10;
+		aimd_answer(&a, now - 10, now, AIMD_OK);
+	}
+	assert_int_equal(a.limit, 1);
+	now += 600;
+	aimd_answer(&a, now - 10, now, AIMD_OK);
+	assert_int_equal(a.limit, 2);
+}
+
 static void
 test_latency(void **state)
 {
@@ -178,6 +205,7 @@ main(void)
 	    cmocka_unit_test(test_no_growth_without_demand),
 	    cmocka_unit_test(test_backoff_halves_once_per_burst),
 	    cmocka_unit_test(test_additive_after_a_cut),
+	    cmocka_unit_test(test_additive_at_most_one_a_second),
 	    cmocka_unit_test(test_latency),
 	    cmocka_unit_test(test_set_max),
 	};
