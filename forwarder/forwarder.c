@@ -132,7 +132,7 @@ struct fwd {
 	struct request reqs[UPSTREAM_MAX_INFLIGHT];
 	size_t inflight;
 	struct aimd aimd;
-	struct pace pace; /* after a 429: requests a second */
+	struct pace pace; /* requests a second after a 429 or an outage */
 	struct bucket bucket;
 	int bucket_bytes; /* the bucket counts bytes, not events */
 	int bucket_held;  /* the last pass stopped at the bucket */
@@ -853,7 +853,7 @@ failed(struct fwd *f, const struct request *r, const struct upstream_res *res)
 	if (delay < BACKOFF_MIN_MS)
 		delay = BACKOFF_MIN_MS;
 	f->resume_ms = now + delay;
-	if (res->status != 429 && f->fails >= OUTAGE_ROUNDS)
+	if (!auth && res->status != 429 && f->fails >= OUTAGE_ROUNDS)
 		pace_restart(&f->pace);
 	pace_hold(&f->pace, f->resume_ms);
 	f->auth_wait = auth;
@@ -1132,6 +1132,10 @@ pump(struct fwd *f)
 		if (u->stamp != f->round && !refresh_unit(f, u))
 			continue;
 		if ((w = pace_wait(&f->pace, now, ceiling(f))) > 0) {
+			if (f->inflight == 0)
+				set_state(f, FWD_SENDING, 0,
+				    "paced after the upstream's 429 or an "
+				    "outage");
 			if (w < (uint64_t)wait)
 				wait = (int)w;
 			break;

@@ -19,8 +19,10 @@ fake_count() {
 # updates of earlier events; the upstream takes 60 ms a request and answers
 # every 6th 503. $TMP/order gets "KIND ID" per record in spool order (the
 # requests are sent one after the other, each acknowledged before the next).
+# Meanwhile the upstream refuses the daemon's key, so that nothing goes
+# before all is spooled.
 ts_start_daemon "${FWD[@]}" "${CONC[@]}" --set batch_max_events=20 || { not_ok "daemon starts"; ts_done; }
-upstream_ctl '{"mode":"status","status":503}'
+upstream_ctl '{"mode":"auth","key":"another-key"}'
 : >"$TMP/order"
 npoison=0
 for step in $(seq 1 40); do
