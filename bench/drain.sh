@@ -60,7 +60,7 @@ calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 # run RTT CONC: one drain; prints its JSON line.
 run() {
-	local rtt=$1 conc=$2 line port t0 t1 got dpid spid st i
+	local rtt=$1 conc=$2 line port t0 t1 got dpid spid st
 	rm -rf "$TMP/spool"
 	"$PROBE" -d "$TMP/spool" -f "$EVENTS" -e "$EVENT" -m 1024 >/dev/null || return 1
 	coproc SINKP { exec "$SINK" -p 0 -L "$rtt"; }
@@ -77,7 +77,7 @@ run() {
 	dpid=$!
 	PIDS+=("$dpid")
 	got=0
-	for i in $(seq 1 3000); do
+	for _ in $(seq 1 3000); do
 		got=$(curl -s --max-time 2 "http://127.0.0.1:$port/_count" | jq -r .events)
 		[ "${got:-0}" -ge "$EVENTS" ] && break
 		sleep 0.02

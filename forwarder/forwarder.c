@@ -630,8 +630,11 @@ read_more(struct fwd *f, uint64_t now, int *wait)
 /*
  * A unit read before the last failure is read again before it goes: what
  * drop_oldest evicted meanwhile must not be sent (it is counted as
- * dropped), and what expired meanwhile is buried. Returns 1 when records
- * are left to send, 0 when none are (the unit is gone).
+ * dropped), and what expired meanwhile is buried. The last unit of the
+ * window, unless a split made it, is simply given back to the spool: the
+ * cursor returns to its first record, so that what arrived during the
+ * wait joins it in one request, as if it had never been read. Returns 1
+ * when records are left to send, 0 when none are (the unit is gone).
  */
 static int
 refresh_unit(struct fwd *f, struct win_unit *u)
@@ -639,6 +642,15 @@ refresh_unit(struct fwd *f, struct win_unit *u)
 	uint64_t wall = clock_wall_ms(), first = u->items[0].seq;
 	uint64_t last = u->items[u->n - 1].seq;
 	size_t i = 0, j = 0;
+
+	if (window_after(u) == NULL && !u->split) {
+		f->cursor = first;
+		spool_batch_clear(&f->ahead);
+		f->partial_held = 0;
+		f->idle = 0;
+		window_remove(f->win, u);
+		return 0;
+	}
 
 	/*
 	 * The unit's sequence range holds no other records: they were

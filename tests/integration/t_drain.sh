@@ -136,7 +136,8 @@ upstream_ctl '{"mode":"ok"}'
 : >"$UPSTREAM_LOG"
 ts_start_daemon "${FWD[@]}" "${CONC[@]}" --set batch_max_events=50 --set upload_rate_limit=200/s ||
 	{ not_ok "daemon starts with upload_rate_limit"; ts_done; }
-upstream_ctl '{"mode":"status","status":503}'
+# Held back by a refused key (not an outage, which would pace the return).
+upstream_ctl '{"mode":"auth","key":"another-key"}'
 : >"$TMP/acked"
 for i in 1 2 3 4 5 6; do
 	req POST /events/batch "$(jq -cn '{events: [range(0; 100) | {event_type: "chain", event_name: "rate", inputs: {i: .}}]}')"
