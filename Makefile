@@ -45,7 +45,8 @@ OTLP_SRCS := otlp/inflate.c otlp/json.c otlp/otlp.c otlp/pb.c otlp/pbjson.c \
 PB_GEN := otlp/trace.pb-c
 REDACT_SRCS := redact/apply.c redact/detect.c redact/pbwalk.c redact/redact.c \
 	redact/walk.c
-FORWARDER_SRCS := forwarder/forwarder.c forwarder/upstream.c
+FORWARDER_SRCS := forwarder/aimd.c forwarder/bucket.c forwarder/forwarder.c \
+	forwarder/pace.c forwarder/upstream.c forwarder/window.c
 # daemon/main.c is tracespoold's entry point, outside the archive.
 DAEMON_SRCS := daemon/admin.c daemon/body.c daemon/commit.c daemon/event.c daemon/httpd.c \
 	daemon/ingest.c daemon/jsonmem.c daemon/jsonscan.c daemon/listen.c \

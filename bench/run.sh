@@ -13,6 +13,8 @@
 #   - p99 acknowledgement latency at 10,000 events/s offered (open loop);
 #   - forwarding: a spool prefilled with 1,000,000 events drained into
 #     bench/sink while 10,000 events/s keep arriving;
+#   - draining through a slow upstream: 20,000 events through bench/sink
+#     answering each request after 20, 100 and 200 ms (bench/drain.sh);
 #   - memory: VmRSS/VmHWM under load, on a spool of 1,000 and of 1,000,000;
 #   - OTLP: exports of 100 spans (protobuf) against LMDB appending the same
 #     bytes in transactions of 16, in bytes/s; single small exports against
@@ -371,6 +373,11 @@ DRAIN_EPS=0
 DRAIN_P99=$(jq -r .lat_us.p99 "$TMP/drain_ingest.json" 2>/dev/null)
 result "{\"label\":\"drain\",\"events\":$BIG,\"forwarded_s\":${FWD_S:-null},\"drained_s\":${DRAIN_S:-null},\"forward_eps\":$(printf '%.0f' "$FWD_EPS"),\"drain_eps\":$(printf '%.0f' "$DRAIN_EPS"),\"mem_kb\":{\"hwm\":${DRAIN_HWM:-0},\"anon\":${DRAIN_ANON:-0}}}"
 
+log "draining through an upstream 20, 100 and 200 ms away (bench/drain.sh)"
+BUILD=$BUILD bench/drain.sh >"$TMP/drain.table"
+DRAIN_TABLE=$(cat "$TMP/drain.table")
+cat "$BUILD/bench/drain.jsonl" >>"$OUT" 2>/dev/null
+
 # The table.
 ratio() { [ -n "$2" ] && [ "$2" != 0 ] && printf '%.2f' "$(calc "$1 / $2")" || echo -; }
 verdict() { is "$1" && echo yes || echo NO; }
@@ -413,6 +420,7 @@ row "VmHWM, spool of $BIG vs 1,000 (MB)" "$(mb "$BIG_HWM")" "$(mb "$SMALL_HWM")"
 r=$(ratio "$BIG_ANON" "$SMALL_ANON")
 row "RssAnon, spool of $BIG vs 1,000 (MB)" "$(mb "$BIG_ANON")" "$(mb "$SMALL_ANON")" "$r" "flat" "$(verdict "$r <= 1.25")"
 row "VmHWM during the drain (MB; anon)" "$(mb "${DRAIN_HWM:-0}")" "$(mb "${DRAIN_ANON:-0}")" "-" "< 32" "$(verdict "${DRAIN_HWM:-0} < 32768")"
+echo "$DRAIN_TABLE"
 echo
 contention
 echo "raw results: $OUT"

@@ -22,7 +22,12 @@ struct cli {
 	int all;                   /* --all: every dead letter */
 	size_t batch;              /* --batch: lines per request for send */
 	const char *hash_key_file; /* --hash-key-file: for redact-test */
+	unsigned watch_s;          /* --watch[=N]: status every N s; 0: once */
 };
+
+/* --watch's interval when none is given, and its bounds. */
+#define CLI_WATCH_DEFAULT_S 2
+#define CLI_WATCH_MAX_S 3600
 
 /*
  * The commands. argv holds the command's operands only (the options are

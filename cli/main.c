@@ -18,6 +18,7 @@
 #define OPT_ALL 0x2
 #define OPT_BATCH 0x4
 #define OPT_HASH_KEY 0x8
+#define OPT_WATCH 0x10
 
 enum {
 	LOPT_SOCKET = 256,
@@ -27,6 +28,7 @@ enum {
 	LOPT_ALL,
 	LOPT_BATCH,
 	LOPT_HASH_KEY,
+	LOPT_WATCH,
 };
 
 static void
@@ -36,7 +38,11 @@ usage(FILE *fp)
 	    "usage: tracespool [options] COMMAND [ARGS]\n"
 	    "\n"
 	    "commands:\n"
-	    "  status [--json]             the daemon's state and counters\n"
+	    "  status [--json] [--watch[=N]]\n"
+	    "                              the daemon's state, counters, rates "
+	    "and runway;\n"
+	    "                              --watch redraws it every N s "
+	    "(default %d)\n"
 	    "  send [--batch N] [FILE]     send newline-delimited events "
 	    "(FILE or stdin)\n"
 	    "  spool [--json]              a summary of the spool files\n"
@@ -66,12 +72,15 @@ usage(FILE *fp)
 	    "  --batch N         lines per request for send (default %d)\n"
 	    "  --all             every dead letter (dlq replay, dlq purge)\n"
 	    "  --hash-key-file F the secret of hash rules (redact-test)\n"
+	    "  --watch[=N]       status: refresh every N seconds until "
+	    "interrupted\n"
 	    "  -V, --version     print the version\n"
 	    "  -h, --help        this text\n"
 	    "\n"
 	    "exit: 0 success, 1 failure (or rejected lines), 2 usage, "
 	    "69 daemon not\nreachable, 78 configuration error\n",
-	    TS_DEFAULT_SOCKET, TS_DEFAULT_SPOOL_DIR, CLI_DEFAULT_BATCH);
+	    CLI_WATCH_DEFAULT_S, TS_DEFAULT_SOCKET, TS_DEFAULT_SPOOL_DIR,
+	    CLI_DEFAULT_BATCH);
 }
 
 int
@@ -171,10 +180,12 @@ static int
 check_opts(const char *cmd, const char *sub, int given)
 {
 	static const char *const names[] = {
-	    "--json", "--all", "--batch", "--hash-key-file"};
+	    "--json", "--all", "--batch", "--hash-key-file", "--watch"};
 	int allowed = 0, extra, i;
 
-	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "spool") == 0)
+	if (strcmp(cmd, "status") == 0)
+		allowed = OPT_JSON | OPT_WATCH;
+	else if (strcmp(cmd, "spool") == 0)
 		allowed = OPT_JSON;
 	else if (strcmp(cmd, "send") == 0)
 		allowed = OPT_BATCH;
@@ -209,6 +220,7 @@ main(int argc, char **argv)
 	    {"all", no_argument, NULL, LOPT_ALL},
 	    {"batch", required_argument, NULL, LOPT_BATCH},
 	    {"hash-key-file", required_argument, NULL, LOPT_HASH_KEY},
+	    {"watch", optional_argument, NULL, LOPT_WATCH},
 	    {"version", no_argument, NULL, 'V'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -268,6 +280,18 @@ main(int argc, char **argv)
 			cli.hash_key_file = optarg;
 			given |= OPT_HASH_KEY;
 			break;
+		case LOPT_WATCH: {
+			size_t secs = CLI_WATCH_DEFAULT_S;
+
+			if (optarg != NULL &&
+			    parse_count(optarg, CLI_WATCH_MAX_S, &secs) == -1)
+				return cli_usage_error(
+				    "--watch=%s: expected 1 to %d seconds",
+				    optarg, CLI_WATCH_MAX_S);
+			cli.watch_s = (unsigned)secs;
+			given |= OPT_WATCH;
+			break;
+		}
 		case 'V':
 			printf("tracespool %s\n", TS_VERSION);
 			return TS_EXIT_OK;

@@ -34,6 +34,8 @@ static const struct kind kinds[] = {
         .up_method = "POST",
         .up_path = "/session/start",
         .up_content_type = "application/json",
+        /* The session's events, spooled after it, must find it there. */
+        .order = KIND_ORDER_BEFORE_LATER,
     },
     {
         .id = KIND_UPDATE,
@@ -43,6 +45,8 @@ static const struct kind kinds[] = {
         .up_method = "PUT",
         .up_path = "/events",
         .up_content_type = "application/json",
+        /* The event it updates was spooled before it. */
+        .order = KIND_ORDER_AFTER_EARLIER,
     },
     {
         .id = KIND_MODEL_EVENT,

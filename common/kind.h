@@ -39,6 +39,19 @@ struct kind_route {
 #define KIND_ROUTES 2
 
 /*
+ * How a kind's records order against the records around them when the
+ * forwarder has several requests in flight (forwarder/window.h). Settled
+ * means accepted by the upstream or dead-lettered.
+ *   KIND_ORDER_AFTER_EARLIER: sent only once every record spooled before
+ *   it is settled.
+ *   KIND_ORDER_BEFORE_LATER: no record spooled after it is sent before it
+ *   is settled.
+ * A kind with neither may overlap with any other records.
+ */
+#define KIND_ORDER_AFTER_EARLIER 0x1
+#define KIND_ORDER_BEFORE_LATER 0x2
+
+/*
  * Everything that differs between kinds, besides the validator (which
  * lives with ingest, daemon/body.c). Strings are static.
  *
@@ -61,6 +74,7 @@ struct kind {
 	const char *batch_open; /* NULL: one record a request */
 	const char *batch_sep;
 	const char *batch_close;
+	int order; /* KIND_ORDER_* flags, 0 for none */
 };
 
 /* The row of a kind id, or NULL for an id no row has (a corrupt record). */

@@ -40,6 +40,15 @@
 	"G)"
 #define WHY_DURATION                                                           \
 	"not a duration (a whole number followed by ms, s, m, h or d)"
+#define WHY_RATE                                                               \
+	"not a rate (N/s for events a second, or a size a second such as "     \
+	"2M/s or 500KB/s; empty for none)"
+
+/*
+ * Requests in flight at most: the forwarder's UPSTREAM_MAX_INFLIGHT
+ * (forwarder/upstream.h, a higher layer than this one).
+ */
+#define UPLOAD_CONCURRENCY_MAX 64
 
 /* How much of a bad value an error message quotes back. */
 #define ECHO_MAX 64
@@ -60,6 +69,7 @@ enum conf_type {
 	T_UIDS,      /* users: ids or names, comma-separated */
 	T_GIDS,      /* groups: ids or names, comma-separated */
 	T_URL,       /* http:// or https:// base URL */
+	T_RATE,      /* "" or N/s (events) or SIZE/s (bytes) */
 };
 
 /* Flags of a key. */
@@ -146,6 +156,12 @@ static const struct conf_key conf_keys[] = {
     {"retry_max", T_DURATION, OFF(retry_max_ms), "5m", 1, MS_DAY, 0, NULL},
     {"request_timeout", T_DURATION, OFF(request_timeout_ms), "30s", 1, MS_DAY,
         0, NULL},
+    {"upload_concurrency", T_COUNT, OFF(upload_concurrency), "8", 1,
+        UPLOAD_CONCURRENCY_MAX, 0, NULL},
+    {"upload_rate_limit", T_RATE, OFF(upload_rate_limit), "", 1,
+        UINT64_C(1) << 40, 0, NULL},
+    {"recovery_spread", T_DURATION, OFF(recovery_spread_ms), "5s", 0, MS_HOUR,
+        0, NULL},
     {"ca_file", T_STRING, OFF(ca_file), "", 0, 0, 0, NULL},
     {"upstream_allow_insecure", T_BOOL, OFF(upstream_allow_insecure), "no", 0,
         0, 0, NULL},
@@ -203,6 +219,12 @@ field_ids(struct conf *c, const struct conf_key *k)
 	return (struct conf_ids *)(void *)((char *)c + k->off);
 }
 
+static struct conf_rate *
+field_rate(struct conf *c, const struct conf_key *k)
+{
+	return (struct conf_rate *)(void *)((char *)c + k->off);
+}
+
 /* Read-only views for conf_print and conf_check, which take a const conf. */
 static const char *
 cfield_str(const struct conf *c, const struct conf_key *k)
@@ -234,6 +256,14 @@ cfield_ids(const struct conf *c, const struct conf_key *k)
 	const char *base = (const char *)c;
 
 	return (const struct conf_ids *)(const void *)(base + k->off);
+}
+
+static const struct conf_rate *
+cfield_rate(const struct conf *c, const struct conf_key *k)
+{
+	const char *base = (const char *)c;
+
+	return (const struct conf_rate *)(const void *)(base + k->off);
 }
 
 /* strerror is not thread-safe, and a reload may run beside other threads. */
@@ -917,6 +947,61 @@ fail:
 	return -1;
 }
 
+/*
+ * "" (no limit), "N/s" (events a second) or "SIZE/s" (bytes a second,
+ * with a K, M or G suffix or a B: "2M/s", "500KB/s", "100B/s"); a plain
+ * number is events, so that "100/s" cannot mean bytes by accident.
+ */
+static int
+set_rate(struct conf *c, const struct conf_key *k, const char *value, char *err,
+    size_t errlen)
+{
+	struct conf_rate r = {0, 0};
+	char shown[ECHO_MAX + 8], num[32];
+	const char *why = WHY_RATE, *end;
+	size_t len = strlen(value);
+	int rc;
+
+	if (len == 0) {
+		*field_rate(c, k) = r;
+		return 0;
+	}
+	echo(shown, sizeof(shown), value);
+	if (len < 3 || strcmp(value + len - 2, "/s") != 0 ||
+	    len - 2 >= sizeof(num)) {
+		snprintf(err, errlen, "%s: \"%s\": %s", k->name, shown, why);
+		return -1;
+	}
+	memcpy(num, value, len - 2);
+	num[len - 2] = '\0';
+	if (all_digits(num)) {
+		rc = parse_number(num, &r.per_s, &end);
+		if (rc == -1)
+			why = "too large";
+	} else {
+		rc = parse_size(num, &r.per_s, &why);
+		if (rc == -1 && strcmp(why, WHY_SIZE) == 0)
+			why = WHY_RATE;
+		r.bytes = 1;
+	}
+	if (rc == -1) {
+		snprintf(err, errlen, "%s: \"%s\": %s", k->name, shown, why);
+		return -1;
+	}
+	if (r.per_s < k->min) {
+		snprintf(err, errlen,
+		    "%s: must be more than 0 (leave it empty for no limit)",
+		    k->name);
+		return -1;
+	}
+	if (r.per_s > k->max) {
+		snprintf(err, errlen, "%s: \"%s\": too large", k->name, shown);
+		return -1;
+	}
+	*field_rate(c, k) = r;
+	return 0;
+}
+
 static int
 set_word(struct conf *c, const struct conf_key *k, const char *value, char *err,
     size_t errlen)
@@ -1001,6 +1086,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	case T_UIDS:
 	case T_GIDS:
 		return set_ids(c, k, value, err, errlen);
+	case T_RATE:
+		return set_rate(c, k, value, err, errlen);
 	}
 	snprintf(err, errlen, "%s: unknown key type", k->name);
 	return -1;
@@ -1370,6 +1457,28 @@ print_string(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* A rate as set_rate reads it back: "" for none, bytes with a unit. */
+static void
+print_rate(FILE *fp, const struct conf_rate *r)
+{
+	char v[32];
+	size_t len;
+
+	if (r->per_s == 0) {
+		fputs("\"\"", fp);
+		return;
+	}
+	if (!r->bytes) {
+		fprintf(fp, "%llu/s", (unsigned long long)r->per_s);
+		return;
+	}
+	fmt_size(v, sizeof(v), r->per_s);
+	len = strlen(v);
+	/* A plain number would read back as events. */
+	fprintf(fp, "%s%s/s", v,
+	    len > 0 && isdigit((unsigned char)v[len - 1]) ? "B" : "");
+}
+
 /* Ids as numbers (names were resolved when set); "" for none. */
 static void
 print_ids(FILE *fp, const struct conf_ids *l)
@@ -1431,6 +1540,9 @@ conf_print(const struct conf *c, FILE *fp)
 		case T_GIDS:
 			print_ids(fp, cfield_ids(c, k));
 			break;
+		case T_RATE:
+			print_rate(fp, cfield_rate(c, k));
+			break;
 		}
 		fputc('\n', fp);
 	}
@@ -1464,6 +1576,7 @@ static int
 key_same(const struct conf *a, const struct conf *b, const struct conf_key *k)
 {
 	const struct conf_ids *ia, *ib;
+	const struct conf_rate *ra, *rb;
 
 	switch (k->type) {
 	case T_STRING:
@@ -1487,6 +1600,12 @@ key_same(const struct conf *a, const struct conf *b, const struct conf_key *k)
 		return ia->n == ib->n &&
 		    (ia->n == 0 ||
 		        memcmp(ia->ids, ib->ids, ia->n * sizeof(id_t)) == 0);
+	case T_RATE:
+		ra = (const struct conf_rate *)(const void *)((const char *)a +
+		    k->off);
+		rb = (const struct conf_rate *)(const void *)((const char *)b +
+		    k->off);
+		return ra->per_s == rb->per_s && ra->bytes == rb->bytes;
 	}
 	return 0;
 }

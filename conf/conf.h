@@ -10,6 +10,15 @@
 enum conf_when_full { CONF_FULL_REJECT = 0, CONF_FULL_DROP_OLDEST = 1 };
 enum conf_sync { CONF_SYNC_FULL = 0, CONF_SYNC_NORMAL = 1 };
 
+/*
+ * A rate: per_s a second, of events, or of bytes when bytes is set;
+ * per_s 0 means no limit.
+ */
+struct conf_rate {
+	uint64_t per_s;
+	int bytes;
+};
+
 /* A list of user or group ids; names are resolved when the key is set. */
 struct conf_ids {
 	id_t *ids; /* n of them, NULL when n is 0 */
@@ -59,6 +68,10 @@ struct conf {
 	uint64_t retry_initial_ms;
 	uint64_t retry_max_ms;
 	uint64_t request_timeout_ms;
+	/* additions: concurrent uploads and their pace */
+	uint64_t upload_concurrency;        /* most requests in flight */
+	struct conf_rate upload_rate_limit; /* per daemon; per_s 0: off */
+	uint64_t recovery_spread_ms; /* the first retry's random extra wait */
 	char *ca_file;
 	int upstream_allow_insecure; /* yes/no: plain http to a host that is
 	                                not loopback */

@@ -144,6 +144,10 @@ fwd_opts_from(const struct conf *c, struct fwd_opts *o)
 	o->retry_max_ms = c->retry_max_ms;
 	o->request_timeout_ms = c->request_timeout_ms;
 	o->max_event_age_ms = c->max_event_age_ms;
+	o->upload_concurrency = c->upload_concurrency;
+	o->rate_limit = c->upload_rate_limit.per_s;
+	o->rate_limit_bytes = c->upload_rate_limit.bytes;
+	o->recovery_spread_ms = c->recovery_spread_ms;
 }
 
 static void
@@ -175,8 +179,11 @@ update_status(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	char line[256];
 
-	if (d->stopping ||
-	    stats_status_line(d->stats, line, sizeof(line)) == -1)
+	if (d->stopping)
+		return;
+	/* Once a second: the samples behind the rates in /stats. */
+	stats_tick(d->stats);
+	if (stats_status_line(d->stats, line, sizeof(line)) == -1)
 		return;
 	if (strcmp(line, d->status) != 0) {
 		memcpy(d->status, line, sizeof(line));

@@ -18,10 +18,44 @@
 #define TS_VERSION "dev"
 #endif
 
+/* Samples kept for the rates: a minute's worth and the one before it. */
+#define RATE_SAMPLES 61
+/* The window of the "current" rates, and of the ingest behind the runway. */
+#define RATE_SHORT_S 10
+#define RATE_LONG_S 60
+/*
+ * Below this many spooled bytes the spool's pages are mostly fixed cost,
+ * so their ratio to the records' bytes says nothing about growth.
+ */
+#define RUNWAY_MIN_BYTES (1024 * 1024)
+/* Pages per record byte beyond this are not believed (a fresh spool). */
+#define RUNWAY_RATIO_MAX 4.0
+
+/* The counters rates are made of, at one moment. */
+struct sample {
+	uint64_t mono_ms;
+	uint64_t committed;     /* records appended (ingest, replays) */
+	uint64_t drained;       /* records forwarded or dead-lettered */
+	uint64_t drained_bytes; /* bytes of the records forwarded */
+	uint64_t spool_bytes;
+};
+
+/* Rates over the last seconds; known is 0 before a second of samples. */
+struct rates {
+	int known;
+	double ingest;       /* records a second, RATE_SHORT_S */
+	double ingest_bytes; /* bytes a second arriving, RATE_LONG_S */
+	double drain;        /* records a second leaving, RATE_SHORT_S */
+	double drain_bytes;  /* bytes a second forwarded, RATE_SHORT_S */
+};
+
 struct stats {
 	struct spool *sp;
 	struct commit *commit;
 	struct fwd *fwd;
+	struct sample ring[RATE_SAMPLES]; /* stats_tick's, oldest first */
+	size_t nsamples;                  /* in ring, at most RATE_SAMPLES */
+	size_t head;                      /* where the next one goes */
 };
 
 struct stats *
@@ -51,6 +85,124 @@ fwd_snapshot(struct stats *st, struct fwd_stats *fs)
 		fwd_get_stats(st->fwd, fs);
 }
 
+static void
+sample_of(const struct spool_stats *ss, const struct commit_stats *cs,
+    const struct fwd_stats *fs, struct sample *s)
+{
+	s->mono_ms = clock_mono_ms();
+	s->committed = cs->events_committed;
+	s->drained = fs->records_forwarded + fs->dead_letters;
+	s->drained_bytes = fs->bytes_forwarded;
+	s->spool_bytes = ss->bytes;
+}
+
+void
+stats_tick(struct stats *st)
+{
+	struct spool_stats ss;
+	struct commit_stats cs;
+	struct fwd_stats fs;
+
+	if (spool_stat(st->sp, &ss) != SPOOL_OK)
+		return;
+	commit_stats(st->commit, &cs);
+	fwd_snapshot(st, &fs);
+	sample_of(&ss, &cs, &fs, &st->ring[st->head]);
+	st->head = (st->head + 1) % RATE_SAMPLES;
+	if (st->nsamples < RATE_SAMPLES)
+		st->nsamples++;
+}
+
+/* The oldest sample at most secs old (the oldest there is if younger). */
+static const struct sample *
+sample_back(const struct stats *st, uint64_t now, unsigned secs)
+{
+	const struct sample *s, *best = NULL;
+	size_t i;
+
+	for (i = 0; i < st->nsamples; i++) {
+		s = &st->ring[(st->head + RATE_SAMPLES - 1 - i) % RATE_SAMPLES];
+		if (best != NULL && now - s->mono_ms > (uint64_t)secs * 1000)
+			break;
+		best = s;
+	}
+	return best;
+}
+
+static double
+per_second(uint64_t now, uint64_t then, const struct sample *cur,
+    const struct sample *old)
+{
+	double dt = (double)(cur->mono_ms - old->mono_ms) / 1000.0;
+
+	return dt > 0 && now >= then ? (double)(now - then) / dt : 0;
+}
+
+/* Rates from the samples up to cur, the counters now. */
+static void
+rates_of(const struct stats *st, const struct sample *cur, struct rates *r)
+{
+	const struct sample *s = sample_back(st, cur->mono_ms, RATE_SHORT_S);
+	const struct sample *l = sample_back(st, cur->mono_ms, RATE_LONG_S);
+	double grown;
+
+	memset(r, 0, sizeof(*r));
+	if (s == NULL || cur->mono_ms < s->mono_ms + 1000)
+		return;
+	r->known = 1;
+	r->ingest = per_second(cur->committed, s->committed, cur, s);
+	r->drain = per_second(cur->drained, s->drained, cur, s);
+	r->drain_bytes =
+	    per_second(cur->drained_bytes, s->drained_bytes, cur, s);
+	/* What arrived: what the spool grew by, plus what left it. */
+	grown = (double)cur->spool_bytes - (double)l->spool_bytes +
+	    (double)(cur->drained_bytes - l->drained_bytes);
+	if (grown > 0 && cur->mono_ms > l->mono_ms)
+		r->ingest_bytes =
+		    grown * 1000.0 / (double)(cur->mono_ms - l->mono_ms);
+}
+
+/*
+ * How long the spool holds out at the current ingest if nothing drains
+ * (until when_full applies), and when the backlog is gone at the current
+ * drain and ingest rates. -1 stands for never: no ingest, or a backlog
+ * that does not shrink.
+ */
+static void
+runway_of(const struct spool_stats *ss, const struct rates *r, double *runway_s,
+    double *eta_s)
+{
+	double room, ratio = 1.0, net;
+
+	*runway_s = -1;
+	*eta_s = ss->events == 0 ? 0 : -1;
+	if (!r->known)
+		return;
+	room = ss->limit_bytes > ss->used_bytes
+	    ? (double)(ss->limit_bytes - ss->used_bytes)
+	    : 0;
+	/* Records take more room in pages than their bytes: B-tree, meta. */
+	if (ss->bytes >= RUNWAY_MIN_BYTES && ss->used_bytes > ss->bytes)
+		ratio = (double)ss->used_bytes / (double)ss->bytes;
+	if (ratio > RUNWAY_RATIO_MAX)
+		ratio = RUNWAY_RATIO_MAX;
+	if (r->ingest_bytes > 0)
+		*runway_s = room / (r->ingest_bytes * ratio);
+	net = r->drain - r->ingest;
+	if (ss->events > 0 && net > 0)
+		*eta_s = (double)ss->events / net;
+}
+
+/* A JSON number, or null for -1 (never). */
+static void
+add_seconds(struct buf *b, const char *name, double v)
+{
+	if (v < 0)
+		buf_printf(b, "\"%s\":null,", name);
+	else
+		buf_printf(b, "\"%s\":%.0f,", name, v);
+}
+
 int
 stats_json(struct stats *st, const struct stats_ingest *ing,
     const struct httpd_stats *hs, struct buf *b)
@@ -58,12 +210,18 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 	struct spool_stats ss;
 	struct commit_stats cs;
 	struct fwd_stats fs;
+	struct sample cur;
+	struct rates r;
+	double runway, eta;
 	uint64_t now = clock_wall_ms();
 
 	if (spool_stat(st->sp, &ss) != SPOOL_OK)
 		return -1;
 	commit_stats(st->commit, &cs);
 	fwd_snapshot(st, &fs);
+	sample_of(&ss, &cs, &fs, &cur);
+	rates_of(st, &cur, &r);
+	runway_of(&ss, &r, &runway, &eta);
 	buf_printf(b,
 	    "{\"spool_events\":%llu,\"spool_bytes\":%llu,"
 	    "\"spool_used_bytes\":%llu,\"spool_limit_bytes\":%llu,"
@@ -97,6 +255,20 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 	buf_add_json_string(b, fs.reason);
 	buf_printf(b, ",\"backoff_ms\":%llu,\"retries\":%llu,",
 	    (unsigned long long)fs.backoff_ms, (unsigned long long)fs.retries);
+	buf_printf(b,
+	    "\"upload_concurrency\":%u,\"upload_concurrency_max\":%u,"
+	    "\"upload_inflight\":%u,\"upstream_rtt_ms\":%llu,"
+	    "\"upstream_rtt_floor_ms\":%llu,\"upload_rate_limited\":%llu,"
+	    "\"upload_pace\":%.2f,",
+	    fs.concurrency, fs.concurrency_max, fs.inflight,
+	    (unsigned long long)fs.rtt_ms, (unsigned long long)fs.rtt_floor_ms,
+	    (unsigned long long)fs.rate_limited, fs.pace);
+	buf_printf(b,
+	    "\"ingest_rate\":%.1f,\"ingest_bytes_rate\":%.0f,"
+	    "\"drain_rate\":%.1f,\"drain_bytes_rate\":%.0f,",
+	    r.ingest, r.ingest_bytes, r.drain, r.drain_bytes);
+	add_seconds(b, "runway_s", runway);
+	add_seconds(b, "drain_eta_s", eta);
 	buf_printf(b,
 	    "\"spans_received\":%llu,\"spans_refused\":%llu,"
 	    "\"exports_received\":%llu,\"exports_rejected\":%llu,"
@@ -134,6 +306,47 @@ metric(struct buf *b, const char *name, const char *type, const char *help,
 		    b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 	buf_printf(b, "%s%s %llu\n", name, labels ? labels : "",
 	    (unsigned long long)v);
+}
+
+/* Prometheus' spelling of a number of seconds, +Inf for never. */
+static void
+seconds_metric(struct buf *b, const char *name, const char *help, double v)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+	if (v < 0)
+		buf_printf(b, "%s +Inf\n", name);
+	else
+		buf_printf(b, "%s %.0f\n", name, v);
+}
+
+static void
+rates_metrics(struct stats *st, const struct spool_stats *ss,
+    const struct commit_stats *cs, const struct fwd_stats *fs, struct buf *b)
+{
+	struct sample cur;
+	struct rates r;
+	double runway, eta;
+
+	sample_of(ss, cs, fs, &cur);
+	rates_of(st, &cur, &r);
+	runway_of(ss, &r, &runway, &eta);
+	buf_printf(b,
+	    "# HELP tracespool_ingest_records_per_second Records spooled a "
+	    "second over the last 10 s.\n"
+	    "# TYPE tracespool_ingest_records_per_second gauge\n"
+	    "tracespool_ingest_records_per_second %.1f\n"
+	    "# HELP tracespool_drain_records_per_second Records forwarded or "
+	    "dead-lettered a second over the last 10 s.\n"
+	    "# TYPE tracespool_drain_records_per_second gauge\n"
+	    "tracespool_drain_records_per_second %.1f\n",
+	    r.ingest, r.drain);
+	seconds_metric(b, "tracespool_spool_runway_seconds",
+	    "How long the spool takes the current ingest with nothing "
+	    "forwarded, before when_full applies.",
+	    runway);
+	seconds_metric(b, "tracespool_drain_eta_seconds",
+	    "When the backlog is gone at the current drain and ingest rates.",
+	    eta);
 }
 
 int
@@ -268,6 +481,28 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	for (int i = FWD_IDLE; i <= FWD_PAUSED; i++)
 		buf_printf(b, "tracespool_forwarder_state{state=\"%s\"} %d\n",
 		    fwd_state_name(i), fs.state == i);
+	metric(b, "tracespool_upload_concurrency", "gauge",
+	    "Upstream requests that may be in flight now (adaptive).", NULL,
+	    fs.concurrency);
+	metric(b, "tracespool_upload_concurrency_max", "gauge",
+	    "upload_concurrency: the most requests in flight.", NULL,
+	    fs.concurrency_max);
+	metric(b, "tracespool_upload_inflight", "gauge",
+	    "Upstream requests in flight now.", NULL, fs.inflight);
+	buf_printf(b,
+	    "# HELP tracespool_upstream_rtt_seconds Smoothed latency of the "
+	    "upstream's answers.\n"
+	    "# TYPE tracespool_upstream_rtt_seconds gauge\n"
+	    "tracespool_upstream_rtt_seconds %.3f\n"
+	    "# HELP tracespool_upstream_rtt_floor_seconds The latency floor "
+	    "the concurrency is measured against.\n"
+	    "# TYPE tracespool_upstream_rtt_floor_seconds gauge\n"
+	    "tracespool_upstream_rtt_floor_seconds %.3f\n",
+	    (double)fs.rtt_ms / 1000.0, (double)fs.rtt_floor_ms / 1000.0);
+	metric(b, "tracespool_upload_rate_limited_total", "counter",
+	    "Upstream requests that waited for upload_rate_limit.", NULL,
+	    fs.rate_limited);
+	rates_metrics(st, &ss, &cs, &fs, b);
 	metric(b, "tracespool_upstream_last_status", "gauge",
 	    "HTTP status of the last upstream answer (0 before any).", NULL,
 	    (uint64_t)fs.last_status);

@@ -59,4 +59,12 @@ int stats_metrics(struct stats *st, const struct stats_ingest *ing,
 /* A one-line summary for systemd's STATUS=. 0, or -1 (spool unreadable). */
 int stats_status_line(struct stats *st, char *out, size_t len);
 
+/*
+ * Take a sample of the counters that rates come from (records committed,
+ * records and bytes drained, spool bytes). Call it once a second from the
+ * event loop; /stats and /metrics derive ingest and drain rates, the
+ * runway and the drain's end from the last minute of samples.
+ */
+void stats_tick(struct stats *st);
+
 #endif

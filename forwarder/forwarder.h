@@ -9,16 +9,28 @@
 #include "spool/spool.h"
 
 /*
- * The forwarder owns one thread, its libcurl handle and its own read
+ * The forwarder owns one thread, its libcurl handles and its own read
  * transactions on the spool. It never writes the spool itself: deletes and
  * dead letters go through a fwd_writer (in the daemon, the commit thread,
  * so that they share ingest's group commits instead of taking LMDB's writer
  * lock on their own). Nothing here runs on, or waits for, the ingest loop.
  *
- * Delivery: records are read from a cursor in sequence order; after a 2xx
- * the cursor moves on and the records are handed to writer->remove. Since
- * removal is asynchronous, a crash can resend the last batches: delivery is
- * at least once, and event_id lets the remote de-duplicate.
+ * Delivery: records are read in sequence order and cut into requests,
+ * several of which may be in flight (forwarder/window.h has the order
+ * rules: a session start is accepted before anything spooled after it is
+ * sent, an update is sent after everything spooled before it was accepted,
+ * other requests overlap). After a 2xx the request's records are handed to
+ * writer->remove, in whatever order the answers come. Since removal is
+ * asynchronous, a crash can resend the requests that were in flight or
+ * just answered: delivery is at least once, and event_id lets the remote
+ * de-duplicate.
+ *
+ * Pace: at most upload_concurrency requests are in flight, fewer while the
+ * remote refuses or slows down (forwarder/aimd.h); with a rate limit, a
+ * token bucket (forwarder/bucket.h) spaces them. A failure pauses every new
+ * request for the backoff or the Retry-After; the first retry after a run
+ * of failures begins is spread over recovery_spread_ms, so that daemons
+ * that failed together do not come back together.
  */
 struct fwd;
 
@@ -32,6 +44,11 @@ struct fwd_opts {
 	uint64_t retry_max_ms;
 	uint64_t request_timeout_ms;
 	uint64_t max_event_age_ms; /* older events are buried, status 0 */
+	/* 1 to UPSTREAM_MAX_INFLIGHT requests in flight at most; 0 is 1. */
+	uint64_t upload_concurrency;
+	uint64_t rate_limit;  /* a second, at most; 0: no limit */
+	int rate_limit_bytes; /* 1: rate_limit counts bytes sent; 0: events */
+	uint64_t recovery_spread_ms; /* the first retry's extra random wait */
 };
 
 /* Spool writes the forwarder asks for; both are called on its thread. */
@@ -59,10 +76,20 @@ struct fwd_stats {
 	uint64_t requests_neterr; /* no HTTP answer: connect, timeout, reset */
 	uint64_t requests_other;  /* 1xx, 3xx: an answer we do not expect */
 	uint64_t retries;
-	uint64_t dead_letters;   /* buried by this process */
-	uint64_t backoff_ms;     /* current wait, 0 when not waiting */
-	int last_status;         /* 0 before any answer */
-	uint64_t last_status_ms; /* unix ms of that answer */
+	uint64_t dead_letters;      /* buried by this process */
+	uint64_t backoff_ms;        /* current wait, 0 when not waiting */
+	int last_status;            /* 0 before any answer */
+	uint64_t last_status_ms;    /* unix ms of that answer */
+	uint64_t records_forwarded; /* spool records the upstream accepted */
+	uint64_t bytes_forwarded;   /* their bytes */
+	unsigned concurrency;       /* requests that may be in flight now */
+	unsigned concurrency_max;   /* upload_concurrency */
+	unsigned inflight;          /* requests in flight now */
+	uint64_t rtt_ms;            /* smoothed upstream latency; 0: none yet */
+	uint64_t rtt_floor_ms;      /* the lowest it has been, slowly rising */
+	uint64_t rate_limited; /* requests that waited for upload_rate_limit */
+	double pace; /* requests a second since a 429 (forwarder/pace.h); 0:
+	                none */
 };
 
 /*
@@ -88,10 +115,10 @@ void fwd_get_stats(struct fwd *f, struct fwd_stats *st);
 const char *fwd_state_name(int state);
 
 /*
- * Stop: an in-flight request is given up to timeout_ms to finish (a 2xx
- * then still removes its records), otherwise abandoned and its records kept
- * (libcurl notices within about a second more). No new request starts once
- * stopping. Joins the thread and frees f. NULL is ignored.
+ * Stop: the requests in flight are given up to timeout_ms to finish (a 2xx
+ * then still removes their records), otherwise abandoned and their records
+ * kept (libcurl notices within about a second more). No new request starts
+ * once stopping. Joins the thread and frees f. NULL is ignored.
  */
 void fwd_stop(struct fwd *f, unsigned timeout_ms);
 

@@ -1,4 +1,5 @@
-/* upstream.h: the forwarder's requests to the event API, over libcurl. */
+/* upstream.h: the forwarder's requests to the event API, several at a time,
+ * over libcurl multi. */
 #ifndef TS_UPSTREAM_H
 #define TS_UPSTREAM_H
 
@@ -21,6 +22,9 @@ enum upstream_verdict {
 /* How much of a response body is kept, for dead-letter reasons and logs. */
 #define UPSTREAM_BODY_MAX 4096
 
+/* Requests in flight at once, at most (upload_concurrency's ceiling). */
+#define UPSTREAM_MAX_INFLIGHT 64
+
 struct upstream;
 
 struct upstream_req {
@@ -38,6 +42,8 @@ struct upstream_res {
 	int verdict;             /* enum upstream_verdict */
 	int status;              /* HTTP status; 0 when none was received */
 	int aborted;             /* the stop flag ended the transfer */
+	int timed_out;           /* request timeout_ms passed first */
+	uint64_t elapsed_ms;     /* from the start to the end of it */
 	uint64_t retry_after_ms; /* from Retry-After, 0 when absent or past */
 	char body[UPSTREAM_BODY_MAX + 1]; /* start of the body, NUL-ended */
 	size_t body_len;
@@ -45,18 +51,55 @@ struct upstream_res {
 };
 
 /*
- * A client with one libcurl easy handle, so that connections are kept alive
- * between requests. stop may be NULL; while it reads non-zero, a transfer is
- * given up within about a second (libcurl calls the progress function at
- * least that often). A struct upstream is used by one thread at a time.
+ * A client: one libcurl multi handle and an easy handle per request in
+ * flight (at most UPSTREAM_MAX_INFLIGHT), so that several requests travel
+ * at once; their connections stay open in the multi handle's cache and
+ * later requests reuse them. stop may be NULL; while it reads non-zero, a
+ * transfer is given up within about a second (libcurl calls the progress
+ * function at least that often). A struct upstream is used by one thread,
+ * except for upstream_wakeup.
  */
 int upstream_new(struct upstream **upp, const atomic_int *stop);
+/* Abandon whatever is in flight (no done calls for it) and free up. */
 void upstream_free(struct upstream *up);
 
 /*
- * Send one request and classify the answer into res. Returns 0 whenever a
- * verdict was reached (a network error is a verdict: UPSTREAM_RETRY), -1
- * only when the request could not be set up at all (out of memory).
+ * Start req. Its strings are copied; req->body is borrowed until the done
+ * call for this request. tag comes back with that call. Returns 0, or -1
+ * when UPSTREAM_MAX_INFLIGHT requests are in flight or it could not be set
+ * up (out of memory): nothing was started.
+ */
+int upstream_start(
+    struct upstream *up, const struct upstream_req *req, void *tag);
+
+/* A request finished: res is valid for the length of the call only. */
+typedef void upstream_done_fn(
+    void *arg, void *tag, const struct upstream_res *res);
+
+/*
+ * Move the requests in flight along, waiting at most timeout_ms for
+ * something to happen, and call done, on this thread, for each one that
+ * finished. Returns as soon as one finished or upstream_wakeup was called.
+ * done may start new requests. Returns 0, or -1 when libcurl itself failed
+ * (the caller waits a little and calls again).
+ */
+int upstream_poll(
+    struct upstream *up, int timeout_ms, upstream_done_fn *done, void *arg);
+
+/*
+ * Make the upstream_poll in progress return now, or the next one at once
+ * when none is in progress. Any thread; never blocks.
+ */
+void upstream_wakeup(struct upstream *up);
+
+/* Requests in flight. */
+size_t upstream_inflight(const struct upstream *up);
+
+/*
+ * One request from start to verdict, blocking, into res: for tests and
+ * tools, when nothing else is in flight. Returns 0 whenever a verdict was
+ * reached (a network error is a verdict: UPSTREAM_RETRY), -1 only when the
+ * request could not be set up at all.
  */
 int upstream_request(struct upstream *up, const struct upstream_req *req,
     struct upstream_res *res);

@@ -1236,6 +1236,29 @@ spool_batch_clear(struct spool_batch *b)
 }
 
 void
+spool_batch_take(struct spool_batch *b, size_t n, struct spool_item *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b->bytes -= b->items[i].len;
+	memcpy(out, b->items, n * sizeof(*out));
+	memmove(b->items, b->items + n, (b->n - n) * sizeof(*b->items));
+	b->n -= n;
+}
+
+void
+spool_item_free(struct spool_item *it)
+{
+	if (it == NULL)
+		return;
+	free(it->data);
+	free(it->auth);
+	it->data = NULL;
+	it->auth = NULL;
+}
+
+void
 spool_batch_free(struct spool_batch *b)
 {
 	spool_batch_clear(b);

@@ -207,6 +207,17 @@ int spool_read(struct spool *sp, uint64_t from, size_t max_n, size_t max_bytes,
 void spool_batch_clear(struct spool_batch *b);
 void spool_batch_free(struct spool_batch *b);
 
+/*
+ * Move the first n items of b (n <= b->n) into out (room for n): they then
+ * belong to the caller, who frees each with spool_item_free; b keeps the
+ * rest, in order. For a reader that holds records beyond one read (the
+ * forwarder's requests in flight).
+ */
+void spool_batch_take(struct spool_batch *b, size_t n, struct spool_item *out);
+/* Free what an item taken from a batch owns; the struct itself is the
+ * caller's. NULL is ignored. */
+void spool_item_free(struct spool_item *it);
+
 int spool_stat(struct spool *sp, struct spool_stats *st);
 
 /* Dead letters: list from id >= from (at most max), get one, replay, purge. */

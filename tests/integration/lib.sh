@@ -216,7 +216,7 @@ wait_for() {
 
 # Forwarding checks against the fake upstream's log.
 # The forwarder's timers, short enough for tests.
-FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms)
+FWD=(--set retry_initial=100ms --set retry_max=1s --set flush_interval=50ms --set recovery_spread=200ms)
 
 # uploaded_ids: every event_id the upstream answered 2xx, in arrival order.
 uploaded_ids() {

@@ -175,7 +175,8 @@ prom_problems() {
 	/^# HELP / { next }
 	/^#/ { next }
 	{
-		if ($0 !~ /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [0-9.eE+-]+$/) { print "not a sample: " $0; next }
+		# A value is a number, or +Inf, -Inf or NaN (the text format allows them).
+		if ($0 !~ /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? ([0-9.eE+-]+|[+-]Inf|NaN)$/) { print "not a sample: " $0; next }
 		n = base($1)
 		if (n !~ /^tracespool_/) print "not tracespool_*: " $0
 		if (!(n in typed)) print "no TYPE before: " $0

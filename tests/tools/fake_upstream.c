@@ -32,11 +32,16 @@
  * certificate chain in CERT (PEM, the server's first) and its key.
  *
  * Each request except /_control and /_count becomes one line in LOGFILE:
- * {"method","path","authorization","body","t_ms","answered"}, where body is
- * the parsed JSON (or the raw text when it is not JSON) and answered is the
- * status sent (0 when none was: stall, reset, a delayed answer whose client
- * had gone). A delayed request is logged when answered. POST /_control with a
- * JSON body sets how later requests are answered; see control().
+ * {"method","path","authorization","body","t_ms","answered","n_in",
+ * "n_out","t_answer_ms"}, where body is the parsed JSON (or the raw text
+ * when it is not JSON), answered is the status sent (0 when none was:
+ * stall, reset, a delayed answer whose client had gone), and n_in and
+ * n_out are the request's places in one sequence counting every arrival
+ * and every answer: a request whose n_in is above another's n_out was
+ * sent after the other was answered. A request is logged when answered.
+ * POST /_control with a JSON body sets how later requests are answered;
+ * see control(). Answers wait without blocking other requests, so many may
+ * be in flight: GET /_count reports the most there were at once.
  */
 
 enum mode {
@@ -65,6 +70,17 @@ struct fake {
 	char key[512];
 	char name[512];
 	long delay_ms;
+	long latency_ms; /* every answer waits this long */
+	long rate;       /* requests a second answered; beyond: 429 */
+	char rate_retry_after[32];
+	long fail_every; /* every Nth request gets fail_status */
+	int fail_status;
+	uint64_t arrivals;    /* requests counted by fail_every */
+	uint64_t rate_second; /* the second rate_count counts */
+	long rate_count;
+	uint64_t order; /* the n_in / n_out sequence */
+	long inflight;  /* arrived, not yet answered */
+	long max_inflight;
 	uint64_t requests; /* logged requests */
 	uint64_t events;   /* events in requests answered 2xx */
 };
@@ -190,7 +206,7 @@ base64(const unsigned char *in, size_t len)
 static void
 log_request(struct fake *fk, const char *method, const char *path,
     const char *auth, const char *ct, cJSON *body, const char *raw,
-    size_t rawlen, uint64_t t, int answered)
+    size_t rawlen, uint64_t t, int answered, uint64_t n_in)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s, *b64;
@@ -215,6 +231,9 @@ log_request(struct fake *fk, const char *method, const char *path,
 	}
 	cJSON_AddNumberToObject(o, "t_ms", (double)t);
 	cJSON_AddNumberToObject(o, "answered", answered);
+	cJSON_AddNumberToObject(o, "n_in", (double)n_in);
+	cJSON_AddNumberToObject(o, "n_out", (double)++fk->order);
+	cJSON_AddNumberToObject(o, "t_answer_ms", (double)now_ms());
 	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
 		fprintf(fk->log, "%s\n", s);
 		fflush(fk->log);
@@ -459,6 +478,15 @@ answer_status(
 	reply_json(req, status, o);
 }
 
+static long
+positive(cJSON *c, const char *name)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(c, name);
+
+	return cJSON_IsNumber(v) && v->valuedouble > 0 ? (long)v->valuedouble
+	                                               : 0;
+}
+
 static void
 copy_field(cJSON *c, const char *name, char *dst, size_t len)
 {
@@ -471,7 +499,12 @@ copy_field(cJSON *c, const char *name, char *dst, size_t len)
 
 /*
  * POST /_control {"mode": ..., "status"?, "retry_after"?, "key"?, "name"?,
- * "ms"?}
+ * "ms"?, "latency_ms"?, "rate"?, "rate_retry_after"?, "fail_every"?,
+ * "fail_status"?}. latency_ms delays every answer (of any mode but stall);
+ * rate answers at most that many requests a second by the mode, the rest
+ * 429 with Retry-After rate_retry_after (default "1"); fail_every answers
+ * every Nth request fail_status (default 503) whatever the mode. Each
+ * control replaces all of them: what it leaves out is off.
  */
 static void
 control(struct fake *fk, struct evhttp_request *req, cJSON *c)
@@ -505,11 +538,26 @@ control(struct fake *fk, struct evhttp_request *req, cJSON *c)
 	fk->delay_ms = cJSON_IsNumber(ms) && ms->valuedouble > 0
 	    ? (long)ms->valuedouble
 	    : 0;
+	fk->latency_ms = positive(c, "latency_ms");
+	fk->rate = positive(c, "rate");
+	copy_field(c, "rate_retry_after", fk->rate_retry_after,
+	    sizeof(fk->rate_retry_after));
+	if (fk->rate_retry_after[0] == '\0')
+		snprintf(
+		    fk->rate_retry_after, sizeof(fk->rate_retry_after), "1");
+	fk->fail_every = positive(c, "fail_every");
+	fk->fail_status = (int)positive(c, "fail_status");
+	if (fk->fail_status == 0)
+		fk->fail_status = 503;
+	fk->arrivals = 0;
 	reply(req, 200, "{\"success\":true}");
 }
 
-/* A request answered late (MODE_DELAY); it owns body and raw. */
-struct delayed {
+/*
+ * A request between its arrival and its answer; it owns body and raw.
+ * forced is a status decided at arrival (rate, fail_every), 0 for none.
+ */
+struct pending {
 	struct fake *fk;
 	struct evhttp_request *req;
 	struct event *ev;
@@ -521,10 +569,12 @@ struct delayed {
 	char *raw;
 	size_t rawlen;
 	uint64_t t;
+	uint64_t n_in;
+	int forced;
 };
 
 static void
-delayed_free(struct delayed *d)
+pending_free(struct pending *d)
 {
 	if (d->ev != NULL)
 		event_free(d->ev);
@@ -547,106 +597,28 @@ client_gone(struct evhttp_connection *conn)
 	    recv(bufferevent_getfd(bev), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
-/*
- * The delay is over. An answer to a client that has left meanwhile (it
- * timed out) reaches nobody: it is logged as answered 0. A request libevent
- * already detached from its connection is ours to free.
- */
-static void
-delayed_answer(evutil_socket_t fd, short what, void *arg)
-{
-	struct delayed *d = arg;
-	struct evhttp_connection *conn = evhttp_request_get_connection(d->req);
-	int status = 0;
-
-	(void)fd;
-	(void)what;
-	if (conn == NULL)
-		evhttp_request_free(d->req);
-	else if (client_gone(conn))
-		reply(d->req, 200, "{\"success\":true}");
-	else
-		status = answer_ok(d->fk, d->req, d->method, d->path, d->body);
-	log_request(d->fk, d->method, d->path, d->auth, d->ctype, d->body,
-	    d->raw, d->rawlen, d->t, status);
-	delayed_free(d);
-}
-
-/* Answer req later; takes body and raw. 0, or -1 (nothing taken). */
+/* Answer by the mode; returns the status sent, 0 for none. */
 static int
-delay(struct fake *fk, struct evhttp_request *req, const char *method,
-    const char *path, const char *auth, const char *ctype, cJSON *body,
-    char *raw, size_t rawlen, uint64_t t)
+respond(struct pending *d)
 {
-	struct delayed *d = calloc(1, sizeof(*d));
-	struct timeval tv = {fk->delay_ms / 1000, (fk->delay_ms % 1000) * 1000};
-
-	if (d == NULL)
-		return -1;
-	d->fk = fk;
-	d->req = req;
-	d->method = method;
-	d->t = t;
-	d->path = strdup(path);
-	d->auth = auth != NULL ? strdup(auth) : NULL;
-	d->ctype = ctype != NULL ? strdup(ctype) : NULL;
-	d->ev = evtimer_new(fk->base, delayed_answer, d);
-	if (d->path == NULL || (auth != NULL && d->auth == NULL) ||
-	    (ctype != NULL && d->ctype == NULL) || d->ev == NULL ||
-	    evtimer_add(d->ev, &tv) == -1) {
-		delayed_free(d);
-		return -1;
-	}
-	d->body = body;
-	d->raw = raw;
-	d->rawlen = rawlen;
-	return 0;
-}
-
-static void
-handle(struct evhttp_request *req, void *arg)
-{
-	struct fake *fk = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *method = method_name(evhttp_request_get_command(req));
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	const char *auth = evhttp_find_header(hdrs, "Authorization");
-	const char *ctype = evhttp_find_header(hdrs, "Content-Type");
-	size_t len = evbuffer_get_length(in);
-	uint64_t t = now_ms();
-	char *raw, expect[600];
-	cJSON *body;
+	struct fake *fk = d->fk;
+	struct evhttp_request *req = d->req;
+	const char *path = d->path, *method = d->method;
+	char expect[600];
 	int status = 0;
 
-	if (path == NULL)
-		path = "/";
-	if ((raw = malloc(len + 1)) == NULL) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evbuffer_copyout(in, raw, len);
-	raw[len] = '\0';
-	body = cJSON_ParseWithLength(raw, len);
+	if (d->forced != 0) {
+		char saved[sizeof(fk->retry_after)];
 
-	if (strcmp(path, "/_control") == 0) {
-		if (cJSON_IsObject(body))
-			control(fk, req, body);
-		else
-			reply(req, 400,
-			    "{\"success\":false,\"error\":\"body: not JSON\"}");
-		goto done;
+		/* A rate refusal carries its own Retry-After. */
+		memcpy(saved, fk->retry_after, sizeof(saved));
+		if (d->forced == 429 && fk->rate > 0)
+			snprintf(fk->retry_after, sizeof(fk->retry_after), "%s",
+			    fk->rate_retry_after);
+		answer_status(fk, req, d->forced, "fake refusal");
+		memcpy(fk->retry_after, saved, sizeof(saved));
+		return d->forced;
 	}
-	if (strcmp(path, "/_count") == 0) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddNumberToObject(o, "requests", (double)fk->requests);
-		cJSON_AddNumberToObject(o, "events", (double)fk->events);
-		reply_json(req, 200, o);
-		goto done;
-	}
-
 	switch (fk->mode) {
 	case MODE_STATUS:
 		status = fk->status;
@@ -654,16 +626,16 @@ handle(struct evhttp_request *req, void *arg)
 		break;
 	case MODE_AUTH:
 		snprintf(expect, sizeof(expect), "Bearer %s", fk->key);
-		if (auth == NULL || strcmp(auth, expect) != 0) {
+		if (d->auth == NULL || strcmp(d->auth, expect) != 0) {
 			status = 401;
 			reply(req, 401,
 			    "{\"success\":false,\"error\":\"unauthorized\"}");
 		} else {
-			status = answer_ok(fk, req, method, path, body);
+			status = answer_ok(fk, req, method, path, d->body);
 		}
 		break;
 	case MODE_REJECT_NAME:
-		if (holds_name(body, path, fk->name, raw, len)) {
+		if (holds_name(d->body, path, fk->name, d->raw, d->rawlen)) {
 			char err[600];
 
 			status = fk->status;
@@ -671,7 +643,7 @@ handle(struct evhttp_request *req, void *arg)
 			    fk->name);
 			answer_status(fk, req, status, err);
 		} else {
-			status = answer_ok(fk, req, method, path, body);
+			status = answer_ok(fk, req, method, path, d->body);
 		}
 		break;
 	case MODE_STALL:
@@ -710,31 +682,151 @@ handle(struct evhttp_request *req, void *arg)
 		    "Location", "/elsewhere");
 		reply(req, 302, "{\"success\":false}");
 		break;
-	case MODE_DELAY:
-		if (delay(fk, req, method, path, auth, ctype, body, raw, len,
-		        t) == 0)
-			return;
-		status = 500;
-		reply(req, 500,
-		    "{\"success\":false,\"error\":\"out of memory\"}");
-		break;
 	case MODE_PARTIAL:
 		if (strcmp(path, "/opentelemetry/v1/traces") == 0) {
 			status = 200;
-			answer_partial(fk, req, body != NULL);
+			answer_partial(fk, req, d->body != NULL);
 			fk->events++;
 		} else {
-			status = answer_ok(fk, req, method, path, body);
+			status = answer_ok(fk, req, method, path, d->body);
 		}
 		break;
 	default:
-		status = answer_ok(fk, req, method, path, body);
+		/* MODE_OK, and MODE_DELAY once its delay is over. */
+		status = answer_ok(fk, req, method, path, d->body);
 		break;
 	}
-	log_request(fk, method, path, auth, ctype, body, raw, len, t, status);
-done:
-	cJSON_Delete(body);
-	free(raw);
+	return status;
+}
+
+/*
+ * Answer now (the wait is over) and log. An answer to a client that has
+ * left meanwhile (it timed out, or was killed) reaches nobody: it is
+ * logged as answered 0. A request libevent already detached from its
+ * connection is ours to free.
+ */
+static void
+finish(struct pending *d)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(d->req);
+	int status = 0;
+
+	d->fk->inflight--;
+	if (conn == NULL)
+		evhttp_request_free(d->req);
+	else if (client_gone(conn))
+		reply(d->req, 200, "{\"success\":true}");
+	else
+		status = respond(d);
+	log_request(d->fk, d->method, d->path, d->auth, d->ctype, d->body,
+	    d->raw, d->rawlen, d->t, status, d->n_in);
+	pending_free(d);
+}
+
+static void
+on_due(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	finish(arg);
+}
+
+/* The status decided on arrival: the rate cap, or every Nth failing. */
+static int
+forced_status(struct fake *fk, uint64_t t)
+{
+	fk->arrivals++;
+	if (fk->rate > 0) {
+		if (t / 1000 != fk->rate_second) {
+			fk->rate_second = t / 1000;
+			fk->rate_count = 0;
+		}
+		if (++fk->rate_count > fk->rate)
+			return 429;
+	}
+	if (fk->fail_every > 0 && fk->arrivals % (uint64_t)fk->fail_every == 0)
+		return fk->fail_status;
+	return 0;
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	struct fake *fk = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct evkeyvalq *hdrs = evhttp_request_get_input_headers(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const char *auth = evhttp_find_header(hdrs, "Authorization");
+	const char *ctype = evhttp_find_header(hdrs, "Content-Type");
+	size_t len = evbuffer_get_length(in);
+	struct pending *d;
+	struct timeval tv;
+	long wait;
+
+	if (path == NULL)
+		path = "/";
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->raw = malloc(len + 1)) == NULL) {
+		free(d);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evbuffer_copyout(in, d->raw, len);
+	d->raw[len] = '\0';
+	d->rawlen = len;
+	d->body = cJSON_ParseWithLength(d->raw, len);
+
+	if (strcmp(path, "/_control") == 0) {
+		if (cJSON_IsObject(d->body))
+			control(fk, req, d->body);
+		else
+			reply(req, 400,
+			    "{\"success\":false,\"error\":\"body: not JSON\"}");
+		pending_free(d);
+		return;
+	}
+	if (strcmp(path, "/_count") == 0) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "requests", (double)fk->requests);
+		cJSON_AddNumberToObject(o, "events", (double)fk->events);
+		cJSON_AddNumberToObject(
+		    o, "max_inflight", (double)fk->max_inflight);
+		reply_json(req, 200, o);
+		pending_free(d);
+		return;
+	}
+
+	d->fk = fk;
+	d->req = req;
+	d->method = method_name(evhttp_request_get_command(req));
+	d->t = now_ms();
+	d->n_in = ++fk->order;
+	d->path = strdup(path);
+	d->auth = auth != NULL ? strdup(auth) : NULL;
+	d->ctype = ctype != NULL ? strdup(ctype) : NULL;
+	if (d->path == NULL || (auth != NULL && d->auth == NULL) ||
+	    (ctype != NULL && d->ctype == NULL)) {
+		pending_free(d);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (++fk->inflight > fk->max_inflight)
+		fk->max_inflight = fk->inflight;
+	d->forced = forced_status(fk, d->t);
+	wait = fk->latency_ms + (fk->mode == MODE_DELAY ? fk->delay_ms : 0);
+	if (wait == 0 || (fk->mode == MODE_STALL && d->forced == 0)) {
+		finish(d);
+		return;
+	}
+	tv.tv_sec = wait / 1000;
+	tv.tv_usec = (wait % 1000) * 1000;
+	if ((d->ev = evtimer_new(fk->base, on_due, d)) == NULL ||
+	    evtimer_add(d->ev, &tv) == -1) {
+		/* Answered at once rather than not at all. */
+		finish(d);
+	}
 }
 
 static void

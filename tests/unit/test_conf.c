@@ -208,6 +208,10 @@ test_defaults(void **state)
 	CHECK(c->retry_initial_ms == SEC, "retry_initial default");
 	CHECK(c->retry_max_ms == 5 * MIN, "retry_max default");
 	CHECK(c->request_timeout_ms == 30 * SEC, "request_timeout default");
+	CHECK(c->upload_concurrency == 8, "upload_concurrency default");
+	CHECK(c->upload_rate_limit.per_s == 0,
+	    "upload_rate_limit default: not off");
+	CHECK(c->recovery_spread_ms == 5 * SEC, "recovery_spread default");
 	CHECK(strcmp(c->ca_file, "") == 0, "ca_file default");
 	CHECK(c->upstream_allow_insecure == 0,
 	    "upstream_allow_insecure default: on");
@@ -220,15 +224,15 @@ test_defaults(void **state)
  * conf_set: every key with a good value and with bad ones.
  */
 
-enum field_kind { F_STR, F_U64, F_INT, F_MODE, F_IDS };
+enum field_kind { F_STR, F_U64, F_INT, F_MODE, F_IDS, F_RATE };
 
 struct good_case {
 	const char *key;
 	const char *value;
 	enum field_kind kind;
 	size_t off;
-	uint64_t num;    /* F_U64, F_INT, F_MODE */
-	const char *str; /* F_STR; F_IDS: as conf_print writes them */
+	uint64_t num;    /* F_U64, F_INT, F_MODE; F_RATE: per second */
+	const char *str; /* F_STR; F_IDS, F_RATE: as conf_print writes them */
 };
 
 #define STR(f) F_STR, offsetof(struct conf, f), 0
@@ -236,6 +240,7 @@ struct good_case {
 #define INT(f) F_INT, offsetof(struct conf, f)
 #define MODE(f) F_MODE, offsetof(struct conf, f)
 #define IDS(f) F_IDS, offsetof(struct conf, f), 0
+#define RATE(f) F_RATE, offsetof(struct conf, f)
 
 static const struct good_case good_cases[] = {
     {"socket", "/tmp/ts.sock", STR(socket), "/tmp/ts.sock"},
@@ -291,6 +296,16 @@ static const struct good_case good_cases[] = {
     {"retry_initial", "500ms", U64(retry_initial_ms), 500, NULL},
     {"retry_max", "1h", U64(retry_max_ms), HOUR, NULL},
     {"request_timeout", "10s", U64(request_timeout_ms), 10 * SEC, NULL},
+    {"upload_concurrency", "1", U64(upload_concurrency), 1, NULL},
+    {"upload_concurrency", "64", U64(upload_concurrency), 64, NULL},
+    {"upload_rate_limit", "500/s", RATE(upload_rate_limit), 500, "500/s"},
+    {"upload_rate_limit", "2M/s", RATE(upload_rate_limit), 2 * MIB, "2M/s"},
+    {"upload_rate_limit", "500KB/s", RATE(upload_rate_limit), 500 * KIB,
+        "500K/s"},
+    {"upload_rate_limit", "1000B/s", RATE(upload_rate_limit), 1000, "1000B/s"},
+    {"upload_rate_limit", "", RATE(upload_rate_limit), 0, "\"\""},
+    {"recovery_spread", "0", U64(recovery_spread_ms), 0, NULL},
+    {"recovery_spread", "30s", U64(recovery_spread_ms), 30 * SEC, NULL},
     {"ca_file", "/etc/ssl/ca.pem", STR(ca_file), "/etc/ssl/ca.pem"},
     {"upstream_allow_insecure", "yes", INT(upstream_allow_insecure), 1, NULL},
     {"upstream_allow_insecure", "no", INT(upstream_allow_insecure), 0, NULL},
@@ -337,15 +352,22 @@ test_set_good_values(void **state)
 		case F_MODE:
 			got = *(const mode_t *)(const void *)(base + t->off);
 			break;
-		case F_IDS: {
+		case F_RATE:
+			got = ((const struct conf_rate *)(const void *)(base +
+			           t->off))
+			          ->per_s;
+			break;
+		case F_IDS:
+			break;
+		}
+		/* Ids as numbers, a rate with its unit (events or bytes). */
+		if (t->kind == F_IDS || t->kind == F_RATE) {
 			char printed[256];
 
 			printed_value(c, t->key, printed, sizeof(printed));
 			CHECK(strcmp(printed, t->str) == 0,
 			    "%s = \"%s\": printed %s, want %s", t->key,
 			    t->value, printed, t->str);
-			break;
-		}
 		}
 		if (t->kind != F_STR && t->kind != F_IDS)
 			CHECK(got == t->num,
@@ -431,6 +453,18 @@ static const struct bad_case bad_cases[] = {
     {"retry_initial", "0", "more than 0"},
     {"retry_max", "2d", "at most 1d"},
     {"request_timeout", "0", "more than 0"},
+    {"upload_concurrency", "0", "at least 1"},
+    {"upload_concurrency", "65", "at most 64"},
+    {"upload_rate_limit", "100", "not a rate"},
+    {"upload_rate_limit", "100/m", "not a rate"},
+    {"upload_rate_limit", "0/s", "more than 0"},
+    {"upload_rate_limit", "2X/s", "not a rate"},
+    {"upload_rate_limit", "/s", "not a rate"},
+    {"upload_rate_limit", "-5/s", "not a rate"},
+    {"upload_rate_limit", "99999999999999999999/s", "too large"},
+    {"upload_rate_limit", "2000G/s", "too large"},
+    {"recovery_spread", "2h", "at most 1h"},
+    {"recovery_spread", "5", "bare number"},
     {"ca_file", "x\ty", "control character"},
     {"forward_client_key", "maybe", "yes or no"},
     {"upstream_allow_insecure", "maybe", "not yes or no"},
@@ -1550,6 +1584,9 @@ test_print_defaults(void **state)
 	                           "retry_initial = 1s\n"
 	                           "retry_max = 5m\n"
 	                           "request_timeout = 30s\n"
+	                           "upload_concurrency = 8\n"
+	                           "upload_rate_limit = \"\"\n"
+	                           "recovery_spread = 5s\n"
 	                           "ca_file = \"\"\n"
 	                           "upstream_allow_insecure = no\n"
 	                           "forward_client_key = no\n"
@@ -1651,6 +1688,10 @@ assert_same_conf(const struct conf *a, const struct conf *b)
 	SAME_NUM(retry_initial_ms);
 	SAME_NUM(retry_max_ms);
 	SAME_NUM(request_timeout_ms);
+	SAME_NUM(upload_concurrency);
+	SAME_NUM(upload_rate_limit.per_s);
+	SAME_NUM(upload_rate_limit.bytes);
+	SAME_NUM(recovery_spread_ms);
 	SAME_STR(ca_file);
 	SAME_NUM(upstream_allow_insecure);
 	SAME_NUM(log_level);
@@ -1694,6 +1735,9 @@ set_all_non_default(struct conf *c)
 	    {"retry_initial", "250ms"},
 	    {"retry_max", "1d"},
 	    {"request_timeout", "45s"},
+	    {"upload_concurrency", "3"},
+	    {"upload_rate_limit", "1536K/s"},
+	    {"recovery_spread", "250ms"},
 	    {"ca_file", "ca.pem"},
 	    {"upstream_allow_insecure", "yes"},
 	    {"forward_client_key", "yes"},

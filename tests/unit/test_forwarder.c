@@ -328,14 +328,86 @@ names(const char *prefix, int from, int to, int skip)
 	return out;
 }
 
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strverscmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The words of s (changed in place) in version order: "e2" before "e10". */
+static void
+sort_words(char *s, char *out, size_t outlen)
+{
+	char *words[4096] = {NULL}, *w, *sp;
+	size_t n = 0, i, used = 0;
+
+	for (w = s; *w != '\0' && n < 4096; w = sp + 1) {
+		words[n++] = w;
+		if ((sp = strchr(w, ' ')) == NULL)
+			break;
+		*sp = '\0';
+	}
+	qsort(words, n, sizeof(*words), cmp_names);
+	out[0] = '\0';
+	for (i = 0; i < n && used < outlen; i++)
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s",
+		    i > 0 ? " " : "", words[i]);
+}
+
+/*
+ * Within each delivered request on path, the events keep spool order: the
+ * numbers after their names' prefix ascend.
+ */
+static void
+assert_requests_ascend(struct fixture *fx, const char *path)
+{
+	cJSON *log = read_log(fx), *req, *ev;
+	const char *member =
+	    strcmp(path, "/events/batch") == 0 ? "events" : "model_events";
+	const char *name, *p;
+	long prev, v;
+
+	cJSON_ArrayForEach(req, log) {
+		if (num_of(req, "answered") != 200 ||
+		    strcmp(str_of(req, "path"), path) != 0)
+			continue;
+		prev = -1;
+		cJSON_ArrayForEach(ev,
+		    cJSON_GetObjectItemCaseSensitive(
+		        cJSON_GetObjectItemCaseSensitive(req, "body"),
+		        member)) {
+			name = str_of(ev, "event_name");
+			for (p = name; *p != '\0' && (*p < '0' || *p > '9');
+			     p++)
+				;
+			v = strtol(p, NULL, 10);
+			if (v <= prev)
+				fail_msg(
+				    "request out of spool order at %s", name);
+			prev = v;
+		}
+	}
+	cJSON_Delete(log);
+}
+
+/*
+ * Names prefix<from> .. prefix<to - 1> but skip were delivered on path,
+ * each exactly once, with auth (NULL: any). Requests may be answered in
+ * any order when several are in flight; each keeps spool order inside.
+ */
 static void
 assert_delivered(struct fixture *fx, const char *path, const char *auth,
     const char *prefix, int from, int to, int skip)
 {
 	char *got = delivered_names(fx, path, auth);
 	char *want = names(prefix, from, to, skip);
+	char *sorted = malloc(strlen(got) + 1);
 
-	assert_string_equal(got, want);
+	assert_non_null(sorted);
+	sort_words(got, sorted, strlen(got) + 1);
+	assert_string_equal(sorted, want);
+	assert_requests_ascend(fx, path);
+	free(sorted);
 	free(got);
 	free(want);
 }
@@ -368,6 +440,9 @@ default_opts(struct fixture *fx, struct fwd_opts *o)
 	o->retry_max_ms = 200;
 	o->request_timeout_ms = 5000;
 	o->max_event_age_ms = 7 * DAY_MS;
+	o->upload_concurrency = 8;
+	/* Waits of the tests are exact; test_recovery_spread sets it. */
+	o->recovery_spread_ms = 0;
 }
 
 static void
@@ -739,40 +814,217 @@ test_expiry(void **state)
 	WAIT_UNTIL(fwdstat(fx).dead_letters == 4, 1000);
 }
 
+/* One request of the fake's log, as the order checks see it. */
+struct sent {
+	int answered;
+	double n_in, n_out, t_ms, t_answer_ms;
+	char path[64];
+	int *ids; /* spool indexes of its records: identities "r<index>" */
+	int nids;
+};
+
+static void
+sent_free(struct sent *q, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(q[i].ids);
+	free(q);
+}
+
+static void
+sent_add_id(struct sent *q, const char *id)
+{
+	if (id == NULL || id[0] != 'r')
+		return;
+	q->ids = realloc(q->ids, (size_t)(q->nids + 1) * sizeof(*q->ids));
+	assert_non_null(q->ids);
+	q->ids[q->nids++] = (int)strtol(id + 1, NULL, 10);
+}
+
+/* Every logged request with the identities of the records it carried. */
+static struct sent *
+load_sent(struct fixture *fx, int *n)
+{
+	cJSON *log = read_log(fx), *req, *body, *ev;
+	struct sent *out;
+	int k = 0;
+
+	*n = cJSON_GetArraySize(log);
+	out = calloc((size_t)*n + 1, sizeof(*out));
+	assert_non_null(out);
+	cJSON_ArrayForEach(req, log) {
+		struct sent *q = &out[k++];
+		const char *path = str_of(req, "path");
+
+		q->answered = (int)num_of(req, "answered");
+		q->n_in = num_of(req, "n_in");
+		q->n_out = num_of(req, "n_out");
+		q->t_ms = num_of(req, "t_ms");
+		q->t_answer_ms = num_of(req, "t_answer_ms");
+		snprintf(q->path, sizeof(q->path), "%s", path);
+		body = cJSON_GetObjectItemCaseSensitive(req, "body");
+		if (strcmp(path, "/events/batch") == 0 ||
+		    strcmp(path, "/events/model/batch") == 0) {
+			cJSON *list = cJSON_GetObjectItemCaseSensitive(body,
+			    strcmp(path, "/events/batch") == 0
+			        ? "events"
+			        : "model_events");
+
+			cJSON_ArrayForEach(ev, list) {
+				sent_add_id(q, str_of(ev, "event_id"));
+			}
+		} else if (strcmp(path, "/session/start") == 0) {
+			sent_add_id(q,
+			    str_of(cJSON_GetObjectItemCaseSensitive(
+			               body, "session"),
+			        "session_id"));
+		} else {
+			sent_add_id(q, str_of(body, "event_id"));
+		}
+	}
+	cJSON_Delete(log);
+	return out;
+}
+
+/*
+ * The forwarder's order rules, checked on the fake's log for nrec records
+ * whose identities are r0 .. r<nrec - 1> in spool order, of kinds[i]:
+ *   - each record is settled exactly once: answered 2xx once, or, when
+ *     poison[i], rejected alone (and then never delivered);
+ *   - nothing spooled after a session start reaches the upstream before
+ *     the session start's acceptance was answered;
+ *   - an update reaches the upstream, every time it is sent, only after
+ *     every record spooled before it was settled.
+ * "After" is the fake's sequence of arrivals and answers (n_in, n_out).
+ */
+static void
+assert_order_rules(
+    struct fixture *fx, const int *kinds, const int *poison, int nrec)
+{
+	struct sent *q;
+	double *settle = calloc((size_t)nrec, sizeof(double));
+	double *later_in = calloc((size_t)nrec, sizeof(double));
+	int *times = calloc((size_t)nrec, sizeof(int));
+	double before;
+	int nq, i, j, k, hi;
+
+	assert_true(settle != NULL && later_in != NULL && times != NULL);
+	q = load_sent(fx, &nq);
+	for (i = 0; i < nrec; i++)
+		later_in[i] = 1e18;
+	for (k = 0; k < nq; k++) {
+		int ok = q[k].answered >= 200 && q[k].answered <= 299;
+		int alone_reject = q[k].nids == 1 &&
+		    (q[k].answered == 400 || q[k].answered == 422);
+
+		hi = -1;
+		for (j = 0; j < q[k].nids; j++) {
+			i = q[k].ids[j];
+			assert_true(i >= 0 && i < nrec);
+			if (i > hi)
+				hi = i;
+			if (ok || (alone_reject && poison[i])) {
+				times[i]++;
+				settle[i] = q[k].n_out;
+			}
+			if (ok && poison[i])
+				fail_msg("poison record r%d was accepted", i);
+		}
+		for (i = 0; i < hi; i++) {
+			if (q[k].n_in < later_in[i])
+				later_in[i] = q[k].n_in;
+		}
+	}
+	for (i = 0; i < nrec; i++) {
+		if (times[i] != 1)
+			fail_msg("record r%d settled %d times, want once", i,
+			    times[i]);
+		if (kinds[i] == KIND_SESSION && later_in[i] < settle[i])
+			fail_msg("a record after session r%d was sent (n_in "
+			         "%.0f) before the session was accepted "
+			         "(n_out %.0f)",
+			    i, later_in[i], settle[i]);
+	}
+	for (k = 0; k < nq; k++) {
+		if (q[k].nids != 1 || kinds[q[k].ids[0]] != KIND_UPDATE)
+			continue;
+		i = q[k].ids[0];
+		before = 0;
+		for (j = 0; j < i; j++) {
+			if (settle[j] > before)
+				before = settle[j];
+		}
+		if (q[k].n_in < before)
+			fail_msg("update r%d was sent (n_in %.0f) before an "
+			         "earlier record was settled (n_out %.0f)",
+			    i, q[k].n_in, before);
+	}
+	sent_free(q, nq);
+	free(settle);
+	free(later_in);
+	free(times);
+}
+
+/* The fake's GET /_count member name. */
+static double
+fake_count(struct fixture *fx, const char *name)
+{
+	char out[512];
+	cJSON *o;
+	double v;
+
+	assert_int_equal(
+	    http_call(fx->port, "GET", "/_count", "", out, sizeof(out)), 200);
+	o = cJSON_Parse(out);
+	assert_non_null(o);
+	v = num_of(o, name);
+	cJSON_Delete(o);
+	return v;
+}
+
 static void
 test_kinds_in_order(void **state)
 {
-	static const char *const want[][3] = {
-	    {"POST", "/events/batch",
-	        "{\"events\":[{\"event_name\":\"e1\"},"
-	        "{\"event_name\":\"e2\"}]}"},
-	    {"POST", "/session/start", "{\"session\":{\"session_id\":\"s1\"}}"},
-	    {"POST", "/events/batch", "{\"events\":[{\"event_name\":\"e3\"}]}"},
-	    {"PUT", "/events", "{\"event_id\":\"u1\",\"metadata\":{}}"},
-	    {"POST", "/events/model/batch",
-	        "{\"model_events\":[{\"event_name\":\"m1\"},"
-	        "{\"event_name\":\"m2\"}]}"},
-	    {"POST", "/events/batch", "{\"events\":[{\"event_name\":\"e4\"}]}"},
-	};
 	static const struct {
 		int kind;
 		const char *text;
 	} recs[] = {
-	    {KIND_EVENT, "{\"event_name\":\"e1\"}"},
-	    {KIND_EVENT, "{\"event_name\":\"e2\"}"},
-	    {KIND_SESSION, "{\"session\":{\"session_id\":\"s1\"}}"},
-	    {KIND_EVENT, "{\"event_name\":\"e3\"}"},
-	    {KIND_UPDATE, "{\"event_id\":\"u1\",\"metadata\":{}}"},
-	    {KIND_MODEL_EVENT, "{\"event_name\":\"m1\"}"},
-	    {KIND_MODEL_EVENT, "{\"event_name\":\"m2\"}"},
-	    {KIND_EVENT, "{\"event_name\":\"e4\"}"},
+	    {KIND_EVENT, "{\"event_id\":\"r0\",\"event_name\":\"e1\"}"},
+	    {KIND_EVENT, "{\"event_id\":\"r1\",\"event_name\":\"e2\"}"},
+	    {KIND_SESSION, "{\"session\":{\"session_id\":\"r2\"}}"},
+	    {KIND_EVENT, "{\"event_id\":\"r3\",\"event_name\":\"e3\"}"},
+	    {KIND_UPDATE, "{\"event_id\":\"r4\",\"metadata\":{}}"},
+	    {KIND_MODEL_EVENT, "{\"event_id\":\"r5\",\"event_name\":\"m1\"}"},
+	    {KIND_MODEL_EVENT, "{\"event_id\":\"r6\",\"event_name\":\"m2\"}"},
+	    {KIND_EVENT, "{\"event_id\":\"r7\",\"event_name\":\"e4\"}"},
 	};
+	/* Each request once, in some order the rules allow. */
+	static const char *const want[] = {
+	    "POST /events/batch {\"events\":[{\"event_id\":\"r0\","
+	    "\"event_name\":\"e1\"},{\"event_id\":\"r1\",\"event_name\":"
+	    "\"e2\"}]}",
+	    "POST /session/start {\"session\":{\"session_id\":\"r2\"}}",
+	    "POST /events/batch {\"events\":[{\"event_id\":\"r3\","
+	    "\"event_name\":\"e3\"}]}",
+	    "PUT /events {\"event_id\":\"r4\",\"metadata\":{}}",
+	    "POST /events/model/batch {\"model_events\":[{\"event_id\":\"r5\","
+	    "\"event_name\":\"m1\"},{\"event_id\":\"r6\",\"event_name\":"
+	    "\"m2\"}]}",
+	    "POST /events/batch {\"events\":[{\"event_id\":\"r7\","
+	    "\"event_name\":\"e4\"}]}",
+	};
+	static const int kinds[] = {KIND_EVENT, KIND_EVENT, KIND_SESSION,
+	    KIND_EVENT, KIND_UPDATE, KIND_MODEL_EVENT, KIND_MODEL_EVENT,
+	    KIND_EVENT};
+	static const int poison[8] = {0};
 	struct fixture *fx = *state;
 	struct spool_rec r[8] = {0};
 	struct fwd_opts o;
 	cJSON *log, *req;
-	size_t i;
+	size_t i, k;
+	int seen[6] = {0};
 
+	control(fx, "{\"mode\":\"ok\",\"latency_ms\":50}");
 	for (i = 0; i < 8; i++) {
 		r[i].kind = (uint8_t)recs[i].kind;
 		r[i].time_ms = clock_wall_ms();
@@ -785,22 +1037,341 @@ test_kinds_in_order(void **state)
 	WAIT_UNTIL(sstat(fx).events == 0, 5000);
 	log = read_log(fx);
 	assert_int_equal(cJSON_GetArraySize(log), 6);
-	i = 0;
 	cJSON_ArrayForEach(req, log) {
 		char *body = cJSON_PrintUnformatted(
 		    cJSON_GetObjectItemCaseSensitive(req, "body"));
+		char line[512];
 
-		assert_string_equal(str_of(req, "method"), want[i][0]);
-		assert_string_equal(str_of(req, "path"), want[i][1]);
-		assert_string_equal(body, want[i][2]);
+		snprintf(line, sizeof(line), "%s %s %s", str_of(req, "method"),
+		    str_of(req, "path"), body);
+		for (k = 0; k < 6 && strcmp(line, want[k]) != 0; k++)
+			;
+		if (k == 6)
+			fail_msg("unexpected request: %s", line);
+		else
+			seen[k]++;
 		assert_string_equal(
 		    str_of(req, "authorization"), "Bearer test-key");
 		assert_int_equal(num_of(req, "answered"), 200);
 		free(body);
-		i++;
 	}
 	cJSON_Delete(log);
+	for (k = 0; k < 6; k++)
+		assert_int_equal(seen[k], 1);
+	assert_order_rules(fx, kinds, poison, 8);
 	WAIT_UNTIL(fwdstat(fx).events_forwarded == 8, 1000);
+}
+
+/* A small deterministic generator for the mixed spools below. */
+static unsigned
+lcg(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return (*s >> 16) & 0x7fff;
+}
+
+/*
+ * Every order rule under concurrency, with retries and splits in the
+ * middle: 600 records of all four event API kinds, poison among them
+ * (rejected 422, so their requests split down to one record), appended
+ * in six transactions while the forwarder runs; the upstream takes 40 ms
+ * a request and answers every 13th 503, so requests fail, wait and go
+ * again while others are in flight.
+ */
+static void
+test_order_rules_concurrent(void **state)
+{
+	enum { N = 600 };
+	struct fixture *fx = *state;
+	static int kinds[N], poison[N];
+	static char texts[N][128];
+	struct spool_rec r[100];
+	struct fwd_opts o;
+	struct sent *q;
+	unsigned seed = 14;
+	int i, c, npoison = 0, nq, splits = 0, fails = 0, v;
+
+	for (i = 0; i < N; i++) {
+		v = (int)(lcg(&seed) % 100);
+		kinds[i] = v < 4 ? KIND_SESSION
+		    : v < 8      ? KIND_UPDATE
+		    : v < 20     ? KIND_MODEL_EVENT
+		                 : KIND_EVENT;
+		poison[i] =
+		    (kinds[i] == KIND_EVENT || kinds[i] == KIND_MODEL_EVENT) &&
+		    lcg(&seed) % 40 == 0;
+		npoison += poison[i];
+		if (kinds[i] == KIND_SESSION)
+			snprintf(texts[i], sizeof(texts[i]),
+			    "{\"session\":{\"session_id\":\"r%d\"}}", i);
+		else if (kinds[i] == KIND_UPDATE)
+			snprintf(texts[i], sizeof(texts[i]),
+			    "{\"event_id\":\"r%d\",\"metadata\":{}}", i);
+		else
+			snprintf(texts[i], sizeof(texts[i]),
+			    "{\"event_id\":\"r%d\",\"event_name\":\"%s\","
+			    "\"event_type\":\"tool\",\"inputs\":{}}",
+			    i, poison[i] ? "poison" : "fine");
+	}
+	assert_true(npoison >= 3);
+	control(fx,
+	    "{\"mode\":\"reject_name\",\"name\":\"poison\","
+	    "\"status\":422,\"latency_ms\":40,\"fail_every\":13}");
+	default_opts(fx, &o);
+	o.batch_max_events = 10;
+	o.retry_initial_ms = 20;
+	o.retry_max_ms = 100;
+	o.flush_interval_ms = 10;
+	start_fwd(fx, &o, "test-key");
+	for (c = 0; c < N; c += 100) {
+		for (i = 0; i < 100; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].kind = (uint8_t)kinds[c + i];
+			r[i].time_ms = clock_wall_ms();
+			r[i].data = texts[c + i];
+			r[i].len = strlen(texts[c + i]);
+		}
+		append(fx, r, 100);
+		usleep(50 * 1000);
+	}
+	WAIT_UNTIL(sstat(fx).events == 0 && sstat(fx).dead == (uint64_t)npoison,
+	    60000);
+	assert_order_rules(fx, kinds, poison, N);
+
+	/* The run had what the rules are tested against. */
+	q = load_sent(fx, &nq);
+	for (i = 0; i < nq; i++) {
+		splits += q[i].answered == 422 && q[i].nids > 1;
+		fails += q[i].answered == 503;
+	}
+	sent_free(q, nq);
+	assert_true(splits >= 1);
+	assert_true(fails >= 3);
+	assert_true(fake_count(fx, "max_inflight") >= 3);
+	WAIT_UNTIL(fwdstat(fx).dead_letters == (uint64_t)npoison, 2000);
+}
+
+/*
+ * Several requests in flight: 2,000 events in batches of 100 through an
+ * upstream that takes 200 ms a request drain in well under the 4 s one
+ * request at a time would take, and /stats shows the concurrency reached
+ * and the latency.
+ */
+static void
+test_concurrent_drain(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	struct fwd_stats st;
+	uint64_t t;
+	int i;
+
+	control(fx, "{\"mode\":\"ok\",\"latency_ms\":200}");
+	for (i = 0; i < 2000; i += 100)
+		append_events(fx, KIND_EVENT, "e", i, i + 100, clock_wall_ms());
+	default_opts(fx, &o);
+	t = clock_mono_ms();
+	start_fwd(fx, &o, "test-key");
+	WAIT_UNTIL(sstat(fx).events == 0, 10000);
+	t = clock_mono_ms() - t;
+	assert_delivered(fx, "/events/batch", NULL, "e", 0, 2000, -1);
+	assert_true(t < 3000);
+	assert_true(fake_count(fx, "max_inflight") >= 4);
+	st = fwdstat(fx);
+	assert_int_equal(st.requests_2xx, 20);
+	assert_int_equal(st.concurrency_max, 8);
+	assert_true(st.concurrency >= 4);
+	assert_true(st.rtt_ms >= 190 && st.rtt_ms < 2000);
+	assert_true(st.rtt_floor_ms >= 190 && st.rtt_floor_ms <= st.rtt_ms);
+	/* Each event's text is about 85 bytes. */
+	assert_true(st.bytes_forwarded >= 2000 * 70);
+}
+
+/*
+ * A Retry-After pauses everything: among many requests in flight, one
+ * answered 429 with Retry-After: 1 stops every request that would start
+ * after it for that second (those already in flight finish, and one that
+ * left as the answer came may arrive just after it).
+ */
+static void
+test_retry_after_pauses_all(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	struct sent *q;
+	int i, k, nq, n429 = 0;
+
+	control(fx,
+	    "{\"mode\":\"ok\",\"latency_ms\":50,\"fail_every\":6,"
+	    "\"fail_status\":429,\"retry_after\":\"1\"}");
+	append_events(fx, KIND_EVENT, "e", 0, 400, clock_wall_ms());
+	default_opts(fx, &o);
+	o.batch_max_events = 20;
+	start_fwd(fx, &o, "test-key");
+	WAIT_UNTIL(sstat(fx).events == 0, 20000);
+	assert_delivered(fx, "/events/batch", NULL, "e", 0, 400, -1);
+	q = load_sent(fx, &nq);
+	for (k = 0; k < nq; k++) {
+		if (q[k].answered != 429)
+			continue;
+		n429++;
+		/*
+		 * A request that arrives just after the answer may have
+		 * left before the forwarder read it: 50 ms for that.
+		 */
+		for (i = 0; i < nq; i++) {
+			if (q[i].t_ms > q[k].t_answer_ms + 50 &&
+			    q[i].t_ms < q[k].t_answer_ms + 990)
+				fail_msg("a request started %.0f ms after a "
+				         "429 with Retry-After: 1",
+				    q[i].t_ms - q[k].t_answer_ms);
+		}
+	}
+	sent_free(q, nq);
+	assert_true(n429 >= 2);
+}
+
+/*
+ * upload_rate_limit: 150 events a second, 600 events in batches of 50:
+ * the first second's worth goes at once, the rest at the rate, so the
+ * last request starts no sooner than 3 s after the first, and in no
+ * second after the first do more than 150 events start.
+ */
+static void
+test_rate_limit_events(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	cJSON *log, *req;
+	double t0 = -1, last = 0, t;
+	int per_second[64] = {0}, s, n = 0;
+
+	append_events(fx, KIND_EVENT, "e", 0, 600, clock_wall_ms());
+	default_opts(fx, &o);
+	o.batch_max_events = 50;
+	o.rate_limit = 150;
+	start_fwd(fx, &o, "test-key");
+	WAIT_UNTIL(sstat(fx).events == 0, 15000);
+	assert_delivered(fx, "/events/batch", NULL, "e", 0, 600, -1);
+	log = read_log(fx);
+	cJSON_ArrayForEach(req, log) {
+		t = num_of(req, "t_ms");
+		if (t0 < 0)
+			t0 = t;
+		last = t;
+		s = (int)((t - t0) / 1000);
+		if (s < 0 || s >= 64)
+			fail_msg("a request %.0f ms after the first", t - t0);
+		else
+			per_second[s] +=
+			    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+			        cJSON_GetObjectItemCaseSensitive(req, "body"),
+			        "events"));
+		n++;
+	}
+	cJSON_Delete(log);
+	assert_int_equal(n, 12);
+	assert_true(last - t0 >= 2900);
+	for (s = 1; s < 64; s++)
+		assert_true(per_second[s] <= 150 + 50);
+	assert_true(fwdstat(fx).rate_limited >= 5);
+}
+
+/* The byte form: 2 KiB a second of bodies paces the same way. */
+static void
+test_rate_limit_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	cJSON *log;
+	double t0, t1;
+	int n;
+
+	/* About 90 bytes an event: ten batches of 10, about 9 KiB. */
+	append_events(fx, KIND_EVENT, "e", 0, 100, clock_wall_ms());
+	default_opts(fx, &o);
+	o.batch_max_events = 10;
+	o.rate_limit = 2048;
+	o.rate_limit_bytes = 1;
+	start_fwd(fx, &o, "test-key");
+	WAIT_UNTIL(sstat(fx).events == 0, 15000);
+	assert_delivered(fx, "/events/batch", NULL, "e", 0, 100, -1);
+	log = read_log(fx);
+	n = cJSON_GetArraySize(log);
+	t0 = num_of(cJSON_GetArrayItem(log, 0), "t_ms");
+	t1 = num_of(cJSON_GetArrayItem(log, n - 1), "t_ms");
+	cJSON_Delete(log);
+	assert_int_equal(n, 10);
+	/* (9 KiB - the first second's 2 KiB) / 2 KiB a second. */
+	assert_true(t1 - t0 >= 2500);
+	assert_true(t1 - t0 < 8000);
+}
+
+/*
+ * recovery_spread: the first retry after a failure waits retry_initial
+ * plus a random share of the spread. Five outages of one failure each:
+ * every retry comes within retry_initial + spread, and they do not all
+ * come at retry_initial (the chance of that is 1 in 40^5).
+ */
+static void
+test_recovery_spread(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	cJSON *log;
+	double gap, t503;
+	int round, late = 0;
+
+	default_opts(fx, &o);
+	o.recovery_spread_ms = 2000;
+	o.retry_initial_ms = 100;
+	start_fwd(fx, &o, "test-key");
+	for (round = 0; round < 5; round++) {
+		control(fx, "{\"mode\":\"status\",\"status\":503}");
+		(void)truncate(fx->logpath, 0);
+		append_events(
+		    fx, KIND_EVENT, "e", round, round + 1, clock_wall_ms());
+		WAIT_UNTIL(log_count(fx) >= 1, 5000);
+		control(fx, "{\"mode\":\"ok\"}");
+		WAIT_UNTIL(sstat(fx).events == 0, 5000);
+		log = read_log(fx);
+		assert_int_equal(cJSON_GetArraySize(log), 2);
+		t503 = num_of(cJSON_GetArrayItem(log, 0), "t_answer_ms");
+		gap = num_of(cJSON_GetArrayItem(log, 1), "t_ms") - t503;
+		cJSON_Delete(log);
+		assert_true(gap >= 95 && gap <= 100 + 2000 + 200);
+		late += gap > 150;
+	}
+	assert_true(late >= 1);
+}
+
+/* Stopping with several requests stalled: all abandoned, nothing lost. */
+static void
+test_stop_many_in_flight(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	uint64_t t;
+
+	control(fx, "{\"mode\":\"ok\",\"latency_ms\":100}");
+	append_events(fx, KIND_EVENT, "w", 0, 40, clock_wall_ms());
+	default_opts(fx, &o);
+	o.batch_max_events = 5;
+	start_fwd(fx, &o, "test-key");
+	/* Slow start to four in flight, then the upstream stalls. */
+	WAIT_UNTIL(fwdstat(fx).concurrency >= 4, 5000);
+	control(fx, "{\"mode\":\"stall\"}");
+	append_events(fx, KIND_EVENT, "e", 0, 40, clock_wall_ms());
+	WAIT_UNTIL(fwdstat(fx).inflight >= 3, 5000);
+	assert_int_equal(fwdstat(fx).state, FWD_SENDING);
+	t = clock_mono_ms();
+	fwd_stop(fx->fwd, 200);
+	fx->fwd = NULL;
+	assert_true(clock_mono_ms() - t >= 200);
+	assert_true(clock_mono_ms() - t < 2000);
+	assert_int_equal(sstat(fx).dead, 0);
+	/* Every "e" event is still spooled: none was answered. */
+	assert_true(sstat(fx).events >= 40);
 }
 
 static void
@@ -1190,6 +1761,20 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_batch_max_bytes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_order_rules_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_concurrent_drain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_retry_after_pauses_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_rate_limit_events, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_rate_limit_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_recovery_spread, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_stop_many_in_flight, setup, teardown),
 	};
 
 	/* Requests to 127.0.0.1 must not go through a proxy from the env. */
