@@ -296,3 +296,21 @@ ts_start_upstream_tls() {
 	UPSTREAM_URL=https://127.0.0.1:$UPSTREAM_PORT
 	[ -n "$UPSTREAM_PORT" ]
 }
+
+# sdk_install: the pinned Node SDK (tests/sdk/package-lock.json) in
+# tests/sdk/node_modules, installed once; scripts that run side by side
+# take turns through a lock. 0 when it is there, 1 (said why in
+# $TMP/npm.log) when npm could not install it.
+sdk_install() {
+	local dir=tests/sdk
+	(
+		flock 9
+		[ -d "$dir/node_modules/honeyhive" ] && exit 0
+		command -v npm >/dev/null 2>&1 || {
+			echo "npm is not installed" >"$TMP/npm.log"
+			exit 1
+		}
+		# The exact tree of package-lock.json; npm ci never resolves anew.
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1
+	) 9>"$dir/.install.lock"
+}

@@ -9,16 +9,9 @@ if ! command -v node >/dev/null 2>&1; then
 	ts_done
 fi
 SDK_DIR=tests/sdk
-if [ ! -d "$SDK_DIR/node_modules/honeyhive" ]; then
-	if ! command -v npm >/dev/null 2>&1; then
-		not_ok "npm is installed to fetch the SDK"
-		ts_done
-	fi
-	# The exact tree of package-lock.json; npm ci never resolves anew.
-	if ! (cd "$SDK_DIR" && npm ci --no-audit --no-fund --loglevel=error) >"$TMP/npm.log" 2>&1; then
-		not_ok "npm ci installs the pinned SDK" "$(tail -5 "$TMP/npm.log")"
-		ts_done
-	fi
+if ! sdk_install; then
+	not_ok "npm ci installs the pinned SDK" "$(tail -5 "$TMP/npm.log")"
+	ts_done
 fi
 check_eq "the SDK is the pinned version" 1.0.42 \
 	"$(node -p 'require("./tests/sdk/node_modules/honeyhive/package.json").version')"
