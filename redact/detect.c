@@ -36,10 +36,20 @@ static const char email_pattern[] =
     "@(?:[A-Za-z0-9\\x80-\\xff-]++\\.)+"
     "(?:xn--[A-Za-z0-9-]++|[A-Za-z\\x80-\\xff]{2,}+)";
 
-/* (?C1) is the Luhn check (luhn_callout): failing it backtracks to the
- * next shorter span. */
-static const char card_pattern[] = "(?<![0-9])[2-6](?:[ -]?[0-9]){12,18}"
-                                   "(?![0-9])(?C1)";
+/*
+ * A card number as people and forms write it: 13 to 19 digits in a row,
+ * or groups of 4-4-4-4 (and 1 to 3 more), 4-6-5 or 4-6-4, all separated
+ * by the same space or dash. Not inside a word or a dashed token: an id
+ * such as a UUID (8-4-4-4-12 hex) can never be taken for one, whatever
+ * its digits. (?C1) is the Luhn check (luhn_callout): failing it
+ * backtracks to the next shorter span.
+ */
+static const char card_pattern[] =
+    "(?<![0-9A-Za-z])(?<![0-9A-Za-z]-)"
+    "(?:[2-6][0-9]{12,18}"
+    "|[2-6][0-9]{3}([ -])[0-9]{4}\\1[0-9]{4}\\1[0-9]{4}(?:\\1[0-9]{1,3})?"
+    "|[2-6][0-9]{3}([ -])[0-9]{6}\\2[0-9]{4,5})"
+    "(?![0-9A-Za-z])(?!-[0-9A-Za-z])(?C1)";
 
 /* \K: the match, and so what is masked, is the token alone. */
 static const char bearer_pattern[] = "(?<![A-Za-z0-9])(?i:bearer)[ \\t]++\\K"

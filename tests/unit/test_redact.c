@@ -211,6 +211,19 @@ test_card(void **state)
 	    {"79927398713", NULL},
 	    {"4111  1111 1111 1111", NULL},
 	    {"4111 1111 1111 111x", NULL},
+	    /*
+	     * Ids: a UUID whose digits would pass Luhn in 4-4-4-4 or in a
+	     * row is never a card (its groups are 8-4-4-4-12, and a match
+	     * may not start or end inside a word or a dashed token).
+	     */
+	    {"23456789-1234-4123-8123-123456789012", NULL},
+	    {"abcd4111-1111-1111-1111-abcdefabcdef", NULL},
+	    {"id-4111-1111-1111-1111", NULL},
+	    {"4111-1111-1111-1111-x", NULL},
+	    {"x4111111111111111", NULL},
+	    /* mixed separators and other groupings */
+	    {"4111 1111-1111 1111", NULL},
+	    {"41111 111 1111 1111", NULL},
 	};
 
 	(void)state;
