@@ -26,37 +26,13 @@ SINK=$BUILD/bench/sink
 PROBE=$BUILD/bench/lmdb_probe
 OUT=$BUILD/bench/drain.jsonl
 
-for p in "$TSD" "$SINK" "$PROBE"; do
-	[ -x "$p" ] || {
-		echo "drain: $p missing: run make bench (or make all and the bench programs)" >&2
-		exit 1
-	}
-done
-for c in jq curl; do
-	command -v "$c" >/dev/null || {
-		echo "drain: $c is needed" >&2
-		exit 1
-	}
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tsdrain.XXXXXX")
-chmod 700 "$TMP"
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. bench/lib.sh
+bench_need drain "$TSD" "$SINK" "$PROBE" -- jq curl
+bench_tmp drain
 mkdir -p "$(dirname "$OUT")"
 : >"$OUT"
 
 now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 
 # run RTT CONC: one drain; prints its JSON line.
 run() {

@@ -41,34 +41,9 @@ TSD=$BUILD/tracespoold
 SINK=$BUILD/bench/sink
 PROBE=$BUILD/bench/lmdb_probe
 
-for p in "$TSD" "$SINK" "$PROBE"; do
-	[ -x "$p" ] || {
-		echo "fleet: $p missing: build it first (make all; make build/bench/sink build/bench/lmdb_probe)" >&2
-		exit 1
-	}
-done
-command -v curl >/dev/null || {
-	echo "fleet: curl is needed" >&2
-	exit 1
-}
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tsfleet.XXXXXX")
-chmod 700 "$TMP"
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-log() { echo "# $*" >&2; }
+. bench/lib.sh
+bench_need fleet "$TSD" "$SINK" "$PROBE" -- curl
+bench_tmp fleet
 
 # One prefilled spool, copied for every daemon of every run.
 "$PROBE" -d "$TMP/template" -f "$EVENTS" -e "$EVENT" -m 32 >/dev/null || exit 1

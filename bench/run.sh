@@ -42,39 +42,10 @@ NOOP=$BUILD/bench/evhttp_noop
 PROBE=$BUILD/bench/lmdb_probe
 OUT=$BUILD/bench/results.jsonl
 
-for p in "$TSD" "$LG" "$SINK" "$NOOP" "$PROBE"; do
-	[ -x "$p" ] || {
-		echo "bench: $p missing: run make bench" >&2
-		exit 1
-	}
-done
-for c in jq curl; do
-	command -v "$c" >/dev/null || {
-		echo "bench: $c is needed" >&2
-		exit 1
-	}
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tsbench.XXXXXX")
-chmod 700 "$TMP"
-PIDS=()
-cleanup() {
-	local p
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+. bench/lib.sh
+bench_need bench "$TSD" "$LG" "$SINK" "$NOOP" "$PROBE" -- jq curl
+bench_tmp bench
 : >"$OUT"
-
-log() { echo "# $*" >&2; }
-
-# calc EXPR: floating point arithmetic; is EXPR: its truth, as a status.
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
-is() { awk "BEGIN { exit !($1) }"; }
 
 # result LINE: keep one JSON result.
 result() {

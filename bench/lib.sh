@@ -1,0 +1,50 @@
+# lib.sh: what the benchmark scripts share: the programs and tools they need, a private temporary folder, the processes they start, arithmetic.
+# Sourced by run.sh, drain.sh and fleet.sh after they set BUILD and cd to
+# the top of the tree.
+
+# bench_need NAME PROGRAM... -- TOOL...: every program built and every
+# tool on the PATH, or exit 1 naming what is missing.
+bench_need() {
+	local name=$1 p
+	shift
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		[ -x "$1" ] || {
+			echo "$name: $1 missing: run make bench (or make all and the bench programs)" >&2
+			exit 1
+		}
+		shift
+	done
+	[ "${1:-}" = -- ] && shift
+	for p in "$@"; do
+		command -v "$p" >/dev/null || {
+			echo "$name: $p is needed" >&2
+			exit 1
+		}
+	done
+}
+
+# bench_tmp NAME: a private folder in $TMP, removed at exit with every
+# process whose pid is in PIDS (killed first, all of them, then waited).
+bench_tmp() {
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/ts$1.XXXXXX")
+	chmod 700 "$TMP"
+	PIDS=()
+	trap bench_cleanup EXIT
+	trap 'exit 1' INT TERM
+}
+
+bench_cleanup() {
+	local p
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$TMP"
+}
+
+log() { echo "# $*" >&2; }
+# calc EXPR: floating point arithmetic; is EXPR: its truth, as a status.
+calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
+is() { awk "BEGIN { exit !($1) }"; }
