@@ -44,6 +44,36 @@ bench_cleanup() {
 	rm -rf "$TMP"
 }
 
+# bench_cpu_ticks PID...: the CPU time these processes have used, user
+# and system (fields 14 and 15 of /proc/PID/stat; the threads that have
+# ended are in it), in clock ticks (getconf CLK_TCK a second). A process
+# that is gone counts 0.
+bench_cpu_ticks() {
+	local p f=()
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] && f+=("/proc/$p/stat")
+	done
+	[ ${#f[@]} -gt 0 ] || {
+		echo 0
+		return
+	}
+	# The command name, field 2, is in parentheses and may hold spaces:
+	# count the fields after its closing one (the state is field 3).
+	awk '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t + 0 }' "${f[@]}" 2>/dev/null
+}
+
+# bench_thread_ticks PID: each live thread's CPU time, as bench_cpu_ticks,
+# as a JSON object {"TID": ticks, ...}.
+bench_thread_ticks() {
+	local d sep='' out='{'
+	for d in /proc/"$1"/task/*; do
+		[ -r "$d/stat" ] || continue
+		out+="$sep\"${d##*/}\":$(bench_cpu_ticks "$1/task/${d##*/}")"
+		sep=,
+	done
+	echo "$out}"
+}
+
 log() { echo "# $*" >&2; }
 # calc EXPR: floating point arithmetic; is EXPR: its truth, as a status.
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
