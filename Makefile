@@ -257,7 +257,7 @@ run: all
 	@mkdir -p dev
 	$(BUILD)/tracespoold -c conf/dev.conf
 
-## bench: the benchmark set (about two minutes)
+## bench: the benchmark set (about four minutes)
 bench: all $(BENCH_BINS)
 	@BUILD=$(BUILD) bench/run.sh
 
