@@ -70,6 +70,7 @@ struct commit {
 	struct req_list done;    /* committed, not yet answered */
 	uint64_t *dels;
 	size_t ndels, dels_cap;
+	uint64_t dels_since; /* when the oldest queued delete came */
 	struct bury_op *buries;
 	struct bury_op **buries_tail;
 	int stopping;
@@ -93,6 +94,14 @@ struct commit {
 	/* The event loop side: woken through efd when done is not empty. */
 	int efd;
 	struct event *ev_done;
+	/*
+	 * The event loop's own (no lock): requests of commit_submit_later,
+	 * handed over by ev_flush once the loop has run every callback that
+	 * was ready, so that a whole read's worth takes the lock and wakes
+	 * the thread once.
+	 */
+	struct req_list staged;
+	struct event *ev_flush;
 
 	_Atomic uint64_t commits;
 	_Atomic uint64_t events_committed;
@@ -305,6 +314,8 @@ requeue_fwd_ops(struct commit *c, struct fwd_ops *ops)
 		          "events are sent again later",
 		    ops->ndels);
 	} else if (ops->ndels > 0) {
+		if (c->ndels == 0)
+			c->dels_since = c->mono_ms();
 		if (c->ndels > 0)
 			memcpy(
 			    nd + ops->ndels, c->dels, c->ndels * sizeof(*nd));
@@ -367,13 +378,43 @@ take_fwd_ops(struct commit *c, struct fwd_ops *ops)
 	}
 }
 
-/* Whether the forwarder's queued ops may go now (under the lock). */
+/*
+ * Whether the forwarder's queued ops may go into the next transaction
+ * (under the lock): there are some, and they are not waiting out a
+ * failure.
+ */
 static int
-fwd_ops_due(const struct commit *c, uint64_t now)
+fwd_ops_ready(const struct commit *c, uint64_t now)
 {
 	if (c->ndels == 0 && c->buries == NULL)
 		return 0;
 	return c->fwd_failures == 0 || c->stopping || now >= c->fwd_retry_ms;
+}
+
+/*
+ * Whether they are worth a transaction of their own (under the lock):
+ * burials and shutdown at once, deletes once enough of them are queued or
+ * the oldest has waited COMMIT_DEL_LINGER_MS for ingest's next commit.
+ */
+static int
+fwd_ops_urgent(const struct commit *c, uint64_t now)
+{
+	if (!fwd_ops_ready(c, now))
+		return 0;
+	return c->buries != NULL || c->stopping || c->ndels >= GROUP_MAX_DELS ||
+	    now >= c->dels_since + COMMIT_DEL_LINGER_MS;
+}
+
+/* When the ops that are not urgent yet will be (under the lock). */
+static uint64_t
+fwd_ops_deadline(const struct commit *c)
+{
+	if (c->ndels == 0 && c->buries == NULL)
+		return UINT64_MAX;
+	if (c->fwd_failures > 0 &&
+	    c->fwd_retry_ms > c->dels_since + COMMIT_DEL_LINGER_MS)
+		return c->fwd_retry_ms;
+	return c->dels_since + COMMIT_DEL_LINGER_MS;
 }
 
 static void
@@ -484,13 +525,12 @@ commit_main(void *arg)
 			if (!TAILQ_EMPTY(&c->pending) ||
 			    !TAILQ_EMPTY(&c->again) ||
 			    !TAILQ_EMPTY(&c->calls) || c->stopping ||
-			    fwd_ops_due(c, now))
+			    fwd_ops_urgent(c, now))
 				break;
 			if (unsynced)
 				deadline = last_sync + c->sync_interval_ms;
-			if ((c->ndels > 0 || c->buries != NULL) &&
-			    c->fwd_retry_ms < deadline)
-				deadline = c->fwd_retry_ms;
+			if (fwd_ops_deadline(c) < deadline)
+				deadline = fwd_ops_deadline(c);
 			if (deadline == UINT64_MAX) {
 				pthread_cond_wait(&c->cond, &c->lock);
 				continue;
@@ -512,7 +552,9 @@ commit_main(void *arg)
 			TAILQ_INSERT_TAIL(&group, r, entry);
 			bytes += r->bytes;
 		}
-		if (fwd_ops_due(c, c->mono_ms()))
+		if (!TAILQ_EMPTY(&group) || !TAILQ_EMPTY(&c->again)
+		        ? fwd_ops_ready(c, c->mono_ms())
+		        : fwd_ops_urgent(c, c->mono_ms()))
 			take_fwd_ops(c, &ops);
 		pthread_mutex_unlock(&c->lock);
 
@@ -571,6 +613,26 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	answer_done(c);
 }
 
+/* Hand the staged requests over; the event loop's thread. */
+static void
+flush_staged(struct commit *c)
+{
+	if (TAILQ_EMPTY(&c->staged))
+		return;
+	pthread_mutex_lock(&c->lock);
+	TAILQ_CONCAT(&c->pending, &c->staged, entry);
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	flush_staged(arg);
+}
+
 int
 commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
     int sync_full, uint64_t sync_interval_ms,
@@ -595,6 +657,7 @@ commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 	TAILQ_INIT(&c->done);
 	TAILQ_INIT(&c->again);
 	TAILQ_INIT(&c->calls);
+	TAILQ_INIT(&c->staged);
 	c->buries_tail = &c->buries;
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd == -1) {
@@ -605,6 +668,10 @@ commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 	c->ev_done = event_new(base, c->efd, EV_READ | EV_PERSIST, on_done, c);
 	if (c->ev_done == NULL || event_add(c->ev_done, NULL) == -1) {
 		log_warnx("commit: cannot watch the eventfd");
+		goto fail;
+	}
+	if ((c->ev_flush = event_new(base, -1, 0, on_flush, c)) == NULL) {
+		log_warnx("commit: cannot make the flush event");
 		goto fail;
 	}
 	pthread_mutex_init(&c->lock, NULL);
@@ -621,6 +688,8 @@ commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 	*cp = c;
 	return 0;
 fail:
+	if (c->ev_flush != NULL)
+		event_free(c->ev_flush);
 	if (c->ev_done != NULL)
 		event_free(c->ev_done);
 	close(c->efd);
@@ -637,6 +706,16 @@ commit_submit(struct commit *c, struct commit_req *req)
 	TAILQ_INSERT_TAIL(&c->pending, req, entry);
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+}
+
+void
+commit_submit_later(struct commit *c, struct commit_req *req)
+{
+	req->result = SPOOL_ERR;
+	req->first_seq = 0;
+	if (TAILQ_EMPTY(&c->staged))
+		event_active(c->ev_flush, 0, 0);
+	TAILQ_INSERT_TAIL(&c->staged, req, entry);
 }
 
 void
@@ -661,8 +740,19 @@ commit_delete(struct commit *c, const uint64_t *seqs, size_t n)
 		c->dels_cap = ncap;
 	}
 	memcpy(c->dels + c->ndels, seqs, n * sizeof(*seqs));
+	/*
+	 * The thread needs waking only to start the linger's clock, or to
+	 * commit a full group of deletes: ingest's next commit takes them
+	 * anyway (see COMMIT_DEL_LINGER_MS).
+	 */
+	if (c->ndels == 0) {
+		c->dels_since = c->mono_ms();
+		pthread_cond_signal(&c->cond);
+	} else if (c->ndels < GROUP_MAX_DELS &&
+	    c->ndels + n >= GROUP_MAX_DELS) {
+		pthread_cond_signal(&c->cond);
+	}
 	c->ndels += n;
-	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -703,6 +793,7 @@ commit_stop(struct commit *c)
 {
 	if (c == NULL)
 		return;
+	flush_staged(c);
 	pthread_mutex_lock(&c->lock);
 	c->stopping = 1;
 	pthread_cond_signal(&c->cond);
@@ -711,6 +802,7 @@ commit_stop(struct commit *c)
 	answer_done(c);
 	free(c->dels);
 	free_buries(c->buries);
+	event_free(c->ev_flush);
 	event_free(c->ev_done);
 	close(c->efd);
 	pthread_cond_destroy(&c->cond);

@@ -33,6 +33,15 @@ struct event_base;
  */
 struct commit;
 
+/*
+ * Deletes are not worth a transaction (and its fsync) of their own while
+ * ingest commits anyway: they wait up to this long for one to ride in, or
+ * until a transaction's worth of them is queued. A delete that waits costs
+ * nothing but the room it frees a little later; one never committed (a
+ * crash) only means the events are sent again.
+ */
+#define COMMIT_DEL_LINGER_MS 50
+
 struct commit_req {
 	/* Set by the submitter; recs and their data stay valid until done. */
 	const struct spool_rec *recs;
@@ -76,6 +85,14 @@ int commit_start(struct commit **cp, struct spool *sp, struct event_base *base,
 
 /* Queue an append or a call; the event loop's thread only. */
 void commit_submit(struct commit *c, struct commit_req *req);
+
+/*
+ * The same, handed to the commit thread only when the event loop has run
+ * the callbacks that were ready with this one: the requests of one read
+ * (of every connection that had some) take the lock and wake the thread
+ * once. The event loop's thread only; req as for commit_submit.
+ */
+void commit_submit_later(struct commit *c, struct commit_req *req);
 
 /*
  * Queue deletes of delivered events; any thread. Copies seqs. Retried

@@ -302,7 +302,7 @@ submit(struct ingest *ing, struct pending *p)
 	p->creq.arg = p;
 	p->creq.call = NULL;
 	ing->inflight++;
-	commit_submit(ing->commit, &p->creq);
+	commit_submit_later(ing->commit, &p->creq);
 }
 
 /*

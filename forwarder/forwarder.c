@@ -91,7 +91,14 @@ struct fwd {
 	int exited;
 	uint64_t wake_seq; /* highest next_seq given to fwd_wake */
 	uint64_t wakes;    /* fwd_wake calls */
-	char *key;         /* NULL when there is none */
+	/*
+	 * The lowest next_seq worth waking the thread for: it sleeps until
+	 * an answer or a deadline when new records would not change what it
+	 * does (a partial batch short of full, every slot in flight, a
+	 * backoff), and the committing thread then saves the wake-up.
+	 */
+	uint64_t wake_min;
+	char *key; /* NULL when there is none */
 	uint64_t key_gen;
 	struct fwd_opts opts; /* strings owned */
 	uint64_t opts_gen;
@@ -1110,18 +1117,23 @@ may_send(struct fwd *f, uint64_t now)
  * One pass: start every request the rules, the concurrency limit and the
  * rate limit allow, reading the spool as far as needed. Returns how long
  * the thread may sleep before the next pass (a wake or an answer ends the
- * sleep sooner).
+ * sleep sooner), and in *wake_min the lowest next_seq of fwd_wake that is
+ * worth ending it for (see struct fwd).
  */
 static int
-pump(struct fwd *f)
+pump(struct fwd *f, uint64_t *wake_min)
 {
 	uint64_t now = clock_mono_ms(), w;
 	size_t units_max = UNITS_MAX(f->cur.upload_concurrency);
 	struct win_unit *u;
 	int wait = IDLE_POLL_MS, rw, reads = 0, rc;
 
-	if ((rw = may_send(f, now)) != 0)
+	*wake_min = 0;
+	if ((rw = may_send(f, now)) != 0) {
+		/* A new key or options wake it anyway. */
+		*wake_min = UINT64_MAX;
 		return rw;
+	}
 	set_state(f, f->inflight > 0 ? FWD_SENDING : FWD_IDLE, 0, "");
 	for (;;) {
 		u = window_ready(f->win);
@@ -1129,12 +1141,15 @@ pump(struct fwd *f)
 			/* Held back with more to send: the limit matters. */
 			if (u != NULL || f->ahead.n > 0 || !f->idle)
 				aimd_full(&f->aimd);
+			*wake_min = UINT64_MAX;
 			break;
 		}
 		if (u == NULL) {
 			if (window_blocked(f->win) ||
-			    window_units(f->win) >= units_max)
+			    window_units(f->win) >= units_max) {
+				*wake_min = UINT64_MAX;
 				break;
+			}
 			if (reads++ == READS_PER_PASS) {
 				wait = 0;
 				break;
@@ -1144,6 +1159,9 @@ pump(struct fwd *f)
 			if (rc == READ_WAIT) {
 				if (rw < wait)
 					wait = rw;
+				if (f->partial_held)
+					*wake_min = f->partial_seq +
+					    f->cur.batch_max_events;
 				break;
 			}
 			continue;
@@ -1183,22 +1201,43 @@ pump(struct fwd *f)
 	return wait;
 }
 
+/*
+ * Set the threshold of fwd_wake for the coming sleep. 1 when a wake since
+ * refresh already passes it: the wake-up it may have saved is due, and
+ * the thread must not sleep.
+ */
+static int
+arm_wake(struct fwd *f, uint64_t wake_min)
+{
+	int due;
+
+	pthread_mutex_lock(&f->mtx);
+	f->wake_min = wake_min;
+	due = f->wakes != f->wakes_seen && f->wake_seq >= wake_min;
+	pthread_mutex_unlock(&f->mtx);
+	return due;
+}
+
 static void *
 fwd_main(void *arg)
 {
 	struct fwd *f = arg;
 	struct timespec ts = {0, 100 * 1000 * 1000};
+	uint64_t wake_min;
 	int timeout;
 
 	for (;;) {
 		refresh(f);
+		wake_min = 0;
 		if (stopping(f)) {
 			if (f->inflight == 0)
 				break;
 			timeout = STOP_POLL_MS;
 		} else {
-			timeout = pump(f);
+			timeout = pump(f, &wake_min);
 		}
+		if (arm_wake(f, wake_min))
+			timeout = 0;
 		publish(f);
 		if (upstream_poll(f->up, timeout, on_done, f) == -1) {
 			log_warnx("forwarder: libcurl failed; trying again");
@@ -1308,12 +1347,16 @@ fail:
 void
 fwd_wake(struct fwd *f, uint64_t next_seq)
 {
+	int wake;
+
 	pthread_mutex_lock(&f->mtx);
 	if (next_seq > f->wake_seq)
 		f->wake_seq = next_seq;
 	f->wakes++;
+	wake = next_seq >= f->wake_min;
 	pthread_mutex_unlock(&f->mtx);
-	upstream_wakeup(f->up);
+	if (wake)
+		upstream_wakeup(f->up);
 }
 
 void

@@ -100,7 +100,12 @@ struct fwd_stats {
 int fwd_start(struct fwd **fp, struct spool *sp, const struct fwd_opts *opts,
     const struct fwd_writer *writer, const char *api_key);
 
-/* New work was committed up to next_seq - 1; any thread, never blocks. */
+/*
+ * New work was committed up to next_seq - 1; any thread, never blocks. The
+ * thread is woken only when it waits for such records: not while a partial
+ * batch is short of full, every request slot is in flight, or it backs
+ * off (it reads them when that ends).
+ */
 void fwd_wake(struct fwd *f, uint64_t next_seq);
 
 /* Replace the key (SIGHUP); resumes at once if paused for auth. Any thread. */

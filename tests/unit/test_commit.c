@@ -461,6 +461,66 @@ test_deletes_requeued_after_failed_group(void **state)
 	treq_free(after);
 }
 
+/*
+ * Deletes alone make no transaction before COMMIT_DEL_LINGER_MS, waiting
+ * for one of ingest's to ride in, and make their own after it.
+ */
+static void
+test_deletes_alone_linger(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t seqs[5] = {1, 2, 3, 4, 5};
+	struct commit_stats cs;
+	struct spool_stats st;
+	uint64_t t0, seen;
+
+	open_spool(f, 4 << 20, 0);
+	fill_events(f->sp, 10, 20);
+	start(f, 1, 0);
+	t0 = clock_mono_ms();
+	commit_delete(f->c, seqs, 5);
+	usleep(20 * 1000);
+	commit_stats(f->c, &cs);
+	seen = clock_mono_ms();
+	/* Only meaningful when the check came inside the linger. */
+	if (seen < t0 + COMMIT_DEL_LINGER_MS)
+		assert_int_equal(cs.commits + cs.commit_errors, 0);
+	SPOOL_UNTIL(f, st, st.events == 5);
+	assert_true(clock_mono_ms() >= t0 + COMMIT_DEL_LINGER_MS);
+	commit_stats(f->c, &cs);
+	assert_int_equal(cs.commit_errors, 0);
+}
+
+/*
+ * Requests of commit_submit_later wait for the event loop to run, then
+ * reach the thread together: one transaction for all of them.
+ */
+static void
+test_submit_later_one_group(void **state)
+{
+	struct fixture *f = *state;
+	struct treq *t[10];
+	struct commit_stats cs;
+
+	open_spool(f, 4 << 20, 0);
+	start(f, 1, 0);
+	for (int i = 0; i < 10; i++) {
+		t[i] = treq_new(f, 1, 10);
+		commit_submit_later(f->c, &t[i]->req);
+	}
+	usleep(20 * 1000);
+	commit_stats(f->c, &cs);
+	assert_int_equal(cs.commits, 0);
+	pump_until(f, 10);
+	commit_stats(f->c, &cs);
+	assert_int_equal(cs.commits, 1);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(t[i]->req.result, SPOOL_OK);
+		assert_int_equal(t[i]->req.first_seq, 1 + (uint64_t)i);
+		treq_free(t[i]);
+	}
+}
+
 /* More deletes than one transaction carries: the rest follow. */
 static void
 test_many_deletes_span_transactions(void **state)
@@ -692,6 +752,10 @@ main(void)
 	        test_deletes_requeued_after_failed_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_many_deletes_span_transactions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_deletes_alone_linger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_submit_later_one_group, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_drop_oldest_evicts_only_for_accepted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
