@@ -128,8 +128,6 @@
 #define HTTPD_ACCEPT_PAUSE_MS 100
 /* How long input is discarded after an error reply before closing. */
 #define HTTPD_LINGER_MS 2000
-/* A reply header longer than this (long extra headers) is built on the heap. */
-#define HTTPD_HDR_STACK 512
 /* The default of evict_idle_ms. */
 #define HTTPD_EVICT_AGE_MS 20
 /* How many IDLE connections with unread input are passed over in a search. */
@@ -271,7 +269,7 @@ struct httpd {
 	struct event *busy_ev;    /* at the cap: does a client wait? */
 	struct event *idle_ev;    /* runs on_idle */
 	struct buf scratch;       /* error bodies */
-	struct buf hdrbuf;        /* reply headers too long for the stack */
+	struct buf hdrbuf;        /* the reply headers being sent */
 	int accepting;
 	int accept_paused;
 	int accept_warned;
@@ -2183,16 +2181,46 @@ httpd_req_gid(const struct httpd_req *r)
 	return r->gid;
 }
 
+/*
+ * The status line and headers of a reply into b (reset first), from
+ * pieces: a reply on the hot path costs a few copies, not a printf.
+ * status is 200..599. 0, or -1 when b failed.
+ */
+static int
+reply_head(struct buf *b, int status, const char *reason, const char *ctype,
+    size_t len, const char *connhdr, const char *extra)
+{
+	char num[24], *p = num + sizeof(num);
+	char code[3] = {(char)('0' + status / 100),
+	    (char)('0' + status / 10 % 10), (char)('0' + status % 10)};
+
+	do {
+		*--p = (char)('0' + len % 10);
+		len /= 10;
+	} while (len > 0);
+	buf_reset(b);
+	buf_add(b, "HTTP/1.1 ", 9);
+	buf_add(b, code, 3);
+	buf_addch(b, ' ');
+	buf_addstr(b, reason);
+	buf_add(b, "\r\nContent-Type: ", 16);
+	buf_addstr(b, ctype);
+	buf_add(b, "\r\nContent-Length: ", 18);
+	buf_add(b, p, (size_t)(num + sizeof(num) - p));
+	buf_add(b, "\r\n", 2);
+	buf_addstr(b, connhdr);
+	buf_addstr(b, extra);
+	return buf_add(b, "\r\n", 2);
+}
+
 void
 httpd_reply(struct httpd_req *r, int status, const char *content_type,
     const char *extra_headers, const void *body, size_t len)
 {
 	struct httpd_conn *c = r->conn;
 	struct httpd *h = c->h;
-	char stackhdr[HTTPD_HDR_STACK];
-	const char *hdr = stackhdr, *reason, *connhdr = "";
+	const char *reason, *connhdr = "";
 	size_t blen = r->head ? 0 : len;
-	int n;
 
 	if (!r->pending) {
 		log_warnx("httpd_reply: no request is waiting for a reply");
@@ -2223,25 +2251,11 @@ httpd_reply(struct httpd_req *r, int status, const char *content_type,
 		content_type = "application/json";
 	if (extra_headers == NULL)
 		extra_headers = "";
-	n = snprintf(stackhdr, sizeof(stackhdr),
-	    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-	    "%s%s\r\n",
-	    status, reason, content_type, len, connhdr, extra_headers);
-	if (n < 0) {
+	if (reply_head(&h->hdrbuf, status, reason, content_type, len, connhdr,
+	        extra_headers) == -1)
 		c->broken = 1;
-	} else if ((size_t)n >= sizeof(stackhdr)) {
-		buf_reset(&h->hdrbuf);
-		if (buf_printf(&h->hdrbuf,
-		        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-		        "Content-Length: %zu\r\n%s%s\r\n",
-		        status, reason, content_type, len, connhdr,
-		        extra_headers) == -1)
-			c->broken = 1;
-		hdr = h->hdrbuf.data;
-		n = (int)h->hdrbuf.len;
-	}
 	if (!c->broken)
-		conn_send(c, hdr, (size_t)n, body, blen);
+		conn_send(c, h->hdrbuf.data, h->hdrbuf.len, body, blen);
 	/* The request is over; an error before the next one has a body. */
 	r->head = 0;
 	conn_trim(c);
