@@ -298,6 +298,100 @@ bad_answer(const struct src *s, const char *what)
 }
 
 /*
+ * One request to the daemon whose answer is JSON, handed to take while the
+ * tree lives. take returns TS_EXIT_OK, another exit code (said already),
+ * or -1 when the answer is not what what (the request, for the message)
+ * gives.
+ */
+static int
+ask_json(struct src *s, const char *path, const char *body, const char *what,
+    int (*take)(const cJSON *o, void *arg), void *arg)
+{
+	struct client_resp r;
+	cJSON *o;
+	int rc;
+
+	client_resp_init(&r);
+	if ((rc = ask(s, path, body, &r)) != TS_EXIT_OK) {
+		client_resp_free(&r);
+		return rc;
+	}
+	o = cJSON_ParseWithLength(r.body.data, r.body.len);
+	client_resp_free(&r);
+	rc = take(o, arg);
+	cJSON_Delete(o);
+	return rc == -1 ? bad_answer(s, what) : rc;
+}
+
+/* What take_page fills: src_list's out parameters. */
+struct list_page {
+	uint64_t from;
+	struct spool_dead **page;
+	size_t *n;
+	uint64_t *next;
+};
+
+/* A page of GET /dlq into a struct list_page. */
+static int
+take_page(const cJSON *o, void *arg)
+{
+	struct list_page *pg = arg;
+	const cJSON *arr, *nx, *item;
+	int i = 0;
+
+	arr = cJSON_GetObjectItemCaseSensitive(o, "dead_letters");
+	nx = cJSON_GetObjectItemCaseSensitive(o, "next");
+	if (!cJSON_IsArray(arr) ||
+	    (!cJSON_IsNull(nx) && json_u64(o, "next", pg->next) == -1))
+		return -1;
+	if (cJSON_GetArraySize(arr) > 0 &&
+	    (*pg->page = calloc((size_t)cJSON_GetArraySize(arr),
+	         sizeof(**pg->page))) == NULL) {
+		warnx("out of memory");
+		return TS_EXIT_FAIL;
+	}
+	cJSON_ArrayForEach(item, arr) {
+		if (dead_from_json(item, &(*pg->page)[i]) == -1) {
+			while (i-- > 0)
+				spool_dead_clear(&(*pg->page)[i]);
+			free(*pg->page);
+			*pg->page = NULL;
+			return -1;
+		}
+		i++;
+	}
+	*pg->n = (size_t)i;
+	/* A page that makes no progress would loop forever. */
+	if (*pg->next != 0 && (*pg->n == 0 || *pg->next <= pg->from))
+		*pg->next = 0;
+	return TS_EXIT_OK;
+}
+
+static int
+take_dead(const cJSON *o, void *arg)
+{
+	return dead_from_json(o, arg) == 0 ? TS_EXIT_OK : -1;
+}
+
+/* What take_moved reads: the answer's count member into *n. */
+struct moved {
+	const char *member;
+	size_t *n;
+};
+
+static int
+take_moved(const cJSON *o, void *arg)
+{
+	struct moved *m = arg;
+	uint64_t v;
+
+	if (json_u64(o, m->member, &v) == -1)
+		return -1;
+	*m->n = (size_t)v;
+	return TS_EXIT_OK;
+}
+
+/*
  * A page of dead letters from id from on into *page (n of them, free each
  * with spool_dead_clear, then the array); *next is where the next page
  * starts, 0 when there is none.
@@ -306,11 +400,9 @@ static int
 src_list(struct src *s, uint64_t from, struct spool_dead **page, size_t *n,
     uint64_t *next)
 {
-	struct client_resp r;
-	const cJSON *arr, *nx, *item;
+	struct list_page pg;
 	char path[96];
-	cJSON *o;
-	int rc, i;
+	int rc;
 
 	*page = NULL;
 	*n = 0;
@@ -325,53 +417,17 @@ src_list(struct src *s, uint64_t from, struct spool_dead **page, size_t *n,
 	}
 	snprintf(path, sizeof(path), "/dlq?from=%llu&limit=%d",
 	    (unsigned long long)from, LIST_PAGE);
-	client_resp_init(&r);
-	if ((rc = ask(s, path, NULL, &r)) != TS_EXIT_OK) {
-		client_resp_free(&r);
-		return rc;
-	}
-	o = cJSON_ParseWithLength(r.body.data, r.body.len);
-	client_resp_free(&r);
-	arr = cJSON_GetObjectItemCaseSensitive(o, "dead_letters");
-	nx = cJSON_GetObjectItemCaseSensitive(o, "next");
-	if (!cJSON_IsArray(arr) ||
-	    (!cJSON_IsNull(nx) && json_u64(o, "next", next) == -1)) {
-		cJSON_Delete(o);
-		return bad_answer(s, "GET /dlq");
-	}
-	if (cJSON_GetArraySize(arr) > 0 &&
-	    (*page = calloc((size_t)cJSON_GetArraySize(arr), sizeof(**page))) ==
-	        NULL) {
-		cJSON_Delete(o);
-		warnx("out of memory");
-		return TS_EXIT_FAIL;
-	}
-	i = 0;
-	cJSON_ArrayForEach(item, arr) {
-		if (dead_from_json(item, &(*page)[i]) == -1) {
-			while (i-- > 0)
-				spool_dead_clear(&(*page)[i]);
-			free(*page);
-			*page = NULL;
-			cJSON_Delete(o);
-			return bad_answer(s, "GET /dlq");
-		}
-		i++;
-	}
-	*n = (size_t)i;
-	/* A page that makes no progress would loop forever. */
-	if (*next != 0 && (*n == 0 || *next <= from))
-		*next = 0;
-	cJSON_Delete(o);
-	return TS_EXIT_OK;
+	pg.from = from;
+	pg.page = page;
+	pg.n = n;
+	pg.next = next;
+	return ask_json(s, path, NULL, "GET /dlq", take_page, &pg);
 }
 
 static int
 src_get(struct src *s, uint64_t id, struct spool_dead *d)
 {
-	struct client_resp r;
 	char path[64];
-	cJSON *o;
 	int rc;
 
 	if (s->sp != NULL) {
@@ -379,26 +435,15 @@ src_get(struct src *s, uint64_t id, struct spool_dead *d)
 		return rc == SPOOL_OK ? TS_EXIT_OK : spool_failed(s, rc, id);
 	}
 	snprintf(path, sizeof(path), "/dlq/%llu", (unsigned long long)id);
-	client_resp_init(&r);
-	if ((rc = ask(s, path, NULL, &r)) != TS_EXIT_OK) {
-		client_resp_free(&r);
-		return rc;
-	}
-	o = cJSON_ParseWithLength(r.body.data, r.body.len);
-	client_resp_free(&r);
-	rc = dead_from_json(o, d);
-	cJSON_Delete(o);
-	return rc == 0 ? TS_EXIT_OK : bad_answer(s, "GET /dlq/ID");
+	return ask_json(s, path, NULL, "GET /dlq/ID", take_dead, d);
 }
 
 /* replay or purge: id 0 means all; *n counts what was moved. */
 static int
 src_move(struct src *s, int replay, uint64_t id, size_t *n)
 {
-	struct client_resp r;
+	struct moved m;
 	char body[64];
-	cJSON *o;
-	uint64_t v;
 	int rc;
 
 	*n = 0;
@@ -412,21 +457,10 @@ src_move(struct src *s, int replay, uint64_t id, size_t *n)
 	else
 		snprintf(body, sizeof(body), "{\"id\":%llu}",
 		    (unsigned long long)id);
-	client_resp_init(&r);
-	rc = ask(s, replay ? "/dlq/replay" : "/dlq/purge", body, &r);
-	if (rc != TS_EXIT_OK) {
-		client_resp_free(&r);
-		return rc;
-	}
-	o = cJSON_ParseWithLength(r.body.data, r.body.len);
-	client_resp_free(&r);
-	rc = json_u64(o, replay ? "replayed" : "purged", &v);
-	cJSON_Delete(o);
-	if (rc == -1)
-		return bad_answer(
-		    s, replay ? "POST /dlq/replay" : "POST /dlq/purge");
-	*n = (size_t)v;
-	return TS_EXIT_OK;
+	m.member = replay ? "replayed" : "purged";
+	m.n = n;
+	return ask_json(s, replay ? "/dlq/replay" : "/dlq/purge", body,
+	    replay ? "POST /dlq/replay" : "POST /dlq/purge", take_moved, &m);
 }
 
 /* Write one dead letter of a --json list, after a comma unless first. */
