@@ -675,13 +675,16 @@ otlp_status(int rc)
 	}
 }
 
-/* One export as one record: text[0..len) of kind, holding nspans. */
+/*
+ * Start an export's record at the end of data: of kind, holding nspans.
+ * The caller appends the record's text, then calls export_end. 0, or the
+ * status with err set: 413 for more spans than a record counts, 500 when
+ * out of memory.
+ */
 static int
-take_export(const struct body_req *req, struct body_out *o, unsigned kind,
-    const char *text, size_t len, size_t nspans, char *err, size_t errlen)
+export_begin(const struct body_req *req, struct body_out *o, unsigned kind,
+    size_t nspans, char *err, size_t errlen)
 {
-	if (nspans == 0)
-		return 0; /* nothing to forward: answered at once */
 	if (nspans > UINT32_MAX) {
 		snprintf(err, errlen, "body: more than %u spans",
 		    (unsigned)UINT32_MAX);
@@ -692,7 +695,17 @@ take_export(const struct body_req *req, struct body_out *o, unsigned kind,
 		return 500;
 	}
 	rec_begin(o, req, kind, nspans);
-	if (buf_add(&o->data, text, len) == -1) {
+	return 0;
+}
+
+/*
+ * End the record export_begin started: kept when its text went in whole
+ * (ok, and no append failed), else cut off. 0, or 500 with err set.
+ */
+static int
+export_end(struct body_out *o, size_t nspans, int ok, char *err, size_t errlen)
+{
+	if (!ok || buf_failed(&o->data)) {
 		data_truncate(o, o->offs[o->n]);
 		snprintf(err, errlen, "body: out of memory");
 		return 500;
@@ -702,34 +715,44 @@ take_export(const struct body_req *req, struct body_out *o, unsigned kind,
 	return 0;
 }
 
-/*
- * A protobuf export: decoded and checked by protobuf-c, spooled as the
- * client's bytes.
- */
+/* One export as one record: text[0..len) of kind, holding nspans. */
+static int
+take_export(const struct body_req *req, struct body_out *o, unsigned kind,
+    const char *text, size_t len, size_t nspans, char *err, size_t errlen)
+{
+	int status;
+
+	if (nspans == 0)
+		return 0; /* nothing to forward: answered at once */
+	status = export_begin(req, o, kind, nspans, err, errlen);
+	if (status != 0)
+		return status;
+	return export_end(
+	    o, nspans, buf_add(&o->data, text, len) == 0, err, errlen);
+}
+
 /* A redacted protobuf export, packed again as its record. */
 static int
 take_packed(const struct body_req *req, struct body_out *o,
     const struct otlp_pb *pb, char *err, size_t errlen)
 {
 	size_t nspans = otlp_pb_spans(pb);
+	int status;
 
 	if (nspans == 0)
 		return 0;
-	if (out_reserve(o, 1) == -1) {
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	rec_begin(o, req, KIND_SPANS_PB, nspans);
-	if (otlp_pb_pack(pb, &o->data) != OTLP_OK) {
-		data_truncate(o, o->offs[o->n]);
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	o->n++;
-	o->items += nspans;
-	return 0;
+	status = export_begin(req, o, KIND_SPANS_PB, nspans, err, errlen);
+	if (status != 0)
+		return status;
+	return export_end(
+	    o, nspans, otlp_pb_pack(pb, &o->data) == OTLP_OK, err, errlen);
 }
 
+/*
+ * A protobuf export: checked on its wire bytes and spooled as the
+ * client's bytes; with rules loaded, decoded by protobuf-c and redacted,
+ * and packed again when a rule changed it.
+ */
 static int
 take_otlp_pb(const struct body_opts *opts, const struct body_req *req,
     const char *body, size_t len, struct body_out *o, char *err, size_t errlen)
@@ -776,11 +799,6 @@ take_otlp_pb(const struct body_opts *opts, const struct body_req *req,
 }
 
 /*
- * A JSON export: the strict byte pass and cJSON, then the OTLP mapping's
- * shapes. Spooled as the text inside its resourceSpans array, the client's
- * bytes, which the forwarder joins with other exports' into one.
- */
-/*
  * A redacted JSON export: its resourceSpans printed again, element by
  * element, joined as the record.
  */
@@ -790,12 +808,13 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 {
 	const cJSON *e;
 	char *p;
+	int status;
 
-	if (out_reserve(o, 1) == -1) {
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	rec_begin(o, req, KIND_SPANS_JSON, nspans);
+	if (nspans == 0)
+		return 0;
+	status = export_begin(req, o, KIND_SPANS_JSON, nspans, err, errlen);
+	if (status != 0)
+		return status;
 	cJSON_ArrayForEach(e, rs) {
 		if ((p = cJSON_PrintUnformatted(e)) == NULL)
 			break;
@@ -804,16 +823,15 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 		buf_addstr(&o->data, p);
 		cJSON_free(p);
 	}
-	if (e != NULL || buf_failed(&o->data)) {
-		data_truncate(o, o->offs[o->n]);
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	o->n++;
-	o->items += nspans;
-	return 0;
+	return export_end(o, nspans, e == NULL, err, errlen);
 }
 
+/*
+ * A JSON export: the strict byte pass and cJSON, then the OTLP mapping's
+ * shapes. Spooled as the text inside its resourceSpans array, the client's
+ * bytes, which the forwarder joins with other exports' into one; printed
+ * again when a rule changed it.
+ */
 static int
 take_otlp_json(const struct body_opts *opts, const char *body, size_t len,
     const struct body_req *req, struct body_out *o, char *err, size_t errlen)
