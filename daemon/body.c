@@ -408,17 +408,33 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	    member != NULL ? member : "", &eo, o, err, errlen);
 }
 
-/* The value of the body's member name into *v: 0, or -1 when absent. */
-static int
-body_member(const struct body_req *req, const char *name, struct json_value *v)
+/*
+ * The values of the body's members names[0..n) into vals (text NULL when
+ * absent), each the first of its name, as cJSON finds it. One walk for
+ * all: a batch's events are most of its body, and a walk per member would
+ * step over them each time.
+ */
+static void
+body_members(const struct body_req *req, const char *const *names,
+    struct json_value *vals, size_t n)
 {
-	size_t off;
+	struct json_view v;
+	struct json_member m;
+	size_t i, left = n;
 
-	if (json_member_span(req->body, req->len, name, &off, &v->len) == -1)
-		return -1;
-	v->text = req->body + off;
-	v->type = json_type_of(v->text, v->len);
-	return 0;
+	memset(vals, 0, n * sizeof(*vals));
+	if (json_view_object(&v, req->body, req->len) == -1)
+		return;
+	while (left > 0 && json_view_member(&v, &m) == 1) {
+		for (i = 0; i < n; i++) {
+			if (vals[i].text == NULL &&
+			    json_name_is(&m, names[i])) {
+				vals[i] = m.value;
+				left--;
+				break;
+			}
+		}
+	}
 }
 
 /*
@@ -565,14 +581,21 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 {
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
-	struct json_value events, single, props;
+	const char *const names[] = {
+	    member, "is_single_session", "session_properties"};
+	struct json_value vals[3], events, single, props;
 	cJSON *enode = NULL, *pnode = NULL, *e = NULL;
 	struct event_opts eo;
-	int has_single, has_props, status;
+	int has_props, status;
 	long n;
 	char path[48];
 
-	if (body_member(req, member, &events) == -1) {
+	body_members(req, names, vals, 3);
+	events = vals[0];
+	single = vals[1];
+	props = vals[2];
+	has_props = props.text != NULL;
+	if (events.text == NULL) {
 		snprintf(err, errlen, "%s: required", member);
 		return 400;
 	}
@@ -580,13 +603,11 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		snprintf(err, errlen, "%s: must be an array", member);
 		return 400;
 	}
-	has_single = body_member(req, "is_single_session", &single) == 0;
-	if (has_single && single.type != JSON_TRUE &&
+	if (single.text != NULL && single.type != JSON_TRUE &&
 	    single.type != JSON_FALSE) {
 		snprintf(err, errlen, "is_single_session: must be a boolean");
 		return 400;
 	}
-	has_props = body_member(req, "session_properties", &props) == 0;
 	if (has_props && props.type != JSON_OBJECT) {
 		snprintf(err, errlen, "session_properties: must be an object");
 		return 400;
@@ -610,7 +631,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		e = enode->child;
 	}
 	event_opts_init(opts, &eo);
-	if (has_single && single.type == JSON_TRUE) {
+	if (single.type == JSON_TRUE) {
 		o->single_session = 1;
 		batch_session(opts, has_props ? &props : NULL, events.text, o,
 		    (size_t)n, o->session_id);

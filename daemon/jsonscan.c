@@ -865,6 +865,18 @@ json_string_get(const struct json_value *v, char *out, size_t size, size_t *n)
 		return -1;
 	p = (const unsigned char *)v->text + 1;
 	end = (const unsigned char *)v->text + v->len - 1;
+	/* Most strings hold no escape: their bytes are their value. */
+	if (memchr(p, '\\', (size_t)(end - p)) == NULL) {
+		const unsigned char *nul = memchr(p, '\0', (size_t)(end - p));
+
+		k = (size_t)((nul != NULL ? nul : end) - p);
+		if (k >= size)
+			return -1;
+		memcpy(out, p, k);
+		out[k] = '\0';
+		*n = k;
+		return 0;
+	}
 	while (p < end) {
 		adv = decode_char(p, end, u, &ulen);
 		if (adv == 0)
