@@ -14,14 +14,16 @@
 #include "tests/support/bench.h"
 
 /*
- * Usage: body_bench [-e event.json] [-b events] [-n bodies]
+ * Usage: body_bench [-e event.json] [-b events] [-n bodies] [-t]
  *
  * The event (minified) is the body {"event": EVENT} of POST /events, or
  * with -b the body {"events": [EVENT, ...]} of POST /events/batch. The
  * body goes through body_take n times, as ingest calls it (cJSON's arena
  * installed, no redaction rules), with ids from a counter, so that every
- * run does the same work. Nothing is timed: the machine is shared, so the
- * number to read is callgrind's instruction count for body_take, e.g.
+ * run does the same work. -t reads the body through a cJSON tree
+ * (body_opts.tree_only), the way redaction rules make it go. Nothing is timed:
+ * the machine is shared, so the number to read is callgrind's instruction count
+ * for body_take, e.g.
  *
  *   valgrind --tool=callgrind --toggle-collect=body_take \
  *       build/bench/body_bench -b 100 -n 200
@@ -81,9 +83,9 @@ main(int argc, char **argv)
 	uint64_t events = 0, bytes = 0;
 	long n = 1000, batch = 0, i;
 	char err[512], allow[32];
-	int c, status;
+	int c, status, tree = 0;
 
-	while ((c = getopt(argc, argv, "e:b:n:")) != -1) {
+	while ((c = getopt(argc, argv, "e:b:n:t")) != -1) {
 		switch (c) {
 		case 'e':
 			path = optarg;
@@ -94,10 +96,13 @@ main(int argc, char **argv)
 		case 'n':
 			n = atol(optarg);
 			break;
+		case 't':
+			tree = 1;
+			break;
 		default:
 			fprintf(stderr,
 			    "usage: body_bench [-e event.json] [-b events] "
-			    "[-n bodies]\n");
+			    "[-n bodies] [-t]\n");
 			return 2;
 		}
 	}
@@ -113,6 +118,7 @@ main(int argc, char **argv)
 	opts.default_project = "bench";
 	opts.uuid_gen = counter_uuid;
 	opts.uuid_arg = &ids;
+	opts.tree_only = tree;
 	memset(&req, 0, sizeof(req));
 	req.kind = kind_route("POST", batch > 0 ? "/events/batch" : "/events",
 	    &route, allow, sizeof(allow));
@@ -132,8 +138,7 @@ main(int argc, char **argv)
 	}
 	printf("{\"bench\":\"body\",\"bodies\":%ld,\"events\":%llu,"
 	       "\"body_bytes\":%zu,\"spooled_bytes\":%llu}\n",
-	    n, (unsigned long long)events, body.len,
-	    (unsigned long long)bytes);
+	    n, (unsigned long long)events, body.len, (unsigned long long)bytes);
 	body_out_free(&out);
 	buf_free(&body);
 	free(ev.text);
