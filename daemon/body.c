@@ -623,7 +623,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		enode = cJSON_GetObjectItemCaseSensitive(root, member);
 		pnode = cJSON_GetObjectItemCaseSensitive(
 		    root, "session_properties");
-		if (cJSON_GetArraySize(enode) != n ||
+		if (!cJSON_IsArray(enode) || cJSON_GetArraySize(enode) != n ||
 		    (pnode != NULL) != has_props) {
 			snprintf(err, errlen, "%s: internal: tree", member);
 			return 500;
