@@ -117,10 +117,11 @@ int json_name_is(const struct json_member *m, const char *key);
 /*
  * Decode the string value v into out[0..size), NUL-terminated, as cJSON
  * decodes it: up to its first NUL, escaped or not. Returns 0 with *n the
- * bytes before the NUL; -1 when v is not a string or does not fit (a value
- * of a known length, an id or a name, needs no more than that length and a
- * NUL: a longer one is simply not it). A string's text of len bytes never
- * decodes to more than len - 2.
+ * bytes before the NUL; -1 when v is not a string, holds an escape cJSON
+ * would refuse, or does not fit (a value of a known length, an id or a
+ * name, needs no more than that length and a NUL: a longer one is simply
+ * not it). A string's text of len bytes never decodes to more than
+ * len - 2.
  */
 int json_string_get(
     const struct json_value *v, char *out, size_t size, size_t *n);
