@@ -52,6 +52,7 @@ body_out_init(struct body_out *o)
 	memset(o, 0, sizeof(*o));
 	buf_init(&o->data);
 	buf_init(&o->inflated);
+	buf_init(&o->decoded);
 }
 
 void
@@ -59,6 +60,7 @@ body_out_free(struct body_out *o)
 {
 	buf_free(&o->data);
 	buf_free(&o->inflated);
+	buf_free(&o->decoded);
 	free(o->recs);
 	free(o->ids);
 	free(o->offs);
@@ -70,7 +72,7 @@ body_out_free(struct body_out *o)
 size_t
 body_out_footprint(const struct body_out *o)
 {
-	return o->data.cap + o->inflated.cap +
+	return o->data.cap + o->inflated.cap + o->decoded.cap +
 	    o->cap * (sizeof(*o->recs) + sizeof(*o->ids) + sizeof(*o->offs)) +
 	    o->span_cap * 2 * sizeof(size_t);
 }
@@ -155,10 +157,37 @@ rec_begin(
 }
 
 /*
- * Take one record of the event API: val (an object, or a string holding
- * one when the kind allows) whose text in the body is raw[0..rawlen).
- * Normalizes it into out->data as record out->n. Returns 0, or the HTTP
- * status with err set.
+ * The string the value raw[0..rawlen) is, as cJSON decodes it (up to a
+ * NUL): the node's own with a tree, else decoded into o->decoded. NULL
+ * when out of memory.
+ */
+static const char *
+string_value(
+    struct body_out *o, const cJSON *val, const char *raw, size_t rawlen)
+{
+	struct json_value v;
+	size_t n;
+
+	if (val != NULL)
+		return val->valuestring;
+	v.len = rawlen;
+	v.text = json_trim(raw, &v.len);
+	v.type = JSON_STRING;
+	buf_reset(&o->decoded);
+	/* The text of a string is never shorter than its value and a NUL. */
+	if (buf_reserve(&o->decoded, v.len) == -1 ||
+	    json_string_get(&v, o->decoded.data, v.len, &n) == -1)
+		return NULL;
+	return o->decoded.data;
+}
+
+/*
+ * Take one record of the event API: the value whose text in the body is
+ * raw[0..rawlen) (an object, or a string holding one when the kind
+ * allows), with val its node when the body was parsed into a tree, else
+ * NULL: the record is then read from its text, with no tree (a string's
+ * object, though, is parsed). Normalizes it into out->data as record
+ * out->n. Returns 0, or the HTTP status with err set.
  */
 static int
 take_record(const struct body_opts *opts, const struct body_req *req,
@@ -167,22 +196,33 @@ take_record(const struct body_opts *opts, const struct body_req *req,
     char *err, size_t errlen)
 {
 	event_normalize_fn *normalize = body_validator(k->id);
+	enum json_type type;
 	cJSON *inner = NULL;
 	cJSON *obj = val;
-	const char *text = raw, *name = path[0] != '\0' ? path : "body";
+	const char *text = raw, *str, *name = path[0] != '\0' ? path : "body";
 	size_t len = rawlen, before = o->data.len;
 	int rc;
 
-	if (k->string_form && cJSON_IsString(val)) {
+	if (val == NULL)
+		type = json_type_of(raw, rawlen);
+	else if (cJSON_IsString(val))
+		type = JSON_STRING;
+	else
+		type = cJSON_IsObject(val) ? JSON_OBJECT : JSON_NONE;
+	if (k->string_form && type == JSON_STRING) {
 		const char *end = NULL;
 
 		/* The reference API's form: the event as a JSON string. */
-		len = strlen(val->valuestring);
-		text = json_trim(val->valuestring, &len);
+		if ((str = string_value(o, val, raw, rawlen)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", name);
+			return 500;
+		}
+		len = strlen(str);
+		text = json_trim(str, &len);
 		if (len > opts->max_event_bytes)
 			goto too_big;
-		if (json_check_embedded(
-		        raw, rawlen, val->valuestring, name, err, errlen) == -1)
+		if (json_check_embedded(raw, rawlen, str, name, err, errlen) ==
+		    -1)
 			return 400;
 		inner = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 		if (inner == NULL || end != text + len) {
@@ -192,7 +232,7 @@ take_record(const struct body_opts *opts, const struct body_req *req,
 			return 400;
 		}
 		obj = inner;
-	} else if (cJSON_IsObject(val)) {
+	} else if (type == JSON_OBJECT) {
 		if (rawlen > opts->max_event_bytes)
 			goto too_big;
 	} else {
@@ -200,9 +240,10 @@ take_record(const struct body_opts *opts, const struct body_req *req,
 		    k->string_form ? " or a string holding one" : "");
 		return 400;
 	}
-	if (o->n == o->cap || normalize == NULL) {
-		snprintf(
-		    err, errlen, "%s: internal: no room or validator", name);
+	if (o->n == o->cap || normalize == NULL ||
+	    (opts->redact != NULL && obj == NULL)) {
+		snprintf(err, errlen,
+		    "%s: internal: no room, validator or tree", name);
 		cJSON_Delete(inner);
 		return 500;
 	}
@@ -293,6 +334,35 @@ parse_object(const char *body, size_t len, char *err, size_t errlen)
 	return root;
 }
 
+/*
+ * An event-API body as one JSON object. With redaction rules (which work
+ * on a tree), or when a test asks, *root is its cJSON tree, the caller's
+ * to free. Else *root is NULL and the records are read from the text
+ * through jsonscan's view: cJSON's parse was most of the cost of a body,
+ * and json_check accepts nothing cJSON refuses (the nesting limit is
+ * cJSON's own; a number of any length parses, since the fix for
+ * CVE-2023-26819 Debian's cJSON carries; what is left is running out of
+ * memory), so the tree is not needed for the verdict either. 0, or 400
+ * with err set.
+ */
+static int
+parse_body(const struct body_opts *opts, const struct body_req *req,
+    cJSON **root, char *err, size_t errlen)
+{
+	*root = NULL;
+	if (opts->redact != NULL || opts->tree_only) {
+		*root = parse_object(req->body, req->len, err, errlen);
+		return *root != NULL ? 0 : 400;
+	}
+	if (json_check(req->body, req->len, "body", err, errlen) == -1)
+		return 400;
+	if (json_type_of(req->body, req->len) != JSON_OBJECT) {
+		snprintf(err, errlen, "body: must be a JSON object");
+		return 400;
+	}
+	return 0;
+}
+
 static void
 event_opts_init(const struct body_opts *opts, struct event_opts *eo)
 {
@@ -310,20 +380,23 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
 	struct event_opts eo;
-	cJSON *val;
+	cJSON *val = root;
 	size_t off = 0, vlen = req->len;
 
-	val = member != NULL ? cJSON_GetObjectItemCaseSensitive(root, member)
-	                     : root;
-	if (val == NULL) {
-		snprintf(err, errlen, "%s: required", member);
-		return 400;
-	}
-	/* The value's own text: an object's bytes, or a string's literal. */
-	if (member != NULL && (cJSON_IsObject(val) || cJSON_IsString(val)) &&
-	    json_member_span(req->body, req->len, member, &off, &vlen) == -1) {
-		snprintf(err, errlen, "%s: internal: span not found", member);
-		return 500;
+	/* The value's own text, found as cJSON finds it (and its node). */
+	if (member != NULL) {
+		if (json_member_span(
+		        req->body, req->len, member, &off, &vlen) == -1) {
+			snprintf(err, errlen, "%s: required", member);
+			return 400;
+		}
+		if (root != NULL &&
+		    (val = cJSON_GetObjectItemCaseSensitive(root, member)) ==
+		        NULL) {
+			snprintf(err, errlen, "%s: internal: not in the tree",
+			    member);
+			return 500;
+		}
 	}
 	if (out_reserve(o, 1) == -1) {
 		snprintf(err, errlen, "body: out of memory");
@@ -336,51 +409,136 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 }
 
 /*
- * The session every event of a single-session batch shares: the one its
- * session_properties name, else the first event's, else a new one.
+ * The values of the body's members names[0..n) into vals (text NULL when
+ * absent), each the first of its name, as cJSON finds it. One walk for
+ * all: a batch's events are most of its body, and a walk per member would
+ * step over them each time.
  */
 static void
-batch_session(const struct body_opts *opts, const cJSON *events,
-    const cJSON *props, char *sid)
+body_members(const struct body_req *req, const char *const *names,
+    struct json_value *vals, size_t n)
 {
-	const cJSON *e, *given = NULL;
+	struct json_view v;
+	struct json_member m;
+	size_t i, left = n;
 
-	if (props != NULL)
-		given = cJSON_GetObjectItemCaseSensitive(props, "session_id");
-	if (cJSON_IsString(given) && event_uuid_valid(given->valuestring)) {
-		snprintf(sid, EVENT_UUID_LEN + 1, "%s", given->valuestring);
+	memset(vals, 0, n * sizeof(*vals));
+	if (json_view_object(&v, req->body, req->len) == -1)
 		return;
-	}
-	cJSON_ArrayForEach(e, events) {
-		const cJSON *s = NULL;
-
-		if (cJSON_IsObject(e))
-			s = cJSON_GetObjectItemCaseSensitive(e, "session_id");
-		if (cJSON_IsString(s) && event_uuid_valid(s->valuestring)) {
-			snprintf(sid, EVENT_UUID_LEN + 1, "%s", s->valuestring);
-			return;
+	while (left > 0 && json_view_member(&v, &m) == 1) {
+		for (i = 0; i < n; i++) {
+			if (vals[i].text == NULL &&
+			    json_name_is(&m, names[i])) {
+				vals[i] = m.value;
+				left--;
+				break;
+			}
 		}
 	}
+}
+
+/*
+ * The spans of the elements of the array arr into o->span_off and
+ * o->span_len (offsets from arr->text): their count, or -1 with err.
+ */
+static long
+element_spans(struct body_out *o, const struct json_value *arr,
+    const char *name, char *err, size_t errlen)
+{
+	struct json_view v;
+	struct json_value e;
+	size_t n = 0;
+	int rc;
+
+	if (json_view_array(&v, arr->text, arr->len) == -1)
+		goto broken;
+	while ((rc = json_view_element(&v, &e)) == 1) {
+		if (n == o->span_cap &&
+		    spans_reserve(o, n < 64 ? 64 : 2 * n) == -1) {
+			snprintf(err, errlen, "%s: out of memory", name);
+			return -1;
+		}
+		o->span_off[n] = (size_t)(e.text - arr->text);
+		o->span_len[n] = e.len;
+		n++;
+	}
+	if (rc == 0)
+		return (long)n;
+broken:
+	snprintf(err, errlen, "%s: internal: spans", name);
+	return -1;
+}
+
+/*
+ * The session_id the object text[0..len) names, into sid, when it is a
+ * string holding a UUID: 0, else -1 (sid then holds anything).
+ */
+static int
+named_session(const char *text, size_t len, char *sid)
+{
+	struct json_value v;
+	size_t off, n;
+
+	if (json_type_of(text, len) != JSON_OBJECT ||
+	    json_member_span(text, len, "session_id", &off, &v.len) == -1)
+		return -1;
+	v.text = text + off;
+	v.type = json_type_of(v.text, v.len);
+	if (json_string_get(&v, sid, EVENT_UUID_LEN + 1, &n) == -1 ||
+	    !event_uuid_valid(sid))
+		return -1;
+	return 0;
+}
+
+/*
+ * The session every event of a single-session batch shares: the one its
+ * session_properties name, else the first event's, else a new one. The
+ * events are the n spans from base.
+ */
+static void
+batch_session(const struct body_opts *opts, const struct json_value *props,
+    const char *base, const struct body_out *o, size_t n, char *sid)
+{
+	size_t i;
+
+	if (props != NULL && named_session(props->text, props->len, sid) == 0)
+		return;
+	for (i = 0; i < n; i++)
+		if (named_session(base + o->span_off[i], o->span_len[i], sid) ==
+		    0)
+			return;
 	opts->uuid_gen(sid, opts->uuid_arg);
 }
 
 /*
  * The project of a batch's session record when its session_properties
  * name none (the SDK's SessionPropertiesBatch has no project, and the
- * upstream's /session/start wants one): the first event's, else the
- * default. Points into events or opts.
+ * upstream's /session/start wants one): the first event's, decoded into
+ * o->decoded, else the default. The events are the n spans from base.
+ * NULL when out of memory.
  */
 static const char *
-batch_project(const cJSON *events, const char *dflt)
+batch_project(struct body_out *o, const char *base, size_t n, const char *dflt)
 {
-	const cJSON *e, *pr;
+	struct json_value v;
+	const char *e;
+	size_t i, off, got;
 
-	cJSON_ArrayForEach(e, events) {
-		pr = cJSON_IsObject(e)
-		    ? cJSON_GetObjectItemCaseSensitive(e, "project")
-		    : NULL;
-		if (cJSON_IsString(pr))
-			return pr->valuestring;
+	for (i = 0; i < n; i++) {
+		e = base + o->span_off[i];
+		if (json_type_of(e, o->span_len[i]) != JSON_OBJECT ||
+		    json_member_span(
+		        e, o->span_len[i], "project", &off, &v.len) == -1)
+			continue;
+		v.text = e + off;
+		v.type = json_type_of(v.text, v.len);
+		if (v.type != JSON_STRING)
+			continue;
+		buf_reset(&o->decoded);
+		if (buf_reserve(&o->decoded, v.len) == -1 ||
+		    json_string_get(&v, o->decoded.data, v.len, &got) == -1)
+			return NULL;
+		return o->decoded.data;
 	}
 	return dflt;
 }
@@ -391,72 +549,92 @@ batch_project(const cJSON *events, const char *dflt)
  * events. The forwarder re-batches events across requests and so cannot
  * send is_single_session and session_properties on; the upstream creates
  * the batch's session from them, and POST /session/start with the same
- * session_id and properties is that creation.
+ * session_id and properties is that creation. A session is never in
+ * string form, so o->decoded keeps the project until the record is made.
  */
 static int
 take_session_properties(const struct body_opts *opts,
-    const struct body_req *req, const cJSON *events, cJSON *props,
-    const struct event_opts *eo, struct body_out *o, char *err, size_t errlen)
+    const struct body_req *req, const struct json_value *props, cJSON *node,
+    const char *base, size_t n, const struct event_opts *eo, struct body_out *o,
+    char *err, size_t errlen)
 {
 	struct event_opts so = *eo;
-	size_t off, vlen;
 
-	if (json_member_span(
-	        req->body, req->len, "session_properties", &off, &vlen) == -1) {
-		snprintf(err, errlen, "session_properties: internal: span");
+	so.default_project = batch_project(o, base, n, eo->default_project);
+	if (so.default_project == NULL) {
+		snprintf(err, errlen, "session_properties: out of memory");
 		return 500;
 	}
-	so.default_project = batch_project(events, eo->default_project);
 	o->lead = 1;
-	return take_record(opts, req, kind_get(KIND_SESSION), props,
-	    req->body + off, vlen, "session_properties", &so, o, err, errlen);
+	return take_record(opts, req, kind_get(KIND_SESSION), node, props->text,
+	    props->len, "session_properties", &so, o, err, errlen);
 }
 
-/* POST /events/batch and /events/model/batch: all or nothing. */
+/*
+ * POST /events/batch and /events/model/batch: all or nothing. The members
+ * are found in the text, each as cJSON finds it; a tree, when there is
+ * one, gives the records' nodes.
+ */
 static int
 take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
     struct body_out *o, char *err, size_t errlen)
 {
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
-	cJSON *events, *single, *props, *e;
+	const char *const names[] = {
+	    member, "is_single_session", "session_properties"};
+	struct json_value vals[3], events, single, props;
+	cJSON *enode = NULL, *pnode = NULL, *e = NULL;
 	struct event_opts eo;
-	size_t off, vlen, n, i = 0;
+	int has_props, status;
+	long n;
 	char path[48];
-	int status;
 
-	events = cJSON_GetObjectItemCaseSensitive(root, member);
-	single = cJSON_GetObjectItemCaseSensitive(root, "is_single_session");
-	props = cJSON_GetObjectItemCaseSensitive(root, "session_properties");
-	if (events == NULL || !cJSON_IsArray(events)) {
-		snprintf(err, errlen, "%s: %s", member,
-		    events == NULL ? "required" : "must be an array");
+	body_members(req, names, vals, 3);
+	events = vals[0];
+	single = vals[1];
+	props = vals[2];
+	has_props = props.text != NULL;
+	if (events.text == NULL) {
+		snprintf(err, errlen, "%s: required", member);
 		return 400;
 	}
-	if (single != NULL && !cJSON_IsBool(single)) {
+	if (events.type != JSON_ARRAY) {
+		snprintf(err, errlen, "%s: must be an array", member);
+		return 400;
+	}
+	if (single.text != NULL && single.type != JSON_TRUE &&
+	    single.type != JSON_FALSE) {
 		snprintf(err, errlen, "is_single_session: must be a boolean");
 		return 400;
 	}
-	if (props != NULL && !cJSON_IsObject(props)) {
+	if (has_props && props.type != JSON_OBJECT) {
 		snprintf(err, errlen, "session_properties: must be an object");
 		return 400;
 	}
-	n = (size_t)cJSON_GetArraySize(events);
+	if ((n = element_spans(o, &events, member, err, errlen)) == -1)
+		return 500;
 	/* One more record for the session of session_properties. */
-	if (out_reserve(o, n + 1) == -1 || spans_reserve(o, n ? n : 1) == -1) {
+	if (out_reserve(o, (size_t)n + 1) == -1) {
 		snprintf(err, errlen, "%s: out of memory", member);
 		return 500;
 	}
-	if (json_member_span(req->body, req->len, member, &off, &vlen) == -1 ||
-	    json_array_spans(req->body + off, vlen, o->span_off, o->span_len,
-	        n) != (long)n) {
-		snprintf(err, errlen, "%s: internal: spans", member);
-		return 500;
+	if (root != NULL) {
+		enode = cJSON_GetObjectItemCaseSensitive(root, member);
+		pnode = cJSON_GetObjectItemCaseSensitive(
+		    root, "session_properties");
+		if (!cJSON_IsArray(enode) || cJSON_GetArraySize(enode) != n ||
+		    (pnode != NULL) != has_props) {
+			snprintf(err, errlen, "%s: internal: tree", member);
+			return 500;
+		}
+		e = enode->child;
 	}
 	event_opts_init(opts, &eo);
-	if (cJSON_IsTrue(single)) {
+	if (single.type == JSON_TRUE) {
 		o->single_session = 1;
-		batch_session(opts, events, props, o->session_id);
+		batch_session(opts, has_props ? &props : NULL, events.text, o,
+		    (size_t)n, o->session_id);
 		eo.session_id = o->session_id;
 	}
 	/*
@@ -464,24 +642,42 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	 * (they describe the batch's one session), so they are checked to
 	 * be an object above and not spooled.
 	 */
-	if (o->single_session && props != NULL) {
-		status = take_session_properties(
-		    opts, req, events, props, &eo, o, err, errlen);
+	if (o->single_session && has_props) {
+		status = take_session_properties(opts, req, &props, pnode,
+		    events.text, (size_t)n, &eo, o, err, errlen);
 		if (status != 0)
 			return status;
 	}
-	cJSON_ArrayForEach(e, events) {
-		snprintf(path, sizeof(path), "%s[%zu]", member, i);
-		status = take_record(opts, req, k, e,
-		    req->body + off + o->span_off[i], o->span_len[i], path, &eo,
-		    o, err, errlen);
+	for (long i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s[%ld]", member, i);
+		status =
+		    take_record(opts, req, k, e, events.text + o->span_off[i],
+		        o->span_len[i], path, &eo, o, err, errlen);
 		if (status != 0) {
 			o->bad_record = 1;
 			return status;
 		}
-		i++;
+		if (e != NULL)
+			e = e->next;
 	}
 	return 0;
+}
+
+/* The records of an event-API body, as its route's form holds them. */
+static int
+take_form(const struct body_opts *opts, const struct body_req *req, cJSON *root,
+    struct body_out *o, char *err, size_t errlen)
+{
+	switch (req->route->form) {
+	case KIND_FORM_MANY:
+		return take_many(opts, req, root, o, err, errlen);
+	case KIND_FORM_ONE:
+	case KIND_FORM_WHOLE:
+		return take_one(opts, req, root, o, err, errlen);
+	default:
+		snprintf(err, errlen, "body: internal: no such route form");
+		return 500;
+	}
 }
 
 /* An otlp result as the HTTP status to answer. */
@@ -500,13 +696,16 @@ otlp_status(int rc)
 	}
 }
 
-/* One export as one record: text[0..len) of kind, holding nspans. */
+/*
+ * Start an export's record at the end of data: of kind, holding nspans.
+ * The caller appends the record's text, then calls export_end. 0, or the
+ * status with err set: 413 for more spans than a record counts, 500 when
+ * out of memory.
+ */
 static int
-take_export(const struct body_req *req, struct body_out *o, unsigned kind,
-    const char *text, size_t len, size_t nspans, char *err, size_t errlen)
+export_begin(const struct body_req *req, struct body_out *o, unsigned kind,
+    size_t nspans, char *err, size_t errlen)
 {
-	if (nspans == 0)
-		return 0; /* nothing to forward: answered at once */
 	if (nspans > UINT32_MAX) {
 		snprintf(err, errlen, "body: more than %u spans",
 		    (unsigned)UINT32_MAX);
@@ -517,7 +716,17 @@ take_export(const struct body_req *req, struct body_out *o, unsigned kind,
 		return 500;
 	}
 	rec_begin(o, req, kind, nspans);
-	if (buf_add(&o->data, text, len) == -1) {
+	return 0;
+}
+
+/*
+ * End the record export_begin started: kept when its text went in whole
+ * (ok, and no append failed), else cut off. 0, or 500 with err set.
+ */
+static int
+export_end(struct body_out *o, size_t nspans, int ok, char *err, size_t errlen)
+{
+	if (!ok || buf_failed(&o->data)) {
 		data_truncate(o, o->offs[o->n]);
 		snprintf(err, errlen, "body: out of memory");
 		return 500;
@@ -527,34 +736,44 @@ take_export(const struct body_req *req, struct body_out *o, unsigned kind,
 	return 0;
 }
 
-/*
- * A protobuf export: decoded and checked by protobuf-c, spooled as the
- * client's bytes.
- */
+/* One export as one record: text[0..len) of kind, holding nspans. */
+static int
+take_export(const struct body_req *req, struct body_out *o, unsigned kind,
+    const char *text, size_t len, size_t nspans, char *err, size_t errlen)
+{
+	int status;
+
+	if (nspans == 0)
+		return 0; /* nothing to forward: answered at once */
+	status = export_begin(req, o, kind, nspans, err, errlen);
+	if (status != 0)
+		return status;
+	return export_end(
+	    o, nspans, buf_add(&o->data, text, len) == 0, err, errlen);
+}
+
 /* A redacted protobuf export, packed again as its record. */
 static int
 take_packed(const struct body_req *req, struct body_out *o,
     const struct otlp_pb *pb, char *err, size_t errlen)
 {
 	size_t nspans = otlp_pb_spans(pb);
+	int status;
 
 	if (nspans == 0)
 		return 0;
-	if (out_reserve(o, 1) == -1) {
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	rec_begin(o, req, KIND_SPANS_PB, nspans);
-	if (otlp_pb_pack(pb, &o->data) != OTLP_OK) {
-		data_truncate(o, o->offs[o->n]);
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	o->n++;
-	o->items += nspans;
-	return 0;
+	status = export_begin(req, o, KIND_SPANS_PB, nspans, err, errlen);
+	if (status != 0)
+		return status;
+	return export_end(
+	    o, nspans, otlp_pb_pack(pb, &o->data) == OTLP_OK, err, errlen);
 }
 
+/*
+ * A protobuf export: checked on its wire bytes and spooled as the
+ * client's bytes; with rules loaded, decoded by protobuf-c and redacted,
+ * and packed again when a rule changed it.
+ */
 static int
 take_otlp_pb(const struct body_opts *opts, const struct body_req *req,
     const char *body, size_t len, struct body_out *o, char *err, size_t errlen)
@@ -601,11 +820,6 @@ take_otlp_pb(const struct body_opts *opts, const struct body_req *req,
 }
 
 /*
- * A JSON export: the strict byte pass and cJSON, then the OTLP mapping's
- * shapes. Spooled as the text inside its resourceSpans array, the client's
- * bytes, which the forwarder joins with other exports' into one.
- */
-/*
  * A redacted JSON export: its resourceSpans printed again, element by
  * element, joined as the record.
  */
@@ -615,12 +829,13 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 {
 	const cJSON *e;
 	char *p;
+	int status;
 
-	if (out_reserve(o, 1) == -1) {
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	rec_begin(o, req, KIND_SPANS_JSON, nspans);
+	if (nspans == 0)
+		return 0;
+	status = export_begin(req, o, KIND_SPANS_JSON, nspans, err, errlen);
+	if (status != 0)
+		return status;
 	cJSON_ArrayForEach(e, rs) {
 		if ((p = cJSON_PrintUnformatted(e)) == NULL)
 			break;
@@ -629,16 +844,15 @@ take_printed(const struct body_req *req, struct body_out *o, const cJSON *rs,
 		buf_addstr(&o->data, p);
 		cJSON_free(p);
 	}
-	if (e != NULL || buf_failed(&o->data)) {
-		data_truncate(o, o->offs[o->n]);
-		snprintf(err, errlen, "body: out of memory");
-		return 500;
-	}
-	o->n++;
-	o->items += nspans;
-	return 0;
+	return export_end(o, nspans, e == NULL, err, errlen);
 }
 
+/*
+ * A JSON export: the strict byte pass and cJSON, then the OTLP mapping's
+ * shapes. Spooled as the text inside its resourceSpans array, the client's
+ * bytes, which the forwarder joins with other exports' into one; printed
+ * again when a rule changed it.
+ */
 static int
 take_otlp_json(const struct body_opts *opts, const char *body, size_t len,
     const struct body_req *req, struct body_out *o, char *err, size_t errlen)
@@ -751,18 +965,9 @@ body_take(const struct body_opts *opts, const struct body_req *req,
 	}
 	/* The request's cJSON trees live and die in here. */
 	jsonmem_begin();
-	root = parse_object(req->body, req->len, err, errlen);
-	if (root == NULL) {
-		status = 400;
-	} else if (req->route->form == KIND_FORM_MANY) {
-		status = take_many(opts, req, root, out, err, errlen);
-	} else if (req->route->form == KIND_FORM_ONE ||
-	    req->route->form == KIND_FORM_WHOLE) {
-		status = take_one(opts, req, root, out, err, errlen);
-	} else {
-		snprintf(err, errlen, "body: internal: no such route form");
-		status = 500;
-	}
+	status = parse_body(opts, req, &root, err, errlen);
+	if (status == 0)
+		status = take_form(opts, req, root, out, err, errlen);
 	cJSON_Delete(root);
 	jsonmem_end();
 	if (status != 0) {

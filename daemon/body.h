@@ -29,6 +29,14 @@ struct body_opts {
 	 */
 	struct redact *redact;
 	uint64_t *redact_counts;
+	/*
+	 * For the unit tests and the fuzzer only (the daemon leaves it 0):
+	 * read event-API bodies through a cJSON tree, as with redaction
+	 * rules, instead of through jsonscan's view of the bytes, so that
+	 * the two readings can be compared. Either gives the same status,
+	 * error, records and ids.
+	 */
+	int tree_only;
 };
 
 /* One request as the route saw it. Everything is borrowed for the call. */
@@ -64,11 +72,16 @@ struct body_out {
 	char session_id[EVENT_UUID_LEN + 1];
 	int otlp_encoding; /* enum otlp_encoding of an OTLP body, else 0 */
 	int bad_record;    /* the refusal named a record, not the body */
-	/* Scratch: array element spans of a batch, an inflated body. */
+	/*
+	 * Scratch: array element spans of a batch, an inflated body, a
+	 * string decoded from the body (an event in string form, a batch's
+	 * project).
+	 */
 	size_t *span_off;
 	size_t *span_len;
 	size_t span_cap;
 	struct buf inflated;
+	struct buf decoded;
 };
 
 void body_out_init(struct body_out *o);

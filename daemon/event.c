@@ -174,14 +174,32 @@ static const struct schema update_schema = {
 
 static const char *const event_types[] = {"chain", "model", "tool", "session"};
 
-/*
- * The members of one event, each found once. The strings point into the
- * caller's tree and live as long as it does.
- */
+/* What one pass over an event's members found: each documented one once. */
 struct members {
 	unsigned long seen;
-	const char *event_id;
-	const char *session_id;
+	size_t count; /* members, documented or not */
+	char event_id[EVENT_UUID_LEN + 1];
+	char session_id[EVENT_UUID_LEN + 1];
+};
+
+/*
+ * The checks read an object's members through a reader, from a cJSON tree
+ * or from the object's own text through jsonscan's view: one set of rules
+ * for both, and the text needs no tree. A member as read: the documented
+ * field its name is (decoded, cut at a NUL as cJSON keeps it) or -1, and
+ * its value, as a tree node or as text.
+ */
+struct reader {
+	const cJSON *next; /* tree: the member to read next */
+	struct json_view view;
+	int text;
+};
+
+struct member {
+	int field;
+	enum json_type type;
+	const cJSON *node;
+	struct json_value value;
 };
 
 static void
@@ -290,9 +308,8 @@ event_uuid_valid(const char *s)
  * per table entry was the larger part of validating one.
  */
 static int
-field_lookup(const char *name)
+field_lookup(const char *name, size_t len)
 {
-	size_t len = strlen(name);
 	int i;
 
 	for (i = 0; i < F_COUNT; i++)
@@ -313,33 +330,169 @@ is_event_type(const char *s)
 	return 0;
 }
 
-/* NULL if v has the type kind documents, else the reason it has not. */
+/* A tree node's type, in the view's terms. */
+static enum json_type
+node_type(const cJSON *c)
+{
+	if (cJSON_IsObject(c))
+		return JSON_OBJECT;
+	if (cJSON_IsArray(c))
+		return JSON_ARRAY;
+	if (cJSON_IsString(c))
+		return JSON_STRING;
+	if (cJSON_IsNumber(c))
+		return JSON_NUMBER;
+	if (cJSON_IsTrue(c))
+		return JSON_TRUE;
+	if (cJSON_IsFalse(c))
+		return JSON_FALSE;
+	return cJSON_IsNull(c) ? JSON_NULL : JSON_NONE;
+}
+
+/*
+ * Read the members of obj, or with obj NULL of the object text[0..len).
+ * 0, or -1 when there is no object to read.
+ */
+static int
+reader_open(struct reader *r, const cJSON *obj, const char *text, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	if (obj != NULL) {
+		r->next = obj->child;
+		return 0;
+	}
+	r->text = 1;
+	return json_view_object(&r->view, text, len);
+}
+
+/*
+ * The field a name written in the text is. Most names hold no escape and
+ * are compared as they are; one with an escape is decoded against each
+ * documented name in turn (rare, and with no bound on its length).
+ */
+static int
+text_field(const struct json_member *jm)
+{
+	const char *name = jm->name.text + 1;
+	size_t len = jm->name.len - 2;
+	int i;
+
+	if (memchr(name, '\\', len) == NULL)
+		return field_lookup(name, len);
+	for (i = 0; i < F_COUNT; i++)
+		if (json_name_is(jm, fields[i].name))
+			return i;
+	return -1;
+}
+
+/* The next member into *m: 1, 0 at the end, -1 when the text is broken. */
+static int
+reader_next(struct reader *r, struct member *m)
+{
+	struct json_member jm;
+	int rc;
+
+	m->node = NULL;
+	if (!r->text) {
+		if (r->next == NULL)
+			return 0;
+		m->node = r->next;
+		r->next = r->next->next;
+		m->type = node_type(m->node);
+		m->field = m->node->string != NULL
+		    ? field_lookup(m->node->string, strlen(m->node->string))
+		    : -1;
+		return 1;
+	}
+	if ((rc = json_view_member(&r->view, &jm)) != 1)
+		return rc;
+	m->value = jm.value;
+	m->type = jm.value.type;
+	m->field = text_field(&jm);
+	return 1;
+}
+
+/*
+ * The member's string value into buf[0..size) (decoded, cut at a NUL as
+ * cJSON keeps it): buf, or NULL when it is not a string or is longer than
+ * size - 1 bytes (then it is not the id or name the caller wants).
+ */
 static const char *
-check_kind(const cJSON *v, enum field_kind kind)
+member_string(const struct member *m, char *buf, size_t size)
+{
+	size_t n;
+
+	if (m->type != JSON_STRING)
+		return NULL;
+	if (m->node == NULL)
+		return json_string_get(&m->value, buf, size, &n) == 0 ? buf
+		                                                      : NULL;
+	n = strlen(m->node->valuestring);
+	if (n >= size)
+		return NULL;
+	memcpy(buf, m->node->valuestring, n + 1);
+	return buf;
+}
+
+/*
+ * The index of the first element of the array member m whose type is not
+ * want; -1 when there is none (or the text is broken: the walk stops).
+ */
+static long
+member_bad_element(const struct member *m, enum json_type want)
+{
+	struct json_view v;
+	struct json_value e;
+	const cJSON *c;
+	long i = 0;
+
+	if (m->node != NULL) {
+		for (c = m->node->child; c != NULL; c = c->next, i++)
+			if (node_type(c) != want)
+				return i;
+		return -1;
+	}
+	if (json_view_array(&v, m->value.text, m->value.len) == -1)
+		return -1;
+	for (; json_view_element(&v, &e) == 1; i++)
+		if (e.type != want)
+			return i;
+	return -1;
+}
+
+/*
+ * NULL if m has the type kind documents, else the reason it has not. An
+ * event type or an id is read into str[0..size) on the way.
+ */
+static const char *
+check_kind(const struct member *m, enum field_kind kind, char *str, size_t size)
 {
 	switch (kind) {
 	case FK_EVENT_TYPE:
-		return cJSON_IsString(v) && is_event_type(v->valuestring)
+		return member_string(m, str, size) != NULL && is_event_type(str)
 		    ? NULL
 		    : "must be one of chain, model, tool, session";
 	case FK_STRING:
-		return cJSON_IsString(v) ? NULL : "must be a string";
+		return m->type == JSON_STRING ? NULL : "must be a string";
 	case FK_UUID:
-		return cJSON_IsString(v) && event_uuid_valid(v->valuestring)
+		return member_string(m, str, size) != NULL &&
+		        event_uuid_valid(str)
 		    ? NULL
 		    : "must be a UUID string";
 	case FK_STRING_ARRAY:
-		return cJSON_IsArray(v) ? NULL : "must be an array of strings";
+		return m->type == JSON_ARRAY ? NULL
+		                             : "must be an array of strings";
 	case FK_OBJECT_ARRAY:
-		return cJSON_IsArray(v) ? NULL : "must be an array of objects";
+		return m->type == JSON_ARRAY ? NULL
+		                             : "must be an array of objects";
 	case FK_OBJECT:
-		return cJSON_IsObject(v) ? NULL : "must be an object";
+		return m->type == JSON_OBJECT ? NULL : "must be an object";
 	case FK_STRING_OR_NULL:
-		return cJSON_IsString(v) || cJSON_IsNull(v)
+		return m->type == JSON_STRING || m->type == JSON_NULL
 		    ? NULL
 		    : "must be a string or null";
 	case FK_NUMBER:
-		return cJSON_IsNumber(v) ? NULL : "must be a number";
+		return m->type == JSON_NUMBER ? NULL : "must be a number";
 	}
 	return "unknown member kind";
 }
@@ -347,22 +500,18 @@ check_kind(const cJSON *v, enum field_kind kind)
 /* The elements of an array member f, each a string or an object. */
 static int
 check_elements(
-    const cJSON *arr, int f, const char *path, char *err, size_t errlen)
+    const struct member *m, int f, const char *path, char *err, size_t errlen)
 {
 	int strings = fields[f].kind == FK_STRING_ARRAY;
-	const cJSON *e;
+	long i = member_bad_element(m, strings ? JSON_STRING : JSON_OBJECT);
 	char name[48];
-	int i = 0;
 
-	for (e = arr->child; e != NULL; e = e->next, i++) {
-		if (strings ? cJSON_IsString(e) : cJSON_IsObject(e))
-			continue;
-		snprintf(name, sizeof(name), "%s[%d]", fields[f].name, i);
-		seterr(err, errlen, path, name,
-		    strings ? "must be a string" : "must be an object");
-		return -1;
-	}
-	return 0;
+	if (i == -1)
+		return 0;
+	snprintf(name, sizeof(name), "%s[%ld]", fields[f].name, i);
+	seterr(err, errlen, path, name,
+	    strings ? "must be a string" : "must be an object");
+	return -1;
 }
 
 /*
@@ -371,17 +520,17 @@ check_elements(
  * cJSON would validate the first, the upstream's parser keeps the last.
  */
 static int
-check_members(const cJSON *obj, const struct schema *s, const char *path,
+check_members(struct reader *r, const struct schema *s, const char *path,
     struct members *m, char *err, size_t errlen)
 {
-	const cJSON *c;
+	struct member c;
+	char str[EVENT_UUID_LEN + 1];
 	const char *why;
-	int f;
+	int f, rc;
 
-	for (c = obj->child; c != NULL; c = c->next) {
-		if (c->string == NULL)
-			continue;
-		f = field_lookup(c->string);
+	while ((rc = reader_next(r, &c)) == 1) {
+		m->count++;
+		f = c.field;
 		if (f == -1 || !(s->members & BIT(f)))
 			continue;
 		if (m->seen & (1UL << f)) {
@@ -391,24 +540,29 @@ check_members(const cJSON *obj, const struct schema *s, const char *path,
 		}
 		m->seen |= 1UL << f;
 		if (f == F_EVENT_TYPE && s->event_type != NULL)
-			why = cJSON_IsString(c) &&
-			        strcmp(c->valuestring, s->event_type) == 0
+			why = member_string(&c, str, sizeof(str)) != NULL &&
+			        strcmp(str, s->event_type) == 0
 			    ? NULL
 			    : s->event_type_why;
 		else
-			why = check_kind(c, fields[f].kind);
+			why = check_kind(&c, fields[f].kind, str, sizeof(str));
 		if (why != NULL) {
 			seterr(err, errlen, path, fields[f].name, why);
 			return -1;
 		}
 		if (f == F_EVENT_ID)
-			m->event_id = c->valuestring;
+			memcpy(m->event_id, str, sizeof(m->event_id));
 		else if (f == F_SESSION_ID)
-			m->session_id = c->valuestring;
+			memcpy(m->session_id, str, sizeof(m->session_id));
 		else if ((fields[f].kind == FK_STRING_ARRAY ||
 		             fields[f].kind == FK_OBJECT_ARRAY) &&
-		    check_elements(c, f, path, err, errlen) == -1)
+		    check_elements(&c, f, path, err, errlen) == -1)
 			return -1;
+	}
+	if (rc == -1) {
+		/* The caller's text was not the JSON its contract promised. */
+		seterr(err, errlen, path, NULL, "raw text is not JSON");
+		return -1;
 	}
 	if ((s->required & ~m->seen) == 0)
 		return 0;
@@ -557,7 +711,8 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
     struct buf *out, struct event_ids *ids, char *err, size_t errlen)
 {
 	static const struct event_opts no_opts;
-	struct members m = {0, NULL, NULL};
+	struct members m;
+	struct reader r;
 	struct event_ids local;
 	const char *project = NULL, *text = raw, *batch = NULL;
 	char *printed = NULL;
@@ -569,20 +724,23 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 		opts = &no_opts;
 	if (ids == NULL)
 		ids = &local;
+	memset(&m, 0, sizeof(m));
 	/* An append to out failed before: nothing more can go in. */
 	if (buf_failed(out)) {
 		seterr(err, errlen, path, NULL, "out of memory");
 		return -1;
 	}
-	if (!cJSON_IsObject(obj)) {
+	if (obj != NULL ? !cJSON_IsObject(obj) : text == NULL) {
 		seterr(err, errlen, path, NULL, "must be an object");
 		return -1;
 	}
 	if (text != NULL) {
 		text = json_trim(text, &len);
 		if (len < 2 || text[0] != '{' || text[len - 1] != '}') {
+			/* Without a tree the text is the value itself. */
 			seterr(err, errlen, path, NULL,
-			    "raw text is not an object");
+			    obj != NULL ? "raw text is not an object"
+			                : "must be an object");
 			return -1;
 		}
 		if (has_nul(text, len)) {
@@ -591,7 +749,11 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 			return -1;
 		}
 	}
-	if (check_members(obj, s, path, &m, err, errlen) == -1)
+	if (reader_open(&r, obj, text, len) == -1) {
+		seterr(err, errlen, path, NULL, "raw text is not JSON");
+		return -1;
+	}
+	if (check_members(&r, s, path, &m, err, errlen) == -1)
 		return -1;
 	/* Only a body that documents session_id can join a batch's session. */
 	if (s->members & BIT(F_SESSION_ID))
@@ -606,17 +768,20 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 		 * Byte for byte: the upstream keeps ids as strings, so the
 		 * same UUID in other letter case is another session there.
 		 */
-		if (m.session_id != NULL && strcmp(m.session_id, batch) != 0) {
+		if ((m.seen & BIT(F_SESSION_ID)) &&
+		    strcmp(m.session_id, batch) != 0) {
 			seterr(err, errlen, path, "session_id",
 			    "differs from the batch's session");
 			return -1;
 		}
 	}
 	add = (s->defaults | (batch != NULL ? BIT(F_SESSION_ID) : 0)) & ~m.seen;
-	if (choose_id(m.event_id, NULL, (add & BIT(F_EVENT_ID)) != 0, opts,
-	        path, ids->event_id, err, errlen) == -1 ||
-	    choose_id(m.session_id, batch, (add & BIT(F_SESSION_ID)) != 0, opts,
-	        path, ids->session_id, err, errlen) == -1)
+	if (choose_id(m.seen & BIT(F_EVENT_ID) ? m.event_id : NULL, NULL,
+	        (add & BIT(F_EVENT_ID)) != 0, opts, path, ids->event_id, err,
+	        errlen) == -1 ||
+	    choose_id(m.seen & BIT(F_SESSION_ID) ? m.session_id : NULL, batch,
+	        (add & BIT(F_SESSION_ID)) != 0, opts, path, ids->session_id,
+	        err, errlen) == -1)
 		return -1;
 	if ((add & BIT(F_PROJECT)) && opts->default_project != NULL &&
 	    opts->default_project[0] != '\0')
@@ -634,7 +799,7 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 		text = printed;
 		len = strlen(printed);
 	}
-	rc = splice(out, text, len, add, obj->child == NULL, ids, project);
+	rc = splice(out, text, len, add, m.count == 0, ids, project);
 	cJSON_free(printed);
 	if (rc == -1) {
 		buf_truncate(out, saved);

@@ -41,6 +41,13 @@ struct event_ids {
  * spliced in after the '{', so the event is never printed again (printing
  * costs more than parsing). With raw NULL the object is printed.
  *
+ * obj may be NULL when raw is given: the members are then read from raw
+ * itself (daemon/jsonscan.h's view), with no tree at all, and the verdict,
+ * the error, the ids and the output are the ones the tree would give. raw
+ * must then be text cJSON accepts, as json_check's strict JSON is; a raw
+ * that is not an object is refused as "must be an object", as its tree
+ * would be.
+ *
  * path names the event in errors ("event", "events[3]"). Returns 0, or -1
  * with err set to "<path>.<field>: <reason>" and out unchanged. Running out
  * of memory is reported the same way, as "<path>: out of memory".

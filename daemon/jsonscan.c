@@ -1,5 +1,5 @@
-/* jsonscan.c: strict JSON and UTF-8 checks, and raw value spans in JSON text
- * cJSON accepted. */
+/* jsonscan.c: strict JSON and UTF-8 checks, and a view of JSON text cJSON
+ * accepted: members, elements and raw value spans, without a tree. */
 #include "daemon/jsonscan.h"
 
 #include <stdint.h>
@@ -693,77 +693,247 @@ key_equals(const unsigned char *p, const unsigned char *end, const char *key)
 	return *k == 0;
 }
 
+enum json_type
+json_type_of(const char *s, size_t len)
+{
+	size_t p = skip_ws(s, len, 0);
+
+	if (p >= len)
+		return JSON_NONE;
+	switch (s[p]) {
+	case '{':
+		return JSON_OBJECT;
+	case '[':
+		return JSON_ARRAY;
+	case '"':
+		return JSON_STRING;
+	case 't':
+		return JSON_TRUE;
+	case 'f':
+		return JSON_FALSE;
+	case 'n':
+		return JSON_NULL;
+	case '-':
+		return JSON_NUMBER;
+	default:
+		return s[p] >= '0' && s[p] <= '9' ? JSON_NUMBER : JSON_NONE;
+	}
+}
+
+/* Where a walk is: before its first entry, after one, or ended. */
+enum { VIEW_FIRST, VIEW_MORE, VIEW_ENDED };
+
+static int
+view_open(struct json_view *v, const char *s, size_t len, char open)
+{
+	size_t p = skip_bom_ws(s, len);
+
+	v->s = s;
+	v->len = len;
+	v->pos = len;
+	v->close = open == '{' ? '}' : ']';
+	v->state = VIEW_ENDED;
+	if (p >= len || s[p] != open)
+		return -1;
+	v->pos = p + 1;
+	v->state = VIEW_FIRST;
+	return 0;
+}
+
+int
+json_view_object(struct json_view *v, const char *s, size_t len)
+{
+	return view_open(v, s, len, '{');
+}
+
+int
+json_view_array(struct json_view *v, const char *s, size_t len)
+{
+	return view_open(v, s, len, '[');
+}
+
+/*
+ * To the next entry of the walk: 1 with *at on its first byte (a member's
+ * name, an element's value), 0 at the closing bracket, -1 on text that is
+ * not JSON here.
+ */
+static int
+view_step(struct json_view *v, size_t *at)
+{
+	size_t p;
+
+	if (v->state == VIEW_ENDED)
+		return 0;
+	p = skip_ws(v->s, v->len, v->pos);
+	if (p < v->len && v->s[p] == v->close) {
+		v->pos = p + 1;
+		v->state = VIEW_ENDED;
+		return 0;
+	}
+	if (v->state == VIEW_MORE) {
+		if (p >= v->len || v->s[p] != ',')
+			goto broken;
+		p = skip_ws(v->s, v->len, p + 1);
+	}
+	if (p >= v->len)
+		goto broken;
+	*at = p;
+	return 1;
+
+broken:
+	v->state = VIEW_ENDED;
+	return -1;
+}
+
+/* The value at *p into *e, and the walk past it: 0, or -1 when none is. */
+static int
+view_value(struct json_view *v, size_t p, struct json_value *e)
+{
+	size_t start = p;
+
+	if (skip_value(v->s, v->len, &p) == -1) {
+		v->state = VIEW_ENDED;
+		return -1;
+	}
+	e->text = v->s + start;
+	e->len = p - start;
+	e->type = json_type_of(e->text, e->len);
+	v->pos = p;
+	v->state = VIEW_MORE;
+	return 0;
+}
+
+int
+json_view_element(struct json_view *v, struct json_value *e)
+{
+	size_t p;
+	int rc;
+
+	if (v->close != ']')
+		return -1;
+	if ((rc = view_step(v, &p)) != 1)
+		return rc;
+	return view_value(v, p, e) == 0 ? 1 : -1;
+}
+
+int
+json_view_member(struct json_view *v, struct json_member *m)
+{
+	const char *s = v->s;
+	size_t p, kend;
+	int rc;
+
+	if (v->close != '}')
+		return -1;
+	if ((rc = view_step(v, &p)) != 1)
+		return rc;
+	if (s[p] != '"')
+		goto broken;
+	kend = str_close(s, v->len, p + 1);
+	if (kend >= v->len)
+		goto broken;
+	m->name.text = s + p;
+	m->name.len = kend + 1 - p;
+	m->name.type = JSON_STRING;
+	p = skip_ws(s, v->len, kend + 1);
+	if (p >= v->len || s[p] != ':')
+		goto broken;
+	p = skip_ws(s, v->len, p + 1);
+	return view_value(v, p, &m->value) == 0 ? 1 : -1;
+
+broken:
+	v->state = VIEW_ENDED;
+	return -1;
+}
+
+int
+json_name_is(const struct json_member *m, const char *key)
+{
+	const unsigned char *p = (const unsigned char *)m->name.text;
+
+	return key_equals(p + 1, p + m->name.len - 1, key);
+}
+
+int
+json_string_get(const struct json_value *v, char *out, size_t size, size_t *n)
+{
+	const unsigned char *p, *end;
+	unsigned char u[4];
+	size_t adv, k = 0, i, ulen;
+
+	if (v->type != JSON_STRING || v->len < 2 || size == 0)
+		return -1;
+	p = (const unsigned char *)v->text + 1;
+	end = (const unsigned char *)v->text + v->len - 1;
+	/* Most strings hold no escape: their bytes are their value. */
+	if (memchr(p, '\\', (size_t)(end - p)) == NULL) {
+		const unsigned char *nul = memchr(p, '\0', (size_t)(end - p));
+
+		k = (size_t)((nul != NULL ? nul : end) - p);
+		if (k >= size)
+			return -1;
+		memcpy(out, p, k);
+		out[k] = '\0';
+		*n = k;
+		return 0;
+	}
+	while (p < end) {
+		adv = decode_char(p, end, u, &ulen);
+		if (adv == 0)
+			return -1;
+		p += adv;
+		for (i = 0; i < ulen; i++) {
+			if (u[i] == 0)
+				goto done;
+			if (k + 1 >= size)
+				return -1;
+			out[k++] = (char)u[i];
+		}
+	}
+done:
+	out[k] = '\0';
+	*n = k;
+	return 0;
+}
+
 int
 json_member_span(
     const char *s, size_t len, const char *key, size_t *off, size_t *vlen)
 {
-	size_t p, kend, vstart;
-	int match;
+	struct json_view v;
+	struct json_member m;
 
-	p = skip_bom_ws(s, len);
-	if (p >= len || s[p] != '{')
+	if (json_view_object(&v, s, len) == -1)
 		return -1;
-	p = skip_ws(s, len, p + 1);
-	if (p < len && s[p] == '}')
-		return -1;
-	for (;;) {
-		if (p >= len || s[p] != '"')
-			return -1;
-		kend = str_close(s, len, p + 1);
-		if (kend >= len)
-			return -1;
-		match = key_equals((const unsigned char *)s + p + 1,
-		    (const unsigned char *)s + kend, key);
-		p = skip_ws(s, len, kend + 1);
-		if (p >= len || s[p] != ':')
-			return -1;
-		p = skip_ws(s, len, p + 1);
-		vstart = p;
-		if (skip_value(s, len, &p) == -1)
-			return -1;
-		if (match) {
-			*off = vstart;
-			*vlen = p - vstart;
+	while (json_view_member(&v, &m) == 1) {
+		if (json_name_is(&m, key)) {
+			*off = (size_t)(m.value.text - s);
+			*vlen = m.value.len;
 			return 0;
 		}
-		p = skip_ws(s, len, p);
-		/* '}' here means the member is absent. */
-		if (p >= len || s[p] != ',')
-			return -1;
-		p = skip_ws(s, len, p + 1);
 	}
+	return -1;
 }
 
 long
 json_array_spans(
     const char *s, size_t len, size_t *offs, size_t *lens, size_t max)
 {
-	size_t p, vstart, n = 0;
+	struct json_view v;
+	struct json_value e;
+	size_t n = 0;
+	int rc;
 
-	p = skip_bom_ws(s, len);
-	if (p >= len || s[p] != '[')
+	if (json_view_array(&v, s, len) == -1)
 		return -1;
-	p = skip_ws(s, len, p + 1);
-	if (p < len && s[p] == ']')
-		return 0;
-	for (;;) {
-		vstart = p;
-		if (skip_value(s, len, &p) == -1)
-			return -1;
+	while ((rc = json_view_element(&v, &e)) == 1) {
 		if (n >= max)
 			return -1;
-		offs[n] = vstart;
-		lens[n] = p - vstart;
+		offs[n] = (size_t)(e.text - s);
+		lens[n] = e.len;
 		n++;
-		p = skip_ws(s, len, p);
-		if (p >= len)
-			return -1;
-		if (s[p] == ']')
-			return (long)n;
-		if (s[p] != ',')
-			return -1;
-		p = skip_ws(s, len, p + 1);
 	}
+	return rc == 0 ? (long)n : -1;
 }
 
 const char *

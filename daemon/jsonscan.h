@@ -45,6 +45,88 @@ int json_check_embedded(const char *lit, size_t litlen, const char *text,
     const char *what, char *err, size_t errlen);
 
 /*
+ * The view: JSON text read without a tree, one level at a time. It walks
+ * the members of one object, or the elements of one array, handing each
+ * out as the span of its text and its type; a name or a string is decoded
+ * only when asked. It is for text cJSON accepts (json_check's is a part of
+ * it), and picks and decodes what cJSON would: a \u escape of a NUL ends a
+ * name or a string, as cJSON keeps them as C strings. Nothing is
+ * allocated and nothing recurses: a nested value is stepped over by
+ * counting its brackets, however deep (json_check bounds the depth, the
+ * view need not). On other text a walk fails or misreads, but never reads
+ * outside the text it was given. Any thread; a struct json_view is the
+ * caller's, and the spans it hands out point into the caller's text.
+ */
+
+/* A value's type, as its first byte tells it (and cJSON types it). */
+enum json_type {
+	JSON_NONE = 0, /* no value starts there */
+	JSON_OBJECT,
+	JSON_ARRAY,
+	JSON_STRING,
+	JSON_NUMBER,
+	JSON_TRUE,
+	JSON_FALSE,
+	JSON_NULL,
+};
+
+/* A value's text, from its first byte to its last (a string's quotes in). */
+struct json_value {
+	const char *text;
+	size_t len;
+	enum json_type type;
+};
+
+/* A member: its name as the string literal it is written as, its value. */
+struct json_member {
+	struct json_value name;
+	struct json_value value;
+};
+
+/* A walk in progress; its fields are the view's own. */
+struct json_view {
+	const char *s;
+	size_t len;
+	size_t pos;
+	char close;
+	int state;
+};
+
+/* The type of the value whose text starts at s (white space before it). */
+enum json_type json_type_of(const char *s, size_t len);
+
+/*
+ * Begin a walk over the object (or the array) whose text starts at s,
+ * white space allowed before it. 0, or -1 when s holds no object (array)
+ * there.
+ */
+int json_view_object(struct json_view *v, const char *s, size_t len);
+int json_view_array(struct json_view *v, const char *s, size_t len);
+
+/*
+ * The next member of an object walk (element of an array walk) into *m
+ * (*e). Returns 1, 0 at the end, or -1 when the text is not JSON here (or
+ * the walk is of the other kind); after 0 or -1 the walk stays ended.
+ */
+int json_view_member(struct json_view *v, struct json_member *m);
+int json_view_element(struct json_view *v, struct json_value *e);
+
+/* 1 if the member's name, decoded as cJSON decodes it, is key; else 0. */
+int json_name_is(const struct json_member *m, const char *key);
+
+/*
+ * Decode the string value v into out[0..size), NUL-terminated, as cJSON
+ * decodes it: up to its first NUL, escaped or not. Returns 0 with *n the
+ * bytes before the NUL; -1 when v is not a string, holds an escape cJSON
+ * would refuse, or does not fit (a value of a known length, an id or a
+ * name, needs no more than that length and a NUL: a longer one is simply
+ * not it). A string's text of len bytes never decodes to more than
+ * len - 2.
+ */
+int json_string_get(
+    const struct json_value *v, char *out, size_t size, size_t *n);
+
+/*
  * The scanners below take text that cJSON has already parsed successfully
  * (so it is valid JSON, at most CJSON_NESTING_LIMIT deep) and report spans
  * as offsets into it. They must agree with cJSON on which member they pick:

@@ -24,6 +24,14 @@
  * The checks below read the body on their own (cJSON, as an oracle) to
  * find where each record came from.
  *
+ * Every event-API route runs twice: as the daemon runs it, reading the
+ * body through jsonscan's view with no tree, and through a cJSON tree
+ * (body_opts.tree_only, the path redaction rules take). The two must
+ * agree exactly: status, error text, every byte of every record, every
+ * id, with the id generator restarted for each. The view itself is
+ * walked over every input (it must never read outside it) and, over one
+ * cJSON accepts, must see the members, types and strings cJSON sees.
+ *
  * Then, for every record accepted: its normalized text must be valid UTF-8,
  * parse whole as one object, carry the ids the normalizer returned, begin
  * with nothing but spliced defaults and then hold exactly the members cJSON
@@ -381,21 +389,105 @@ batch_project(const cJSON *root, const char *member)
 	return DEFAULT_PROJECT;
 }
 
+/*
+ * The session a single-session batch must get, by the oracle's reading:
+ * the one its session_properties name, else the first event's, else the
+ * first id generated (nothing is generated before it).
+ */
+static void
+oracle_session(const cJSON *root, const char *member, char *sid)
+{
+	const cJSON *props, *s, *e;
+	struct gen g = {0};
+
+	props = cJSON_GetObjectItemCaseSensitive(root, "session_properties");
+	s = cJSON_GetObjectItemCaseSensitive(props, "session_id");
+	if (cJSON_IsString(s) && event_uuid_valid(s->valuestring)) {
+		memcpy(sid, s->valuestring, EVENT_UUID_LEN + 1);
+		return;
+	}
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, member)) {
+		s = cJSON_IsObject(e)
+		    ? cJSON_GetObjectItemCaseSensitive(e, "session_id")
+		    : NULL;
+		if (cJSON_IsString(s) && event_uuid_valid(s->valuestring)) {
+			memcpy(sid, s->valuestring, EVENT_UUID_LEN + 1);
+			return;
+		}
+	}
+	gen_uuid(sid, &g);
+}
+
+/* What body_take gave on one reading of a body. */
+struct outcome {
+	int status;
+	char err[512];
+	uint32_t generated;
+};
+
+/* The view's outcome a and the tree's b, with their records: the same. */
+static void
+same_outcome(const struct outcome *a, const struct body_out *x,
+    const struct outcome *b, const struct body_out *y)
+{
+	if (a->status != b->status || strcmp(a->err, b->err) != 0) {
+		fprintf(stderr, "fuzz_body: view %d \"%s\", tree %d \"%s\"\n",
+		    a->status, a->err, b->status, b->err);
+		violated("the view and the tree give one verdict", NULL);
+	}
+	if (a->generated != b->generated)
+		violated("the view and the tree generate as many ids", NULL);
+	if (x->n != y->n || x->lead != y->lead || x->items != y->items ||
+	    x->single_session != y->single_session ||
+	    strcmp(x->session_id, y->session_id) != 0 ||
+	    x->bad_record != y->bad_record)
+		violated("the view and the tree make the same records", NULL);
+	if (x->data.len != y->data.len ||
+	    (x->data.len != 0 &&
+	        memcmp(x->data.data, y->data.data, x->data.len) != 0)) {
+		fprintf(stderr, "fuzz_body: view %.*s\nfuzz_body: tree %.*s\n",
+		    (int)x->data.len, x->data.data, (int)y->data.len,
+		    y->data.data);
+		violated("the view and the tree spool the same bytes", NULL);
+	}
+	for (size_t i = 0; i < x->n; i++) {
+		if (x->offs[i] != y->offs[i] ||
+		    x->recs[i].kind != y->recs[i].kind ||
+		    x->recs[i].count != y->recs[i].count ||
+		    strcmp(x->ids[i].event_id, y->ids[i].event_id) != 0 ||
+		    strcmp(x->ids[i].session_id, y->ids[i].session_id) != 0)
+			violated("the view and the tree give each record its "
+			         "kind, place and ids",
+			    NULL);
+	}
+}
+
 /* One route of the kind table over the body, through body_take. */
 static void
 route(const struct kind *k, const struct kind_route *r, const cJSON *root,
-    const char *body, size_t len, struct body_out *out)
+    const char *body, size_t len, struct body_out *out, struct body_out *tree)
 {
 	struct body_opts opts;
 	struct body_req req;
 	struct event_opts eo;
 	struct gen g = {0};
-	char err[512];
+	struct outcome viewed, treed;
+	char *err = viewed.err;
+	char sid[EVENT_UUID_LEN + 1];
 	int status;
 
 	setup(&opts, &req, &g, k, r, body, len);
 	err[0] = '\0';
-	status = body_take(&opts, &req, out, err, sizeof(err));
+	status = body_take(&opts, &req, out, err, sizeof(viewed.err));
+	viewed.status = status;
+	viewed.generated = g.n;
+	g.n = 0;
+	opts.tree_only = 1;
+	treed.err[0] = '\0';
+	treed.status =
+	    body_take(&opts, &req, tree, treed.err, sizeof(treed.err));
+	treed.generated = g.n;
+	same_outcome(&viewed, out, &treed, tree);
 	if (status != 0) {
 		if (out->n != 0 || err[0] == '\0' ||
 		    !json_utf8_valid(err, strlen(err)) ||
@@ -406,6 +498,13 @@ route(const struct kind *k, const struct kind_route *r, const cJSON *root,
 	}
 	if (root == NULL)
 		violated("an accepted body is one JSON object", NULL);
+	if (out->single_session) {
+		oracle_session(root, r->member, sid);
+		if (strcmp(sid, out->session_id) != 0)
+			violated("a single-session batch takes the session "
+			         "its body names first",
+			    NULL);
+	}
 	body_seal(out, 1);
 	for (size_t i = 0; i < out->n; i++) {
 		const struct spool_rec *rec = &out->recs[i];
@@ -586,12 +685,110 @@ route_redacted(const struct kind *k, const struct kind_route *r,
 	}
 }
 
+/*
+ * The view over any bytes, two levels deep: it must never read outside
+ * them (AddressSanitizer watches), whatever it makes of them.
+ */
+static void
+walk_view(const char *s, size_t len, int depth)
+{
+	struct json_view v;
+	struct json_member m;
+	struct json_value e;
+	char str[40];
+	size_t n;
+
+	if (json_view_object(&v, s, len) == 0) {
+		while (json_view_member(&v, &m) == 1) {
+			(void)json_name_is(&m, "event_type");
+			(void)json_string_get(&m.value, str, sizeof(str), &n);
+			if (depth > 0)
+				walk_view(m.value.text, m.value.len, depth - 1);
+		}
+	} else if (json_view_array(&v, s, len) == 0) {
+		while (json_view_element(&v, &e) == 1) {
+			(void)json_string_get(&e, str, sizeof(str), &n);
+			if (depth > 0)
+				walk_view(e.text, e.len, depth - 1);
+		}
+	}
+}
+
+/* A tree node's type in the view's terms. */
+static enum json_type
+node_type(const cJSON *c)
+{
+	if (cJSON_IsObject(c))
+		return JSON_OBJECT;
+	if (cJSON_IsArray(c))
+		return JSON_ARRAY;
+	if (cJSON_IsString(c))
+		return JSON_STRING;
+	if (cJSON_IsNumber(c))
+		return JSON_NUMBER;
+	if (cJSON_IsTrue(c))
+		return JSON_TRUE;
+	if (cJSON_IsFalse(c))
+		return JSON_FALSE;
+	return cJSON_IsNull(c) ? JSON_NULL : JSON_NONE;
+}
+
+/*
+ * Over text cJSON parsed into node, the view sees what cJSON sees, two
+ * levels deep: as many members (elements), in order, each named and typed
+ * as cJSON has it, each string decoded to cJSON's value.
+ */
+static void
+view_agrees(const cJSON *node, const char *s, size_t len, int depth)
+{
+	struct json_view v;
+	struct json_member m;
+	struct json_value e, *val;
+	const cJSON *c = node->child;
+	char str[64];
+	size_t n;
+	int rc, obj = cJSON_IsObject(node);
+
+	if (!obj && !cJSON_IsArray(node))
+		return;
+	if ((obj ? json_view_object(&v, s, len)
+	         : json_view_array(&v, s, len)) != 0)
+		violated("the view opens what cJSON parsed", NULL);
+	for (;;) {
+		rc = obj ? json_view_member(&v, &m) : json_view_element(&v, &e);
+		if (rc != 1)
+			break;
+		val = obj ? &m.value : &e;
+		if (c == NULL)
+			violated(
+			    "the view sees no more members than cJSON", NULL);
+		if (obj && !json_name_is(&m, c->string))
+			violated("the view names each member as cJSON", NULL);
+		if (val->type != node_type(c))
+			violated("the view types each value as cJSON", NULL);
+		if (val->type == JSON_STRING &&
+		    json_string_get(val, str, sizeof(str), &n) == 0 &&
+		    (strlen(c->valuestring) != n ||
+		        memcmp(str, c->valuestring, n) != 0))
+			violated("the view decodes each string as cJSON", NULL);
+		if (val->type == JSON_STRING &&
+		    strlen(c->valuestring) < sizeof(str) &&
+		    json_string_get(val, str, sizeof(str), &n) != 0)
+			violated("a string that fits is decoded", NULL);
+		if (depth > 0)
+			view_agrees(c, val->text, val->len, depth - 1);
+		c = c->next;
+	}
+	if (rc != 0 || c != NULL)
+		violated("the view ends where cJSON's object does", NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 {
-	struct body_out out;
+	struct body_out out, tree;
 	cJSON *root;
 	char *body;
 
@@ -600,9 +797,13 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 		return 0;
 	memcpy(body, in, len);
 	root = parse_body(body, len);
-	if (root != NULL)
+	walk_view(body, len, 2);
+	if (root != NULL) {
 		check_spans(root, body, len);
+		view_agrees(root, body, len, 2);
+	}
 	body_out_init(&out);
+	body_out_init(&tree);
 	for (unsigned id = 1; kind_get(id) != NULL; id++) {
 		const struct kind *k = kind_get(id);
 
@@ -610,13 +811,14 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 			const struct kind_route *r = &k->routes[j];
 
 			if (r->path != NULL && r->form != KIND_FORM_OTLP)
-				route(k, r, root, body, len, &out);
+				route(k, r, root, body, len, &out, &tree);
 			if (r->path != NULL)
 				route_redacted(k, r, body, len, &out);
 		}
 	}
 	route_otlp_json(root, body, len, &out);
 	body_out_free(&out);
+	body_out_free(&tree);
 	cJSON_Delete(root);
 	free(body);
 	return 0;

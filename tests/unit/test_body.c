@@ -18,6 +18,7 @@
 
 struct fixture {
 	struct body_out out;
+	struct body_out tree; /* take_both's reading through a tree */
 	struct body_opts opts;
 	unsigned ids;
 	char err[512];
@@ -38,6 +39,7 @@ setup(void **state)
 
 	assert_non_null(fx);
 	body_out_init(&fx->out);
+	body_out_init(&fx->tree);
 	fx->opts.max_event_bytes = 1024 * 1024;
 	fx->opts.max_body_bytes = 1024 * 1024;
 	fx->opts.default_project = "dflt";
@@ -53,6 +55,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 
 	body_out_free(&fx->out);
+	body_out_free(&fx->tree);
 	free(fx);
 	return 0;
 }
@@ -87,6 +90,438 @@ take_json(
 {
 	return take(fx, method, path, "application/json", NULL, body,
 	    strlen(body), NULL);
+}
+
+/*
+ * The body read both ways: through a cJSON tree (tree_only, as with
+ * redaction rules) and through the view, as the daemon reads it. The two
+ * must give one outcome: status, error, records, bytes and ids, the ids
+ * counted from 1 each time. Returns the status; fx->out and fx->err hold
+ * the view's outcome.
+ */
+static int
+take_both(struct fixture *fx, const char *method, const char *path,
+    const char *body, size_t len)
+{
+	struct body_out view = fx->out;
+	char err[sizeof(fx->err)];
+	unsigned made;
+	int st, tst;
+	size_t i;
+
+	fx->out = fx->tree;
+	fx->ids = 0;
+	fx->opts.tree_only = 1;
+	tst = take(fx, method, path, "application/json", NULL, body, len, NULL);
+	fx->opts.tree_only = 0;
+	fx->tree = fx->out;
+	fx->out = view;
+	made = fx->ids;
+	memcpy(err, fx->err, sizeof(err));
+	fx->ids = 0;
+	st = take(fx, method, path, "application/json", NULL, body, len, NULL);
+	CHECK(st == tst && strcmp(fx->err, err) == 0,
+	    "%s %s %.80s: view %d \"%s\", tree %d \"%s\"", method, path, body,
+	    st, fx->err, tst, err);
+	CHECK(fx->ids == made, "%s %.80s: view made %u ids, tree %u", path,
+	    body, fx->ids, made);
+	CHECK(fx->out.n == fx->tree.n && fx->out.lead == fx->tree.lead &&
+	        fx->out.items == fx->tree.items &&
+	        fx->out.single_session == fx->tree.single_session &&
+	        strcmp(fx->out.session_id, fx->tree.session_id) == 0 &&
+	        fx->out.bad_record == fx->tree.bad_record,
+	    "%s %.80s: view and tree make other records", path, body);
+	CHECK(fx->out.data.len == fx->tree.data.len &&
+	        (fx->out.data.len == 0 ||
+	            memcmp(fx->out.data.data, fx->tree.data.data,
+	                fx->out.data.len) == 0),
+	    "%s %.80s: view and tree spool other bytes:\n%.*s\n%.*s", path,
+	    body, (int)fx->out.data.len, fx->out.data.data,
+	    (int)fx->tree.data.len, fx->tree.data.data);
+	for (i = 0; i < fx->out.n && i < fx->tree.n; i++)
+		CHECK(fx->out.offs[i] == fx->tree.offs[i] &&
+		        fx->out.recs[i].kind == fx->tree.recs[i].kind &&
+		        strcmp(fx->out.ids[i].event_id,
+		            fx->tree.ids[i].event_id) == 0 &&
+		        strcmp(fx->out.ids[i].session_id,
+		            fx->tree.ids[i].session_id) == 0,
+		    "%s %.80s: record %zu differs between view and tree", path,
+		    body, i);
+	return st;
+}
+
+static int
+take_both_str(
+    struct fixture *fx, const char *method, const char *path, const char *body)
+{
+	return take_both(fx, method, path, body, strlen(body));
+}
+
+#define EV "\"event_type\":\"chain\",\"inputs\":{}"
+/* A session id, and its text after the first digit (to write that escaped). */
+#define SID_TAIL "1111111-2222-4333-8444-555555555555"
+#define SID "1" SID_TAIL
+#define NUL_ERR "must not contain NUL characters (\\u0000)"
+
+struct both_case {
+	const char *method, *path, *body;
+	int status;
+	const char *err; /* the whole error text when refused */
+};
+
+static void
+run_both(struct fixture *fx, const char *what, const struct both_case *cases,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int st = take_both_str(
+		    fx, cases[i].method, cases[i].path, cases[i].body);
+
+		CHECK(st == cases[i].status,
+		    "%s %zu, %s: status %d (%s), want %d", what, i,
+		    cases[i].body, st, fx->err, cases[i].status);
+		if (cases[i].status != 0)
+			CHECK(strcmp(fx->err, cases[i].err) == 0,
+			    "%s %zu, %s: error \"%s\", want \"%s\"", what, i,
+			    cases[i].body, fx->err, cases[i].err);
+	}
+}
+
+/* Names written with escapes are the names cJSON decodes them to. */
+static void
+test_both_escaped_names(void **state)
+{
+	static const struct both_case cases[] = {
+	    {"POST", "/events", "{\"ev\\u0065nt\":{" EV "}}", 0, NULL},
+	    {"POST", "/events",
+	        "{\"event\":{\"event\\u005ftype\":\"tool\",\"inputs\":{}}}", 0,
+	        NULL},
+	    {"POST", "/events",
+	        "{\"event\":{\"Event_Type\":\"chain\",\"inputs\":{}}}", 400,
+	        "event.event_type: required"},
+	    {"POST", "/events",
+	        "{\"event\":{\"event_type\":\"ch\\u0061in\",\"inputs\":{}}}", 0,
+	        NULL},
+	    {"POST", "/events",
+	        "{\"event\":{" EV ",\"event_id\":\"\\u0031" SID_TAIL "\"}}", 0,
+	        NULL},
+	    {"POST", "/events/batch",
+	        "{\"ev\\u0065nts\":[{" EV "}],\"is\\u005fsingle_session\":1}",
+	        400, "is_single_session: must be a boolean"},
+	    {"POST", "/events/model",
+	        "{\"model_event\":{\"m\\u0065ssages\":[{},1]}}", 400,
+	        "model_event.messages[1]: must be an object"},
+	};
+	struct fixture *fx = *state;
+
+	run_both(fx, "escaped name", cases, sizeof(cases) / sizeof(cases[0]));
+	take_both_str(fx, "POST", "/events",
+	    "{\"event\":{" EV ",\"event_id\":\"\\u0031" SID_TAIL "\"}}");
+	CHECK(strcmp(fx->out.ids[0].event_id, SID) == 0,
+	    "an escaped id is reported decoded: %s", fx->out.ids[0].event_id);
+}
+
+/*
+ * A documented member twice is refused however it is written; the body's
+ * own members, and unknown ones, may repeat (the first counts, as cJSON
+ * takes it).
+ */
+static void
+test_both_duplicates(void **state)
+{
+	static const struct both_case cases[] = {
+	    {"POST", "/events", "{\"event\":{" EV ",\"inputs\":{}}}", 400,
+	        "event.inputs: duplicate member"},
+	    {"POST", "/events",
+	        "{\"event\":{" EV ",\"event\\u005ftype\":\"tool\"}}", 400,
+	        "event.event_type: duplicate member"},
+	    {"POST", "/events",
+	        "{\"event\":{" EV ",\"event_id\":\"" SID
+	        "\",\"ev\\u0065nt_id\":\"" SID "\"}}",
+	        400, "event.event_id: duplicate member"},
+	    {"POST", "/events", "{\"event\":{" EV ",\"x\":1,\"x\":[]}}", 0,
+	        NULL},
+	    {"POST", "/events", "{\"event\":{" EV "},\"event\":1}", 0, NULL},
+	    {"POST", "/events", "{\"event\":1,\"ev\\u0065nt\":{" EV "}}", 400,
+	        "event: must be an object or a string holding one"},
+	    {"POST", "/events/batch", "{\"events\":[],\"events\":[1]}", 0,
+	        NULL},
+	    {"PUT", "/events",
+	        "{\"event_id\":\"" SID "\",\"metadata\":{},\"metadata\":{}}",
+	        400, "metadata: duplicate member"},
+	};
+	struct fixture *fx = *state;
+
+	run_both(fx, "duplicate", cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/*
+ * An escaped NUL in a record is refused wherever it is; one in a name of
+ * the body itself cuts the name, as cJSON reads it, and is not a record's.
+ */
+static void
+test_both_nul(void **state)
+{
+	static const struct both_case cases[] = {
+	    {"POST", "/events", "{\"event\":{" EV ",\"source\":\"a\\u0000b\"}}",
+	        400, "event: " NUL_ERR},
+	    {"POST", "/events", "{\"event\":{" EV ",\"x\\u0000\":1}}", 400,
+	        "event: " NUL_ERR},
+	    {"POST", "/events",
+	        "{\"event\":{\"event_type\":\"chain\\u0000x\",\"inputs\":{}}}",
+	        400, "event: " NUL_ERR},
+	    {"POST", "/events",
+	        "{\"event\":{" EV ",\"session_id\":\"" SID "\\u0000\"}}", 400,
+	        "event: " NUL_ERR},
+	    {"POST", "/events", "{\"event\\u0000junk\":{" EV "}}", 0, NULL},
+	    {"POST", "/events/batch",
+	        "{\"events\":[{" EV "}],\"is_single_session\":true,"
+	        "\"session_properties\":{\"source\":\"\\u0000\"}}",
+	        400, "session_properties: " NUL_ERR},
+	    {"POST", "/events/batch",
+	        "{\"events\":[{" EV ",\"session_id\":\"" SID
+	        "\\u0000\"}],\"is_single_session\":true}",
+	        400, "events[0]: " NUL_ERR},
+	    {"POST", "/events",
+	        "{\"event\":\"{\\\"event_type\\\":\\\"chain\\\","
+	        "\\\"inputs\\\":{}}\\u0000\"}",
+	        400,
+	        "event: the string holds \\u0000, and JSON text never does"},
+	};
+	struct fixture *fx = *state;
+
+	run_both(fx, "NUL", cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Empty objects and arrays, and batches with elements that are no events. */
+static void
+test_both_empty_and_elements(void **state)
+{
+	static const struct both_case cases[] = {
+	    {"POST", "/events", "{}", 400, "event: required"},
+	    {"POST", "/events", "{\"event\":{}}", 400,
+	        "event.event_type: required"},
+	    {"POST", "/session/start", "{\"session\":{}}", 0, NULL},
+	    {"POST", "/session/start", "{\"session\":{ \n }}", 0, NULL},
+	    {"PUT", "/events", "{}", 400, "event_id: required"},
+	    {"POST", "/events/batch", "{\"events\":[]}", 0, NULL},
+	    {"POST", "/events/batch", "{\"events\":[{}]}", 400,
+	        "events[0].event_type: required"},
+	    {"POST", "/events/batch", "{\"events\":[{" EV "},1]}", 400,
+	        "events[1]: must be an object or a string holding one"},
+	    {"POST", "/events/batch", "{\"events\":[null]}", 400,
+	        "events[0]: must be an object or a string holding one"},
+	    {"POST", "/events/batch", "{\"events\":[[{" EV "}]]}", 400,
+	        "events[0]: must be an object or a string holding one"},
+	    {"POST", "/events/model/batch", "{\"model_events\":[\"{}\"]}", 400,
+	        "model_events[0]: must be an object"},
+	    {"POST", "/events/batch", "{\"events\":{}}", 400,
+	        "events: must be an array"},
+	    {"POST", "/events/batch", "{\"evento\":[]}", 400,
+	        "events: required"},
+	    {"POST", "/events/batch",
+	        "{\"events\":[],\"is_single_session\":\"true\"}", 400,
+	        "is_single_session: must be a boolean"},
+	    {"POST", "/events/batch",
+	        "{\"events\":[],\"is_single_session\":null}", 400,
+	        "is_single_session: must be a boolean"},
+	    {"POST", "/events/batch",
+	        "{\"events\":[],\"session_properties\":[]}", 400,
+	        "session_properties: must be an object"},
+	    {"POST", "/events/batch",
+	        "{\"events\":[1],\"session_properties\":{\"session_id\":1}}",
+	        400, "events[0]: must be an object or a string holding one"},
+	    {"POST", "/events/batch",
+	        "{\"events\":[{" EV "}],\"is_single_session\":true,"
+	        "\"session_properties\":{\"session_id\":1}}",
+	        400, "session_properties.session_id: must be a UUID string"},
+	    {"POST", "/events",
+	        "{\"event\":{" EV ",\"children_ids\":[\"a\",1]}}", 400,
+	        "event.children_ids[1]: must be a string"},
+	    {"POST", "/events", "[]", 400, "body: must be a JSON object"},
+	    {"POST", "/events", " \"x\" ", 400, "body: must be a JSON object"},
+	    {"PUT", "/events", " \n{\"event_id\":\"" SID "\"}\r\n ", 0, NULL},
+	    {"POST", "/events", " { \"event\" : { " EV " } } ", 0, NULL},
+	};
+	struct fixture *fx = *state;
+
+	run_both(
+	    fx, "empty or element", cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* The reference API's form, an event as a JSON string, in both readings. */
+static void
+test_both_string_form(void **state)
+{
+	static const struct both_case cases[] = {
+	    {"POST", "/events",
+	        "{\"event\":\"{\\\"event_type\\\":\\\"chain\\\","
+	        "\\\"inputs\\\":{}}\"}",
+	        0, NULL},
+	    {"POST", "/events",
+	        "{\"event\":\" {\\\"ev\\\\u0065nt_type\\\":\\\"tool\\\","
+	        "\\\"inputs\\\":{}} \"}",
+	        0, NULL},
+	    {"POST", "/events",
+	        "{\"event\":\"{\\\"event_type\\\":\\\"chain\\\"}\"}", 400,
+	        "event.inputs: required"},
+	    {"POST", "/events", "{\"event\":\"[1]\"}", 400,
+	        "event: must be an object"},
+	    {"POST", "/events", "{\"event\":\"\"}", 400,
+	        "event: invalid JSON at byte 0: the text ends too early"},
+	    {"POST", "/events/batch",
+	        "{\"events\":[\"{\\\"event_type\\\":\\\"chain\\\","
+	        "\\\"inputs\\\":{}}\",{" EV "}],\"is_single_session\":true}",
+	        0, NULL},
+	    {"POST", "/session/start", "{\"session\":\"{}\"}", 400,
+	        "session: must be an object"},
+	};
+	struct fixture *fx = *state;
+
+	run_both(fx, "string form", cases, sizeof(cases) / sizeof(cases[0]));
+	take_both_str(fx, "POST", "/events/batch", cases[5].body);
+	CHECK(fx->out.n == 2 && fx->out.ids[0].session_id[0] != '\0' &&
+	        strcmp(fx->out.ids[0].session_id, fx->out.ids[1].session_id) ==
+	            0,
+	    "a string-form event joins its batch's session");
+}
+
+/* Numbers of any size pass as the client wrote them. */
+static void
+test_both_huge_numbers(void **state)
+{
+	struct fixture *fx = *state;
+	char body[2048], digits[801];
+	size_t n;
+
+	memset(digits, '9', sizeof(digits) - 1);
+	digits[sizeof(digits) - 1] = '\0';
+	n = (size_t)snprintf(body, sizeof(body),
+	    "{\"event\":{" EV ",\"duration\":-%s.%se-%s,"
+	    "\"metrics\":{\"x\":1E+999,\"y\":-0.0}}}",
+	    digits, digits, digits + 600);
+	assert_true(n < sizeof(body));
+	CHECK(take_both(fx, "POST", "/events", body, n) == 0,
+	    "huge numbers refused: %s", fx->err);
+	body_seal(&fx->out, 1);
+	CHECK(memmem(fx->out.recs[0].data, fx->out.recs[0].len, digits,
+	          sizeof(digits) - 1) != NULL,
+	    "the number is spooled as written");
+	CHECK(take_both_str(fx, "POST", "/events",
+	          "{\"event\":{" EV ",\"duration\":\"1\"}}") == 400 &&
+	        strcmp(fx->err, "event.duration: must be a number") == 0,
+	    "a number in a string is no number: %s", fx->err);
+}
+
+/*
+ * Nesting: at cJSON's limit of 1000 levels a body is taken, one deeper
+ * it is refused, in a record or beside one.
+ */
+static void
+test_both_depth(void **state)
+{
+	static const char *const heads[] = {
+	    "{\"event\":{" EV ",\"x\":",
+	    "{\"events\":[{" EV "},{" EV ",\"x\":",
+	    "{\"x\":",
+	};
+	static const char *const tails[] = {"}}", "}]}", "}"};
+	static const int opened[] = {2, 3, 1};
+	struct fixture *fx = *state;
+	struct buf body;
+	int depth, st;
+
+	buf_init(&body);
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		for (depth = 999; depth <= 1001; depth++) {
+			int inner = depth - opened[i];
+
+			buf_reset(&body);
+			buf_addstr(&body, heads[i]);
+			for (int d = 0; d < inner; d++)
+				buf_addch(&body, '[');
+			for (int d = 0; d < inner; d++)
+				buf_addch(&body, ']');
+			buf_addstr(&body, tails[i]);
+			assert_false(buf_failed(&body));
+			st = take_both(fx, "POST",
+			    i == 1 ? "/events/batch" : "/events", body.data,
+			    body.len);
+			if (depth <= 1000)
+				CHECK(st == 0 ||
+				        (i == 2 && st == 400 &&
+				            strcmp(fx->err,
+				                "event: required") == 0),
+				    "case %zu: %d levels refused: %s", i, depth,
+				    fx->err);
+			else
+				CHECK(st == 400 &&
+				        strstr(fx->err,
+				            "nested deeper than 1000 levels") !=
+				            NULL,
+				    "case %zu: %d levels: %d %s", i, depth, st,
+				    fx->err);
+		}
+	}
+	buf_free(&body);
+}
+
+/*
+ * A single-session batch takes the session its properties name, else its
+ * first event's, decoded; its session record takes the first event's
+ * project when it names none.
+ */
+static void
+test_both_batch_session(void **state)
+{
+	struct fixture *fx = *state;
+	const char *escaped = "\\u0031" SID_TAIL;
+	char body[1024];
+
+	snprintf(body, sizeof(body),
+	    "{\"events\":[{" EV "},{" EV ",\"session_id\":\"%s\","
+	    "\"project\":\"Pr\\u00f6j\"}],\"is_single_session\":true,"
+	    "\"session_properties\":{\"session_id\":\"no\"}}",
+	    escaped);
+	CHECK(take_both_str(fx, "POST", "/events/batch", body) == 400 &&
+	        strcmp(fx->err,
+	            "session_properties.session_id: must be a UUID string") ==
+	            0,
+	    "properties naming no UUID: %s", fx->err);
+	snprintf(body, sizeof(body),
+	    "{\"events\":[{" EV "},{" EV ",\"session_id\":\"%s\","
+	    "\"project\":\"Pr\\u00f6j\"}],\"is_single_session\":true,"
+	    "\"session_properties\":{\"x\":1}}",
+	    escaped);
+	CHECK(take_both_str(fx, "POST", "/events/batch", body) == 0,
+	    "refused: %s", fx->err);
+	CHECK(strcmp(fx->out.session_id, SID) == 0,
+	    "the batch's session is the event's, decoded: %s",
+	    fx->out.session_id);
+	body_seal(&fx->out, 1);
+	CHECK(memmem(fx->out.recs[0].data, fx->out.recs[0].len,
+	          "\"project\":\"Pr\xc3\xb6j\"", 17) != NULL,
+	    "the session takes the event's project: %.*s",
+	    (int)fx->out.recs[0].len, fx->out.recs[0].data);
+}
+
+/* max_event_bytes holds for an object and for a string form alike. */
+static void
+test_both_event_size(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->opts.max_event_bytes = 40;
+	CHECK(take_both_str(fx, "POST", "/events",
+	          "{\"event\":{" EV ",\"x\":\"0123456789\"}}") == 413 &&
+	        strcmp(fx->err, "event: larger than max_event_bytes (40)") == 0,
+	    "a large object: %s", fx->err);
+	CHECK(take_both_str(fx, "POST", "/events",
+	          "{\"event\":\"{\\\"event_type\\\":\\\"chain\\\","
+	          "\\\"inputs\\\":{},\\\"x\\\":12345}\"}") == 413,
+	    "a large string form: %s", fx->err);
+	CHECK(take_both_str(fx, "POST", "/events", "{\"event\":{" EV "}}") == 0,
+	    "a small event refused: %s", fx->err);
 }
 
 static void
@@ -373,6 +808,22 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_otlp_json, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_otlp_bomb_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_escaped_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_duplicates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_both_nul, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_empty_and_elements, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_string_form, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_huge_numbers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_both_depth, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_batch_session, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_both_event_size, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,10 +53,16 @@ struct result {
 	char err[256];
 };
 
+/*
+ * The three ways to call a normalizer: the tree printed, the tree with its
+ * raw bytes, the raw bytes alone (read without a tree).
+ */
+enum way { PRINTED, RAW, VIEW };
+
 /* As normalize_one, with any of the normalizers, naming the body path. */
 static void
 normalize_kind(event_normalize_fn *fn, const char *path, const char *json,
-    const struct event_opts *opts, int raw, struct result *r)
+    const struct event_opts *opts, enum way way, struct result *r)
 {
 	cJSON *obj = cJSON_Parse(json);
 	struct event_opts o = *opts;
@@ -68,16 +74,42 @@ normalize_kind(event_normalize_fn *fn, const char *path, const char *json,
 	buf_init(&r->out);
 	memset(&r->ids, 0, sizeof(r->ids));
 	r->err[0] = '\0';
-	r->rc = fn(obj, raw ? json : NULL, raw ? strlen(json) : 0, &o, path,
-	    &r->out, &r->ids, r->err, sizeof(r->err));
+	r->rc = fn(way == VIEW ? NULL : obj, way != PRINTED ? json : NULL,
+	    way != PRINTED ? strlen(json) : 0, &o, path, &r->out, &r->ids,
+	    r->err, sizeof(r->err));
 	cJSON_Delete(obj);
 }
 
+/*
+ * The raw bytes read without a tree must give what they give with one:
+ * the same verdict, error, ids and bytes.
+ */
 static void
-normalize_one(
-    const char *json, const struct event_opts *opts, int raw, struct result *r)
+view_agrees(event_normalize_fn *fn, const char *path, const char *json,
+    const struct event_opts *opts, const struct result *r)
 {
-	normalize_kind(event_normalize, "event", json, opts, raw, r);
+	struct result v;
+
+	normalize_kind(fn, path, json, opts, VIEW, &v);
+	CHECK(v.rc == r->rc && strcmp(v.err, r->err) == 0,
+	    "tree and view disagree on %s: %d (%s) vs %d (%s)", json, r->rc,
+	    r->err, v.rc, v.err);
+	CHECK(strcmp(v.ids.event_id, r->ids.event_id) == 0 &&
+	        strcmp(v.ids.session_id, r->ids.session_id) == 0,
+	    "tree and view report different ids for %s", json);
+	CHECK(v.out.len == r->out.len &&
+	        (v.out.len == 0 ||
+	            memcmp(v.out.data, r->out.data, v.out.len) == 0),
+	    "tree and view give different bytes for %s:\n%.*s\n%.*s", json,
+	    (int)r->out.len, r->out.data, (int)v.out.len, v.out.data);
+	buf_free(&v.out);
+}
+
+static void
+normalize_one(const char *json, const struct event_opts *opts, enum way way,
+    struct result *r)
+{
+	normalize_kind(event_normalize, "event", json, opts, way, r);
 }
 
 /*
@@ -92,8 +124,9 @@ normalize_both_kind(event_normalize_fn *fn, const char *path, const char *json,
 	cJSON *a, *b;
 	char *pa, *pb;
 
-	normalize_kind(fn, path, json, opts, 1, r);
-	normalize_kind(fn, path, json, opts, 0, &t);
+	normalize_kind(fn, path, json, opts, RAW, r);
+	normalize_kind(fn, path, json, opts, PRINTED, &t);
+	view_agrees(fn, path, json, opts, r);
 	CHECK(r->rc == t.rc,
 	    "raw and printed paths disagree on %s: %d (%s) vs %d (%s)", json,
 	    r->rc, r->err, t.rc, t.err);
@@ -161,7 +194,7 @@ test_reference_event_unchanged(void **state)
 	buf_free(&r.out);
 
 	/* Without raw bytes the output is printed: equal JSON, other bytes. */
-	normalize_one(ref, &o, 0, &r);
+	normalize_one(ref, &o, PRINTED, &r);
 	CHECK(r.rc == 0, "reference event rejected on the printed path: %s",
 	    r.err);
 	orig = cJSON_Parse(ref);
@@ -231,7 +264,7 @@ test_minimal_event_defaults(void **state)
 	size_t i, n = 0;
 
 	(void)state;
-	normalize_one(json, &o, 1, &r);
+	normalize_one(json, &o, RAW, &r);
 	CHECK(r.rc == 0, "minimal event rejected: %s", r.err);
 	CHECK(is_v4(r.ids.event_id), "generated event_id %s is not a v4 UUID",
 	    r.ids.event_id);
@@ -717,6 +750,12 @@ test_not_an_object(void **state)
 		CHECK(rc == -1 &&
 		        strcmp(err, "events[3]: must be an object") == 0,
 		    "non-object %s: rc %d \"%s\"", texts[i], rc, err);
+		rc = event_normalize(NULL, texts[i], strlen(texts[i]),
+		    &plain_opts, "events[3]", &out, NULL, err, sizeof(err));
+		CHECK(rc == -1 &&
+		        strcmp(err, "events[3]: must be an object") == 0,
+		    "non-object %s without a tree: rc %d \"%s\"", texts[i], rc,
+		    err);
 		cJSON_Delete(obj);
 	}
 	rc = event_normalize(
@@ -848,6 +887,17 @@ test_nul_refused(void **state)
 			    "NUL case %zu: %s gave rc %d \"%s\"", i,
 			    cases[i].json, rc, rc == 0 ? "" : err);
 		cJSON_Delete(obj);
+		buf_reset(&out);
+		/* Read without a tree, the verdict is the same. */
+		rc = event_normalize(NULL, cases[i].json, len, &o, "event",
+		    &out, &ids, err, sizeof(err));
+		CHECK(cases[i].ok ? rc == 0
+		                  : rc == -1 &&
+		            strcmp(err,
+		                "event: must not contain NUL "
+		                "characters (\\u0000)") == 0,
+		    "NUL case %zu without a tree: %s gave rc %d", i,
+		    cases[i].json, rc);
 		buf_reset(&out);
 	}
 	buf_free(&out);

@@ -993,6 +993,187 @@ test_array_spans_agree_with_cjson(void **state)
 	free(ref);
 }
 
+/* A value of text, typed as the view types it. */
+static struct json_value
+value_of(const char *text)
+{
+	struct json_value v;
+
+	v.text = text;
+	v.len = strlen(text);
+	v.type = json_type_of(text, v.len);
+	return v;
+}
+
+static void
+test_view_types(void **state)
+{
+	static const struct {
+		const char *text;
+		enum json_type want;
+	} cases[] = {
+	    {"{}", JSON_OBJECT},
+	    {" \n[1]", JSON_ARRAY},
+	    {"\"x\"", JSON_STRING},
+	    {"-1", JSON_NUMBER},
+	    {"0", JSON_NUMBER},
+	    {"9e9", JSON_NUMBER},
+	    {"true", JSON_TRUE},
+	    {"false", JSON_FALSE},
+	    {"null", JSON_NULL},
+	    {"", JSON_NONE},
+	    {"  ", JSON_NONE},
+	    {"+1", JSON_NONE},
+	    {"}", JSON_NONE},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(json_type_of(cases[i].text, strlen(cases[i].text)) ==
+		        cases[i].want,
+		    "type of \"%s\": %d, want %d", cases[i].text,
+		    json_type_of(cases[i].text, strlen(cases[i].text)),
+		    cases[i].want);
+}
+
+/* A walk hands out each member and element, in order, with its type. */
+static void
+test_view_walk(void **state)
+{
+	static const char text[] =
+	    " { \"a\" : 1 , \"b\\u0063\":[true,false,null,\"x\",{\"y\":[]},"
+	    "-2e3] ,\"\":{ } } ";
+	static const char *const names[] = {"a", "bc", ""};
+	static const char *const values[] = {
+	    "1", "[true,false,null,\"x\",{\"y\":[]},-2e3]", "{ }"};
+	static const enum json_type types[] = {
+	    JSON_NUMBER, JSON_ARRAY, JSON_OBJECT};
+	static const enum json_type elems[] = {JSON_TRUE, JSON_FALSE, JSON_NULL,
+	    JSON_STRING, JSON_OBJECT, JSON_NUMBER};
+	char *p = exact_copy(text, sizeof(text) - 1);
+	struct json_view v, a;
+	struct json_member m;
+	struct json_value e;
+	size_t i = 0, k = 0;
+	int rc;
+
+	(void)state;
+	CHECK(json_view_object(&v, p, sizeof(text) - 1) == 0,
+	    "the object is not opened");
+	CHECK(json_view_array(&a, p, sizeof(text) - 1) == -1,
+	    "an object is opened as an array");
+	while ((rc = json_view_member(&v, &m)) == 1) {
+		CHECK(i < 3, "more than 3 members");
+		CHECK(json_name_is(&m, names[i]), "member %zu is not \"%s\"", i,
+		    names[i]);
+		CHECK(m.value.len == strlen(values[i]) &&
+		        memcmp(m.value.text, values[i], m.value.len) == 0 &&
+		        m.value.type == types[i],
+		    "member %zu: \"%.*s\" of type %d", i, (int)m.value.len,
+		    m.value.text, m.value.type);
+		if (i == 1) {
+			CHECK(json_view_element(&v, &e) == -1,
+			    "an object walk gives elements");
+			CHECK(
+			    json_view_array(&a, m.value.text, m.value.len) == 0,
+			    "the array is not opened");
+			while (json_view_element(&a, &e) == 1) {
+				CHECK(k < 6 && e.type == elems[k],
+				    "element %zu: type %d", k, e.type);
+				k++;
+			}
+			CHECK(k == 6, "%zu elements, want 6", k);
+		}
+		i++;
+	}
+	CHECK(rc == 0 && i == 3, "the walk ended with %d after %zu members", rc,
+	    i);
+	CHECK(json_view_member(&v, &m) == 0, "an ended walk goes on");
+	free(p);
+}
+
+/* Text that ends early or breaks the grammar ends a walk with -1. */
+static void
+test_view_broken(void **state)
+{
+	static const char *const texts[] = {
+	    "{",
+	    "{\"a",
+	    "{\"a\"",
+	    "{\"a\":",
+	    "{\"a\":1",
+	    "{\"a\":1,",
+	    "{\"a\":1,}",
+	    "{\"a\":1 \"b\":2}",
+	    "{\"a\" 1}",
+	    "{1:2}",
+	    "{\"a\":\"x\\",
+	    "{\"a\":{\"b\":[1,2",
+	};
+	struct json_view v;
+	struct json_member m;
+	int rc;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = strlen(texts[i]);
+		char *p = exact_copy(texts[i], len);
+
+		CHECK(json_view_object(&v, p, len) == 0, "\"%s\": not opened",
+		    texts[i]);
+		while ((rc = json_view_member(&v, &m)) == 1)
+			;
+		CHECK(rc == -1, "\"%s\": the walk ends with %d, not -1",
+		    texts[i], rc);
+		CHECK(json_view_member(&v, &m) == 0,
+		    "\"%s\": a broken walk goes on", texts[i]);
+		free(p);
+	}
+}
+
+/* Strings decode as cJSON decodes them, and only into room enough. */
+static void
+test_view_string_get(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t size;
+		const char *want; /* NULL: -1 */
+		size_t n;
+	} cases[] = {
+	    {"\"abc\"", 8, "abc", 3},
+	    {"\"abc\"", 4, "abc", 3},
+	    {"\"abc\"", 3, NULL, 0},
+	    {"\"\"", 1, "", 0},
+	    {"\"a\\u0000bc\"", 8, "a", 1},
+	    {"\"a\\u0000 and then a long tail\"", 3, "a", 1},
+	    {"\"\\u00e9\\ud83d\\ude00\\n\\\"\\\\\\/\\b\\f\\r\\t\"", 32,
+	        "\xC3\xA9\xF0\x9F\x98\x80\n\"\\/\b\f\r\t", 14},
+	    {"\"\\u00e9\"", 2, NULL, 0},
+	    {"\"\xC3\xA9\"", 3, "\xC3\xA9", 2},
+	    {"12", 8, NULL, 0},
+	    {"null", 8, NULL, 0},
+	};
+	char out[32];
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct json_value v = value_of(cases[i].text);
+		int rc = json_string_get(&v, out, cases[i].size, &n);
+
+		if (cases[i].want == NULL) {
+			CHECK(rc == -1, "string %s in %zu bytes: decoded",
+			    cases[i].text, cases[i].size);
+			continue;
+		}
+		CHECK(rc == 0 && n == cases[i].n &&
+		        memcmp(out, cases[i].want, n + 1) == 0,
+		    "string %s in %zu bytes: rc %d, %zu bytes", cases[i].text,
+		    cases[i].size, rc, n);
+	}
+}
+
 static void
 test_trim(void **state)
 {
@@ -1045,6 +1226,10 @@ main(void)
 	    cmocka_unit_test(test_array_spans_table),
 	    cmocka_unit_test(test_array_spans_max),
 	    cmocka_unit_test(test_array_spans_agree_with_cjson),
+	    cmocka_unit_test(test_view_types),
+	    cmocka_unit_test(test_view_walk),
+	    cmocka_unit_test(test_view_broken),
+	    cmocka_unit_test(test_view_string_get),
 	    cmocka_unit_test(test_trim),
 	};
 
