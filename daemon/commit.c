@@ -24,9 +24,12 @@
  * And it carries at most this many of the forwarder's deletes: draining a
  * large spool, the forwarder delivers faster than one transaction deletes,
  * and ingest's requests would wait behind a transaction that deletes
- * everything queued (seconds of it); the rest go in the next ones.
+ * everything queued (seconds of it); the rest go in the next ones. 512
+ * (from 2048) took the p99 of 10,000 events/s while 200,000 drained from
+ * 19-46 ms to the 16 ms it is with no drain on the same disk, and a
+ * backlog of 1,000,000 still drains within ten seconds.
  */
-#define GROUP_MAX_DELS 2048
+#define GROUP_MAX_DELS 512
 
 /*
  * When a transaction with the forwarder's ops fails, and they fail again

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/clock.h"
@@ -31,6 +33,8 @@
  * wake: other processes (`tracespool dlq replay`) append without telling us.
  */
 #define IDLE_POLL_MS 1000
+/* The forwarder thread's nice value, relative to none: see fwd_main. */
+#define FWD_NICE 10
 /* While stopping, how often the thread looks at what is still in flight. */
 #define STOP_POLL_MS 100
 /* A run of failures is logged at warn on its first and then this seldom. */
@@ -1225,6 +1229,16 @@ fwd_main(void *arg)
 	struct timespec ts = {0, 100 * 1000 * 1000};
 	uint64_t wake_min;
 	int timeout;
+
+	/*
+	 * Draining a backlog at full speed is work enough for a core, and
+	 * on a small host it would take the CPU the event loop and the
+	 * commit thread answer clients with. Lower this thread's priority
+	 * (Linux gives each thread its own nice value): it drains with
+	 * what ingest leaves, and as fast as ever when ingest is idle.
+	 */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), FWD_NICE) == -1)
+		log_warn("forwarder: cannot lower its priority");
 
 	for (;;) {
 		refresh(f);
