@@ -74,6 +74,19 @@ bench_thread_ticks() {
 	echo "$out}"
 }
 
+# bench_steal: the machine's CPU ticks stolen by the hypervisor, and all
+# ticks, from /proc/stat ("steal total"). A virtual machine whose host
+# takes its CPU back (a quota, other guests) stalls every thread at once:
+# the latency tails of a run with several percent stolen are the host's.
+bench_steal() {
+	awk '/^cpu / { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# bench_steal_pct "BEFORE" "AFTER": the share stolen between two readings.
+bench_steal_pct() {
+	echo "$1 $2" | awk '{ d = $4 - $2; printf "%.2f", (d > 0 ? 100 * ($3 - $1) / d : 0) }'
+}
+
 log() { echo "# $*" >&2; }
 # calc EXPR: floating point arithmetic; is EXPR: its truth, as a status.
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }

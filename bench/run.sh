@@ -239,12 +239,16 @@ if ensure_nginx && start_nginx; then
 	sleep "$WARM"
 	t0=$(now)
 	c0=$(bench_cpu_ticks "${NGX_PROCS[@]}")
+	sl0=$(bench_steal)
 	reap "$lgpid"
+	sl1=$(bench_steal)
 	c1=$(bench_cpu_ticks "${NGX_PROCS[@]}")
 	t1=$(now)
 	NGINX_OPEN=$(jq -c --argjson c "$((c1 - c0))" --argjson hz "$HZ" \
+		--argjson steal "$(bench_steal_pct "$sl0" "$sl1")" \
 		--argjson win "$(calc "$t1 - $t0")" --argjson procs "${#NGX_PROCS[@]}" '
-		. + {cpu: {window_s: $win, ticks: $c, clk_tck: $hz, seconds: ($c / $hz), processes: $procs,
+		. + {steal_pct: $steal,
+		  cpu: {window_s: $win, ticks: $c, clk_tck: $hz, seconds: ($c / $hz), processes: $procs,
 		  us_per_request: (if .rps > 0 then $c / $hz * 1e6 / (.rps * $win) else null end)}}' \
 		"$TMP/lg.json")
 	result "$NGINX_OPEN"
@@ -281,7 +285,7 @@ sink_count() { curl -s --max-time 5 "http://127.0.0.1:$SINK_PORT/_count"; }
 # to loadgen's line plus "forwarder", "daemon" (counter deltas over the
 # window), "cpu" and, forwarding, "sink" (what it received meanwhile).
 measure() {
-	local mode=$1 name=$2_$1 tail='' dargs=() lgpid s0 s1 st0 st1 st2 c0 c2 k0 k2 t0 t1 t2 left
+	local mode=$1 name=$2_$1 tail='' dargs=() lgpid s0 s1 st0 st1 st2 c0 c2 k0 k2 t0 t1 t2 left sl0 sl1
 	shift 2
 	[ "${1:-}" = --tail ] && tail=1 && shift
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do
@@ -304,7 +308,9 @@ measure() {
 	c0=$(bench_cpu_ticks "$DPID")
 	k0=$(bench_thread_ticks "$DPID")
 	t0=$(now)
+	sl0=$(bench_steal)
 	reap "$lgpid"
+	sl1=$(bench_steal)
 	t1=$(now)
 	st1=$(stats)
 	if [ -n "$tail" ]; then
@@ -327,12 +333,13 @@ measure() {
 	RES=$(jq -c --arg mode "$mode" --argjson st0 "${st0:-null}" --argjson st2 "${st2:-null}" \
 		--argjson s0 "${s0:-null}" --argjson s1 "${s1:-null}" \
 		--argjson c "$((c2 - c0))" --argjson hz "$HZ" --argjson k0 "$k0" --argjson k2 "$k2" \
-		--argjson load "$(calc "$t1 - $t0")" --argjson win "$(calc "$t2 - $t0")" '
+		--argjson load "$(calc "$t1 - $t0")" --argjson win "$(calc "$t2 - $t0")" \
+		--argjson steal "$(bench_steal_pct "$sl0" "$sl1")" '
 		def n(f): (f // 0);
 		def got(s): n(s.events_received) + n(s.spans_received);
 		def fwd(s): n(s.events_forwarded) + n(s.spans_forwarded);
 		(got($st2) - got($st0)) as $in |
-		. + {forwarder: $mode,
+		. + {forwarder: $mode, steal_pct: $steal,
 		  daemon: {received: $in, forwarded: (fwd($st2) - fwd($st0)),
 		    spool_events_after: n($st2.spool_events), load_s: $load,
 		    redactions: ($st2.redactions // {})},
@@ -448,6 +455,7 @@ PIDS+=("$LGPID")
 FWD_S=
 DRAIN_S=
 fwd=0
+sl0=$(bench_steal)
 while :; do
 	st=$(curl -s --max-time 5 --unix-socket "$DSOCK" http://ts/stats)
 	t=$(now)
@@ -465,6 +473,7 @@ while :; do
 	fi
 	sleep 0.1
 done
+DRAIN_STEAL=$(bench_steal_pct "$sl0" "$(bench_steal)")
 DRAIN_MEM=$(mem_json "$DPID")
 DRAIN_HWM=$(jq -r .mem_kb.hwm <<<"$DRAIN_MEM")
 DRAIN_ANON=$(jq -r .mem_kb.anon <<<"$DRAIN_MEM")
@@ -477,7 +486,7 @@ FWD_EPS=$(calc "${fwd:-0} / ${FWD_S:-60}")
 DRAIN_EPS=0
 [ -n "$DRAIN_S" ] && DRAIN_EPS=$(calc "$BIG / $DRAIN_S")
 DRAIN_P99=$(jq -r .lat_us.p99 "$TMP/drain_ingest.json" 2>/dev/null)
-result "{\"label\":\"drain\",\"events\":$BIG,\"forwarded_s\":${FWD_S:-null},\"drained_s\":${DRAIN_S:-null},\"forward_eps\":$(printf '%.0f' "$FWD_EPS"),\"drain_eps\":$(printf '%.0f' "$DRAIN_EPS"),\"mem_kb\":{\"hwm\":${DRAIN_HWM:-0},\"anon\":${DRAIN_ANON:-0}}}"
+result "{\"label\":\"drain\",\"events\":$BIG,\"forwarded_s\":${FWD_S:-null},\"drained_s\":${DRAIN_S:-null},\"forward_eps\":$(printf '%.0f' "$FWD_EPS"),\"drain_eps\":$(printf '%.0f' "$DRAIN_EPS"),\"steal_pct\":$DRAIN_STEAL,\"mem_kb\":{\"hwm\":${DRAIN_HWM:-0},\"anon\":${DRAIN_ANON:-0}}}"
 
 DRAIN_TABLE=
 if [ -z "${BENCH_SKIP_DRAIN:-}" ]; then
@@ -533,6 +542,7 @@ CPU_F=$(get open.forwarding .cpu.us_per_event)
 CPU_I=$(get open.idle .cpu.us_per_event)
 NGINX_CPU=$(jq -r '.cpu.us_per_request // "-"' <<<"${NGINX_OPEN:-null}")
 NGINX_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NGINX_OPEN:-null}")
+NGINX_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NGINX_OPEN:-null}")
 OTLP_F=$(get otlp100.forwarding ".rps * $OTLP_BYTES")
 OTLP_I=$(get otlp100.idle ".rps * $OTLP_BYTES")
 RED0_F=$(get redact0.forwarding .eps)
@@ -572,11 +582,14 @@ row "CPU per event at 10k ev/s (µs) vs nginx per request" "$(fmt %.1f "$CPU_F")
 row "... by thread: main/commit/forwarder (µs)" "$(per_thread open.forwarding)" "$(per_thread open.idle)" "-" "-" "-" "-"
 row "p99 ack at 10k ev/s offered (ms) vs nginx" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NGINX_P99")" \
 	"$(ratio "$OPEN_F_P99" "$NGINX_P99")" "< 1" "$(met "$OPEN_F_P99 < 1000 && $OPEN_F_EPS >= 9900")"
+row "... CPU the hypervisor took meanwhile (steal, %)" "$(get open.forwarding .steal_pct)" \
+	"$(get open.idle .steal_pct)" "$NGINX_STEAL" "-" "-" "-"
 row "... the disk's floor: p99 of an 8-event commit (ms)" "-" "-" "$LMDB8_P99" "-" "-" "-"
 row "forwarded to the sink, $BIG (events/s)" "$(printf '%.0f' "$FWD_EPS")" "-" "-" "-" ">= 100000" "$(verdict "$FWD_EPS >= 100000")"
 row "drained: forwarded and deleted (events/s)" "$(printf '%.0f' "$DRAIN_EPS")" "-" "-" "-" ">= 100000" "$(verdict "$DRAIN_EPS >= 100000")"
 row "p99 ack at 10k ev/s while a $BIG backlog drains (ms)" "$(ms "${DRAIN_P99:--}")" "-" "-" "-" "< 5" \
 	"$(met "${DRAIN_P99:--} < 5000")"
+row "... CPU the hypervisor took meanwhile (steal, %)" "$DRAIN_STEAL" "-" "-" "-" "-" "-"
 row "VmRSS (RssAnon), single POST load (MB)" "$(rss single.forwarding)" "$(rss single.idle)" "-" "-" "< 32" \
 	"$(met "$(get single.forwarding .mem_kb.rss) < 32768")"
 row "VmRSS (RssAnon), batch load (MB)" "$(rss batch.forwarding)" "$(rss batch.idle)" "-" "-" "< 32" \
