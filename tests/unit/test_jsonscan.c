@@ -480,6 +480,74 @@ test_check_nul(void **state)
 	}
 }
 
+/*
+ * The string scan steps over plain bytes sixteen (or eight) at a time: a
+ * byte that needs a look is found at every offset in and across those
+ * steps, and a refused one is named by its own offset.
+ */
+static void
+test_check_string_offsets(void **state)
+{
+	static const struct {
+		const char *ins; /* put into a run of 'a's */
+		size_t n;
+		int ok;
+		const char *why; /* the refusal, at the insert's offset */
+	} cases[] = {
+	    {"\x01", 1, 0, "a control character in a string must be escaped"},
+	    {"\x1f", 1, 0, "a control character in a string must be escaped"},
+	    {"\x80", 1, 0, "invalid UTF-8"},
+	    {"\xff", 1, 0, "invalid UTF-8"},
+	    {"\\q", 2, 0, "unknown escape"},
+	    {"\\n", 2, 1, NULL},
+	    {"\\u00e9", 6, 1, NULL},
+	    {"\xc3\xa9", 2, 1, NULL},
+	    {"\x7f", 1, 1, NULL},
+	    {" ", 1, 1, NULL},
+	};
+	char text[128], err[256], want[192];
+	size_t i, at, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (at = 0; at < 40; at++) {
+			/* ["aaa...<ins>aaa..."]: the string's body from byte 2.
+			 */
+			memset(text, 'a', sizeof(text));
+			memcpy(text, "[\"", 2);
+			memcpy(text + 2 + at, cases[i].ins, cases[i].n);
+			len = 2 + 48 + cases[i].n;
+			memcpy(text + len, "\"]", 2);
+			len += 2;
+			if (cases[i].ok) {
+				CHECK(json_check(text, len, "x", err,
+				          sizeof(err)) == 0,
+				    "case %zu at %zu refused: %s", i, at, err);
+				continue;
+			}
+			snprintf(want, sizeof(want),
+			    "x: invalid JSON at byte %zu: %s", 2 + at,
+			    cases[i].why);
+			CHECK(json_check(text, len, "x", err, sizeof(err)) ==
+			            -1 &&
+			        strncmp(err, want, strlen(want)) == 0,
+			    "case %zu at %zu: \"%s\", want \"%s\"", i, at, err,
+			    want);
+		}
+	}
+	/* A quote at each offset ends the string there. */
+	for (at = 0; at < 40; at++) {
+		memset(text, 'a', sizeof(text));
+		memcpy(text, "[\"", 2);
+		text[2 + at] = '"';
+		memcpy(text + 2 + at + 1, "]", 1);
+		CHECK(json_check(text, 2 + at + 2, "x", err, sizeof(err)) == 0,
+		    "a string of %zu bytes refused: %s", at, err);
+		CHECK(json_check(text, 2 + at + 1, "x", err, sizeof(err)) == -1,
+		    "a string of %zu bytes in an unclosed array accepted", at);
+	}
+}
+
 /* CJSON_NESTING_LIMIT levels pass, one more does not; no recursion. */
 static void
 test_check_depth(void **state)
@@ -1215,6 +1283,7 @@ main(void)
 	    cmocka_unit_test(test_utf8_four_byte),
 	    cmocka_unit_test(test_check_grammar_table),
 	    cmocka_unit_test(test_check_nul),
+	    cmocka_unit_test(test_check_string_offsets),
 	    cmocka_unit_test(test_check_depth),
 	    cmocka_unit_test(test_check_reference),
 	    cmocka_unit_test(test_check_embedded),
