@@ -595,8 +595,10 @@ route_otlp_json(
 	for (const cJSON *rs = got->child; rs != NULL; rs = rs->next) {
 		const cJSON *ss, *sp;
 
-		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans")) {
-			cJSON_ArrayForEach(sp, cJSON_GetObjectItem(ss, "spans"))
+		cJSON_ArrayForEach(
+		    ss, cJSON_GetObjectItemCaseSensitive(rs, "scopeSpans")) {
+			cJSON_ArrayForEach(
+			    sp, cJSON_GetObjectItemCaseSensitive(ss, "spans"))
 				spans++;
 		}
 	}
