@@ -25,6 +25,14 @@
 #define PB_MEM_FLOOR (1024 * 1024)
 
 /*
+ * Most containers json_check notes for the walks over a body
+ * (jsonscan.h's index): 24 KiB of room, enough for a batch of a few
+ * hundred events of the reference's shape; the rest of a larger one is
+ * scanned.
+ */
+#define BODY_INDEX_MAX 2048
+
+/*
  * The validator of each kind: a new kind of the event API is a row in
  * common/kind.c plus its line here. OTLP exports are checked by the otlp
  * module instead.
@@ -64,6 +72,7 @@ body_out_free(struct body_out *o)
 	free(o->recs);
 	free(o->ids);
 	free(o->offs);
+	free(o->index.room);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -71,7 +80,8 @@ size_t
 body_out_footprint(const struct body_out *o)
 {
 	return o->data.cap + o->inflated.cap + o->decoded.cap +
-	    o->cap * (sizeof(*o->recs) + sizeof(*o->ids) + sizeof(*o->offs));
+	    o->cap * (sizeof(*o->recs) + sizeof(*o->ids) + sizeof(*o->offs)) +
+	    o->index.cap * sizeof(*o->index.room);
 }
 
 /*
@@ -105,9 +115,34 @@ out_reserve(struct body_out *o, size_t n)
 	return 0;
 }
 
+/*
+ * o->index with room for the containers a body of len bytes can have
+ * noted (at most JSON_INDEX_DEPTH + 1 levels of disjoint ones of
+ * JSON_INDEX_MIN bytes), up to BODY_INDEX_MAX: past that the walks scan,
+ * and the room stays a constant, whatever the body. Without memory for
+ * more, the room there is.
+ */
+static struct json_index *
+index_room(struct body_out *o, size_t len)
+{
+	struct json_index_entry *room;
+	size_t want = len / (JSON_INDEX_MIN / (JSON_INDEX_DEPTH + 1)) + 1;
+
+	o->index.min = JSON_INDEX_MIN;
+	if (want > BODY_INDEX_MAX)
+		want = BODY_INDEX_MAX;
+	if (want > o->index.cap &&
+	    (room = reallocarray(o->index.room, want, sizeof(*room))) != NULL) {
+		o->index.room = room;
+		o->index.cap = want;
+	}
+	return &o->index;
+}
+
 static void
 out_reset(struct body_out *o)
 {
+	o->index.text = NULL;
 	buf_reset(&o->data);
 	o->n = 0;
 	o->lead = 0;
@@ -330,19 +365,21 @@ parse_object(const char *body, size_t len, char *err, size_t errlen)
  * and json_check accepts nothing cJSON refuses (the nesting limit is
  * cJSON's own; a number of any length parses, since the fix for
  * CVE-2023-26819 Debian's cJSON carries; what is left is running out of
- * memory), so the tree is not needed for the verdict either. 0, or 400
+ * memory), so the tree is not needed for the verdict either. The check
+ * leaves o->index behind for the walks that read the records. 0, or 400
  * with err set.
  */
 static int
 parse_body(const struct body_opts *opts, const struct body_req *req,
-    cJSON **root, char *err, size_t errlen)
+    struct body_out *o, cJSON **root, char *err, size_t errlen)
 {
 	*root = NULL;
 	if (opts->redact != NULL || opts->tree_only) {
 		*root = parse_object(req->body, req->len, err, errlen);
 		return *root != NULL ? 0 : 400;
 	}
-	if (json_check(req->body, req->len, "body", err, errlen) == -1)
+	if (json_check_index(req->body, req->len, index_room(o, req->len),
+	        "body", err, errlen) == -1)
 		return 400;
 	if (json_type_of(req->body, req->len) != JSON_OBJECT) {
 		snprintf(err, errlen, "body: must be a JSON object");
@@ -351,13 +388,52 @@ parse_body(const struct body_opts *opts, const struct body_req *req,
 	return 0;
 }
 
+/* o's index of the body, when json_check made one; else NULL. */
+static const struct json_index *
+body_index(const struct body_out *o)
+{
+	return o->index.text != NULL ? &o->index : NULL;
+}
+
 static void
-event_opts_init(const struct body_opts *opts, struct event_opts *eo)
+event_opts_init(const struct body_opts *opts, const struct body_out *o,
+    struct event_opts *eo)
 {
 	memset(eo, 0, sizeof(*eo));
 	eo->default_project = opts->default_project;
 	eo->uuid_gen = opts->uuid_gen;
 	eo->uuid_arg = opts->uuid_arg;
+	eo->index = body_index(o);
+}
+
+/*
+ * The values of the body's members names[0..n) into vals (text NULL when
+ * absent), each the first of its name, as cJSON finds it. One walk for
+ * all: a batch's events are most of its body, and a walk per member would
+ * step over them each time.
+ */
+static void
+body_members(const struct body_req *req, const struct body_out *o,
+    const char *const *names, struct json_value *vals, size_t n)
+{
+	struct json_view v;
+	struct json_member m;
+	size_t i, left = n;
+
+	memset(vals, 0, n * sizeof(*vals));
+	if (json_view_object(&v, req->body, req->len) == -1)
+		return;
+	json_view_use_index(&v, body_index(o));
+	while (left > 0 && json_view_member(&v, &m) == 1) {
+		for (i = 0; i < n; i++) {
+			if (vals[i].text == NULL &&
+			    json_name_is(&m, names[i])) {
+				vals[i] = m.value;
+				left--;
+				break;
+			}
+		}
+	}
 }
 
 /* A body of one record: in a member, or the body itself. */
@@ -368,13 +444,13 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
 	struct event_opts eo;
+	struct json_value v = {req->body, req->len, JSON_NONE};
 	cJSON *val = root;
-	size_t off = 0, vlen = req->len;
 
 	/* The value's own text, found as cJSON finds it (and its node). */
 	if (member != NULL) {
-		if (json_member_span(
-		        req->body, req->len, member, &off, &vlen) == -1) {
+		body_members(req, o, &member, &v, 1);
+		if (v.text == NULL) {
 			snprintf(err, errlen, "%s: required", member);
 			return 400;
 		}
@@ -390,39 +466,10 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		snprintf(err, errlen, "body: out of memory");
 		return 500;
 	}
-	event_opts_init(opts, &eo);
+	event_opts_init(opts, o, &eo);
 	o->bad_record = 1;
-	return take_record(opts, req, k, val, req->body + off, vlen,
+	return take_record(opts, req, k, val, v.text, v.len,
 	    member != NULL ? member : "", &eo, o, err, errlen);
-}
-
-/*
- * The values of the body's members names[0..n) into vals (text NULL when
- * absent), each the first of its name, as cJSON finds it. One walk for
- * all: a batch's events are most of its body, and a walk per member would
- * step over them each time.
- */
-static void
-body_members(const struct body_req *req, const char *const *names,
-    struct json_value *vals, size_t n)
-{
-	struct json_view v;
-	struct json_member m;
-	size_t i, left = n;
-
-	memset(vals, 0, n * sizeof(*vals));
-	if (json_view_object(&v, req->body, req->len) == -1)
-		return;
-	while (left > 0 && json_view_member(&v, &m) == 1) {
-		for (i = 0; i < n; i++) {
-			if (vals[i].text == NULL &&
-			    json_name_is(&m, names[i])) {
-				vals[i] = m.value;
-				left--;
-				break;
-			}
-		}
-	}
 }
 
 /*
@@ -554,7 +601,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	size_t i;
 	char path[48];
 
-	body_members(req, names, vals, 3);
+	body_members(req, o, names, vals, 3);
 	events = vals[0];
 	single = vals[1];
 	props = vals[2];
@@ -587,7 +634,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		}
 		e = enode->child;
 	}
-	event_opts_init(opts, &eo);
+	event_opts_init(opts, o, &eo);
 	if (single.type == JSON_TRUE) {
 		o->single_session = 1;
 		batch_session(
@@ -614,6 +661,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		snprintf(err, errlen, "%s: internal: not an array", member);
 		return 500;
 	}
+	json_view_use_index(&walk, body_index(o));
 	for (i = 0; (rc = json_view_element(&walk, &ev)) == 1; i++) {
 		snprintf(path, sizeof(path), "%s[%zu]", member, i);
 		if (root != NULL && e == NULL) {
@@ -943,7 +991,7 @@ body_take(const struct body_opts *opts, const struct body_req *req,
 	}
 	/* The request's cJSON trees live and die in here. */
 	jsonmem_begin();
-	status = parse_body(opts, req, &root, err, errlen);
+	status = parse_body(opts, req, out, &root, err, errlen);
 	if (status == 0)
 		status = take_form(opts, req, root, out, err, errlen);
 	cJSON_Delete(root);

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "daemon/event.h"
+#include "daemon/jsonscan.h"
 #include "spool/spool.h"
 
 struct kind;
@@ -77,9 +78,12 @@ struct body_out {
 	int otlp_encoding; /* enum otlp_encoding of an OTLP body, else 0 */
 	int bad_record;    /* the refusal named a record, not the body */
 	/*
-	 * Scratch: an inflated body, a string decoded from the body (an
-	 * event in string form, a batch's project).
+	 * Scratch: the index json_check made of an event-API body read
+	 * without a tree (its room grows with bodies, to a constant), an
+	 * inflated body, a string decoded from the body (an event in string
+	 * form, a batch's project).
 	 */
+	struct json_index index;
 	struct buf inflated;
 	struct buf decoded;
 };

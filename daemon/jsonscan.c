@@ -242,10 +242,11 @@ jc_plain_run(const unsigned char *p, size_t n)
  * A string from its opening quote at *pos to just past its closing one:
  * no raw control character, only the escapes RFC 8259 lists, a \u escape
  * of a surrogate only as a high-low pair (cJSON refuses the others too),
- * valid UTF-8.
+ * valid UTF-8. *nul is set when it holds a \u0000 escape.
  */
 static int
-jc_string(const unsigned char *s, size_t len, size_t *pos, struct jc_fail *f)
+jc_string(const unsigned char *s, size_t len, size_t *pos, int *nul,
+    struct jc_fail *f)
 {
 	const unsigned char *end = s + len;
 	size_t p = *pos + 1, n;
@@ -278,6 +279,8 @@ jc_string(const unsigned char *s, size_t len, size_t *pos, struct jc_fail *f)
 			return jc_fail(f, p, "unknown escape", s[p + 1]);
 		if (len - p < 6 || jc_hex4(s + p + 2, &cp) == -1)
 			return jc_fail(f, p, "\\u needs four hex digits", -1);
+		if (cp == 0)
+			*nul = 1;
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
 			return jc_fail(f, p,
 			    "a low surrogate escape without a high one", -1);
@@ -361,11 +364,58 @@ enum jc_state {
 #define JC_XSTR(x) JC_STR(x)
 
 /*
+ * The index as jc_text fills it: ix (NULL for none), and the entry of each
+ * open container up to JSON_INDEX_DEPTH deep, or JC_NONE when it has none.
+ */
+struct jc_index {
+	struct json_index *ix;
+	size_t open[JSON_INDEX_DEPTH + 1];
+	int nul;
+};
+
+#define JC_NONE SIZE_MAX
+
+/* The container at depth opens at p: an entry, while there is room. */
+static void
+jc_note_open(struct jc_index *ci, size_t depth, size_t p)
+{
+	struct json_index *ix = ci->ix;
+
+	if (ix == NULL || depth > JSON_INDEX_DEPTH)
+		return;
+	ci->open[depth] = JC_NONE;
+	if (ix->n == ix->cap)
+		return;
+	ci->open[depth] = ix->n;
+	ix->room[ix->n++].open = (uint32_t)p;
+}
+
+/* The container at depth closes at p: its entry completed, or dropped. */
+static void
+jc_note_close(struct jc_index *ci, size_t depth, size_t p)
+{
+	struct json_index *ix = ci->ix;
+	size_t k;
+
+	if (ix == NULL || depth > JSON_INDEX_DEPTH ||
+	    (k = ci->open[depth]) == JC_NONE)
+		return;
+	if (p + 1 - ix->room[k].open < ix->min) {
+		/* Those inside it were shorter still, and went: it is last. */
+		ix->n = k;
+		return;
+	}
+	ix->room[k].close = (uint32_t)p;
+	ix->room[k].next = (uint32_t)ix->n;
+}
+
+/*
  * The grammar, without recursion: the open containers are a bit stack
  * (1: object), at most JC_DEPTH deep as cJSON allows.
  */
 static int
-jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
+jc_text(
+    const unsigned char *s, size_t len, struct jc_index *ci, struct jc_fail *f)
 {
 	unsigned char stack[(JC_DEPTH + 7) / 8];
 	enum jc_state st = JC_VALUE;
@@ -398,6 +448,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 					    "nested deeper than " JC_XSTR(
 					        JC_DEPTH) " levels",
 					    -1);
+				jc_note_open(ci, depth, p);
 				in_obj = c == '{';
 				if (in_obj)
 					stack[depth / 8] |=
@@ -411,7 +462,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 				continue;
 			}
 			if (c == '"') {
-				if (jc_string(s, len, &p, f) == -1)
+				if (jc_string(s, len, &p, &ci->nul, f) == -1)
 					return -1;
 			} else if (c == '-' || (c >= '0' && c <= '9')) {
 				if (jc_number(s, len, &p, f) == -1)
@@ -437,7 +488,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 			if (c != '"')
 				return jc_fail(
 				    f, p, "a member name must follow", c);
-			if (jc_string(s, len, &p, f) == -1)
+			if (jc_string(s, len, &p, &ci->nul, f) == -1)
 				return -1;
 			st = JC_COLON;
 			continue;
@@ -467,6 +518,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 		}
 	close:
 		/* c closes the innermost container, of the right kind. */
+		jc_note_close(ci, depth - 1, p);
 		p++;
 		depth--;
 		in_obj = depth > 0 &&
@@ -492,11 +544,55 @@ int
 json_check(
     const char *s, size_t len, const char *what, char *err, size_t errlen)
 {
+	return json_check_index(s, len, NULL, what, err, errlen);
+}
+
+int
+json_check_index(const char *s, size_t len, struct json_index *ix,
+    const char *what, char *err, size_t errlen)
+{
+	struct jc_index ci;
 	struct jc_fail f;
 
-	if (jc_text((const unsigned char *)s, len, &f) == -1)
+	memset(&ci, 0, sizeof(ci));
+	if (ix != NULL) {
+		ix->text = NULL;
+		ix->len = 0;
+		ix->n = 0;
+		ix->nul_escape = 0;
+		/* Offsets and entry numbers are 32-bit. */
+		if (len < UINT32_MAX && ix->cap > 0 && ix->cap < UINT32_MAX)
+			ci.ix = ix;
+	}
+	if (jc_text((const unsigned char *)s, len, &ci, &f) == -1) {
+		if (ix != NULL)
+			ix->n = 0;
 		return jc_report(&f, what, err, errlen);
+	}
+	if (ix != NULL) {
+		ix->text = s;
+		ix->len = len;
+		ix->nul_escape = ci.nul;
+	}
 	return 0;
+}
+
+/* 1 if s[0..len) lies within the text ix indexed. */
+static int
+index_holds(const struct json_index *ix, const char *s, size_t len)
+{
+	uintptr_t a = (uintptr_t)s, t;
+
+	if (ix == NULL || ix->text == NULL)
+		return 0;
+	t = (uintptr_t)ix->text;
+	return a >= t && a - t <= ix->len && ix->len - (a - t) >= len;
+}
+
+int
+json_index_nul_free(const struct json_index *ix, const char *s, size_t len)
+{
+	return index_holds(ix, s, len) && !ix->nul_escape;
 }
 
 int
@@ -782,6 +878,9 @@ view_open(struct json_view *v, const char *s, size_t len, char open)
 	v->pos = len;
 	v->close = open == '{' ? '}' : ']';
 	v->state = VIEW_ENDED;
+	v->ix = NULL;
+	v->base = 0;
+	v->at = 0;
 	if (p >= len || s[p] != open)
 		return -1;
 	v->pos = p + 1;
@@ -834,13 +933,73 @@ broken:
 	return -1;
 }
 
+void
+json_view_use_index(struct json_view *v, const struct json_index *ix)
+{
+	size_t lo = 0, hi, mid, off;
+
+	v->ix = NULL;
+	if (v->state == VIEW_ENDED || ix == NULL || ix->n == 0 ||
+	    !index_holds(ix, v->s, v->len))
+		return;
+	v->ix = ix;
+	v->base = (size_t)((uintptr_t)v->s - (uintptr_t)ix->text);
+	/* The first entry that opens at the walk's position or after it. */
+	off = v->base + v->pos;
+	hi = ix->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ix->room[mid].open < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	v->at = lo;
+}
+
+/*
+ * Step *p over the container that opens there when the index noted it:
+ * 0, or -1 when it did not (the caller scans). The walk's positions only
+ * grow, so its place in the index moves forward only: past an entry that
+ * closed before p with the entry's next, into one that holds p entry by
+ * entry.
+ */
+static int
+view_skip_noted(struct json_view *v, size_t *p)
+{
+	const struct json_index_entry *e;
+	size_t off, n, at, c;
+	char want;
+
+	if (v->ix == NULL || *p >= v->len ||
+	    (v->s[*p] != '{' && v->s[*p] != '['))
+		return -1;
+	e = v->ix->room;
+	n = v->ix->n;
+	off = v->base + *p;
+	for (at = v->at; at < n && e[at].open < off;)
+		at = e[at].close < off ? e[at].next : at + 1;
+	v->at = at;
+	if (at == n || e[at].open != off)
+		return -1;
+	/* An index of another text than this walk's is not followed. */
+	c = e[at].close - v->base;
+	want = v->s[*p] == '{' ? '}' : ']';
+	if (c >= v->len || v->s[c] != want)
+		return -1;
+	v->at = e[at].next;
+	*p = c + 1;
+	return 0;
+}
+
 /* The value at *p into *e, and the walk past it: 0, or -1 when none is. */
 static int
 view_value(struct json_view *v, size_t p, struct json_value *e)
 {
 	size_t start = p;
 
-	if (skip_value(v->s, v->len, &p) == -1) {
+	if (view_skip_noted(v, &p) == -1 &&
+	    skip_value(v->s, v->len, &p) == -1) {
 		v->state = VIEW_ENDED;
 		return -1;
 	}
