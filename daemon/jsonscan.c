@@ -239,21 +239,56 @@ jc_plain_run(const unsigned char *p, size_t n)
 #endif
 
 /*
- * A string from its opening quote at *pos to just past its closing one:
- * no raw control character, only the escapes RFC 8259 lists, a \u escape
- * of a surrogate only as a high-low pair (cJSON refuses the others too),
- * valid UTF-8. *nul is set when it holds a \u0000 escape.
+ * The escape whose backslash is at p, with a byte after it: *n its
+ * length, *cp the code point of a \u escape (the pair's first, for a
+ * surrogate pair), else 0. Only the escapes RFC 8259 lists; a surrogate
+ * only as a high-low pair.
  */
 static int
-jc_string(const unsigned char *s, size_t len, size_t *pos, int *nul,
-    struct jc_fail *f)
+jc_escape(const unsigned char *s, size_t len, size_t p, size_t *n,
+    unsigned long *cp, struct jc_fail *f)
+{
+	unsigned long lo;
+
+	*cp = 0;
+	if (strchr("\"\\/bfnrt", s[p + 1]) != NULL && s[p + 1] != 0) {
+		*n = 2;
+		return 0;
+	}
+	if (s[p + 1] != 'u')
+		return jc_fail(f, p, "unknown escape", s[p + 1]);
+	if (len - p < 6 || jc_hex4(s + p + 2, cp) == -1)
+		return jc_fail(f, p, "\\u needs four hex digits", -1);
+	if (*cp >= 0xDC00 && *cp <= 0xDFFF)
+		return jc_fail(
+		    f, p, "a low surrogate escape without a high one", -1);
+	*n = 6;
+	if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+		if (len - p < 12 || s[p + 6] != '\\' || s[p + 7] != 'u' ||
+		    jc_hex4(s + p + 8, &lo) == -1 || lo < 0xDC00 || lo > 0xDFFF)
+			return jc_fail(f, p,
+			    "a high surrogate escape without a low one", -1);
+		*n = 12;
+	}
+	return 0;
+}
+
+/*
+ * The rest of a string, from p on, where a byte that needs a look is (or
+ * the text ends): no raw control character, only the escapes RFC 8259
+ * lists, a \u escape of a surrogate only as a high-low pair (cJSON
+ * refuses the others too), valid UTF-8. *pos is the opening quote, and
+ * moves to just past the closing one; *nul is set at a \u0000 escape.
+ */
+static __attribute__((noinline)) int
+jc_string_rest(const unsigned char *s, size_t len, size_t *pos, size_t p,
+    int *nul, struct jc_fail *f)
 {
 	const unsigned char *end = s + len;
-	size_t p = *pos + 1, n;
-	unsigned long cp, lo;
+	size_t n;
+	unsigned long cp;
 
 	for (;;) {
-		p += jc_plain_run(s + p, len - p);
 		if (p >= len)
 			return jc_fail(f, *pos, "a string is not closed", -1);
 		if (s[p] == '"')
@@ -266,37 +301,39 @@ jc_string(const unsigned char *s, size_t len, size_t *pos, int *nul,
 			if ((n = utf8_seq(s + p, end)) == 0)
 				return jc_fail(f, p, "invalid UTF-8", s[p]);
 			p += n;
-			continue;
-		}
-		/* A backslash. */
-		if (len - p < 2)
+		} else if (len - p < 2) {
+			/* A backslash, the text's last byte. */
 			return jc_fail(f, *pos, "a string is not closed", -1);
-		if (strchr("\"\\/bfnrt", s[p + 1]) != NULL && s[p + 1] != 0) {
-			p += 2;
-			continue;
+		} else if (jc_escape(s, len, p, &n, &cp, f) == -1) {
+			return -1;
+		} else {
+			if (n == 6 && cp == 0)
+				*nul = 1;
+			p += n;
 		}
-		if (s[p + 1] != 'u')
-			return jc_fail(f, p, "unknown escape", s[p + 1]);
-		if (len - p < 6 || jc_hex4(s + p + 2, &cp) == -1)
-			return jc_fail(f, p, "\\u needs four hex digits", -1);
-		if (cp == 0)
-			*nul = 1;
-		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return jc_fail(f, p,
-			    "a low surrogate escape without a high one", -1);
-		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			if (len - p < 12 || s[p + 6] != '\\' ||
-			    s[p + 7] != 'u' || jc_hex4(s + p + 8, &lo) == -1 ||
-			    lo < 0xDC00 || lo > 0xDFFF)
-				return jc_fail(f, p,
-				    "a high surrogate escape without a low one",
-				    -1);
-			p += 6;
-		}
-		p += 6;
+		p += jc_plain_run(s + p, len - p);
 	}
 	*pos = p + 1;
 	return 0;
+}
+
+/*
+ * A string from its opening quote at *pos to just past its closing one.
+ * Most strings are plain bytes to their closing quote: those are taken
+ * here, where jc_text inlines it, and the rest by jc_string_rest.
+ */
+static inline int
+jc_string(const unsigned char *s, size_t len, size_t *pos, int *nul,
+    struct jc_fail *f)
+{
+	size_t p = *pos + 1;
+
+	p += jc_plain_run(s + p, len - p);
+	if (p < len && s[p] == '"') {
+		*pos = p + 1;
+		return 0;
+	}
+	return jc_string_rest(s, len, pos, p, nul, f);
 }
 
 static int
@@ -619,29 +656,23 @@ json_check_embedded(const char *lit, size_t litlen, const char *text,
 }
 
 /*
- * Offset of the quote that closes a string, searching from p (anywhere
- * inside the string body), or len when there is none. A quote is escaped
- * when an odd run of backslashes precedes it; this reads the text the way
- * cJSON finds a string's end (a backslash always takes the next byte), and
- * lets memchr do the search.
+ * Offset of the quote that closes a string, searching from p (the first
+ * byte of the string's body, or the first after an escape in it), or len
+ * when there is none. A backslash takes the byte after it, as cJSON reads
+ * a string to its end; the plain runs between go by as json_check's do.
  */
 static size_t
 str_close(const char *s, size_t len, size_t p)
 {
-	const char *q;
-	size_t i, bs;
+	const unsigned char *u = (const unsigned char *)s;
 
 	while (p < len) {
-		q = memchr(s + p, '"', len - p);
-		if (q == NULL)
-			return len;
-		i = (size_t)(q - s);
-		bs = 0;
-		while (bs < i && s[i - bs - 1] == '\\')
-			bs++;
-		if (bs % 2 == 0)
-			return i;
-		p = i + 1;
+		p += jc_plain_run(u + p, len - p);
+		if (p >= len)
+			break;
+		if (u[p] == '"')
+			return p;
+		p += u[p] == '\\' ? 2 : 1;
 	}
 	return len;
 }
