@@ -463,17 +463,22 @@ jc_text(
 	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		return jc_fail(f, 0, "a byte order mark is not allowed", -1);
 	for (;;) {
-		while (p < len && jc_ws(s[p]))
-			p++;
-		if (p == len) {
-			if (st == JC_AFTER && depth == 0)
-				return 0;
-			return jc_fail(f, p, "the text ends too early", -1);
+		/* Minified text has no white space: one test passes it by. */
+		if (p == len || s[p] <= ' ') {
+			while (p < len && jc_ws(s[p]))
+				p++;
+			if (p == len) {
+				if (st == JC_AFTER && depth == 0)
+					return 0;
+				return jc_fail(
+				    f, p, "the text ends too early", -1);
+			}
+			if (s[p] < 0x20)
+				return jc_fail(f, p,
+				    "a control character is not white space",
+				    s[p]);
 		}
 		c = s[p];
-		if (c < 0x20)
-			return jc_fail(
-			    f, p, "a control character is not white space", c);
 		switch (st) {
 		case JC_VALUE_OR_END:
 		case JC_VALUE:
@@ -527,7 +532,14 @@ jc_text(
 				    f, p, "a member name must follow", c);
 			if (jc_string(s, len, &p, &ci->nul, f) == -1)
 				return -1;
-			st = JC_COLON;
+			/* The colon right after the name, as minified text has
+			 * it. */
+			if (p < len && s[p] == ':') {
+				p++;
+				st = JC_VALUE;
+			} else {
+				st = JC_COLON;
+			}
 			continue;
 		case JC_COLON:
 			if (c != ':')
