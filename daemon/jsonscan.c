@@ -881,14 +881,11 @@ key_equals(const unsigned char *p, const unsigned char *end, const char *key)
 	return *k == 0;
 }
 
-enum json_type
-json_type_of(const char *s, size_t len)
+/* The type of the value whose first byte is c. */
+static enum json_type
+type_at(char c)
 {
-	size_t p = skip_ws(s, len, 0);
-
-	if (p >= len)
-		return JSON_NONE;
-	switch (s[p]) {
+	switch (c) {
 	case '{':
 		return JSON_OBJECT;
 	case '[':
@@ -904,8 +901,16 @@ json_type_of(const char *s, size_t len)
 	case '-':
 		return JSON_NUMBER;
 	default:
-		return s[p] >= '0' && s[p] <= '9' ? JSON_NUMBER : JSON_NONE;
+		return c >= '0' && c <= '9' ? JSON_NUMBER : JSON_NONE;
 	}
+}
+
+enum json_type
+json_type_of(const char *s, size_t len)
+{
+	size_t p = skip_ws(s, len, 0);
+
+	return p < len ? type_at(s[p]) : JSON_NONE;
 }
 
 /* Where a walk is: before its first entry, after one, or ended. */
@@ -1048,7 +1053,7 @@ view_value(struct json_view *v, size_t p, struct json_value *e)
 	}
 	e->text = v->s + start;
 	e->len = p - start;
-	e->type = json_type_of(e->text, e->len);
+	e->type = type_at(v->s[start]);
 	v->pos = p;
 	v->state = VIEW_MORE;
 	return 0;
