@@ -49,7 +49,7 @@ int json_check(
 /*
  * The min to use: noting shorter containers too saves nothing measurable
  * (callgrind, body_take on the reference event: min 0, 16 and 32 within
- * 0.2%, 64 2% more, 256 9% more) and spends room on them. The tests take
+ * 0.2%, 64 2% more, 256 8% more) and spends room on them. The tests take
  * 0, to note every one.
  */
 #define JSON_INDEX_MIN 32
@@ -112,9 +112,10 @@ int json_check_embedded(const char *lit, size_t litlen, const char *text,
  * name or a string, as cJSON keeps them as C strings. Nothing is
  * allocated and nothing recurses: a nested value is stepped over by
  * counting its brackets, however deep (json_check bounds the depth, the
- * view need not). On other text a walk fails or misreads, but never reads
- * outside the text it was given. Any thread; a struct json_view is the
- * caller's, and the spans it hands out point into the caller's text.
+ * view need not), or by json_check_index's note of where it ends. On
+ * other text a walk fails or misreads, but never reads outside the text
+ * it was given. Any thread; a struct json_view is the caller's, and the
+ * spans it hands out point into the caller's text.
  */
 
 /* A value's type, as its first byte tells it (and cJSON types it). */
