@@ -401,8 +401,9 @@ enum jc_state {
 #define JC_XSTR(x) JC_STR(x)
 
 /*
- * The index as jc_text fills it: ix (NULL for none), and the entry of each
- * open container up to JSON_INDEX_DEPTH deep, or JC_NONE when it has none.
+ * The index as jc_text fills it: ix (NULL for none), the entry of each
+ * open container up to JSON_INDEX_DEPTH deep (JC_NONE when it has none),
+ * and whether a string held a \u0000 escape (noted with or without ix).
  */
 struct jc_index {
 	struct json_index *ix;
