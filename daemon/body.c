@@ -25,6 +25,14 @@
 #define PB_MEM_FLOOR (1024 * 1024)
 
 /*
+ * Most containers json_check notes for the walks over a body
+ * (jsonscan.h's index): 24 KiB of room, enough for a batch of a few
+ * hundred events of the reference's shape; the rest of a larger one is
+ * scanned.
+ */
+#define BODY_INDEX_MAX 2048
+
+/*
  * The validator of each kind: a new kind of the event API is a row in
  * common/kind.c plus its line here. OTLP exports are checked by the otlp
  * module instead.
@@ -64,8 +72,7 @@ body_out_free(struct body_out *o)
 	free(o->recs);
 	free(o->ids);
 	free(o->offs);
-	free(o->span_off);
-	free(o->span_len);
+	free(o->index.room);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -74,52 +81,68 @@ body_out_footprint(const struct body_out *o)
 {
 	return o->data.cap + o->inflated.cap + o->decoded.cap +
 	    o->cap * (sizeof(*o->recs) + sizeof(*o->ids) + sizeof(*o->offs)) +
-	    o->span_cap * 2 * sizeof(size_t);
+	    o->index.cap * sizeof(*o->index.room);
 }
 
-/* Room for n records; out as it was when memory runs out. */
+/*
+ * Room for n records; out as it was when memory runs out. The arrays
+ * grow by doubling, so a batch that takes its records one at a time
+ * reserves what its valid records need, at most twice that (or 8),
+ * whatever the count of elements its text holds.
+ */
 static int
 out_reserve(struct body_out *o, size_t n)
 {
 	struct spool_rec *r;
 	struct event_ids *ids;
 	size_t *offs;
+	size_t cap = o->cap < 8 ? 8 : o->cap;
 
 	if (n <= o->cap)
 		return 0;
-	if ((r = reallocarray(o->recs, n, sizeof(*r))) == NULL)
+	while (cap < n)
+		cap = cap <= SIZE_MAX / 2 ? 2 * cap : n;
+	if ((r = reallocarray(o->recs, cap, sizeof(*r))) == NULL)
 		return -1;
 	o->recs = r;
-	if ((ids = reallocarray(o->ids, n, sizeof(*ids))) == NULL)
+	if ((ids = reallocarray(o->ids, cap, sizeof(*ids))) == NULL)
 		return -1;
 	o->ids = ids;
-	if ((offs = reallocarray(o->offs, n, sizeof(*offs))) == NULL)
+	if ((offs = reallocarray(o->offs, cap, sizeof(*offs))) == NULL)
 		return -1;
 	o->offs = offs;
-	o->cap = n;
+	o->cap = cap;
 	return 0;
 }
 
-static int
-spans_reserve(struct body_out *o, size_t n)
+/*
+ * o->index with room for the containers a body of len bytes can have
+ * noted (at most JSON_INDEX_DEPTH + 1 levels of disjoint ones of
+ * JSON_INDEX_MIN bytes), up to BODY_INDEX_MAX: past that the walks scan,
+ * and the room stays a constant, whatever the body. Without memory for
+ * more, the room there is.
+ */
+static struct json_index *
+index_room(struct body_out *o, size_t len)
 {
-	size_t *off, *len;
+	struct json_index_entry *room;
+	size_t want = len / (JSON_INDEX_MIN / (JSON_INDEX_DEPTH + 1)) + 1;
 
-	if (n <= o->span_cap)
-		return 0;
-	if ((off = reallocarray(o->span_off, n, sizeof(*off))) == NULL)
-		return -1;
-	o->span_off = off;
-	if ((len = reallocarray(o->span_len, n, sizeof(*len))) == NULL)
-		return -1;
-	o->span_len = len;
-	o->span_cap = n;
-	return 0;
+	o->index.min = JSON_INDEX_MIN;
+	if (want > BODY_INDEX_MAX)
+		want = BODY_INDEX_MAX;
+	if (want > o->index.cap &&
+	    (room = reallocarray(o->index.room, want, sizeof(*room))) != NULL) {
+		o->index.room = room;
+		o->index.cap = want;
+	}
+	return &o->index;
 }
 
 static void
 out_reset(struct body_out *o)
 {
+	o->index.text = NULL;
 	buf_reset(&o->data);
 	o->n = 0;
 	o->lead = 0;
@@ -342,19 +365,21 @@ parse_object(const char *body, size_t len, char *err, size_t errlen)
  * and json_check accepts nothing cJSON refuses (the nesting limit is
  * cJSON's own; a number of any length parses, since the fix for
  * CVE-2023-26819 Debian's cJSON carries; what is left is running out of
- * memory), so the tree is not needed for the verdict either. 0, or 400
+ * memory), so the tree is not needed for the verdict either. The check
+ * leaves o->index behind for the walks that read the records. 0, or 400
  * with err set.
  */
 static int
 parse_body(const struct body_opts *opts, const struct body_req *req,
-    cJSON **root, char *err, size_t errlen)
+    struct body_out *o, cJSON **root, char *err, size_t errlen)
 {
 	*root = NULL;
 	if (opts->redact != NULL || opts->tree_only) {
 		*root = parse_object(req->body, req->len, err, errlen);
 		return *root != NULL ? 0 : 400;
 	}
-	if (json_check(req->body, req->len, "body", err, errlen) == -1)
+	if (json_check_index(req->body, req->len, index_room(o, req->len),
+	        "body", err, errlen) == -1)
 		return 400;
 	if (json_type_of(req->body, req->len) != JSON_OBJECT) {
 		snprintf(err, errlen, "body: must be a JSON object");
@@ -363,13 +388,52 @@ parse_body(const struct body_opts *opts, const struct body_req *req,
 	return 0;
 }
 
+/* o's index of the body, when json_check made one; else NULL. */
+static const struct json_index *
+body_index(const struct body_out *o)
+{
+	return o->index.text != NULL ? &o->index : NULL;
+}
+
 static void
-event_opts_init(const struct body_opts *opts, struct event_opts *eo)
+event_opts_init(const struct body_opts *opts, const struct body_out *o,
+    struct event_opts *eo)
 {
 	memset(eo, 0, sizeof(*eo));
 	eo->default_project = opts->default_project;
 	eo->uuid_gen = opts->uuid_gen;
 	eo->uuid_arg = opts->uuid_arg;
+	eo->index = body_index(o);
+}
+
+/*
+ * The values of the body's members names[0..n) into vals (text NULL when
+ * absent), each the first of its name, as cJSON finds it. One walk for
+ * all: a batch's events are most of its body, and a walk per member would
+ * step over them each time.
+ */
+static void
+body_members(const struct body_req *req, const struct body_out *o,
+    const char *const *names, struct json_value *vals, size_t n)
+{
+	struct json_view v;
+	struct json_member m;
+	size_t i, left = n;
+
+	memset(vals, 0, n * sizeof(*vals));
+	if (json_view_object(&v, req->body, req->len) == -1)
+		return;
+	json_view_use_index(&v, body_index(o));
+	while (left > 0 && json_view_member(&v, &m) == 1) {
+		for (i = 0; i < n; i++) {
+			if (vals[i].text == NULL &&
+			    json_name_is(&m, names[i])) {
+				vals[i] = m.value;
+				left--;
+				break;
+			}
+		}
+	}
 }
 
 /* A body of one record: in a member, or the body itself. */
@@ -380,13 +444,13 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	const struct kind *k = req->kind;
 	const char *member = req->route->member;
 	struct event_opts eo;
+	struct json_value v = {req->body, req->len, JSON_NONE};
 	cJSON *val = root;
-	size_t off = 0, vlen = req->len;
 
 	/* The value's own text, found as cJSON finds it (and its node). */
 	if (member != NULL) {
-		if (json_member_span(
-		        req->body, req->len, member, &off, &vlen) == -1) {
+		body_members(req, o, &member, &v, 1);
+		if (v.text == NULL) {
 			snprintf(err, errlen, "%s: required", member);
 			return 400;
 		}
@@ -402,71 +466,10 @@ take_one(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		snprintf(err, errlen, "body: out of memory");
 		return 500;
 	}
-	event_opts_init(opts, &eo);
+	event_opts_init(opts, o, &eo);
 	o->bad_record = 1;
-	return take_record(opts, req, k, val, req->body + off, vlen,
+	return take_record(opts, req, k, val, v.text, v.len,
 	    member != NULL ? member : "", &eo, o, err, errlen);
-}
-
-/*
- * The values of the body's members names[0..n) into vals (text NULL when
- * absent), each the first of its name, as cJSON finds it. One walk for
- * all: a batch's events are most of its body, and a walk per member would
- * step over them each time.
- */
-static void
-body_members(const struct body_req *req, const char *const *names,
-    struct json_value *vals, size_t n)
-{
-	struct json_view v;
-	struct json_member m;
-	size_t i, left = n;
-
-	memset(vals, 0, n * sizeof(*vals));
-	if (json_view_object(&v, req->body, req->len) == -1)
-		return;
-	while (left > 0 && json_view_member(&v, &m) == 1) {
-		for (i = 0; i < n; i++) {
-			if (vals[i].text == NULL &&
-			    json_name_is(&m, names[i])) {
-				vals[i] = m.value;
-				left--;
-				break;
-			}
-		}
-	}
-}
-
-/*
- * The spans of the elements of the array arr into o->span_off and
- * o->span_len (offsets from arr->text): their count, or -1 with err.
- */
-static long
-element_spans(struct body_out *o, const struct json_value *arr,
-    const char *name, char *err, size_t errlen)
-{
-	struct json_view v;
-	struct json_value e;
-	size_t n = 0;
-	int rc;
-
-	if (json_view_array(&v, arr->text, arr->len) == -1)
-		goto broken;
-	while ((rc = json_view_element(&v, &e)) == 1) {
-		if (n == o->span_cap &&
-		    spans_reserve(o, n < 64 ? 64 : 2 * n) == -1) {
-			snprintf(err, errlen, "%s: out of memory", name);
-			return -1;
-		}
-		o->span_off[n] = (size_t)(e.text - arr->text);
-		o->span_len[n] = e.len;
-		n++;
-	}
-	if (rc == 0)
-		return (long)n;
-broken:
-	snprintf(err, errlen, "%s: internal: spans", name);
-	return -1;
 }
 
 /*
@@ -493,20 +496,22 @@ named_session(const char *text, size_t len, char *sid)
 /*
  * The session every event of a single-session batch shares: the one its
  * session_properties name, else the first event's, else a new one. The
- * events are the n spans from base.
+ * events are the elements of the array events, walked here on their own
+ * (the records are taken after the session is known), with no memory.
  */
 static void
 batch_session(const struct body_opts *opts, const struct json_value *props,
-    const char *base, const struct body_out *o, size_t n, char *sid)
+    const struct json_value *events, char *sid)
 {
-	size_t i;
+	struct json_view v;
+	struct json_value e;
 
 	if (props != NULL && named_session(props->text, props->len, sid) == 0)
 		return;
-	for (i = 0; i < n; i++)
-		if (named_session(base + o->span_off[i], o->span_len[i], sid) ==
-		    0)
-			return;
+	if (json_view_array(&v, events->text, events->len) == 0)
+		while (json_view_element(&v, &e) == 1)
+			if (named_session(e.text, e.len, sid) == 0)
+				return;
 	opts->uuid_gen(sid, opts->uuid_arg);
 }
 
@@ -514,23 +519,25 @@ batch_session(const struct body_opts *opts, const struct json_value *props,
  * The project of a batch's session record when its session_properties
  * name none (the SDK's SessionPropertiesBatch has no project, and the
  * upstream's /session/start wants one): the first event's, decoded into
- * o->decoded, else the default. The events are the n spans from base.
- * NULL when out of memory.
+ * o->decoded, else the default. The events are the elements of the array
+ * events. NULL when out of memory.
  */
 static const char *
-batch_project(struct body_out *o, const char *base, size_t n, const char *dflt)
+batch_project(
+    struct body_out *o, const struct json_value *events, const char *dflt)
 {
-	struct json_value v;
-	const char *e;
-	size_t i, off, got;
+	struct json_view ev;
+	struct json_value e, v;
+	size_t off, got;
 
-	for (i = 0; i < n; i++) {
-		e = base + o->span_off[i];
-		if (json_type_of(e, o->span_len[i]) != JSON_OBJECT ||
-		    json_member_span(
-		        e, o->span_len[i], "project", &off, &v.len) == -1)
+	if (json_view_array(&ev, events->text, events->len) == -1)
+		return dflt;
+	while (json_view_element(&ev, &e) == 1) {
+		if (e.type != JSON_OBJECT ||
+		    json_member_span(e.text, e.len, "project", &off, &v.len) ==
+		        -1)
 			continue;
-		v.text = e + off;
+		v.text = e.text + off;
 		v.type = json_type_of(v.text, v.len);
 		if (v.type != JSON_STRING)
 			continue;
@@ -555,12 +562,12 @@ batch_project(struct body_out *o, const char *base, size_t n, const char *dflt)
 static int
 take_session_properties(const struct body_opts *opts,
     const struct body_req *req, const struct json_value *props, cJSON *node,
-    const char *base, size_t n, const struct event_opts *eo, struct body_out *o,
-    char *err, size_t errlen)
+    const struct json_value *events, const struct event_opts *eo,
+    struct body_out *o, char *err, size_t errlen)
 {
 	struct event_opts so = *eo;
 
-	so.default_project = batch_project(o, base, n, eo->default_project);
+	so.default_project = batch_project(o, events, eo->default_project);
 	if (so.default_project == NULL) {
 		snprintf(err, errlen, "session_properties: out of memory");
 		return 500;
@@ -573,7 +580,10 @@ take_session_properties(const struct body_opts *opts,
 /*
  * POST /events/batch and /events/model/batch: all or nothing. The members
  * are found in the text, each as cJSON finds it; a tree, when there is
- * one, gives the records' nodes.
+ * one, gives the records' nodes. The elements are walked once, in order,
+ * each taken as it comes: nothing is held per element but its record, so
+ * a body of many elements that are not events (a megabyte of "1,") takes
+ * no memory before its first element is refused.
  */
 static int
 take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
@@ -583,14 +593,15 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	const char *member = req->route->member;
 	const char *const names[] = {
 	    member, "is_single_session", "session_properties"};
-	struct json_value vals[3], events, single, props;
-	cJSON *enode = NULL, *pnode = NULL, *e = NULL;
+	struct json_value vals[3], events, single, props, ev;
+	struct json_view walk;
+	cJSON *pnode = NULL, *e = NULL;
 	struct event_opts eo;
-	int has_props, status;
-	long n;
+	int has_props, status, rc;
+	size_t i;
 	char path[48];
 
-	body_members(req, names, vals, 3);
+	body_members(req, o, names, vals, 3);
 	events = vals[0];
 	single = vals[1];
 	props = vals[2];
@@ -612,29 +623,22 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		snprintf(err, errlen, "session_properties: must be an object");
 		return 400;
 	}
-	if ((n = element_spans(o, &events, member, err, errlen)) == -1)
-		return 500;
-	/* One more record for the session of session_properties. */
-	if (out_reserve(o, (size_t)n + 1) == -1) {
-		snprintf(err, errlen, "%s: out of memory", member);
-		return 500;
-	}
 	if (root != NULL) {
-		enode = cJSON_GetObjectItemCaseSensitive(root, member);
+		cJSON *enode = cJSON_GetObjectItemCaseSensitive(root, member);
+
 		pnode = cJSON_GetObjectItemCaseSensitive(
 		    root, "session_properties");
-		if (!cJSON_IsArray(enode) || cJSON_GetArraySize(enode) != n ||
-		    (pnode != NULL) != has_props) {
+		if (!cJSON_IsArray(enode) || (pnode != NULL) != has_props) {
 			snprintf(err, errlen, "%s: internal: tree", member);
 			return 500;
 		}
 		e = enode->child;
 	}
-	event_opts_init(opts, &eo);
+	event_opts_init(opts, o, &eo);
 	if (single.type == JSON_TRUE) {
 		o->single_session = 1;
-		batch_session(opts, has_props ? &props : NULL, events.text, o,
-		    (size_t)n, o->session_id);
+		batch_session(
+		    opts, has_props ? &props : NULL, &events, o->session_id);
 		eo.session_id = o->session_id;
 	}
 	/*
@@ -643,22 +647,44 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	 * be an object above and not spooled.
 	 */
 	if (o->single_session && has_props) {
-		status = take_session_properties(opts, req, &props, pnode,
-		    events.text, (size_t)n, &eo, o, err, errlen);
+		if (out_reserve(o, 1) == -1) {
+			snprintf(
+			    err, errlen, "session_properties: out of memory");
+			return 500;
+		}
+		status = take_session_properties(
+		    opts, req, &props, pnode, &events, &eo, o, err, errlen);
 		if (status != 0)
 			return status;
 	}
-	for (long i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s[%ld]", member, i);
-		status =
-		    take_record(opts, req, k, e, events.text + o->span_off[i],
-		        o->span_len[i], path, &eo, o, err, errlen);
+	if (json_view_array(&walk, events.text, events.len) == -1) {
+		snprintf(err, errlen, "%s: internal: not an array", member);
+		return 500;
+	}
+	json_view_use_index(&walk, body_index(o));
+	for (i = 0; (rc = json_view_element(&walk, &ev)) == 1; i++) {
+		snprintf(path, sizeof(path), "%s[%zu]", member, i);
+		if (root != NULL && e == NULL) {
+			snprintf(err, errlen, "%s: internal: tree", member);
+			return 500;
+		}
+		if (out_reserve(o, o->n + 1) == -1) {
+			snprintf(err, errlen, "%s: out of memory", member);
+			return 500;
+		}
+		status = take_record(opts, req, k, e, ev.text, ev.len, path,
+		    &eo, o, err, errlen);
 		if (status != 0) {
 			o->bad_record = 1;
 			return status;
 		}
 		if (e != NULL)
 			e = e->next;
+	}
+	if (rc == -1 || e != NULL) {
+		snprintf(err, errlen, "%s: internal: %s", member,
+		    rc == -1 ? "elements" : "tree");
+		return 500;
 	}
 	return 0;
 }
@@ -965,7 +991,7 @@ body_take(const struct body_opts *opts, const struct body_req *req,
 	}
 	/* The request's cJSON trees live and die in here. */
 	jsonmem_begin();
-	status = parse_body(opts, req, &root, err, errlen);
+	status = parse_body(opts, req, out, &root, err, errlen);
 	if (status == 0)
 		status = take_form(opts, req, root, out, err, errlen);
 	cJSON_Delete(root);

@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "daemon/event.h"
+#include "daemon/jsonscan.h"
 #include "spool/spool.h"
 
 struct kind;
@@ -64,6 +65,10 @@ struct body_out {
 	struct spool_rec *recs;
 	struct event_ids *ids; /* of each record (events: given or made) */
 	size_t *offs;          /* where each record starts in data */
+	/*
+	 * Room in recs, ids and offs: grown as records are taken, so it
+	 * follows the records a body made, not the elements its text holds.
+	 */
 	size_t cap;
 	size_t n;
 	size_t lead;    /* 1 when recs[0] is a batch's session, not an event */
@@ -73,13 +78,12 @@ struct body_out {
 	int otlp_encoding; /* enum otlp_encoding of an OTLP body, else 0 */
 	int bad_record;    /* the refusal named a record, not the body */
 	/*
-	 * Scratch: array element spans of a batch, an inflated body, a
-	 * string decoded from the body (an event in string form, a batch's
-	 * project).
+	 * Scratch: the index json_check made of an event-API body read
+	 * without a tree (its room grows with bodies, to a constant), an
+	 * inflated body, a string decoded from the body (an event in string
+	 * form, a batch's project).
 	 */
-	size_t *span_off;
-	size_t *span_len;
-	size_t span_cap;
+	struct json_index index;
 	struct buf inflated;
 	struct buf decoded;
 };

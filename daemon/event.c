@@ -350,11 +350,13 @@ node_type(const cJSON *c)
 }
 
 /*
- * Read the members of obj, or with obj NULL of the object text[0..len).
- * 0, or -1 when there is no object to read.
+ * Read the members of obj, or with obj NULL of the object text[0..len),
+ * with the index ix of a text holding it when there is one. 0, or -1 when
+ * there is no object to read.
  */
 static int
-reader_open(struct reader *r, const cJSON *obj, const char *text, size_t len)
+reader_open(struct reader *r, const cJSON *obj, const char *text, size_t len,
+    const struct json_index *ix)
 {
 	memset(r, 0, sizeof(*r));
 	if (obj != NULL) {
@@ -362,7 +364,10 @@ reader_open(struct reader *r, const cJSON *obj, const char *text, size_t len)
 		return 0;
 	}
 	r->text = 1;
-	return json_view_object(&r->view, text, len);
+	if (json_view_object(&r->view, text, len) == -1)
+		return -1;
+	json_view_use_index(&r->view, ix);
+	return 0;
 }
 
 /*
@@ -743,13 +748,14 @@ normalize(const struct schema *s, const cJSON *obj, const char *raw,
 			                : "must be an object");
 			return -1;
 		}
-		if (has_nul(text, len)) {
+		if (!json_index_nul_free(opts->index, text, len) &&
+		    has_nul(text, len)) {
 			seterr(err, errlen, path, NULL,
 			    "must not contain NUL characters (\\u0000)");
 			return -1;
 		}
 	}
-	if (reader_open(&r, obj, text, len) == -1) {
+	if (reader_open(&r, obj, text, len, opts->index) == -1) {
 		seterr(err, errlen, path, NULL, "raw text is not JSON");
 		return -1;
 	}

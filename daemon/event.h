@@ -8,6 +8,7 @@
 #include "common/uuid.h"
 
 struct cJSON;
+struct json_index;
 
 #define EVENT_UUID_LEN UUID_LEN
 
@@ -24,6 +25,13 @@ struct event_opts {
 	const char *session_id;
 	event_uuid_fn *uuid_gen; /* source of generated ids */
 	void *uuid_arg;
+	/*
+	 * NULL, or json_check_index's index of a text that raw lies in (a
+	 * body and its events): the members are then read stepping over the
+	 * containers it noted, and a text it saw no \u0000 in is not
+	 * searched for a NUL again. Either way the outcome is the same.
+	 */
+	const struct json_index *index;
 };
 
 /* The ids an event ended up with, given or generated. */

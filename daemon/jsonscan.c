@@ -8,6 +8,10 @@
 
 #include <cjson/cJSON.h>
 
+#if defined(__SSE2__) && !defined(JSONSCAN_PORTABLE)
+#include <emmintrin.h>
+#endif
+
 /*
  * cJSON skips every byte up to 0x20 as white space, not only the four that
  * JSON names. The scanners run on text cJSON accepted, so they must skip the
@@ -164,43 +168,127 @@ jc_hex4(const unsigned char *p, unsigned long *v)
 }
 
 /*
- * A word of eight string bytes that need no closer look: none below 0x20,
- * none 0x80 or above, no '"' and no backslash. (has-less-than and
- * has-zero-byte tests: exact as to whether any byte matches.)
+ * The string scan's fast path: the length of the run of bytes at p[0..n)
+ * that need no closer look inside a string (none below 0x20, none 0x80 or
+ * above, no '"' and no backslash), so n when all of them are plain. JSON
+ * is mostly such runs between short tokens, and this is where json_check
+ * spends its time: sixteen bytes a step with SSE2 (baseline on x86_64),
+ * else (or built with -DJSONSCAN_PORTABLE, to test it) eight as a 64-bit
+ * word, and the first byte that needs a look found by counting trailing
+ * zeros, not by a loop over bytes.
  */
-static int
-jc_plain8(uint64_t v)
+#if defined(__SSE2__) && !defined(JSONSCAN_PORTABLE)
+static size_t
+jc_plain_run(const unsigned char *p, size_t n)
+{
+	const __m128i quote = _mm_set1_epi8('"');
+	const __m128i bslash = _mm_set1_epi8('\\');
+	const __m128i space = _mm_set1_epi8(0x20);
+	size_t i = 0;
+
+	while (n - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		/* Signed: below 0x20 is a control byte or one of 0x80 up. */
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		                             _mm_cmpeq_epi8(v, bslash)),
+		    _mm_cmplt_epi8(v, space));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+		i += 16;
+	}
+	while (
+	    i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+		i++;
+	return i;
+}
+#else
+static size_t
+jc_plain_run(const unsigned char *p, size_t n)
 {
 	const uint64_t ones = 0x0101010101010101ULL;
 	const uint64_t high = 0x8080808080808080ULL;
-	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+	size_t i = 0;
+	uint64_t v, q, b, m;
 
-	return ((v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
-	            ((b - ones) & ~b)) &
-	           high) == 0;
+	while (n - i >= 8) {
+		memcpy(&v, p + i, sizeof(v));
+		q = v ^ (ones * '"');
+		b = v ^ (ones * '\\');
+		/*
+		 * has-less-than and has-zero-byte tests: a false positive
+		 * only ever sits above a true one, so the lowest bit set
+		 * is the first byte that needs a look (little-endian).
+		 */
+		m = (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+		        ((b - ones) & ~b)) &
+		    high;
+		if (m != 0) {
+			if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+				break;
+			return i + (size_t)__builtin_ctzll(m) / 8;
+		}
+		i += 8;
+	}
+	while (
+	    i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+		i++;
+	return i;
+}
+#endif
+
+/*
+ * The escape whose backslash is at p, with a byte after it: *n its
+ * length, *cp the code point of a \u escape (the pair's first, for a
+ * surrogate pair), else 0. Only the escapes RFC 8259 lists; a surrogate
+ * only as a high-low pair.
+ */
+static int
+jc_escape(const unsigned char *s, size_t len, size_t p, size_t *n,
+    unsigned long *cp, struct jc_fail *f)
+{
+	unsigned long lo;
+
+	*cp = 0;
+	if (strchr("\"\\/bfnrt", s[p + 1]) != NULL && s[p + 1] != 0) {
+		*n = 2;
+		return 0;
+	}
+	if (s[p + 1] != 'u')
+		return jc_fail(f, p, "unknown escape", s[p + 1]);
+	if (len - p < 6 || jc_hex4(s + p + 2, cp) == -1)
+		return jc_fail(f, p, "\\u needs four hex digits", -1);
+	if (*cp >= 0xDC00 && *cp <= 0xDFFF)
+		return jc_fail(
+		    f, p, "a low surrogate escape without a high one", -1);
+	*n = 6;
+	if (*cp >= 0xD800 && *cp <= 0xDBFF) {
+		if (len - p < 12 || s[p + 6] != '\\' || s[p + 7] != 'u' ||
+		    jc_hex4(s + p + 8, &lo) == -1 || lo < 0xDC00 || lo > 0xDFFF)
+			return jc_fail(f, p,
+			    "a high surrogate escape without a low one", -1);
+		*n = 12;
+	}
+	return 0;
 }
 
 /*
- * A string from its opening quote at *pos to just past its closing one:
- * no raw control character, only the escapes RFC 8259 lists, a \u escape
- * of a surrogate only as a high-low pair (cJSON refuses the others too),
- * valid UTF-8.
+ * The rest of a string, from p on, where a byte that needs a look is (or
+ * the text ends): no raw control character, only the escapes RFC 8259
+ * lists, a \u escape of a surrogate only as a high-low pair (cJSON
+ * refuses the others too), valid UTF-8. *pos is the opening quote, and
+ * moves to just past the closing one; *nul is set at a \u0000 escape.
  */
-static int
-jc_string(const unsigned char *s, size_t len, size_t *pos, struct jc_fail *f)
+static __attribute__((noinline)) int
+jc_string_rest(const unsigned char *s, size_t len, size_t *pos, size_t p,
+    int *nul, struct jc_fail *f)
 {
 	const unsigned char *end = s + len;
-	size_t p = *pos + 1, n;
-	unsigned long cp, lo;
-	uint64_t v;
+	size_t n;
+	unsigned long cp;
 
 	for (;;) {
-		while (len - p >= 8) {
-			memcpy(&v, s + p, sizeof(v));
-			if (!jc_plain8(v))
-				break;
-			p += 8;
-		}
 		if (p >= len)
 			return jc_fail(f, *pos, "a string is not closed", -1);
 		if (s[p] == '"')
@@ -213,38 +301,39 @@ jc_string(const unsigned char *s, size_t len, size_t *pos, struct jc_fail *f)
 			if ((n = utf8_seq(s + p, end)) == 0)
 				return jc_fail(f, p, "invalid UTF-8", s[p]);
 			p += n;
-			continue;
-		}
-		if (s[p] != '\\') {
-			p++;
-			continue;
-		}
-		if (len - p < 2)
+		} else if (len - p < 2) {
+			/* A backslash, the text's last byte. */
 			return jc_fail(f, *pos, "a string is not closed", -1);
-		if (strchr("\"\\/bfnrt", s[p + 1]) != NULL && s[p + 1] != 0) {
-			p += 2;
-			continue;
+		} else if (jc_escape(s, len, p, &n, &cp, f) == -1) {
+			return -1;
+		} else {
+			if (n == 6 && cp == 0)
+				*nul = 1;
+			p += n;
 		}
-		if (s[p + 1] != 'u')
-			return jc_fail(f, p, "unknown escape", s[p + 1]);
-		if (len - p < 6 || jc_hex4(s + p + 2, &cp) == -1)
-			return jc_fail(f, p, "\\u needs four hex digits", -1);
-		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return jc_fail(f, p,
-			    "a low surrogate escape without a high one", -1);
-		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			if (len - p < 12 || s[p + 6] != '\\' ||
-			    s[p + 7] != 'u' || jc_hex4(s + p + 8, &lo) == -1 ||
-			    lo < 0xDC00 || lo > 0xDFFF)
-				return jc_fail(f, p,
-				    "a high surrogate escape without a low one",
-				    -1);
-			p += 6;
-		}
-		p += 6;
+		p += jc_plain_run(s + p, len - p);
 	}
 	*pos = p + 1;
 	return 0;
+}
+
+/*
+ * A string from its opening quote at *pos to just past its closing one.
+ * Most strings are plain bytes to their closing quote: those are taken
+ * here, where jc_text inlines it, and the rest by jc_string_rest.
+ */
+static inline int
+jc_string(const unsigned char *s, size_t len, size_t *pos, int *nul,
+    struct jc_fail *f)
+{
+	size_t p = *pos + 1;
+
+	p += jc_plain_run(s + p, len - p);
+	if (p < len && s[p] == '"') {
+		*pos = p + 1;
+		return 0;
+	}
+	return jc_string_rest(s, len, pos, p, nul, f);
 }
 
 static int
@@ -312,11 +401,59 @@ enum jc_state {
 #define JC_XSTR(x) JC_STR(x)
 
 /*
+ * The index as jc_text fills it: ix (NULL for none), the entry of each
+ * open container up to JSON_INDEX_DEPTH deep (JC_NONE when it has none),
+ * and whether a string held a \u0000 escape (noted with or without ix).
+ */
+struct jc_index {
+	struct json_index *ix;
+	size_t open[JSON_INDEX_DEPTH + 1];
+	int nul;
+};
+
+#define JC_NONE SIZE_MAX
+
+/* The container at depth opens at p: an entry, while there is room. */
+static void
+jc_note_open(struct jc_index *ci, size_t depth, size_t p)
+{
+	struct json_index *ix = ci->ix;
+
+	if (ix == NULL || depth > JSON_INDEX_DEPTH)
+		return;
+	ci->open[depth] = JC_NONE;
+	if (ix->n == ix->cap)
+		return;
+	ci->open[depth] = ix->n;
+	ix->room[ix->n++].open = (uint32_t)p;
+}
+
+/* The container at depth closes at p: its entry completed, or dropped. */
+static void
+jc_note_close(struct jc_index *ci, size_t depth, size_t p)
+{
+	struct json_index *ix = ci->ix;
+	size_t k;
+
+	if (ix == NULL || depth > JSON_INDEX_DEPTH ||
+	    (k = ci->open[depth]) == JC_NONE)
+		return;
+	if (p + 1 - ix->room[k].open < ix->min) {
+		/* Those inside it were shorter still, and went: it is last. */
+		ix->n = k;
+		return;
+	}
+	ix->room[k].close = (uint32_t)p;
+	ix->room[k].next = (uint32_t)ix->n;
+}
+
+/*
  * The grammar, without recursion: the open containers are a bit stack
  * (1: object), at most JC_DEPTH deep as cJSON allows.
  */
 static int
-jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
+jc_text(
+    const unsigned char *s, size_t len, struct jc_index *ci, struct jc_fail *f)
 {
 	unsigned char stack[(JC_DEPTH + 7) / 8];
 	enum jc_state st = JC_VALUE;
@@ -327,17 +464,22 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		return jc_fail(f, 0, "a byte order mark is not allowed", -1);
 	for (;;) {
-		while (p < len && jc_ws(s[p]))
-			p++;
-		if (p == len) {
-			if (st == JC_AFTER && depth == 0)
-				return 0;
-			return jc_fail(f, p, "the text ends too early", -1);
+		/* Minified text has no white space: one test passes it by. */
+		if (p == len || s[p] <= ' ') {
+			while (p < len && jc_ws(s[p]))
+				p++;
+			if (p == len) {
+				if (st == JC_AFTER && depth == 0)
+					return 0;
+				return jc_fail(
+				    f, p, "the text ends too early", -1);
+			}
+			if (s[p] < 0x20)
+				return jc_fail(f, p,
+				    "a control character is not white space",
+				    s[p]);
 		}
 		c = s[p];
-		if (c < 0x20)
-			return jc_fail(
-			    f, p, "a control character is not white space", c);
 		switch (st) {
 		case JC_VALUE_OR_END:
 		case JC_VALUE:
@@ -349,6 +491,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 					    "nested deeper than " JC_XSTR(
 					        JC_DEPTH) " levels",
 					    -1);
+				jc_note_open(ci, depth, p);
 				in_obj = c == '{';
 				if (in_obj)
 					stack[depth / 8] |=
@@ -362,7 +505,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 				continue;
 			}
 			if (c == '"') {
-				if (jc_string(s, len, &p, f) == -1)
+				if (jc_string(s, len, &p, &ci->nul, f) == -1)
 					return -1;
 			} else if (c == '-' || (c >= '0' && c <= '9')) {
 				if (jc_number(s, len, &p, f) == -1)
@@ -388,9 +531,16 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 			if (c != '"')
 				return jc_fail(
 				    f, p, "a member name must follow", c);
-			if (jc_string(s, len, &p, f) == -1)
+			if (jc_string(s, len, &p, &ci->nul, f) == -1)
 				return -1;
-			st = JC_COLON;
+			/* The colon right after the name, as minified text has
+			 * it. */
+			if (p < len && s[p] == ':') {
+				p++;
+				st = JC_VALUE;
+			} else {
+				st = JC_COLON;
+			}
 			continue;
 		case JC_COLON:
 			if (c != ':')
@@ -418,6 +568,7 @@ jc_text(const unsigned char *s, size_t len, struct jc_fail *f)
 		}
 	close:
 		/* c closes the innermost container, of the right kind. */
+		jc_note_close(ci, depth - 1, p);
 		p++;
 		depth--;
 		in_obj = depth > 0 &&
@@ -443,11 +594,55 @@ int
 json_check(
     const char *s, size_t len, const char *what, char *err, size_t errlen)
 {
+	return json_check_index(s, len, NULL, what, err, errlen);
+}
+
+int
+json_check_index(const char *s, size_t len, struct json_index *ix,
+    const char *what, char *err, size_t errlen)
+{
+	struct jc_index ci;
 	struct jc_fail f;
 
-	if (jc_text((const unsigned char *)s, len, &f) == -1)
+	memset(&ci, 0, sizeof(ci));
+	if (ix != NULL) {
+		ix->text = NULL;
+		ix->len = 0;
+		ix->n = 0;
+		ix->nul_escape = 0;
+		/* Offsets and entry numbers are 32-bit. */
+		if (len < UINT32_MAX && ix->cap > 0 && ix->cap < UINT32_MAX)
+			ci.ix = ix;
+	}
+	if (jc_text((const unsigned char *)s, len, &ci, &f) == -1) {
+		if (ix != NULL)
+			ix->n = 0;
 		return jc_report(&f, what, err, errlen);
+	}
+	if (ix != NULL) {
+		ix->text = s;
+		ix->len = len;
+		ix->nul_escape = ci.nul;
+	}
 	return 0;
+}
+
+/* 1 if s[0..len) lies within the text ix indexed. */
+static int
+index_holds(const struct json_index *ix, const char *s, size_t len)
+{
+	uintptr_t a = (uintptr_t)s, t;
+
+	if (ix == NULL || ix->text == NULL)
+		return 0;
+	t = (uintptr_t)ix->text;
+	return a >= t && a - t <= ix->len && ix->len - (a - t) >= len;
+}
+
+int
+json_index_nul_free(const struct json_index *ix, const char *s, size_t len)
+{
+	return index_holds(ix, s, len) && !ix->nul_escape;
 }
 
 int
@@ -474,29 +669,23 @@ json_check_embedded(const char *lit, size_t litlen, const char *text,
 }
 
 /*
- * Offset of the quote that closes a string, searching from p (anywhere
- * inside the string body), or len when there is none. A quote is escaped
- * when an odd run of backslashes precedes it; this reads the text the way
- * cJSON finds a string's end (a backslash always takes the next byte), and
- * lets memchr do the search.
+ * Offset of the quote that closes a string, searching from p (the first
+ * byte of the string's body, or the first after an escape in it), or len
+ * when there is none. A backslash takes the byte after it, as cJSON reads
+ * a string to its end; the plain runs between go by as json_check's do.
  */
 static size_t
 str_close(const char *s, size_t len, size_t p)
 {
-	const char *q;
-	size_t i, bs;
+	const unsigned char *u = (const unsigned char *)s;
 
 	while (p < len) {
-		q = memchr(s + p, '"', len - p);
-		if (q == NULL)
-			return len;
-		i = (size_t)(q - s);
-		bs = 0;
-		while (bs < i && s[i - bs - 1] == '\\')
-			bs++;
-		if (bs % 2 == 0)
-			return i;
-		p = i + 1;
+		p += jc_plain_run(u + p, len - p);
+		if (p >= len)
+			break;
+		if (u[p] == '"')
+			return p;
+		p += u[p] == '\\' ? 2 : 1;
 	}
 	return len;
 }
@@ -693,14 +882,11 @@ key_equals(const unsigned char *p, const unsigned char *end, const char *key)
 	return *k == 0;
 }
 
-enum json_type
-json_type_of(const char *s, size_t len)
+/* The type of the value whose first byte is c. */
+static enum json_type
+type_at(char c)
 {
-	size_t p = skip_ws(s, len, 0);
-
-	if (p >= len)
-		return JSON_NONE;
-	switch (s[p]) {
+	switch (c) {
 	case '{':
 		return JSON_OBJECT;
 	case '[':
@@ -716,8 +902,16 @@ json_type_of(const char *s, size_t len)
 	case '-':
 		return JSON_NUMBER;
 	default:
-		return s[p] >= '0' && s[p] <= '9' ? JSON_NUMBER : JSON_NONE;
+		return c >= '0' && c <= '9' ? JSON_NUMBER : JSON_NONE;
 	}
+}
+
+enum json_type
+json_type_of(const char *s, size_t len)
+{
+	size_t p = skip_ws(s, len, 0);
+
+	return p < len ? type_at(s[p]) : JSON_NONE;
 }
 
 /* Where a walk is: before its first entry, after one, or ended. */
@@ -733,6 +927,9 @@ view_open(struct json_view *v, const char *s, size_t len, char open)
 	v->pos = len;
 	v->close = open == '{' ? '}' : ']';
 	v->state = VIEW_ENDED;
+	v->ix = NULL;
+	v->base = 0;
+	v->at = 0;
 	if (p >= len || s[p] != open)
 		return -1;
 	v->pos = p + 1;
@@ -785,19 +982,79 @@ broken:
 	return -1;
 }
 
+void
+json_view_use_index(struct json_view *v, const struct json_index *ix)
+{
+	size_t lo = 0, hi, mid, off;
+
+	v->ix = NULL;
+	if (v->state == VIEW_ENDED || ix == NULL || ix->n == 0 ||
+	    !index_holds(ix, v->s, v->len))
+		return;
+	v->ix = ix;
+	v->base = (size_t)((uintptr_t)v->s - (uintptr_t)ix->text);
+	/* The first entry that opens at the walk's position or after it. */
+	off = v->base + v->pos;
+	hi = ix->n;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (ix->room[mid].open < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	v->at = lo;
+}
+
+/*
+ * Step *p over the container that opens there when the index noted it:
+ * 0, or -1 when it did not (the caller scans). The walk's positions only
+ * grow, so its place in the index moves forward only: past an entry that
+ * closed before p with the entry's next, into one that holds p entry by
+ * entry.
+ */
+static int
+view_skip_noted(struct json_view *v, size_t *p)
+{
+	const struct json_index_entry *e;
+	size_t off, n, at, c;
+	char want;
+
+	if (v->ix == NULL || *p >= v->len ||
+	    (v->s[*p] != '{' && v->s[*p] != '['))
+		return -1;
+	e = v->ix->room;
+	n = v->ix->n;
+	off = v->base + *p;
+	for (at = v->at; at < n && e[at].open < off;)
+		at = e[at].close < off ? e[at].next : at + 1;
+	v->at = at;
+	if (at == n || e[at].open != off)
+		return -1;
+	/* An index of another text than this walk's is not followed. */
+	c = e[at].close - v->base;
+	want = v->s[*p] == '{' ? '}' : ']';
+	if (c >= v->len || v->s[c] != want)
+		return -1;
+	v->at = e[at].next;
+	*p = c + 1;
+	return 0;
+}
+
 /* The value at *p into *e, and the walk past it: 0, or -1 when none is. */
 static int
 view_value(struct json_view *v, size_t p, struct json_value *e)
 {
 	size_t start = p;
 
-	if (skip_value(v->s, v->len, &p) == -1) {
+	if (view_skip_noted(v, &p) == -1 &&
+	    skip_value(v->s, v->len, &p) == -1) {
 		v->state = VIEW_ENDED;
 		return -1;
 	}
 	e->text = v->s + start;
 	e->len = p - start;
-	e->type = json_type_of(e->text, e->len);
+	e->type = type_at(v->s[start]);
 	v->pos = p;
 	v->state = VIEW_MORE;
 	return 0;

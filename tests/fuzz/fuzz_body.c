@@ -595,8 +595,10 @@ route_otlp_json(
 	for (const cJSON *rs = got->child; rs != NULL; rs = rs->next) {
 		const cJSON *ss, *sp;
 
-		cJSON_ArrayForEach(ss, cJSON_GetObjectItem(rs, "scopeSpans")) {
-			cJSON_ArrayForEach(sp, cJSON_GetObjectItem(ss, "spans"))
+		cJSON_ArrayForEach(
+		    ss, cJSON_GetObjectItemCaseSensitive(rs, "scopeSpans")) {
+			cJSON_ArrayForEach(
+			    sp, cJSON_GetObjectItemCaseSensitive(ss, "spans"))
 				spans++;
 		}
 	}
@@ -734,12 +736,14 @@ node_type(const cJSON *c)
 }
 
 /*
- * Over text cJSON parsed into node, the view sees what cJSON sees, two
+ * Over text cJSON parsed into node, the view sees what cJSON sees, depth
  * levels deep: as many members (elements), in order, each named and typed
- * as cJSON has it, each string decoded to cJSON's value.
+ * as cJSON has it, each string decoded to cJSON's value; with the index
+ * ix of the text (or NULL) as without one.
  */
 static void
-view_agrees(const cJSON *node, const char *s, size_t len, int depth)
+view_agrees(const cJSON *node, const char *s, size_t len, int depth,
+    const struct json_index *ix)
 {
 	struct json_view v;
 	struct json_member m;
@@ -754,6 +758,7 @@ view_agrees(const cJSON *node, const char *s, size_t len, int depth)
 	if ((obj ? json_view_object(&v, s, len)
 	         : json_view_array(&v, s, len)) != 0)
 		violated("the view opens what cJSON parsed", NULL);
+	json_view_use_index(&v, ix);
 	for (;;) {
 		rc = obj ? json_view_member(&v, &m) : json_view_element(&v, &e);
 		if (rc != 1)
@@ -776,11 +781,56 @@ view_agrees(const cJSON *node, const char *s, size_t len, int depth)
 		    json_string_get(val, str, sizeof(str), &n) != 0)
 			violated("a string that fits is decoded", NULL);
 		if (depth > 0)
-			view_agrees(c, val->text, val->len, depth - 1);
+			view_agrees(c, val->text, val->len, depth - 1, ix);
 		c = c->next;
 	}
 	if (rc != 0 || c != NULL)
 		violated("the view ends where cJSON's object does", NULL);
+}
+
+/* 1 if the text holds a \u0000 escape (backslashes paired from the left). */
+static int
+has_nul_escape(const char *s, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (s[i] != '\\')
+			continue;
+		if (s[i + 1] == 'u' && len - i >= 6 &&
+		    memcmp(s + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;
+	}
+	return 0;
+}
+
+/*
+ * json_check_index's index, of every container (min 0) in room of a size
+ * the input picks (so that it runs out in some): the view reads with it as
+ * cJSON does, three levels deep; its NUL answer is the text's.
+ */
+static void
+index_agrees(const cJSON *root, const char *s, size_t len)
+{
+	struct json_index_entry room[64];
+	struct json_index ix;
+	char err[256];
+
+	memset(&ix, 0, sizeof(ix));
+	ix.room = room;
+	ix.cap = 1 + len % 64;
+	if (json_check_index(s, len, &ix, "body", err, sizeof(err)) == -1)
+		return;
+	if (ix.n > ix.cap)
+		violated("the index stays in its room", NULL);
+	for (size_t i = 0; i < ix.n; i++)
+		if (room[i].close >= len || room[i].open >= room[i].close ||
+		    room[i].next <= i || room[i].next > ix.n ||
+		    (s[room[i].open] != '{' && s[room[i].open] != '[') ||
+		    (i > 0 && room[i].open <= room[i - 1].open))
+			violated("each entry is a container, in order", NULL);
+	if (json_index_nul_free(&ix, s, len) == has_nul_escape(s, len))
+		violated("the index knows whether a \\u0000 is there", NULL);
+	view_agrees(root, s, len, 3, &ix);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t len);
@@ -800,7 +850,8 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 	walk_view(body, len, 2);
 	if (root != NULL) {
 		check_spans(root, body, len);
-		view_agrees(root, body, len, 2);
+		view_agrees(root, body, len, 2, NULL);
+		index_agrees(root, body, len);
 	}
 	body_out_init(&out);
 	body_out_init(&tree);

@@ -638,6 +638,87 @@ test_refusals_leave_nothing(void **state)
 	}
 }
 
+/* {"events":[elem,elem,...]} of about size bytes, into out. */
+static void
+make_batch(struct buf *out, const char *elem, size_t size)
+{
+	size_t n = strlen(elem);
+
+	buf_reset(out);
+	buf_addstr(out, "{\"events\":[");
+	buf_addstr(out, elem);
+	while (out->len + n + 3 < size) {
+		buf_addch(out, ',');
+		buf_add(out, elem, n);
+	}
+	buf_addstr(out, "]}");
+	assert_false(buf_failed(out));
+}
+
+/*
+ * A batch's memory follows its valid records, not its element count: 4 MB
+ * of elements that are not events (1, then {}) are refused at the first,
+ * holding room for a few records and json_check's index of the body (a
+ * constant, 24 KiB at most), where a span and a record for each of the
+ * two million elements would be hundreds of megabytes.
+ */
+static void
+test_batch_memory_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *elem, *err;
+	} cases[] = {
+	    {"1", "events[0]: must be an object or a string holding one"},
+	    {"{}", "events[0].event_type: required"},
+	};
+	struct buf body;
+	size_t fp;
+
+	buf_init(&body);
+	fx->opts.max_body_bytes = 16 * 1024 * 1024;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		body_out_free(&fx->out);
+		body_out_init(&fx->out);
+		make_batch(&body, cases[i].elem, (size_t)4 << 20);
+		CHECK(take(fx, "POST", "/events/batch", "application/json",
+		          NULL, body.data, body.len, NULL) == 400 &&
+		        strcmp(fx->err, cases[i].err) == 0,
+		    "4 MB of %s: \"%s\", want 400 \"%s\"", cases[i].elem,
+		    fx->err, cases[i].err);
+		fp = body_out_footprint(&fx->out);
+		CHECK(fp <= 32 * 1024 && fx->out.cap <= 8,
+		    "4 MB of %s: the batch holds %zu bytes, room for %zu "
+		    "records",
+		    cases[i].elem, fp, fx->out.cap);
+	}
+	buf_free(&body);
+}
+
+/*
+ * A large valid batch still goes through whole, its record arrays grown
+ * as the records come (at most twice what they need).
+ */
+static void
+test_batch_large_valid(void **state)
+{
+	struct fixture *fx = *state;
+	struct buf body;
+	size_t n;
+
+	buf_init(&body);
+	make_batch(&body, "{" EV "}", 64 * 1024);
+	n = (body.len - 13) / (sizeof("{" EV "},") - 1) + 1;
+	CHECK(take(fx, "POST", "/events/batch", "application/json", NULL,
+	          body.data, body.len, NULL) == 0,
+	    "a batch of %zu events refused: %s", n, fx->err);
+	CHECK(fx->out.n == n && fx->out.items == n,
+	    "a batch of %zu events made %zu records", n, fx->out.n);
+	CHECK(fx->out.cap >= n && fx->out.cap <= 2 * n,
+	    "room for %zu records for %zu events", fx->out.cap, n);
+	buf_free(&body);
+}
+
 /* A protobuf export of n spans (ids from seed), packed into out. */
 static void
 make_export(struct buf *out, unsigned seed, size_t n, size_t trace_len)
@@ -803,6 +884,10 @@ main(void)
 	        test_batch_session_lead, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_refusals_leave_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_batch_memory_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_batch_large_valid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_otlp_protobuf, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_otlp_json, setup, teardown),

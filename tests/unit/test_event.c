@@ -170,12 +170,13 @@ normalize_both(
 	normalize_both_kind(event_normalize, "event", json, opts, r);
 }
 
-static const struct event_opts plain_opts = {NULL, NULL, counter_uuid, NULL};
+static const struct event_opts plain_opts = {
+    NULL, NULL, counter_uuid, NULL, NULL};
 
 static void
 test_reference_event_unchanged(void **state)
 {
-	struct event_opts o = {"Other project", NULL, counter_uuid, NULL};
+	struct event_opts o = {"Other project", NULL, counter_uuid, NULL, NULL};
 	struct result r;
 	cJSON *orig, *again;
 	size_t len;
@@ -256,7 +257,7 @@ test_minimal_event_defaults(void **state)
 {
 	static const char *const want_keys[] = {"event_id", "session_id",
 	    "parent_id", "event_name", "source", "event_type", "inputs"};
-	struct event_opts o = {NULL, NULL, uuid_v4, NULL};
+	struct event_opts o = {NULL, NULL, uuid_v4, NULL, NULL};
 	const char *json = "{\"event_type\":\"chain\",\"inputs\":{}}";
 	struct result r;
 	const cJSON *c;
@@ -321,7 +322,7 @@ test_minimal_event_exact_bytes(void **state)
 	    "\"event_name\":\"unknown\",\"source\":\"unknown\","
 	    "\"project\":\"P\","
 	    "\"event_type\":\"chain\", \"inputs\":{ }}";
-	struct event_opts o = {"P", NULL, counter_uuid, NULL};
+	struct event_opts o = {"P", NULL, counter_uuid, NULL, NULL};
 	struct result r;
 
 	(void)state;
@@ -365,7 +366,7 @@ test_default_project(void **state)
 	const char *named =
 	    "{\"event_type\":\"model\",\"inputs\":{},\"project\":\"Mine\"}";
 	struct event_opts o = {
-	    "De\"fault\\ \xC3\xA9", NULL, counter_uuid, NULL};
+	    "De\"fault\\ \xC3\xA9", NULL, counter_uuid, NULL, NULL};
 	struct result r;
 	const cJSON *p;
 	cJSON *out;
@@ -410,7 +411,7 @@ test_default_project(void **state)
 static void
 test_single_session(void **state)
 {
-	struct event_opts o = {NULL, BATCH_SESSION, counter_uuid, NULL};
+	struct event_opts o = {NULL, BATCH_SESSION, counter_uuid, NULL, NULL};
 	struct result r;
 	cJSON *out;
 
@@ -812,8 +813,8 @@ test_error_path_and_out_unchanged(void **state)
 static void
 test_bad_generator(void **state)
 {
-	const struct event_opts o = {NULL, NULL, bad_uuid, NULL};
-	const struct event_opts none = {NULL, NULL, NULL, NULL};
+	const struct event_opts o = {NULL, NULL, bad_uuid, NULL, NULL};
+	const struct event_opts none = {NULL, NULL, NULL, NULL, NULL};
 	struct result r;
 
 	(void)state;
@@ -859,7 +860,7 @@ test_nul_refused(void **state)
 	    {RAW_NUL, sizeof(RAW_NUL) - 1, 0},
 	};
 	struct counter c = {0};
-	struct event_opts o = {NULL, NULL, counter_uuid, &c};
+	struct event_opts o = {NULL, NULL, counter_uuid, &c, NULL};
 	struct buf out;
 	struct event_ids ids;
 	char err[128];
@@ -917,7 +918,7 @@ test_out_of_memory(void **state)
 	const char *json = "{\"event_type\":\"chain\",\"inputs\":{}}";
 	cJSON_Hooks hooks = {failing_malloc, free};
 	struct counter c = {0};
-	struct event_opts o = {NULL, NULL, counter_uuid, &c};
+	struct event_opts o = {NULL, NULL, counter_uuid, &c, NULL};
 	struct buf out;
 	char err[128];
 	cJSON *obj = cJSON_Parse(json);
@@ -1061,7 +1062,7 @@ test_session_defaults(void **state)
 	    {"{}", BATCH_SESSION,
 	        "{\"session_id\":\"" BATCH_SESSION "\",\"project\":\"P\"}"},
 	};
-	struct event_opts o = {"P", NULL, counter_uuid, NULL};
+	struct event_opts o = {"P", NULL, counter_uuid, NULL, NULL};
 	struct result r;
 	size_t i;
 
@@ -1208,7 +1209,7 @@ test_model_rules(void **state)
 static void
 test_model_ids(void **state)
 {
-	struct event_opts o = {"P", NULL, counter_uuid, NULL};
+	struct event_opts o = {"P", NULL, counter_uuid, NULL, NULL};
 	struct result r;
 
 	(void)state;
@@ -1291,7 +1292,7 @@ static void
 test_update_bytes(void **state)
 {
 	const char *json = " {\"event_id\":\"" REF_EVENT "\", \"x\" : [1]}\n";
-	struct event_opts o = {"P", BATCH_SESSION, counter_uuid, NULL};
+	struct event_opts o = {"P", BATCH_SESSION, counter_uuid, NULL, NULL};
 	struct buf out;
 	struct event_ids ids;
 	char err[128];

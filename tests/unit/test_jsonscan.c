@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "common/buf.h"
 #include "daemon/jsonscan.h"
 #include "tests/support/check.h"
 #include "tests/support/unit.h"
@@ -477,6 +478,74 @@ test_check_nul(void **state)
 		        strstr(err, cases[i].why) != NULL,
 		    "raw NUL case %zu: error \"%s\"", i, err);
 		free(p);
+	}
+}
+
+/*
+ * The string scan steps over plain bytes sixteen (or eight) at a time: a
+ * byte that needs a look is found at every offset in and across those
+ * steps, and a refused one is named by its own offset.
+ */
+static void
+test_check_string_offsets(void **state)
+{
+	static const struct {
+		const char *ins; /* put into a run of 'a's */
+		size_t n;
+		int ok;
+		const char *why; /* the refusal, at the insert's offset */
+	} cases[] = {
+	    {"\x01", 1, 0, "a control character in a string must be escaped"},
+	    {"\x1f", 1, 0, "a control character in a string must be escaped"},
+	    {"\x80", 1, 0, "invalid UTF-8"},
+	    {"\xff", 1, 0, "invalid UTF-8"},
+	    {"\\q", 2, 0, "unknown escape"},
+	    {"\\n", 2, 1, NULL},
+	    {"\\u00e9", 6, 1, NULL},
+	    {"\xc3\xa9", 2, 1, NULL},
+	    {"\x7f", 1, 1, NULL},
+	    {" ", 1, 1, NULL},
+	};
+	char text[128], err[256], want[192];
+	size_t i, at, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (at = 0; at < 40; at++) {
+			/* ["aaa...<ins>aaa..."]: the string's body from byte 2.
+			 */
+			memset(text, 'a', sizeof(text));
+			memcpy(text, "[\"", 2);
+			memcpy(text + 2 + at, cases[i].ins, cases[i].n);
+			len = 2 + 48 + cases[i].n;
+			memcpy(text + len, "\"]", 2);
+			len += 2;
+			if (cases[i].ok) {
+				CHECK(json_check(text, len, "x", err,
+				          sizeof(err)) == 0,
+				    "case %zu at %zu refused: %s", i, at, err);
+				continue;
+			}
+			snprintf(want, sizeof(want),
+			    "x: invalid JSON at byte %zu: %s", 2 + at,
+			    cases[i].why);
+			CHECK(json_check(text, len, "x", err, sizeof(err)) ==
+			            -1 &&
+			        strncmp(err, want, strlen(want)) == 0,
+			    "case %zu at %zu: \"%s\", want \"%s\"", i, at, err,
+			    want);
+		}
+	}
+	/* A quote at each offset ends the string there. */
+	for (at = 0; at < 40; at++) {
+		memset(text, 'a', sizeof(text));
+		memcpy(text, "[\"", 2);
+		text[2 + at] = '"';
+		memcpy(text + 2 + at + 1, "]", 1);
+		CHECK(json_check(text, 2 + at + 2, "x", err, sizeof(err)) == 0,
+		    "a string of %zu bytes refused: %s", at, err);
+		CHECK(json_check(text, 2 + at + 1, "x", err, sizeof(err)) == -1,
+		    "a string of %zu bytes in an unclosed array accepted", at);
 	}
 }
 
@@ -1092,6 +1161,195 @@ test_view_walk(void **state)
 	free(p);
 }
 
+/*
+ * json_check_index notes the containers up to JSON_INDEX_DEPTH deep, in
+ * the order they open, each with where it closes and the entry after
+ * those inside it; not the shorter than min, not past its room.
+ */
+static void
+test_index_entries(void **state)
+{
+	/* Depths: the object 0, [ 1, {"x" 2, [[ 3 and 4, {} 2, "b"'s {} 1. */
+	static const char text[] = "{\"a\":[{\"x\":[[1]]},{}],\"b\":{}}";
+	static const struct {
+		size_t min, cap, n;
+		uint32_t e[6][3]; /* open, close, next */
+	} cases[] = {
+	    {0, 8, 6,
+	        {{0, 28, 6}, {5, 20, 5}, {6, 16, 4}, {11, 15, 4}, {18, 19, 5},
+	            {26, 27, 6}}},
+	    /* [[1]] is 5 bytes, {} 2: shorter than 6. */
+	    {6, 8, 3, {{0, 28, 3}, {5, 20, 3}, {6, 16, 3}}},
+	    /* {"x":[[1]]} is 11 bytes. */
+	    {12, 8, 2, {{0, 28, 2}, {5, 20, 2}}},
+	    /* No room past two: those inside the second are not noted. */
+	    {0, 2, 2, {{0, 28, 2}, {5, 20, 2}}},
+	};
+	struct json_index_entry room[8];
+	struct json_index ix;
+	char err[256];
+	char *p = exact_copy(text, sizeof(text) - 1);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&ix, 0, sizeof(ix));
+		ix.room = room;
+		ix.cap = cases[i].cap;
+		ix.min = cases[i].min;
+		CHECK(json_check_index(p, sizeof(text) - 1, &ix, "x", err,
+		          sizeof(err)) == 0 &&
+		        ix.text == p && ix.len == sizeof(text) - 1,
+		    "case %zu: refused or not indexed: %s", i, err);
+		CHECK(ix.n == cases[i].n, "case %zu: %zu entries, want %zu", i,
+		    ix.n, cases[i].n);
+		for (size_t k = 0; k < ix.n && k < cases[i].n; k++)
+			CHECK(room[k].open == cases[i].e[k][0] &&
+			        room[k].close == cases[i].e[k][1] &&
+			        room[k].next == cases[i].e[k][2],
+			    "case %zu entry %zu: %u %u %u, want %u %u %u", i, k,
+			    room[k].open, room[k].close, room[k].next,
+			    cases[i].e[k][0], cases[i].e[k][1],
+			    cases[i].e[k][2]);
+	}
+	CHECK(json_check_index(
+	          p, sizeof(text) - 2, &ix, "x", err, sizeof(err)) == -1 &&
+	        ix.text == NULL && ix.n == 0,
+	    "a refused text leaves an index");
+	free(p);
+}
+
+/* Every member and element of the walks over s, depth first, into out. */
+static void
+walk_all(
+    const char *s, size_t len, const struct json_index *ix, struct buf *out)
+{
+	struct json_view v;
+	struct json_member m;
+	struct json_value e;
+	int rc;
+
+	if (json_view_object(&v, s, len) == 0) {
+		json_view_use_index(&v, ix);
+		while ((rc = json_view_member(&v, &m)) == 1) {
+			buf_add(out, m.name.text, m.name.len);
+			buf_printf(out, "=%d:%.*s;", m.value.type,
+			    (int)m.value.len, m.value.text);
+			walk_all(m.value.text, m.value.len, ix, out);
+		}
+		buf_printf(out, "}%d;", rc);
+	} else if (json_view_array(&v, s, len) == 0) {
+		json_view_use_index(&v, ix);
+		while ((rc = json_view_element(&v, &e)) == 1) {
+			buf_printf(out, "%d:%.*s;", e.type, (int)e.len, e.text);
+			walk_all(e.text, e.len, ix, out);
+		}
+		buf_printf(out, "]%d;", rc);
+	}
+}
+
+/*
+ * A walk reads the same with an index as without: whatever its room and
+ * min, and over a value inside the indexed text; an index of another text
+ * is not followed.
+ */
+static void
+test_index_walk(void **state)
+{
+	static const char *const texts[] = {
+	    "{\"events\":[{\"a\":{\"b\":[1,{\"c\":\"}]\\\"\"}]},\"s\":\"x\"},"
+	    "[[],{}],\"t\",{\"u\":{\"v\":{\"w\":{}}}}],\"n\":{\"m\":[]}}",
+	    " [ { } , [ [ ] , { \"k\" : [ 1 , 2 ] } ] , \"]\" , 0 ] ",
+	    "{\"a\":1,\"b\":[],\"c\":{},\"d\":\"{[\"}",
+	};
+	struct json_index_entry room[32];
+	struct json_index ix, other;
+	struct buf want, got;
+	char err[256];
+
+	(void)state;
+	buf_init(&want);
+	buf_init(&got);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t len = strlen(texts[i]);
+		char *p = exact_copy(texts[i], len);
+
+		buf_reset(&want);
+		walk_all(p, len, NULL, &want);
+		for (size_t cap = 0; cap <= 32; cap++) {
+			memset(&ix, 0, sizeof(ix));
+			ix.room = room;
+			ix.cap = cap;
+			ix.min = cap % 3 == 0 ? 0 : 8;
+			CHECK(json_check_index(
+			          p, len, &ix, "x", err, sizeof(err)) == 0,
+			    "text %zu refused: %s", i, err);
+			buf_reset(&got);
+			walk_all(p, len, &ix, &got);
+			CHECK(got.len == want.len &&
+			        memcmp(got.data, want.data, got.len) == 0,
+			    "text %zu, room %zu: with the "
+			    "index\n%.*s\nwithout\n"
+			    "%.*s",
+			    i, cap, (int)got.len, got.data, (int)want.len,
+			    want.data);
+		}
+		/* An index of a copy: the walk over p does not follow it. */
+		char *q = exact_copy(texts[i], len);
+
+		memset(&other, 0, sizeof(other));
+		other.room = room;
+		other.cap = 32;
+		assert_int_equal(
+		    json_check_index(q, len, &other, "x", err, sizeof(err)), 0);
+		buf_reset(&got);
+		walk_all(p, len, &other, &got);
+		CHECK(got.len == want.len &&
+		        memcmp(got.data, want.data, got.len) == 0,
+		    "text %zu: a walk followed another text's index", i);
+		free(q);
+		free(p);
+	}
+	buf_free(&want);
+	buf_free(&got);
+}
+
+/* The index knows whether its text holds a \u0000, and of no other. */
+static void
+test_index_nul(void **state)
+{
+	static const struct {
+		const char *text;
+		int nul_free;
+	} cases[] = {
+	    {"{\"a\":\"x\"}", 1},
+	    {"{\"a\":\"x\\u0000\"}", 0},
+	    {"{\"a\\u0000\":1}", 0},
+	    {"{\"a\":\"\\\\u0000\"}", 1}, /* a backslash, then "u0000" */
+	    {"[\"\\u0001\",\"\\u0100\"]", 1},
+	};
+	struct json_index ix;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = strlen(cases[i].text);
+
+		memset(&ix, 0, sizeof(ix));
+		CHECK(json_check_index(
+		          cases[i].text, len, &ix, "x", err, sizeof(err)) == 0,
+		    "%s refused: %s", cases[i].text, err);
+		CHECK(json_index_nul_free(&ix, cases[i].text, len) ==
+		        cases[i].nul_free,
+		    "%s: nul_free %d", cases[i].text, !cases[i].nul_free);
+		CHECK(json_index_nul_free(&ix, cases[i].text + 1, len - 2) ==
+		        cases[i].nul_free,
+		    "%s: a part of it is not the whole", cases[i].text);
+		CHECK(!json_index_nul_free(&ix, "{}", 2),
+		    "%s: the index answers for another text", cases[i].text);
+	}
+	CHECK(!json_index_nul_free(NULL, "{}", 2), "no index answers");
+}
+
 /* Text that ends early or breaks the grammar ends a walk with -1. */
 static void
 test_view_broken(void **state)
@@ -1215,6 +1473,7 @@ main(void)
 	    cmocka_unit_test(test_utf8_four_byte),
 	    cmocka_unit_test(test_check_grammar_table),
 	    cmocka_unit_test(test_check_nul),
+	    cmocka_unit_test(test_check_string_offsets),
 	    cmocka_unit_test(test_check_depth),
 	    cmocka_unit_test(test_check_reference),
 	    cmocka_unit_test(test_check_embedded),
@@ -1228,6 +1487,9 @@ main(void)
 	    cmocka_unit_test(test_array_spans_agree_with_cjson),
 	    cmocka_unit_test(test_view_types),
 	    cmocka_unit_test(test_view_walk),
+	    cmocka_unit_test(test_index_entries),
+	    cmocka_unit_test(test_index_walk),
+	    cmocka_unit_test(test_index_nul),
 	    cmocka_unit_test(test_view_broken),
 	    cmocka_unit_test(test_view_string_get),
 	    cmocka_unit_test(test_trim),
