@@ -330,25 +330,6 @@ is_event_type(const char *s)
 	return 0;
 }
 
-/* A tree node's type, in the view's terms. */
-static enum json_type
-node_type(const cJSON *c)
-{
-	if (cJSON_IsObject(c))
-		return JSON_OBJECT;
-	if (cJSON_IsArray(c))
-		return JSON_ARRAY;
-	if (cJSON_IsString(c))
-		return JSON_STRING;
-	if (cJSON_IsNumber(c))
-		return JSON_NUMBER;
-	if (cJSON_IsTrue(c))
-		return JSON_TRUE;
-	if (cJSON_IsFalse(c))
-		return JSON_FALSE;
-	return cJSON_IsNull(c) ? JSON_NULL : JSON_NONE;
-}
-
 /*
  * Read the members of obj, or with obj NULL of the object text[0..len),
  * with the index ix of a text holding it when there is one. 0, or -1 when
@@ -403,7 +384,7 @@ reader_next(struct reader *r, struct member *m)
 			return 0;
 		m->node = r->next;
 		r->next = r->next->next;
-		m->type = node_type(m->node);
+		m->type = json_node_type(m->node);
 		m->field = m->node->string != NULL
 		    ? field_lookup(m->node->string, strlen(m->node->string))
 		    : -1;
@@ -453,7 +434,7 @@ member_bad_element(const struct member *m, enum json_type want)
 
 	if (m->node != NULL) {
 		for (c = m->node->child; c != NULL; c = c->next, i++)
-			if (node_type(c) != want)
+			if (json_node_type(c) != want)
 				return i;
 		return -1;
 	}

@@ -907,6 +907,24 @@ type_at(char c)
 }
 
 enum json_type
+json_node_type(const cJSON *c)
+{
+	if (cJSON_IsObject(c))
+		return JSON_OBJECT;
+	if (cJSON_IsArray(c))
+		return JSON_ARRAY;
+	if (cJSON_IsString(c))
+		return JSON_STRING;
+	if (cJSON_IsNumber(c))
+		return JSON_NUMBER;
+	if (cJSON_IsTrue(c))
+		return JSON_TRUE;
+	if (cJSON_IsFalse(c))
+		return JSON_FALSE;
+	return cJSON_IsNull(c) ? JSON_NULL : JSON_NONE;
+}
+
+enum json_type
 json_type_of(const char *s, size_t len)
 {
 	size_t p = skip_ws(s, len, 0);

@@ -159,6 +159,13 @@ struct json_view {
 enum json_type json_type_of(const char *s, size_t len);
 
 /*
+ * The type of a node of a cJSON tree in the view's terms (JSON_NONE for an
+ * invalid node or NULL), so that a tree and the view are read alike.
+ */
+struct cJSON;
+enum json_type json_node_type(const struct cJSON *c);
+
+/*
  * Begin a walk over the object (or the array) whose text starts at s,
  * white space allowed before it. 0, or -1 when s holds no object (array)
  * there.

@@ -716,25 +716,6 @@ walk_view(const char *s, size_t len, int depth)
 	}
 }
 
-/* A tree node's type in the view's terms. */
-static enum json_type
-node_type(const cJSON *c)
-{
-	if (cJSON_IsObject(c))
-		return JSON_OBJECT;
-	if (cJSON_IsArray(c))
-		return JSON_ARRAY;
-	if (cJSON_IsString(c))
-		return JSON_STRING;
-	if (cJSON_IsNumber(c))
-		return JSON_NUMBER;
-	if (cJSON_IsTrue(c))
-		return JSON_TRUE;
-	if (cJSON_IsFalse(c))
-		return JSON_FALSE;
-	return cJSON_IsNull(c) ? JSON_NULL : JSON_NONE;
-}
-
 /*
  * Over text cJSON parsed into node, the view sees what cJSON sees, depth
  * levels deep: as many members (elements), in order, each named and typed
@@ -769,7 +750,7 @@ view_agrees(const cJSON *node, const char *s, size_t len, int depth,
 			    "the view sees no more members than cJSON", NULL);
 		if (obj && !json_name_is(&m, c->string))
 			violated("the view names each member as cJSON", NULL);
-		if (val->type != node_type(c))
+		if (val->type != json_node_type(c))
 			violated("the view types each value as cJSON", NULL);
 		if (val->type == JSON_STRING &&
 		    json_string_get(val, str, sizeof(str), &n) == 0 &&
