@@ -308,6 +308,15 @@ metric(struct buf *b, const char *name, const char *type, const char *help,
 	    (unsigned long long)v);
 }
 
+/* A gauge whose value is a fraction, with digits after the point. */
+static void
+float_metric(
+    struct buf *b, const char *name, const char *help, int digits, double v)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.*f\n", name, help,
+	    name, name, digits, v);
+}
+
 /* Prometheus' spelling of a number of seconds, +Inf for never. */
 static void
 seconds_metric(struct buf *b, const char *name, const char *help, double v)
@@ -330,16 +339,11 @@ rates_metrics(struct stats *st, const struct spool_stats *ss,
 	sample_of(ss, cs, fs, &cur);
 	rates_of(st, &cur, &r);
 	runway_of(ss, &r, &runway, &eta);
-	buf_printf(b,
-	    "# HELP tracespool_ingest_records_per_second Records spooled a "
-	    "second over the last 10 s.\n"
-	    "# TYPE tracespool_ingest_records_per_second gauge\n"
-	    "tracespool_ingest_records_per_second %.1f\n"
-	    "# HELP tracespool_drain_records_per_second Records forwarded or "
-	    "dead-lettered a second over the last 10 s.\n"
-	    "# TYPE tracespool_drain_records_per_second gauge\n"
-	    "tracespool_drain_records_per_second %.1f\n",
-	    r.ingest, r.drain);
+	float_metric(b, "tracespool_ingest_records_per_second",
+	    "Records spooled a second over the last 10 s.", 1, r.ingest);
+	float_metric(b, "tracespool_drain_records_per_second",
+	    "Records forwarded or dead-lettered a second over the last 10 s.",
+	    1, r.drain);
 	seconds_metric(b, "tracespool_spool_runway_seconds",
 	    "How long the spool takes the current ingest with nothing "
 	    "forwarded, before when_full applies.",
@@ -418,11 +422,8 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	    cs.events_committed);
 	metric(b, "tracespool_commit_errors_total", "counter",
 	    "Spool transactions that failed.", NULL, cs.commit_errors);
-	buf_printf(b,
-	    "# HELP tracespool_events_per_commit Events per spool transaction, "
-	    "averaged since start.\n"
-	    "# TYPE tracespool_events_per_commit gauge\n"
-	    "tracespool_events_per_commit %.3f\n",
+	float_metric(b, "tracespool_events_per_commit",
+	    "Events per spool transaction, averaged since start.", 3,
 	    cs.commits ? (double)cs.events_committed / (double)cs.commits
 	               : 0.0);
 	metric(b, "tracespool_events_forwarded_total", "counter",
@@ -465,11 +466,8 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	    "{class=\"other\"}", fs.requests_other);
 	metric(b, "tracespool_upstream_retries_total", "counter",
 	    "Upstream requests retried.", NULL, fs.retries);
-	buf_printf(b,
-	    "# HELP tracespool_forwarder_backoff_seconds Current wait before "
-	    "the next upstream attempt.\n"
-	    "# TYPE tracespool_forwarder_backoff_seconds gauge\n"
-	    "tracespool_forwarder_backoff_seconds %.3f\n",
+	float_metric(b, "tracespool_forwarder_backoff_seconds",
+	    "Current wait before the next upstream attempt.", 3,
 	    (double)fs.backoff_ms / 1000.0);
 	metric(b, "tracespool_forwarder_paused", "gauge",
 	    "1 while forwarding is paused (no key, or the key is refused).",
@@ -489,16 +487,12 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	    fs.concurrency_max);
 	metric(b, "tracespool_upload_inflight", "gauge",
 	    "Upstream requests in flight now.", NULL, fs.inflight);
-	buf_printf(b,
-	    "# HELP tracespool_upstream_rtt_seconds Smoothed latency of the "
-	    "upstream's answers.\n"
-	    "# TYPE tracespool_upstream_rtt_seconds gauge\n"
-	    "tracespool_upstream_rtt_seconds %.3f\n"
-	    "# HELP tracespool_upstream_rtt_floor_seconds The latency floor "
-	    "the concurrency is measured against.\n"
-	    "# TYPE tracespool_upstream_rtt_floor_seconds gauge\n"
-	    "tracespool_upstream_rtt_floor_seconds %.3f\n",
-	    (double)fs.rtt_ms / 1000.0, (double)fs.rtt_floor_ms / 1000.0);
+	float_metric(b, "tracespool_upstream_rtt_seconds",
+	    "Smoothed latency of the upstream's answers.", 3,
+	    (double)fs.rtt_ms / 1000.0);
+	float_metric(b, "tracespool_upstream_rtt_floor_seconds",
+	    "The latency floor the concurrency is measured against.", 3,
+	    (double)fs.rtt_floor_ms / 1000.0);
 	metric(b, "tracespool_upload_rate_limited_total", "counter",
 	    "Upstream requests that waited for upload_rate_limit.", NULL,
 	    fs.rate_limited);
