@@ -184,18 +184,34 @@ stat_field() {
 	curl -s --max-time 5 --unix-socket "$SOCK" http://ts/stats | jq -r ".$1"
 }
 
-# ts_start_upstream: the fake remote API on a free loopback port.
-ts_start_upstream() {
-	local line
+# upstream_start SCHEME [FAKE_UPSTREAM ARGS...]: the fake remote API on a
+# free loopback port, reached as SCHEME://127.0.0.1:PORT (UPSTREAM_URL).
+upstream_start() {
+	local line scheme=$1
+	shift
 	UPSTREAM_LOG=$TMP/upstream.log
 	: >"$UPSTREAM_LOG"
-	coproc UPSTREAM { exec "$FAKE_UPSTREAM" -p 0 -l "$UPSTREAM_LOG" 2>>"$TMP/upstream.err"; }
+	coproc UPSTREAM { exec "$FAKE_UPSTREAM" -p 0 -l "$UPSTREAM_LOG" "$@" 2>>"$TMP/upstream.err"; }
 	UPSTREAM_PID=$UPSTREAM_PID
 	TS_PIDS+=("$UPSTREAM_PID")
 	read -r -t 10 line <&"${UPSTREAM[0]}"
 	UPSTREAM_PORT=${line#port=}
-	UPSTREAM_URL=http://127.0.0.1:$UPSTREAM_PORT
+	UPSTREAM_URL=$scheme://127.0.0.1:$UPSTREAM_PORT
 	[ -n "$UPSTREAM_PORT" ]
+}
+
+# ts_start_upstream: the fake remote API on a free loopback port.
+ts_start_upstream() {
+	upstream_start http
+}
+
+# send_events NAME N: N events named NAME, each a POST /events answered 200.
+send_events() {
+	local i
+	for i in $(seq 1 "$2"); do
+		req POST /events "{\"event\":{\"event_type\":\"chain\",\"event_name\":\"$1\",\"inputs\":{\"i\":$i}}}"
+		[ "$STATUS" = 200 ] || return 1
+	done
 }
 
 upstream_ctl() {
@@ -285,16 +301,7 @@ ts_make_ca() {
 # sets UPSTREAM_URL to https://127.0.0.1:PORT. upstream_ctl then needs
 # UPSTREAM_CA (the CA file) to trust it.
 ts_start_upstream_tls() {
-	local line
-	UPSTREAM_LOG=$TMP/upstream.log
-	: >"$UPSTREAM_LOG"
-	coproc UPSTREAM { exec "$FAKE_UPSTREAM" -p 0 -l "$UPSTREAM_LOG" -C "$1" -K "$2" 2>>"$TMP/upstream.err"; }
-	UPSTREAM_PID=$UPSTREAM_PID
-	TS_PIDS+=("$UPSTREAM_PID")
-	read -r -t 10 line <&"${UPSTREAM[0]}"
-	UPSTREAM_PORT=${line#port=}
-	UPSTREAM_URL=https://127.0.0.1:$UPSTREAM_PORT
-	[ -n "$UPSTREAM_PORT" ]
+	upstream_start https -C "$1" -K "$2"
 }
 
 # sdk_install: the pinned Node SDK (tests/sdk/package-lock.json) in
