@@ -537,6 +537,16 @@ hold_partial(
 }
 
 /*
+ * The sequence a wake must reach to make the partial batch held full:
+ * read_due reads again then, and fwd_wake wakes the thread for it.
+ */
+static uint64_t
+partial_full_seq(const struct fwd *f)
+{
+	return f->partial_seq + f->cur.batch_max_events;
+}
+
+/*
  * Whether the spool is worth reading now: not while a partial batch waits
  * for its deadline or for a wake that makes it full, and not while nothing
  * new came since a read found nothing. *wait then says until when.
@@ -546,7 +556,7 @@ read_due(const struct fwd *f, uint64_t now, int *wait)
 {
 	if (f->partial_held && now < f->partial_deadline &&
 	    !(f->wakes_seen != f->partial_wakes &&
-	        f->wake_seq_seen >= f->partial_seq + f->cur.batch_max_events)) {
+	        f->wake_seq_seen >= partial_full_seq(f))) {
 		*wait = (int)(f->partial_deadline - now);
 		return 0;
 	}
@@ -1164,8 +1174,7 @@ pump(struct fwd *f, uint64_t *wake_min)
 				if (rw < wait)
 					wait = rw;
 				if (f->partial_held)
-					*wake_min = f->partial_seq +
-					    f->cur.batch_max_events;
+					*wake_min = partial_full_seq(f);
 				break;
 			}
 			continue;
