@@ -1190,27 +1190,6 @@ json_member_span(
 	return -1;
 }
 
-long
-json_array_spans(
-    const char *s, size_t len, size_t *offs, size_t *lens, size_t max)
-{
-	struct json_view v;
-	struct json_value e;
-	size_t n = 0;
-	int rc;
-
-	if (json_view_array(&v, s, len) == -1)
-		return -1;
-	while ((rc = json_view_element(&v, &e)) == 1) {
-		if (n >= max)
-			return -1;
-		offs[n] = (size_t)(e.text - s);
-		lens[n] = e.len;
-		n++;
-	}
-	return rc == 0 ? (long)n : -1;
-}
-
 const char *
 json_trim(const char *s, size_t *len)
 {

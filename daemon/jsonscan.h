@@ -223,15 +223,6 @@ int json_member_span(
     const char *s, size_t len, const char *key, size_t *off, size_t *vlen);
 
 /*
- * Within the array whose text starts at s (leading white space allowed),
- * give the span of each element, in order, into offs/lens (max entries).
- * Returns the element count, or -1 when s is not an array or it has more
- * than max elements.
- */
-long json_array_spans(
-    const char *s, size_t len, size_t *offs, size_t *lens, size_t max);
-
-/*
  * Trim white space around s[0..*len): returns the new start. White space
  * here, as in the scanners, is every byte up to 0x20, as cJSON skips it.
  */
