@@ -205,8 +205,8 @@ ts_start_upstream() {
 	upstream_start http
 }
 
-# send_events NAME N: N events named NAME, each a POST /events answered 200.
-send_events() {
+# post_events NAME N: N events named NAME, each a POST /events answered 200.
+post_events() {
 	local i
 	for i in $(seq 1 "$2"); do
 		req POST /events "{\"event\":{\"event_type\":\"chain\",\"event_name\":\"$1\",\"inputs\":{\"i\":$i}}}"

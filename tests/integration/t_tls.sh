@@ -37,7 +37,7 @@ ts_start_daemon -c "$CONF" "${FWD[@]}" || {
 	not_ok "daemon starts"
 	ts_done
 }
-check "events are accepted" send_events with-ca 3
+check "events are accepted" post_events with-ca 3
 check "with ca_file, the events arrive over HTTPS with the key" wait_for 15 delivered 3
 check "... and the spool drains" wait_for 10 stat_is spool_events 0
 ts_stop_daemon
@@ -50,7 +50,7 @@ ts_start_daemon -c "$CONF" "${FWD[@]}" || {
 	not_ok "daemon starts without ca_file"
 	ts_done
 }
-check "events are accepted while the upstream is untrusted" send_events no-ca 5
+check "events are accepted while the upstream is untrusted" post_events no-ca 5
 # The forwarder alternates between trying (sending) and waiting (backoff,
 # with the reason): look until one snapshot shows the wait.
 waiting_for_cert() {
@@ -86,7 +86,7 @@ ts_start_daemon -c "$CONF" "${FWD[@]}" || {
 	not_ok "daemon starts"
 	ts_done
 }
-check "events are accepted" send_events wrong-name 2
+check "events are accepted" post_events wrong-name 2
 check "a certificate for another name is refused, saying so" \
 	wait_for 15 reason_has 'subject name\|does not match\|no alternative'
 echo "# forwarder_reason: $(stat_field forwarder_reason)"

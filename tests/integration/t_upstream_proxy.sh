@@ -61,7 +61,7 @@ http_proxy=$PROXY HTTP_PROXY=$PROXY all_proxy=$PROXY ALL_PROXY=$PROXY \
 	not_ok "daemon starts with the proxy in its environment"
 	ts_done
 }
-check "events are accepted" send_events plain 3
+check "events are accepted" post_events plain 3
 check "with http_proxy and all_proxy set, a plain-http upstream gets the events directly" \
 	wait_for 15 delivered plain 3
 check_eq "the proxy received nothing at all" 0 "$(stat -c %s "$PLOG")"
@@ -85,7 +85,7 @@ https_proxy=$PROXY HTTPS_PROXY=$PROXY ts_start_daemon -c "$CONF" "${FWD[@]}" || 
 	not_ok "daemon starts with https_proxy"
 	ts_done
 }
-check "events are accepted" send_events tunnelled 3
+check "events are accepted" post_events tunnelled 3
 check "an https upstream behind https_proxy gets the events" wait_for 15 delivered tunnelled 3
 check "... through the proxy, as a CONNECT tunnel" grep -aq "^CONNECT 127.0.0.1:$UPSTREAM_PORT HTTP/1.1" "$PLOG"
 check_eq "... and nothing but CONNECT in clear" "" \
@@ -108,7 +108,7 @@ kill -HUP "$DAEMON_PID"
 refused() { grep -q 'reload: configuration has errors' "$DLOG"; }
 check "SIGHUP to a plain-http upstream that is not loopback is refused" wait_for 5 refused
 check "... naming the key" grep -q 'reload: upstream_url: plain http.*upstream_allow_insecure' "$DLOG"
-send_events kept-upstream 1
+post_events kept-upstream 1
 check "... and the running upstream stays" wait_for 15 delivered kept-upstream 1
 ts_stop_daemon
 
