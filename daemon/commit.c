@@ -409,16 +409,22 @@ fwd_ops_urgent(const struct commit *c, uint64_t now)
 	    now >= c->dels_since + COMMIT_DEL_LINGER_MS;
 }
 
-/* When the ops that are not urgent yet will be (under the lock). */
+/*
+ * When the ops that are not urgent yet will be (under the lock), as
+ * fwd_ops_urgent decides: burials as soon as they may go, deletes once the
+ * oldest has lingered; after a failure, neither before the retry time.
+ */
 static uint64_t
 fwd_ops_deadline(const struct commit *c)
 {
+	uint64_t at;
+
 	if (c->ndels == 0 && c->buries == NULL)
 		return UINT64_MAX;
-	if (c->fwd_failures > 0 &&
-	    c->fwd_retry_ms > c->dels_since + COMMIT_DEL_LINGER_MS)
-		return c->fwd_retry_ms;
-	return c->dels_since + COMMIT_DEL_LINGER_MS;
+	at = c->buries != NULL ? 0 : c->dels_since + COMMIT_DEL_LINGER_MS;
+	if (c->fwd_failures > 0 && c->fwd_retry_ms > at)
+		at = c->fwd_retry_ms;
+	return at;
 }
 
 static void
