@@ -1,4 +1,5 @@
 /* lmdb_probe.c: durable LMDB append throughput on a disk, and spool prefill. */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <stdio.h>
@@ -32,6 +33,18 @@
 
 #define FILL_GROUP 10000
 
+/* CPU this process has used so far (user + system), in microseconds. */
+static uint64_t
+cpu_us(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static int
 probe(const char *dir, double seconds, unsigned group,
     const struct bench_event *ev, size_t map)
@@ -42,7 +55,7 @@ probe(const char *dir, double seconds, unsigned group,
 	MDB_val k, v;
 	struct bench_rng rng;
 	struct bench_hist *h;
-	uint64_t key = 1, t0, tc, end, commits = 0;
+	uint64_t key = 1, t0, tc, end, commits = 0, cpu0;
 	unsigned i;
 	int rc;
 
@@ -63,6 +76,7 @@ probe(const char *dir, double seconds, unsigned group,
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return 1;
+	cpu0 = cpu_us();
 	t0 = bench_now_ns();
 	end = t0 + (uint64_t)(seconds * 1e9);
 	do {
@@ -93,15 +107,18 @@ probe(const char *dir, double seconds, unsigned group,
 		return 1;
 	}
 	seconds = (double)(bench_now_ns() - t0) / 1e9;
+	cpu0 = cpu_us() - cpu0;
 	printf("{\"label\":\"lmdb\",\"group\":%u,\"value_bytes\":%zu,"
 	       "\"seconds\":%.3f,\"commits\":%llu,\"events\":%llu,"
 	       "\"eps\":%.0f,\"bytes_per_s\":%.0f,"
+	       "\"cpu_us_per_event\":%.1f,"
 	       "\"commit_ms\":{\"p50\":%.3f,\"p99\":%.3f,"
 	       "\"max\":%.3f}}\n",
 	    group, ev->len, seconds, (unsigned long long)commits,
 	    (unsigned long long)(commits * group),
 	    (double)(commits * group) / seconds,
 	    (double)(commits * group) * (double)ev->len / seconds,
+	    commits > 0 ? (double)cpu0 / (double)(commits * group) : 0.0,
 	    (double)bench_hist_quantile(h, 0.5) / 1e6,
 	    (double)bench_hist_quantile(h, 0.99) / 1e6, (double)h->max / 1e6);
 	mdb_env_close(env);

@@ -26,7 +26,12 @@
 #     deleted everything (the spool is empty; idle: until the load ends),
 #     over the events received in that window; against nginx under the
 #     same load: its master's and workers' CPU per request, and its p99.
-#     Per thread too, told apart by creation order (they are unnamed);
+#     Per thread too, told apart by creation order (they are unnamed).
+#     The floors beside it: nginx's CPU plus LMDB's own (lmdb_probe, 8
+#     events a commit); the no-op's p99 at that rate, alone and with LMDB
+#     committing 8-event groups beside it (what the flushes do to every
+#     thread on this machine); and the daemon's p99 with sync = normal,
+#     where no flush stands between a commit and its answer;
 #   - OTLP: exports of 100 spans (protobuf) against LMDB appending the same
 #     bytes in transactions of 16, in bytes/s; single small exports against
 #     the evhttp no-op;
@@ -212,6 +217,7 @@ rm -rf "$TMP/lmdb"
 res=$("$PROBE" -d "$TMP/lmdb" -s 3 -g 8 -e "$EVENT")
 result "$res"
 LMDB8_P99=$(jq -r .commit_ms.p99 <<<"$res")
+LMDB8_CPU=$(jq -r .cpu_us_per_event <<<"$res")
 rm -rf "$TMP/lmdb"
 
 "$NOOP" -u "$TMP/noop.sock" &
@@ -221,6 +227,27 @@ wait_sock "$TMP/noop.sock"
 res=$("$LG" -u "$TMP/noop.sock" -c 64 -d "$SECS" -w $WARM -e "$EVENT" -l evhttp_noop)
 result "$res"
 EVHTTP_RPS=$(jq -r .rps <<<"$res")
+# The floor of a server that syncs before it answers, on this machine: the
+# no-op at 10,000 requests/s, alone and then with LMDB committing 8-event
+# groups beside it (what 10,000 events/s make the daemon do). The no-op
+# touches no disk; what its p99 gains beside the commits is what the
+# machine (the hypervisor's share of each flush) does to every thread.
+noop_open() {
+	local label=$1 sl0 out
+	sl0=$(bench_steal)
+	out=$("$LG" -u "$TMP/noop.sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" -l "$label")
+	jq -c --argjson steal "$(bench_steal_pct "$sl0" "$(bench_steal)")" '. + {steal_pct: $steal}' <<<"$out"
+}
+NOOP_OPEN=$(noop_open evhttp_open10k)
+result "$NOOP_OPEN"
+"$PROBE" -d "$TMP/lmdb" -s "$(calc "$SECS + $WARM")" -g 8 -e "$EVENT" >"$TMP/probe_beside.json" &
+probe_pid=$!
+PIDS+=("$probe_pid")
+NOOP_SYNC=$(noop_open evhttp_open10k_lmdb_beside)
+reap "$probe_pid"
+rm -rf "$TMP/lmdb"
+NOOP_SYNC=$(jq -c --slurpfile p "$TMP/probe_beside.json" '. + {lmdb_beside: $p[0]}' <<<"$NOOP_SYNC")
+result "$NOOP_SYNC"
 stop "$NOOP_PID"
 
 NGINX_RPS=
@@ -386,6 +413,11 @@ pair batch -- -c "$BCONNS" -b 100 -e "$EVENT"
 # The CPU of ingest, spool, forward and delete at 10,000 events/s offered,
 # and the acknowledgement latency at that rate.
 pair open --tail -- -c 64 -r 10000 -e "$EVENT"
+# The same rate with sync = normal (no flush between a commit and its
+# answer; one every sync_interval): the latency of the daemon's own
+# pipeline, apart from the disk and what the flushes cost the machine.
+measure forwarding open_normal --tail --set sync=normal -- -c 64 -r 10000 -e "$EVENT"
+R[open_normal.forwarding]=$RES
 
 log "OTLP: exports of 100 spans (protobuf) and single small exports"
 GEN=$BUILD/tests/otlp_gen
@@ -548,6 +580,13 @@ OTLP_I=$(get otlp100.idle ".rps * $OTLP_BYTES")
 RED0_F=$(get redact0.forwarding .eps)
 RED1_F=$(get redact1.forwarding .eps)
 ms() { fmt %.2f "$(div "$1" 1000)"; }
+OPEN_N_P99=$(get open_normal.forwarding .lat_us.p99)
+NOOP_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NOOP_OPEN:-null}")
+NOOP_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NOOP_OPEN:-null}")
+NOOP_SYNC_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NOOP_SYNC:-null}")
+NOOP_SYNC_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NOOP_SYNC:-null}")
+CPU_FLOOR=-
+[ "$NGINX_CPU" != - ] && [ -n "${LMDB8_CPU:-}" ] && CPU_FLOOR=$(calc "$NGINX_CPU + $LMDB8_CPU")
 MiB() { fmt %.1f "$(div "$1" 1048576)"; }
 
 echo
@@ -580,11 +619,20 @@ r=$(ratio "$CPU_F" "$NGINX_CPU")
 row "CPU per event at 10k ev/s (µs) vs nginx per request" "$(fmt %.1f "$CPU_F")" "$(fmt %.1f "$CPU_I")" \
 	"$(fmt %.1f "$NGINX_CPU")" "$r" "<= 2" "$(met "$r <= 2")"
 row "... by thread: main/commit/forwarder (µs)" "$(per_thread open.forwarding)" "$(per_thread open.idle)" "-" "-" "-" "-"
+r=$(ratio "$CPU_F" "$CPU_FLOOR")
+row "... vs nginx + LMDB's own CPU in 8-event commits" "$(fmt %.1f "$CPU_F")" "$(fmt %.1f "$CPU_I")" \
+	"$(fmt %.1f "$CPU_FLOOR")" "$r" "-" "-"
 row "p99 ack at 10k ev/s offered (ms) vs nginx" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NGINX_P99")" \
 	"$(ratio "$OPEN_F_P99" "$NGINX_P99")" "< 1" "$(met "$OPEN_F_P99 < 1000 && $OPEN_F_EPS >= 9900")"
 row "... CPU the hypervisor took meanwhile (steal, %)" "$(get open.forwarding .steal_pct)" \
 	"$(get open.idle .steal_pct)" "$NGINX_STEAL" "-" "-" "-"
 row "... the disk's floor: p99 of an 8-event commit (ms)" "-" "-" "$LMDB8_P99" "-" "-" "-"
+row "... a no-op server's p99 at 10k req/s (ms)" "-" "-" "$(ms "$NOOP_P99")" "-" "-" "-"
+row "... the no-op's, LMDB committing beside it (ms)" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NOOP_SYNC_P99")" \
+	"$(ratio "$OPEN_F_P99" "$NOOP_SYNC_P99")" "-" "-"
+row "... steal: the no-op alone, beside LMDB (%)" "-" "-" "$NOOP_STEAL, $NOOP_SYNC_STEAL" "-" "-" "-"
+row "p99 ack at 10k ev/s, sync = normal (ms) vs no-op" "$(ms "$OPEN_N_P99")" "-" "$(ms "$NOOP_P99")" \
+	"$(ratio "$OPEN_N_P99" "$NOOP_P99")" "(< 1)" "$(met "$OPEN_N_P99 < 1000")"
 row "forwarded to the sink, $BIG (events/s)" "$(printf '%.0f' "$FWD_EPS")" "-" "-" "-" ">= 100000" "$(verdict "$FWD_EPS >= 100000")"
 row "drained: forwarded and deleted (events/s)" "$(printf '%.0f' "$DRAIN_EPS")" "-" "-" "-" ">= 100000" "$(verdict "$DRAIN_EPS >= 100000")"
 row "p99 ack at 10k ev/s while a $BIG backlog drains (ms)" "$(ms "${DRAIN_P99:--}")" "-" "-" "-" "< 5" \
