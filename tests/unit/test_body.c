@@ -311,6 +311,11 @@ test_both_empty_and_elements(void **state)
 	        "events[1]: must be an object or a string holding one"},
 	    {"POST", "/events/batch", "{\"events\":[null]}", 400,
 	        "events[0]: must be an object or a string holding one"},
+	    /* The index is written digit by digit: past one digit too. */
+	    {"POST", "/events/batch",
+	        "{\"events\":[{" EV "},{" EV "},{" EV "},{" EV "},{" EV "},{" EV
+	        "},{" EV "},{" EV "},{" EV "},{" EV "},{" EV "},{" EV "},{}]}",
+	        400, "events[12].event_type: required"},
 	    {"POST", "/events/batch", "{\"events\":[[{" EV "}]]}", 400,
 	        "events[0]: must be an object or a string holding one"},
 	    {"POST", "/events/model/batch", "{\"model_events\":[\"{}\"]}", 400,
