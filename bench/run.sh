@@ -32,6 +32,10 @@
 #     committing 8-event groups beside it (what the flushes do to every
 #     thread on this machine); and the daemon's p99 with sync = normal,
 #     where no flush stands between a commit and its answer;
+#   - a durable no-op (bench/evhttp_durable: evhttp answering each request
+#     after a thread appended its body to LMDB in a group commit, nothing
+#     else) under the single POST load and the 10,000/s open loop: the
+#     least a server that syncs before it answers does on this machine;
 #   - OTLP: exports of 100 spans (protobuf) against LMDB appending the same
 #     bytes in transactions of 16, in bytes/s; single small exports against
 #     the evhttp no-op;
@@ -65,10 +69,11 @@ LG=$BUILD/tests/loadgen
 SINK=$BUILD/bench/sink
 NOOP=$BUILD/bench/evhttp_noop
 PROBE=$BUILD/bench/lmdb_probe
+DURABLE=$BUILD/bench/evhttp_durable
 OUT=$BUILD/bench/results.jsonl
 
 . bench/lib.sh
-bench_need bench "$TSD" "$LG" "$SINK" "$NOOP" "$PROBE" -- jq curl pgrep getconf
+bench_need bench "$TSD" "$LG" "$SINK" "$NOOP" "$PROBE" "$DURABLE" -- jq curl pgrep getconf
 bench_tmp bench
 : >"$OUT"
 HZ=$(getconf CLK_TCK)
@@ -249,6 +254,40 @@ rm -rf "$TMP/lmdb"
 NOOP_SYNC=$(jq -c --slurpfile p "$TMP/probe_beside.json" '. + {lmdb_beside: $p[0]}' <<<"$NOOP_SYNC")
 result "$NOOP_SYNC"
 stop "$NOOP_PID"
+
+# The least a server that syncs before it answers can do here: evhttp
+# handing each body to a thread that appends whatever is waiting to one
+# LMDB transaction and commits (bench/evhttp_durable): the same single
+# POST load, and the same open loop at 10,000/s with its CPU per request.
+mkdir -p "$TMP/durable"
+"$DURABLE" -u "$TMP/durable.sock" -d "$TMP/durable" &
+DUR_PID=$!
+PIDS+=("$DUR_PID")
+wait_sock "$TMP/durable.sock"
+res=$("$LG" -u "$TMP/durable.sock" -c 64 -d "$SECS" -w $WARM -e "$EVENT" -l evhttp_durable)
+result "$res"
+DURABLE_RPS=$(jq -r .rps <<<"$res")
+"$LG" -u "$TMP/durable.sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" \
+	-l evhttp_durable_open10k >"$TMP/lg.json" &
+lgpid=$!
+PIDS+=("$lgpid")
+sleep "$WARM"
+t0=$(now)
+c0=$(bench_cpu_ticks "$DUR_PID")
+sl0=$(bench_steal)
+reap "$lgpid"
+sl1=$(bench_steal)
+c1=$(bench_cpu_ticks "$DUR_PID")
+t1=$(now)
+DURABLE_OPEN=$(jq -c --argjson c "$((c1 - c0))" --argjson hz "$HZ" \
+	--argjson steal "$(bench_steal_pct "$sl0" "$sl1")" --argjson win "$(calc "$t1 - $t0")" '
+	. + {steal_pct: $steal,
+	  cpu: {window_s: $win, ticks: $c, clk_tck: $hz, seconds: ($c / $hz),
+	  us_per_request: (if .rps > 0 then $c / $hz * 1e6 / (.rps * $win) else null end)}}' \
+	"$TMP/lg.json")
+result "$DURABLE_OPEN"
+stop "$DUR_PID"
+rm -rf "${TMP:?}/durable"
 
 NGINX_RPS=
 NGINX_OPEN=
@@ -585,6 +624,8 @@ NOOP_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NOOP_OPEN:-null}")
 NOOP_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NOOP_OPEN:-null}")
 NOOP_SYNC_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NOOP_SYNC:-null}")
 NOOP_SYNC_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NOOP_SYNC:-null}")
+DURABLE_CPU=$(jq -r '.cpu.us_per_request // "-"' <<<"${DURABLE_OPEN:-null}")
+DURABLE_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${DURABLE_OPEN:-null}")
 CPU_FLOOR=-
 [ "$NGINX_CPU" != - ] && [ -n "${LMDB8_CPU:-}" ] && CPU_FLOOR=$(calc "$NGINX_CPU + $LMDB8_CPU")
 MiB() { fmt %.1f "$(div "$1" 1048576)"; }
@@ -598,6 +639,8 @@ row() { printf '%-52s %14s %14s %9s %6s %-9s %s\n' "$@"; }
 row "measure" "forwarding" "idle" "ceiling" "ratio" "target" "met"
 r=$(ratio "$SINGLE_F" "$EVHTTP_RPS")
 row "single POST, 64 conns (req/s) vs evhttp" "$SINGLE_F" "$SINGLE_I" "$EVHTTP_RPS" "$r" ">= 0.85" "$(met "$r >= 0.85")"
+r=$(ratio "$SINGLE_F" "$DURABLE_RPS")
+row "... vs evhttp + LMDB group commit (a durable no-op)" "$SINGLE_F" "$SINGLE_I" "$DURABLE_RPS" "$r" "-" "-"
 if [ -n "$NGINX_RPS" ]; then
 	r=$(ratio "$SINGLE_F" "$NGINX_RPS")
 	row "single POST, 64 conns (req/s) vs nginx" "$SINGLE_F" "$SINGLE_I" "$NGINX_RPS" "$r" "(>= 0.6)" "$(met "$r >= 0.6")"
@@ -622,11 +665,16 @@ row "... by thread: main/commit/forwarder (µs)" "$(per_thread open.forwarding)"
 r=$(ratio "$CPU_F" "$CPU_FLOOR")
 row "... vs nginx + LMDB's own CPU in 8-event commits" "$(fmt %.1f "$CPU_F")" "$(fmt %.1f "$CPU_I")" \
 	"$(fmt %.1f "$CPU_FLOOR")" "$r" "-" "-"
+r=$(ratio "$CPU_F" "$DURABLE_CPU")
+row "... vs the durable no-op per request" "$(fmt %.1f "$CPU_F")" "$(fmt %.1f "$CPU_I")" \
+	"$(fmt %.1f "$DURABLE_CPU")" "$r" "-" "-"
 row "p99 ack at 10k ev/s offered (ms) vs nginx" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NGINX_P99")" \
 	"$(ratio "$OPEN_F_P99" "$NGINX_P99")" "< 1" "$(met "$OPEN_F_P99 < 1000 && $OPEN_F_EPS >= 9900")"
 row "... CPU the hypervisor took meanwhile (steal, %)" "$(get open.forwarding .steal_pct)" \
 	"$(get open.idle .steal_pct)" "$NGINX_STEAL" "-" "-" "-"
 row "... the disk's floor: p99 of an 8-event commit (ms)" "-" "-" "$LMDB8_P99" "-" "-" "-"
+row "... the durable no-op's p99 at 10k req/s (ms)" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$DURABLE_P99")" \
+	"$(ratio "$OPEN_F_P99" "$DURABLE_P99")" "-" "-"
 row "... a no-op server's p99 at 10k req/s (ms)" "-" "-" "$(ms "$NOOP_P99")" "-" "-" "-"
 row "... the no-op's, LMDB committing beside it (ms)" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NOOP_SYNC_P99")" \
 	"$(ratio "$OPEN_F_P99" "$NOOP_SYNC_P99")" "-" "-"
