@@ -9,7 +9,7 @@
 
 #include "common/kind.h"
 #include "daemon/jsonmem.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "otlp/inflate.h"
 #include "otlp/json.h"
 #include "otlp/otlp.h"

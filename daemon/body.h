@@ -9,7 +9,7 @@
 
 #include "common/buf.h"
 #include "daemon/event.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "spool/spool.h"
 
 struct kind;

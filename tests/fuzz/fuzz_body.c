@@ -11,7 +11,7 @@
 #include "common/uuid.h"
 #include "daemon/body.h"
 #include "daemon/event.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "redact/redact.h"
 
 /*
