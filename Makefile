@@ -44,7 +44,7 @@ OTLP_SRCS := otlp/inflate.c otlp/json.c otlp/otlp.c otlp/pb.c otlp/pbjson.c \
 	otlp/utf8.c
 PB_GEN := otlp/trace.pb-c
 REDACT_SRCS := redact/apply.c redact/detect.c redact/pbwalk.c redact/redact.c \
-	redact/walk.c
+	redact/splice.c redact/walk.c
 FORWARDER_SRCS := forwarder/aimd.c forwarder/bucket.c forwarder/forwarder.c \
 	forwarder/pace.c forwarder/upstream.c forwarder/window.c
 # daemon/main.c is tracespoold's entry point, outside the archive.
@@ -98,6 +98,7 @@ UNIT_LAYER_conf := conf
 UNIT_LAYER_spool := spool
 UNIT_LAYER_otlp := otlp
 UNIT_LAYER_redact := redact
+UNIT_LAYER_redact_splice := redact
 UNIT_LAYER_forwarder := forwarder
 unit_layer = $(or $(UNIT_LAYER_$(1)),daemon)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
