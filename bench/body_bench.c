@@ -11,17 +11,20 @@
 #include "common/uuid.h"
 #include "daemon/body.h"
 #include "daemon/jsonmem.h"
+#include "redact/redact.h"
 #include "tests/support/bench.h"
 
 /*
- * Usage: body_bench [-e event.json] [-b events] [-n bodies] [-t]
+ * Usage: body_bench [-e event.json] [-b events] [-n bodies] [-t] [-r rules]
  *
  * The event (minified) is the body {"event": EVENT} of POST /events, or
  * with -b the body {"events": [EVENT, ...]} of POST /events/batch. The
  * body goes through body_take n times, as ingest calls it (cJSON's arena
  * installed, no redaction rules), with ids from a counter, so that every
  * run does the same work. -t reads the body through a cJSON tree
- * (body_opts.tree_only), the way redaction rules make it go. Nothing is timed:
+ * (body_opts.tree_only), the old path of redaction rules. -r loads a redaction
+ * rules file (hash key "bench-secret"), as redact_rules does; the counts of
+ * its matches are printed too. Nothing is timed:
  * the machine is shared, so the number to read is callgrind's instruction count
  * for body_take, e.g.
  *
@@ -31,6 +34,13 @@
  * divided by the events taken (printed on stdout, with the bytes spooled,
  * so that a broken body cannot pass for a fast one).
  */
+
+static void
+report(const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "body_bench: %s\n", msg);
+}
 
 struct counter {
 	uint64_t n;
@@ -79,13 +89,16 @@ main(int argc, char **argv)
 	struct body_req req;
 	struct body_out out;
 	struct counter ids = {0};
+	struct redact *rules = NULL;
+	static uint64_t counts[REDACT_MAX_RULES];
+	const char *rules_path = NULL;
 	struct buf body;
-	uint64_t events = 0, bytes = 0;
+	uint64_t events = 0, bytes = 0, matches = 0;
 	long n = 1000, batch = 0, i;
 	char err[512], allow[32];
 	int c, status, tree = 0;
 
-	while ((c = getopt(argc, argv, "e:b:n:t")) != -1) {
+	while ((c = getopt(argc, argv, "e:b:n:tr:")) != -1) {
 		switch (c) {
 		case 'e':
 			path = optarg;
@@ -99,10 +112,13 @@ main(int argc, char **argv)
 		case 't':
 			tree = 1;
 			break;
+		case 'r':
+			rules_path = optarg;
+			break;
 		default:
 			fprintf(stderr,
 			    "usage: body_bench [-e event.json] [-b events] "
-			    "[-n bodies] [-t]\n");
+			    "[-n bodies] [-t] [-r rules]\n");
 			return 2;
 		}
 	}
@@ -110,6 +126,10 @@ main(int argc, char **argv)
 		return 2;
 	buf_init(&body);
 	if (make_body(&ev, batch, &body) == -1)
+		return 1;
+	if (rules_path != NULL &&
+	    redact_load(&rules, rules_path, "bench-secret", 12, report, NULL) !=
+	        0)
 		return 1;
 	jsonmem_install();
 	memset(&opts, 0, sizeof(opts));
@@ -119,6 +139,8 @@ main(int argc, char **argv)
 	opts.uuid_gen = counter_uuid;
 	opts.uuid_arg = &ids;
 	opts.tree_only = tree;
+	opts.redact = rules;
+	opts.redact_counts = counts;
 	memset(&req, 0, sizeof(req));
 	req.kind = kind_route("POST", batch > 0 ? "/events/batch" : "/events",
 	    &route, allow, sizeof(allow));
@@ -136,9 +158,14 @@ main(int argc, char **argv)
 		events += out.items;
 		bytes += out.data.len;
 	}
+	for (i = 0; rules != NULL && (size_t)i < redact_rules(rules); i++)
+		matches += counts[i];
 	printf("{\"bench\":\"body\",\"bodies\":%ld,\"events\":%llu,"
-	       "\"body_bytes\":%zu,\"spooled_bytes\":%llu}\n",
-	    n, (unsigned long long)events, body.len, (unsigned long long)bytes);
+	       "\"body_bytes\":%zu,\"spooled_bytes\":%llu,"
+	       "\"redactions\":%llu}\n",
+	    n, (unsigned long long)events, body.len, (unsigned long long)bytes,
+	    (unsigned long long)matches);
+	redact_free(rules);
 	body_out_free(&out);
 	buf_free(&body);
 	free(ev.text);

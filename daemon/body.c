@@ -9,7 +9,7 @@
 
 #include "common/kind.h"
 #include "daemon/jsonmem.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "otlp/inflate.h"
 #include "otlp/json.h"
 #include "otlp/otlp.h"
@@ -61,6 +61,7 @@ body_out_init(struct body_out *o)
 	buf_init(&o->data);
 	buf_init(&o->inflated);
 	buf_init(&o->decoded);
+	buf_init(&o->spliced);
 }
 
 void
@@ -69,6 +70,7 @@ body_out_free(struct body_out *o)
 	buf_free(&o->data);
 	buf_free(&o->inflated);
 	buf_free(&o->decoded);
+	buf_free(&o->spliced);
 	free(o->recs);
 	free(o->ids);
 	free(o->offs);
@@ -79,7 +81,7 @@ body_out_free(struct body_out *o)
 size_t
 body_out_footprint(const struct body_out *o)
 {
-	return o->data.cap + o->inflated.cap + o->decoded.cap +
+	return o->data.cap + o->inflated.cap + o->decoded.cap + o->spliced.cap +
 	    o->cap * (sizeof(*o->recs) + sizeof(*o->ids) + sizeof(*o->offs)) +
 	    o->index.cap * sizeof(*o->index.room);
 }
@@ -263,29 +265,47 @@ take_record(const struct body_opts *opts, const struct body_req *req,
 		    k->string_form ? " or a string holding one" : "");
 		return 400;
 	}
-	if (o->n == o->cap || normalize == NULL ||
-	    (opts->redact != NULL && obj == NULL)) {
-		snprintf(err, errlen,
-		    "%s: internal: no room, validator or tree", name);
+	if (o->n == o->cap || normalize == NULL) {
+		snprintf(
+		    err, errlen, "%s: internal: no room or validator", name);
 		cJSON_Delete(inner);
 		return 500;
 	}
 	/*
-	 * Redaction before validation, on the parsed record: what a rule
-	 * changed is printed again; an untouched record keeps the client's
-	 * bytes. The required-field check at load time keeps rules from
-	 * making records invalid.
+	 * Redaction before validation. A record read without a tree is
+	 * redacted on its text: the strings a rule changed are spliced into
+	 * the client's bytes, which are then validated as any record's are.
+	 * What only the tree can do (a drop, a "value" rule on a non-string)
+	 * takes the old path: the record's tree is parsed, redacted, and
+	 * printed again when a rule changed it. The required-field check at
+	 * load time keeps rules from making records invalid.
 	 */
-	if (opts->redact != NULL) {
-		rc = redact_tree(opts->redact, obj, opts->redact_counts);
-		if (rc == -1) {
-			snprintf(err, errlen,
-			    "%s: cannot be redacted (out of memory, or nested "
-			    "too deep)",
-			    name);
-			cJSON_Delete(inner);
-			return 500;
+	if (opts->redact != NULL && obj == NULL) {
+		switch (redact_splice(opts->redact, raw, rawlen,
+		    opts->redact_counts, &o->spliced)) {
+		case REDACT_SPLICE_KEEP:
+			break;
+		case REDACT_SPLICE_CHANGED:
+			text = o->spliced.data;
+			len = o->spliced.len;
+			break;
+		case REDACT_SPLICE_TREE:
+			inner = cJSON_ParseWithLength(raw, rawlen);
+			if (inner == NULL) {
+				snprintf(
+				    err, errlen, "%s: out of memory", name);
+				return 500;
+			}
+			obj = inner;
+			break;
+		case REDACT_SPLICE_ERROR:
+			goto unredacted;
 		}
+	}
+	if (opts->redact != NULL && obj != NULL) {
+		rc = redact_tree(opts->redact, obj, opts->redact_counts);
+		if (rc == -1)
+			goto unredacted;
 		if (rc > 0)
 			text = NULL;
 	}
@@ -315,6 +335,12 @@ too_big:
 	snprintf(err, errlen, "%s: larger than max_event_bytes (%llu)", name,
 	    (unsigned long long)opts->max_event_bytes);
 	return 413;
+
+unredacted:
+	snprintf(err, errlen,
+	    "%s: cannot be redacted (out of memory, or nested too deep)", name);
+	cJSON_Delete(inner);
+	return 500;
 }
 
 /* Parse the body as one JSON object. Returns the tree, or NULL with err. */
@@ -358,9 +384,10 @@ parse_object(const char *body, size_t len, char *err, size_t errlen)
 }
 
 /*
- * An event-API body as one JSON object. With redaction rules (which work
- * on a tree), or when a test asks, *root is its cJSON tree, the caller's
- * to free. Else *root is NULL and the records are read from the text
+ * An event-API body as one JSON object. When a test asks
+ * (body_opts.tree_only), *root is its cJSON tree, the caller's to free,
+ * and redaction rules run on the records' nodes. Else *root is NULL and
+ * the records are read from the text
  * through jsonscan's view: cJSON's parse was most of the cost of a body,
  * and json_check accepts nothing cJSON refuses (the nesting limit is
  * cJSON's own; a number of any length parses, since the fix for
@@ -374,7 +401,7 @@ parse_body(const struct body_opts *opts, const struct body_req *req,
     struct body_out *o, cJSON **root, char *err, size_t errlen)
 {
 	*root = NULL;
-	if (opts->redact != NULL || opts->tree_only) {
+	if (opts->tree_only) {
 		*root = parse_object(req->body, req->len, err, errlen);
 		return *root != NULL ? 0 : 400;
 	}

@@ -9,7 +9,7 @@
 
 #include "common/buf.h"
 #include "daemon/event.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "spool/spool.h"
 
 struct kind;
@@ -32,10 +32,13 @@ struct body_opts {
 	uint64_t *redact_counts;
 	/*
 	 * For the unit tests and the fuzzer only (the daemon leaves it 0):
-	 * read event-API bodies through a cJSON tree, as with redaction
-	 * rules, instead of through jsonscan's view of the bytes, so that
-	 * the two readings can be compared. Either gives the same status,
-	 * error, records and ids.
+	 * read event-API bodies through a cJSON tree, and redact the
+	 * records' nodes with redact_tree (the old path), instead of through
+	 * jsonscan's view of the bytes with redact_splice, so that the two
+	 * readings can be compared. Either gives the same status, error,
+	 * ids and counts; the records are the same bytes, but for a record
+	 * a rule changed, which the tree prints again and the view splices:
+	 * those parse to equal trees (cJSON_Compare).
 	 */
 	int tree_only;
 };
@@ -81,11 +84,12 @@ struct body_out {
 	 * Scratch: the index json_check made of an event-API body read
 	 * without a tree (its room grows with bodies, to a constant), an
 	 * inflated body, a string decoded from the body (an event in string
-	 * form, a batch's project).
+	 * form, a batch's project), a record redact_splice changed.
 	 */
 	struct json_index index;
 	struct buf inflated;
 	struct buf decoded;
+	struct buf spliced;
 };
 
 void body_out_init(struct body_out *o);

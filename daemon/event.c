@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 
 enum field_kind {
 	FK_EVENT_TYPE,

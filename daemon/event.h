@@ -50,7 +50,7 @@ struct event_ids {
  * costs more than parsing). With raw NULL the object is printed.
  *
  * obj may be NULL when raw is given: the members are then read from raw
- * itself (daemon/jsonscan.h's view), with no tree at all, and the verdict,
+ * itself (common/jsonscan.h's view), with no tree at all, and the verdict,
  * the error, the ids and the output are the ones the tree would give. raw
  * must then be text cJSON accepts, as json_check's strict JSON is; a raw
  * that is not an object is refused as "must be an object", as its tree

@@ -480,6 +480,10 @@ redact_free(struct redact *r)
 	buf_free(&r->tmp[1]);
 	buf_free(&r->val);
 	buf_free(&r->attr);
+	free(r->splice_counts);
+	buf_free(&r->splice_str[0]);
+	buf_free(&r->splice_str[1]);
+	buf_free(&r->splice_dec);
 	free(r);
 }
 
@@ -548,7 +552,7 @@ redact_load_string(struct redact **out, const char *name, const char *text,
 		    setup_hmac(r, hash_key, keylen) == -1)
 			goto nomem;
 	}
-	if (make_steps(r) == -1)
+	if (make_steps(r) == -1 || redact_splice_plan(r) == -1)
 		goto nomem;
 	/* Give back the slots of the rules the file did not have. */
 	if (r->n > 0 &&

@@ -179,6 +179,46 @@ int redact_check_required(
  */
 int redact_tree(struct redact *r, struct cJSON *record, uint64_t *counts);
 
+/* What redact_splice made of a record. */
+enum redact_splice_result {
+	REDACT_SPLICE_ERROR = -1,  /* out of memory: refuse the record */
+	REDACT_SPLICE_KEEP = 0,    /* no rule changes it: keep its bytes */
+	REDACT_SPLICE_CHANGED = 1, /* out holds the redacted record */
+	REDACT_SPLICE_TREE = 2,    /* only redact_tree can redact it */
+};
+
+/*
+ * redact_tree without a tree: the "*" and field: rules on the record
+ * whose JSON text is text[0..len), an object or array json_check
+ * accepted (common/jsonscan.h). Each string value is decoded as cJSON
+ * decodes it, and the rules' steps run on it in file order, each on what
+ * the ones before left in it (mask and hash change no structure, so
+ * string by string is rule by rule, as redact_tree goes).
+ *
+ * REDACT_SPLICE_KEEP: nothing changes, out untouched. REDACT_SPLICE_CHANGED:
+ * out (reset first) holds the record: the client's bytes with each
+ * changed string written again as a JSON string (escaped as cJSON escapes),
+ * strict JSON that parses to the tree redact_tree would have made (equal
+ * by cJSON_Compare); counts (as for redact_tree, or NULL) gained the
+ * matches. REDACT_SPLICE_TREE: only the tree can do it; counts are
+ * untouched and out holds anything: redact_tree the record's tree. That
+ * is the verdict when a rule drops something, a "value" rule names
+ * anything but a string, a changed string would not be valid UTF-8, the
+ * record holds a \u0000 escape or a number cJSON reads as an infinity
+ * and a string changed (the tree would print those otherwise), it nests
+ * deeper than REDACT_MAX_DEPTH, the rules have more than 64 field: rules,
+ * or the text is not what json_check accepts. REDACT_SPLICE_ERROR: out of
+ * memory, counts untouched.
+ *
+ * No recursion: a pass over the text with a stack of REDACT_PATH_MAX
+ * levels and a bit a level below them. A changed string grows no more
+ * than redact_tree's would (the limits of "Failing closed" above), and
+ * out holds the record with those strings, 6 bytes a byte at most where
+ * one needs a \u escape. Uses r's scratch, as redact_tree does.
+ */
+enum redact_splice_result redact_splice(struct redact *r, const char *text,
+    size_t len, uint64_t *counts, struct buf *out);
+
 /*
  * One string attribute of a span, span event, link, scope or resource:
  * the "attr:" rules whose KEY matches key (a string, "" for none) and the

@@ -73,6 +73,7 @@ struct redact_step {
 	uint64_t field_det; /* the bits of its field: detector rules */
 	size_t nfield;      /* its field: rules (rule indexes), a bit each */
 	size_t field[STEP_FIELDS];
+	uint64_t splice_bits; /* its field: rules in redact_splice's bits */
 };
 
 struct redact {
@@ -99,6 +100,26 @@ struct redact {
 	struct buf tmp[2]; /* a string between two rules */
 	struct buf val;    /* redact_apply_value's result */
 	struct buf attr;   /* a changed OTLP JSON non-string attribute */
+	/*
+	 * redact_splice's plan (splice.c): each field: rule has a bit, in
+	 * file order (splice_rule maps it back), so that one mask per level
+	 * of a walk says which paths match there; with more than 64 such
+	 * rules, splice_ok is 0 and every record takes the tree.
+	 */
+	int splice_ok;
+	int splice_all; /* some "*" rule */
+	size_t nsplice;
+	size_t splice_rule[STEP_FIELDS];
+	/* Per depth d: the rules whose paths have at most d segments, and
+	 * the "value" rules with exactly d (they name values at depth d). */
+	uint64_t splice_le[REDACT_PATH_MAX + 1], splice_eq[REDACT_PATH_MAX + 1];
+	uint64_t splice_value; /* the "value" rules */
+	uint64_t splice_det;   /* the detector rules */
+	/* Scratch: a record's counts until it is known to splice, a string
+	 * between two steps, a string decoded. */
+	uint64_t *splice_counts;
+	struct buf splice_str[2];
+	struct buf splice_dec;
 };
 
 /* The string rules apply to (redact.c's apply functions, used by walk.c). */
@@ -140,6 +161,12 @@ enum redact_verdict redact_apply_value(struct redact *r, size_t i,
  * PCRE2 gave up on counts as found), 0 if not.
  */
 int redact_rule_finds(struct redact *r, size_t i, const char *s, size_t len);
+
+/*
+ * Number the field: rules for redact_splice, after the steps are made.
+ * 0, or -1 when memory ran out.
+ */
+int redact_splice_plan(struct redact *r);
 
 /* 1 if the attr: glob pat matches key. */
 int redact_glob(const char *pat, const char *key);

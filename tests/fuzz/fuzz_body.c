@@ -1,4 +1,5 @@
 /* fuzz_body.c: libFuzzer target for the request bodies of the ingest API. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,7 @@
 #include "common/uuid.h"
 #include "daemon/body.h"
 #include "daemon/event.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "redact/redact.h"
 
 /*
@@ -20,7 +21,11 @@
  * the kind table (common/kind.c): POST /events, /events/batch,
  * /session/start, /events/model, /events/model/batch and PUT /events,
  * and as an OTLP JSON export on /v1/traces; then every route again with
- * a rules file loaded (redaction must leave nothing its rules find).
+ * a rules file loaded (redaction must leave nothing its rules find), and
+ * every event-API route with each of two rule sets both ways, spliced
+ * into the view's bytes (redact_splice) and through a tree
+ * (redact_tree): status, error, counts, ids and each record's parsed
+ * tree must agree.
  * The checks below read the body on their own (cJSON, as an oracle) to
  * find where each record came from.
  *
@@ -624,16 +629,158 @@ static const char fuzz_rules[] =
     "secret field:metadata.secret value drop\n"
     "prompts attr:gen_ai.prompt* value drop\n";
 
+/*
+ * Rules for the two readings' comparison: hash, "value" rules on paths
+ * with "*" and index segments (on a string they are spliced, on anything
+ * else the tree's), an expression reaching quotes and backslashes, and a
+ * drop, which only the tree does.
+ */
+static const char fuzz_rules_splice[] =
+    "q field:inputs.* /\"[a-z]+\"|\\\\[a-z]/ hash\n"
+    "first field:inputs.chat_history.0.content value hash\n"
+    "role field:*.*.role value mask\n"
+    "cost field:metadata.0 value hash\n"
+    "emails * email mask\n"
+    "again * /D:e/ mask\n"
+    "uni * /\xc3\xa9+|\\x{1F600}/ mask\n"
+    "gone field:*.1 apikey drop\n";
+
+#define NRULESETS 2
+
+static struct redact *
+ruleset(int i)
+{
+	static struct redact *r[NRULESETS];
+	static const char *const text[NRULESETS] = {
+	    fuzz_rules, fuzz_rules_splice};
+
+	if (r[i] == NULL &&
+	    redact_load_string(&r[i], "fuzz_rules", text[i], strlen(text[i]),
+	        "fuzz-key", 8, NULL, NULL) != 0)
+		violated("the fuzzer's rules load", NULL);
+	return r[i];
+}
+
 static struct redact *
 rules(void)
 {
-	static struct redact *r;
+	return ruleset(0);
+}
 
-	if (r == NULL &&
-	    redact_load_string(&r, "fuzz_rules", fuzz_rules,
-	        sizeof(fuzz_rules) - 1, NULL, 0, NULL, NULL) != 0)
-		violated("the fuzzer's rules load", NULL);
-	return r;
+/*
+ * a and b the same tree, members and elements in order (cJSON_Compare
+ * would call an infinity unequal to itself, and a repeated name unequal
+ * to itself when its values differ); numbers as cJSON_Compare has them.
+ */
+static int
+same_tree(const cJSON *a, const cJSON *b, int depth)
+{
+	const cJSON *x, *y;
+
+	if (a == NULL || b == NULL || depth > 1100)
+		return a == b;
+	if ((a->type & 0xff) != (b->type & 0xff))
+		return 0;
+	if (cJSON_IsNumber(a))
+		return (isinf(a->valuedouble) &&
+		           a->valuedouble == b->valuedouble) ||
+		    cJSON_Compare(a, b, 1);
+	if (cJSON_IsString(a))
+		return strcmp(a->valuestring, b->valuestring) == 0;
+	if (!cJSON_IsArray(a) && !cJSON_IsObject(a))
+		return 1;
+	for (x = a->child, y = b->child; x != NULL && y != NULL;
+	     x = x->next, y = y->next) {
+		if (cJSON_IsObject(a) && strcmp(x->string, y->string) != 0)
+			return 0;
+		if (!same_tree(x, y, depth + 1))
+			return 0;
+	}
+	return x == NULL && y == NULL;
+}
+
+/*
+ * With rules, the view (redact_splice) and the tree (redact_tree) give
+ * the same status, error, counts, records and ids; a record is the same
+ * bytes, or (the tree printed it again, the view spliced it) parses to
+ * the same tree.
+ */
+static void
+route_both_redacted(const struct kind *k, const struct kind_route *r,
+    const char *body, size_t len, int set, struct body_out *out,
+    struct body_out *tree)
+{
+	struct body_opts opts;
+	struct body_req req;
+	struct gen g = {0};
+	struct outcome viewed, treed;
+	uint64_t vc[16] = {0}, tc[16] = {0};
+
+	setup(&opts, &req, &g, k, r, body, len);
+	opts.redact = ruleset(set);
+	if (redact_rules(opts.redact) > 16)
+		violated("the fuzzer's rule sets have at most 16 rules", NULL);
+	opts.redact_counts = vc;
+	viewed.err[0] = '\0';
+	viewed.status =
+	    body_take(&opts, &req, out, viewed.err, sizeof(viewed.err));
+	viewed.generated = g.n;
+	g.n = 0;
+	opts.tree_only = 1;
+	opts.redact_counts = tc;
+	treed.err[0] = '\0';
+	treed.status =
+	    body_take(&opts, &req, tree, treed.err, sizeof(treed.err));
+	treed.generated = g.n;
+	if (viewed.status != treed.status ||
+	    strcmp(viewed.err, treed.err) != 0) {
+		fprintf(stderr,
+		    "fuzz_body: spliced %d \"%s\", tree %d \"%s\"\n",
+		    viewed.status, viewed.err, treed.status, treed.err);
+		violated(
+		    "redacted, the view and the tree give one verdict", NULL);
+	}
+	if (memcmp(vc, tc, sizeof(vc)) != 0)
+		violated("redacted, the view and the tree count alike", NULL);
+	if (viewed.generated != treed.generated || out->n != tree->n ||
+	    out->lead != tree->lead || out->items != tree->items ||
+	    strcmp(out->session_id, tree->session_id) != 0 ||
+	    out->bad_record != tree->bad_record)
+		violated(
+		    "redacted, the view and the tree make the same records",
+		    NULL);
+	if (viewed.status != 0)
+		return;
+	body_seal(out, 1);
+	body_seal(tree, 1);
+	for (size_t i = 0; i < out->n; i++) {
+		const struct spool_rec *x = &out->recs[i], *y = &tree->recs[i];
+		cJSON *a, *b;
+
+		if (x->kind != y->kind || x->count != y->count ||
+		    strcmp(out->ids[i].event_id, tree->ids[i].event_id) != 0 ||
+		    strcmp(out->ids[i].session_id, tree->ids[i].session_id) !=
+		        0)
+			violated("redacted, the view and the tree give each "
+			         "record its kind and ids",
+			    NULL);
+		if (x->len == y->len && memcmp(x->data, y->data, x->len) == 0)
+			continue;
+		if (!json_utf8_valid(x->data, x->len))
+			violated("a spliced record is valid UTF-8", NULL);
+		a = cJSON_ParseWithLength(x->data, x->len);
+		b = cJSON_ParseWithLength(y->data, y->len);
+		if (a == NULL || b == NULL || !same_tree(a, b, 0)) {
+			fprintf(stderr,
+			    "fuzz_body: spliced %.*s\nfuzz_body: tree    "
+			    "%.*s\n",
+			    (int)x->len, (const char *)x->data, (int)y->len,
+			    (const char *)y->data);
+			violated("a spliced record parses to the tree's", NULL);
+		}
+		cJSON_Delete(a);
+		cJSON_Delete(b);
+	}
 }
 
 /* Every route again with the rules: what is accepted holds no match. */
@@ -846,6 +993,10 @@ LLVMFuzzerTestOneInput(const uint8_t *in, size_t len)
 				route(k, r, root, body, len, &out, &tree);
 			if (r->path != NULL)
 				route_redacted(k, r, body, len, &out);
+			if (r->path != NULL && r->form != KIND_FORM_OTLP)
+				for (int set = 0; set < NRULESETS; set++)
+					route_both_redacted(
+					    k, r, body, len, set, &out, &tree);
 		}
 	}
 	route_otlp_json(root, body, len, &out);

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "otlp/inflate.h"
 #include "otlp/json.h"
 #include "otlp/otlp.h"

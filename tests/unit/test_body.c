@@ -14,6 +14,7 @@
 #include "common/kind.h"
 #include "daemon/body.h"
 #include "otlp/trace.pb-c.h"
+#include "redact/redact.h"
 #include "tests/support/check.h"
 
 struct fixture {
@@ -562,6 +563,121 @@ test_kind_routes(void **state)
 	    "unknown ids have no row");
 }
 
+/*
+ * POST /events/batch body with rules, through the view (redact_splice)
+ * and the tree (tree_only, redact_tree): one status, error and counts
+ * (into vc and tc, 4 slots). fx->out holds the view's records, fx->tree
+ * the tree's, both sealed.
+ */
+static int
+take_redacted(struct fixture *fx, const char *rules, const char *body,
+    uint64_t *vc, uint64_t *tc)
+{
+	struct body_out view = fx->out;
+	struct redact *r = NULL;
+	char err[sizeof(fx->err)];
+	int st, tst;
+
+	CHECK(redact_load_string(
+	          &r, "rules", rules, strlen(rules), "k", 1, NULL, NULL) == 0,
+	    "rules do not load: %s", rules);
+	CHECK(redact_rules(r) <= 4, "at most 4 rules here");
+	memset(vc, 0, 4 * sizeof(*vc));
+	memset(tc, 0, 4 * sizeof(*tc));
+	fx->opts.redact = r;
+	fx->out = fx->tree;
+	fx->ids = 0;
+	fx->opts.tree_only = 1;
+	fx->opts.redact_counts = tc;
+	tst = take_json(fx, "POST", "/events/batch", body);
+	memcpy(err, fx->err, sizeof(err));
+	fx->opts.tree_only = 0;
+	fx->tree = fx->out;
+	fx->out = view;
+	fx->ids = 0;
+	fx->opts.redact_counts = vc;
+	st = take_json(fx, "POST", "/events/batch", body);
+	fx->opts.redact = NULL;
+	fx->opts.redact_counts = NULL;
+	redact_free(r);
+	CHECK(st == tst && strcmp(fx->err, err) == 0,
+	    "%.80s: spliced %d \"%s\", tree %d \"%s\"", body, st, fx->err, tst,
+	    err);
+	CHECK(memcmp(vc, tc, 4 * sizeof(*vc)) == 0,
+	    "%.80s: spliced and tree count otherwise", body);
+	body_seal(&fx->out, 1);
+	body_seal(&fx->tree, 1);
+	return st;
+}
+
+/* A changed string is spliced into the client's bytes: the rest of the
+ * record (numbers, spacing, other escapes) is theirs, not cJSON's. */
+static void
+test_redact_spliced(void **state)
+{
+	struct fixture *fx = *state;
+	static const char tail[] =
+	    "\"event_type\":\"chain\",\"inputs\":{\"q\":\"say \\\"x\\\"\\n"
+	    "[REDACTED:e]\",\"r\":\"\\u0041\"},\"duration\": 1.50}";
+	uint64_t vc[4], tc[4];
+	const struct spool_rec *v, *t;
+
+	CHECK(take_redacted(fx, "e * email mask\n",
+	          "{\"events\":[{\"event_type\":\"chain\",\"inputs\":{\"q\":"
+	          "\"say \\\"x\\\"\\na@example.com\",\"r\":\"\\u0041\"},"
+	          "\"duration\": 1.50}]}",
+	          vc, tc) == 0,
+	    "refused: %s", fx->err);
+	CHECK(vc[0] == 1, "one match counted, not %llu",
+	    (unsigned long long)vc[0]);
+	CHECK(fx->out.n == 1 && fx->tree.n == 1, "one record each");
+	v = &fx->out.recs[0];
+	t = &fx->tree.recs[0];
+	CHECK(v->len > sizeof(tail) - 1 &&
+	        memcmp((const char *)v->data + v->len - (sizeof(tail) - 1),
+	            tail, sizeof(tail) - 1) == 0,
+	    "the spliced record ends with the client's bytes:\n%.*s",
+	    (int)v->len, (const char *)v->data);
+	CHECK(memmem(t->data, t->len, "\"duration\":1.5}", 15) != NULL,
+	    "the tree's record is printed again:\n%.*s", (int)t->len,
+	    (const char *)t->data);
+}
+
+/* What only the tree does (a drop, a "value" rule on a number or an
+ * object) takes the tree path for that record: the very same bytes. */
+static void
+test_redact_fallback(void **state)
+{
+	struct fixture *fx = *state;
+	static const char *const rules[] = {
+	    "d * email drop\n",
+	    "e * email mask\nv field:metadata.n value mask\n",
+	    "v field:inputs.o value hash\ne * email mask\n",
+	};
+	static const char body[] =
+	    "{\"events\":[{\"event_type\":\"chain\",\"inputs\":{\"q\":"
+	    "\"a@example.com\",\"o\":{\"x\": 1.0}},\"metadata\":{\"n\": 2.50}},"
+	    "{\"event_type\":\"tool\",\"inputs\":{\"q\":\"b@example.com\"}}]}";
+	uint64_t vc[4], tc[4];
+	size_t i;
+
+	for (i = 0; i < NELEM(rules); i++) {
+		CHECK(take_redacted(fx, rules[i], body, vc, tc) == 0,
+		    "%s: refused: %s", rules[i], fx->err);
+		CHECK(vc[0] == 2 || vc[1] > 0, "%s: counted", rules[i]);
+		CHECK(fx->out.n == 2 && fx->tree.n == 2, "two records each");
+		/* the second record has no number and no object: spliced */
+		CHECK(fx->out.recs[0].len == fx->tree.recs[0].len &&
+		        memcmp(fx->out.recs[0].data, fx->tree.recs[0].data,
+		            fx->out.recs[0].len) == 0,
+		    "%s: the tree's bytes:\n%.*s\n%.*s", rules[i],
+		    (int)fx->out.recs[0].len,
+		    (const char *)fx->out.recs[0].data,
+		    (int)fx->tree.recs[0].len,
+		    (const char *)fx->tree.recs[0].data);
+	}
+}
+
 static void
 test_event_record(void **state)
 {
@@ -914,6 +1030,10 @@ main(void)
 	        test_both_batch_session, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_both_event_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_redact_spliced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_redact_fallback, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

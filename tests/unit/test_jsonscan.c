@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "common/buf.h"
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 #include "tests/support/check.h"
 #include "tests/support/unit.h"
 

@@ -1,6 +1,6 @@
 /* jsonscan.c: strict JSON and UTF-8 checks, and a view of JSON text cJSON
  * accepted: members, elements and raw value spans, without a tree. */
-#include "daemon/jsonscan.h"
+#include "common/jsonscan.h"
 
 #include <stdint.h>
 #include <stdio.h>
