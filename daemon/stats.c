@@ -264,6 +264,10 @@ stats_json(struct stats *st, const struct stats_ingest *ing,
 	    (unsigned long long)fs.rtt_ms, (unsigned long long)fs.rtt_floor_ms,
 	    (unsigned long long)fs.rate_limited, fs.pace);
 	buf_printf(b,
+	    "\"forwarder_held_bytes\":%llu,\"forwarder_held_bytes_max\":%llu,",
+	    (unsigned long long)fs.held_bytes,
+	    (unsigned long long)fs.held_bytes_max);
+	buf_printf(b,
 	    "\"ingest_rate\":%.1f,\"ingest_bytes_rate\":%.0f,"
 	    "\"drain_rate\":%.1f,\"drain_bytes_rate\":%.0f,",
 	    r.ingest, r.ingest_bytes, r.drain, r.drain_bytes);
@@ -496,6 +500,13 @@ stats_metrics(struct stats *st, const struct stats_ingest *ing,
 	metric(b, "tracespool_upload_rate_limited_total", "counter",
 	    "Upstream requests that waited for upload_rate_limit.", NULL,
 	    fs.rate_limited);
+	metric(b, "tracespool_forwarder_held_bytes", "gauge",
+	    "Bytes of spooled records the forwarder holds, read and not yet "
+	    "settled; it reads no further ahead past 8 MiB.",
+	    NULL, fs.held_bytes);
+	metric(b, "tracespool_forwarder_held_bytes_max", "gauge",
+	    "The most tracespool_forwarder_held_bytes was since the start.",
+	    NULL, fs.held_bytes_max);
 	rates_metrics(st, &ss, &cs, &fs, b);
 	metric(b, "tracespool_upstream_last_status", "gauge",
 	    "HTTP status of the last upstream answer (0 before any).", NULL,

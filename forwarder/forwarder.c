@@ -49,9 +49,16 @@
 /*
  * Units held at most: those in flight and as many again that the order
  * rules hold back (updates waiting for earlier records), so that reading
- * ahead never holds much of the spool in memory.
+ * ahead never holds many requests' worth of the spool in memory; their
+ * bytes are bounded by FWD_HOLD_BYTES_MAX (forwarder.h).
  */
 #define UNITS_MAX(max) (2 * (size_t)(max) + 2)
+/*
+ * A request body up to this size is kept for the slot's next request (a
+ * batch of 100 events of 1.5 KB is 150 KB); a larger one is freed once
+ * answered, so that idle slots do not keep up to batch_max_bytes each.
+ */
+#define BODY_KEEP_MAX (256 * 1024)
 
 /*
  * Failed rounds in a row that make an outage: the forwarder then comes
@@ -128,6 +135,7 @@ struct fwd {
 	struct spool_batch ahead; /* read, not yet in a unit: from cursor */
 	int ahead_fresh;          /* a whole read, nothing taken from it */
 	uint64_t ahead_round;     /* the failure round it was read in */
+	uint64_t held_max;        /* the most held_bytes() were */
 	int idle;                 /* the last read found nothing */
 	uint64_t idle_wakes;      /* wakes_seen then */
 	uint64_t idle_ms;
@@ -268,6 +276,29 @@ set_state(struct fwd *f, int state, uint64_t backoff_ms, const char *reason)
 	snprintf(f->reason, sizeof(f->reason), "%s", reason);
 }
 
+/*
+ * The bytes of the records read and not settled: the window's units (in
+ * flight or waiting) and the look-ahead not yet cut into one.
+ */
+static uint64_t
+held_bytes(const struct fwd *f)
+{
+	return window_bytes(f->win) + f->ahead.bytes;
+}
+
+/*
+ * Whether reading ahead must wait for a unit to settle: what is held
+ * reached FWD_HOLD_BYTES_MAX while a request is in flight, whose answer
+ * frees its records and wakes the thread. With none in flight nothing
+ * would, so a read is allowed whatever is held: a unit larger than the
+ * bound still goes, alone.
+ */
+static int
+held_full(const struct fwd *f)
+{
+	return f->inflight > 0 && held_bytes(f) >= FWD_HOLD_BYTES_MAX;
+}
+
 static void
 publish(struct fwd *f)
 {
@@ -281,6 +312,8 @@ publish(struct fwd *f)
 	f->stats.rtt_ms = (uint64_t)(f->aimd.rtt_ms + 0.5);
 	f->stats.rtt_floor_ms = (uint64_t)(f->aimd.floor_ms + 0.5);
 	f->stats.pace = pace_rate(&f->pace, clock_mono_ms(), ceiling(f));
+	f->stats.held_bytes = held_bytes(f);
+	f->stats.held_bytes_max = f->held_max;
 	pthread_mutex_unlock(&f->mtx);
 }
 
@@ -453,12 +486,20 @@ joins(const struct spool_item *a, const struct spool_item *b)
 	return strcmp(a->auth, b->auth) == 0;
 }
 
-/* Read the next records from the cursor into the look-ahead. 0 or -1. */
+/*
+ * Read the next records from the cursor into the empty look-ahead. 0 or
+ * -1. One read brings at most one request's worth, batch_max_bytes (or a
+ * single record larger than that), and pump reads only below
+ * FWD_HOLD_BYTES_MAX or with nothing in flight, and read_more only once
+ * the look-ahead is used up: that is how far past the bound the held
+ * records may go. The limit is not cut to what is left below the bound:
+ * the records left out would make a short request of the ones read.
+ */
 static int
 read_ahead(struct fwd *f)
 {
 	size_t max_n = f->cur.batch_max_events;
-	uint64_t max_bytes = f->cur.batch_max_bytes;
+	uint64_t max_bytes = f->cur.batch_max_bytes, held;
 
 	/* Leave room for the wrapper and the commas of a batch body. */
 	max_bytes = max_bytes > 32 + max_n ? max_bytes - 32 - max_n : 1;
@@ -469,6 +510,8 @@ read_ahead(struct fwd *f)
 	}
 	f->ahead_fresh = 1;
 	f->ahead_round = f->round;
+	if ((held = held_bytes(f)) > f->held_max)
+		f->held_max = held;
 	return 0;
 }
 
@@ -1048,6 +1091,8 @@ on_done(void *arg, void *tag, const struct upstream_res *res)
 	r->unit = NULL;
 	f->inflight--;
 	u->state = WIN_READY;
+	if (r->body.cap > BODY_KEEP_MAX)
+		buf_free(&r->body);
 	/* Given up by fwd_stop: the records stay for next time. */
 	if (res->aborted)
 		return;
@@ -1159,8 +1204,9 @@ pump(struct fwd *f, uint64_t *wake_min)
 			break;
 		}
 		if (u == NULL) {
+			/* Only a unit settling can let it read on. */
 			if (window_blocked(f->win) ||
-			    window_units(f->win) >= units_max) {
+			    window_units(f->win) >= units_max || held_full(f)) {
 				*wake_min = UINT64_MAX;
 				break;
 			}

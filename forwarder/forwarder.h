@@ -31,8 +31,30 @@
  * request for the backoff or the Retry-After; the first retry after a run
  * of failures begins is spread over recovery_spread_ms, so that daemons
  * that failed together do not come back together.
+ *
+ * Memory: the records read and not yet settled (fwd_stats.held_bytes) are
+ * bounded by a unit count and by FWD_HOLD_BYTES_MAX.
  */
 struct fwd;
+
+/*
+ * The bytes of records the forwarder reads ahead to at most: while a
+ * request is in flight and the records it holds (in requests, held back by
+ * the order rules, or read and not yet cut into one) reach this, it reads
+ * no further until one settles. 8 MiB holds some fifty full default
+ * batches of typical events (100 of 1.5 KB make 150 KB), so with them
+ * upload_concurrency and the count of units stop the reading first; with
+ * large records (40 KB events, OTLP exports) batches reach batch_max_bytes
+ * (4M), and then two or three requests are in flight instead of
+ * upload_concurrency: 8 to 12 MB a round trip. One read may pass the
+ * bound by what it brings, at most one
+ * request's worth (batch_max_bytes, or a single larger record), and with
+ * nothing in flight one read is always allowed, so a request larger than
+ * the bound still goes, alone. The request bodies, copies of the units in
+ * flight, add at most as much again (bounded by upload_concurrency x
+ * batch_max_bytes too).
+ */
+#define FWD_HOLD_BYTES_MAX (8ULL << 20)
 
 struct fwd_opts {
 	const char *upstream_url; /* base URL; paths are appended */
@@ -90,6 +112,8 @@ struct fwd_stats {
 	uint64_t rate_limited; /* requests that waited for upload_rate_limit */
 	double pace; /* requests a second since a 429 (forwarder/pace.h); 0:
 	                none */
+	uint64_t held_bytes;     /* records read and not settled: see above */
+	uint64_t held_bytes_max; /* the most held_bytes were since start */
 };
 
 /*

@@ -209,6 +209,7 @@ for name in 'tracespool_events_received_total{outcome="accepted"}' \
 	'tracespool_upstream_requests_total{class="5xx"}' \
 	'tracespool_upstream_requests_total{class="network"}' \
 	tracespool_upstream_retries_total tracespool_forwarder_backoff_seconds \
+	tracespool_forwarder_held_bytes tracespool_forwarder_held_bytes_max \
 	tracespool_dead_letters tracespool_connections tracespool_connections_total; do
 	check "/metrics has $name" test -n "$(metric "$TMP/m0" "$name")"
 done

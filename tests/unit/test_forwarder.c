@@ -1507,6 +1507,110 @@ test_batch_max_bytes(void **state)
 	assert_delivered(fx, "/events/batch", NULL, "e", 0, 40, -1);
 }
 
+/*
+ * Append events prefix<from> .. prefix<to - 1>, each padded to about size
+ * bytes, one transaction each. kinds gives the kind of each in turn (0 ends
+ * it); NULL makes them all KIND_EVENT.
+ */
+static void
+append_big(struct fixture *fx, const char *prefix, int from, int to,
+    size_t size, const int *kinds)
+{
+	char *text = malloc(size + 256);
+	struct spool_rec r = {.kind = KIND_EVENT};
+	int i, n, k = 0;
+
+	assert_non_null(text);
+	for (i = from; i < to; i++) {
+		n = snprintf(text, 256,
+		    "{\"event_id\":\"%s-id-%d\",\"event_name\":\"%s%d\","
+		    "\"event_type\":\"tool\",\"inputs\":{\"pad\":\"",
+		    prefix, i, prefix, i);
+		assert_true(n > 0 && n < 200);
+		memset(text + n, 'x', size);
+		memcpy(text + n + size, "\"}}", 4);
+		if (kinds != NULL) {
+			r.kind = (uint8_t)kinds[k++];
+			if (kinds[k] == 0)
+				k = 0;
+		}
+		r.time_ms = clock_wall_ms();
+		r.data = text;
+		r.len = strlen(text);
+		append(fx, &r, 1);
+	}
+	free(text);
+}
+
+/*
+ * Large records do not fill the memory: 200 records of 200 KB make
+ * requests of 20 (4 MB, batch_max_bytes) through an upstream that takes
+ * 300 ms a request. Where upload_concurrency would let 8 such requests be
+ * held (32 MB), the forwarder reads no further once it holds
+ * FWD_HOLD_BYTES_MAX, which a read passes by one request at most; and
+ * every record is still delivered, once.
+ */
+static void
+test_held_bytes_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	struct fwd_stats st;
+
+	control(fx, "{\"mode\":\"ok\",\"latency_ms\":300}");
+	append_big(fx, "b", 0, 200, 200 * 1024, NULL);
+	default_opts(fx, &o);
+	start_fwd(fx, &o, "test-key");
+	WAIT_UNTIL(sstat(fx).events == 0, 30000);
+	/* Counted just after the delete. */
+	WAIT_UNTIL(fwdstat(fx).records_forwarded == 200, 2000);
+	wait_state(fx, FWD_IDLE, 2000, &st);
+	if (st.held_bytes_max > FWD_HOLD_BYTES_MAX + o.batch_max_bytes)
+		fail_msg("held %llu bytes, bound %llu + one request of %llu",
+		    (unsigned long long)st.held_bytes_max,
+		    (unsigned long long)FWD_HOLD_BYTES_MAX,
+		    (unsigned long long)o.batch_max_bytes);
+	/* The bound, not the concurrency, stopped the reading. */
+	assert_true(st.held_bytes_max >= FWD_HOLD_BYTES_MAX);
+	assert_int_equal(st.held_bytes, 0);
+	/* The upstream's own count: three requests of 4 MB at most. */
+	assert_true(fake_count(fx, "max_inflight") <= 3);
+	assert_delivered(fx, "/events/batch", NULL, "b", 0, 200, -1);
+}
+
+/*
+ * Progress: records larger than FWD_HOLD_BYTES_MAX (batch_max_bytes set
+ * above it) still go, one at a time. Of kinds that do not join, two come
+ * in one read: while the first is in flight the second waits in the
+ * look-ahead, past the bound, and goes once nothing is in flight.
+ */
+static void
+test_record_over_hold_bound(void **state)
+{
+	static const int kinds[] = {KIND_EVENT, KIND_MODEL_EVENT, 0};
+	struct fixture *fx = *state;
+	struct fwd_opts o;
+	struct fwd_stats st;
+
+	append_big(fx, "b", 0, 3, FWD_HOLD_BYTES_MAX + (1 << 20), kinds);
+	default_opts(fx, &o);
+	/* Room for two such records a read, not three. */
+	o.batch_max_bytes = 3 * FWD_HOLD_BYTES_MAX;
+	start_fwd(fx, &o, "test-key");
+	WAIT_UNTIL(sstat(fx).events == 0, 20000);
+	assert_delivered(fx, "/events/batch", NULL, "b", 0, 3, 1);
+	assert_delivered(fx, "/events/model/batch", NULL, "b", 1, 2, -1);
+	WAIT_UNTIL(fwdstat(fx).records_forwarded == 3, 2000);
+	st = fwdstat(fx);
+	/* Two came in one read, as the case needs. */
+	assert_true(st.held_bytes_max > 2 * FWD_HOLD_BYTES_MAX);
+	assert_true(
+	    st.held_bytes_max <= FWD_HOLD_BYTES_MAX + o.batch_max_bytes);
+	/* Each one passes the bound: they go one at a time. */
+	assert_int_equal(fake_count(fx, "max_inflight"), 1);
+	assert_int_equal(log_count(fx), 3);
+}
+
 struct stopper {
 	atomic_int *flag;
 	unsigned after_ms;
@@ -1760,6 +1864,10 @@ main(void)
 	        test_flush_interval, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_batch_max_bytes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_held_bytes_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_record_over_hold_bound, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unreachable, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_order_rules_concurrent, setup, teardown),
