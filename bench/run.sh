@@ -286,6 +286,15 @@ DURABLE_OPEN=$(jq -c --argjson c "$((c1 - c0))" --argjson hz "$HZ" \
 	  us_per_request: (if .rps > 0 then $c / $hz * 1e6 / (.rps * $win) else null end)}}' \
 	"$TMP/lg.json")
 result "$DURABLE_OPEN"
+# Two more p99s at that rate: one stall of the host sets a run's p99 (1%
+# of 80,000 answers is 800, a tenth of a second of them), so the table
+# takes the median of three.
+DURABLE_P99S=$(jq -r '.lat_us.p99' <<<"$DURABLE_OPEN")
+for i in 2 3; do
+	res=$("$LG" -u "$TMP/durable.sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" -l "evhttp_durable_open10k_$i")
+	result "$res"
+	DURABLE_P99S+=" $(jq -r '.lat_us.p99' <<<"$res")"
+done
 stop "$DUR_PID"
 rm -rf "${TMP:?}/durable"
 
@@ -457,6 +466,13 @@ pair open --tail -- -c 64 -r 10000 -e "$EVENT"
 # pipeline, apart from the disk and what the flushes cost the machine.
 measure forwarding open_normal --tail --set sync=normal -- -c 64 -r 10000 -e "$EVENT"
 R[open_normal.forwarding]=$RES
+# Two more forwarding runs at 10,000/s for the median p99 (see the
+# durable no-op's).
+OPEN_P99S=$(get open.forwarding .lat_us.p99)
+for i in 2 3; do
+	measure forwarding "open$i" -- -c 64 -r 10000 -e "$EVENT"
+	OPEN_P99S+=" $(jq -r '.lat_us.p99 // "-"' <<<"$RES")"
+done
 
 log "OTLP: exports of 100 spans (protobuf) and single small exports"
 GEN=$BUILD/tests/otlp_gen
@@ -619,13 +635,22 @@ OTLP_I=$(get otlp100.idle ".rps * $OTLP_BYTES")
 RED0_F=$(get redact0.forwarding .eps)
 RED1_F=$(get redact1.forwarding .eps)
 ms() { fmt %.2f "$(div "$1" 1000)"; }
+# median "A B C": the middle of the figures ("-" when one is missing).
+median() {
+	case " $1 " in *" - "* | "  ") echo - ;; *) tr ' ' '\n' <<<"$1" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}' ;; esac
+}
+# ms_list "A B C": each in ms, joined by "/".
+ms_list() {
+	local v out=
+	for v in $1; do out+="${out:+/}$(fmt %.1f "$(div "$v" 1000)")"; done
+	echo "$out"
+}
 OPEN_N_P99=$(get open_normal.forwarding .lat_us.p99)
 NOOP_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NOOP_OPEN:-null}")
 NOOP_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NOOP_OPEN:-null}")
 NOOP_SYNC_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${NOOP_SYNC:-null}")
 NOOP_SYNC_STEAL=$(jq -r '.steal_pct // "-"' <<<"${NOOP_SYNC:-null}")
 DURABLE_CPU=$(jq -r '.cpu.us_per_request // "-"' <<<"${DURABLE_OPEN:-null}")
-DURABLE_P99=$(jq -r '.lat_us.p99 // "-"' <<<"${DURABLE_OPEN:-null}")
 CPU_FLOOR=-
 [ "$NGINX_CPU" != - ] && [ -n "${LMDB8_CPU:-}" ] && CPU_FLOOR=$(calc "$NGINX_CPU + $LMDB8_CPU")
 MiB() { fmt %.1f "$(div "$1" 1048576)"; }
@@ -669,15 +694,18 @@ r=$(ratio "$CPU_F" "$DURABLE_CPU")
 row "... vs the durable no-op per request" "$(fmt %.1f "$CPU_F")" "$(fmt %.1f "$CPU_I")" \
 	"$(fmt %.1f "$DURABLE_CPU")" "$r" "-" "-"
 row "p99 ack at 10k ev/s offered (ms) vs nginx" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NGINX_P99")" \
-	"$(ratio "$OPEN_F_P99" "$NGINX_P99")" "< 1" "$(met "$OPEN_F_P99 < 1000 && $OPEN_F_EPS >= 9900")"
+	"$(ratio "$OPEN_F_P99" "$NGINX_P99")" "(below)" "-"
 row "... CPU the hypervisor took meanwhile (steal, %)" "$(get open.forwarding .steal_pct)" \
 	"$(get open.idle .steal_pct)" "$NGINX_STEAL" "-" "-" "-"
 row "... the disk's floor: p99 of an 8-event commit (ms)" "-" "-" "$LMDB8_P99" "-" "-" "-"
-row "... the durable no-op's p99 at 10k req/s (ms)" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$DURABLE_P99")" \
-	"$(ratio "$OPEN_F_P99" "$DURABLE_P99")" "-" "-"
+OPEN_MED=$(median "$OPEN_P99S")
+DURABLE_MED=$(median "${DURABLE_P99S:--}")
+row "... median of 3 runs vs the durable no-op's (ms)" "$(ms "$OPEN_MED")" "-" "$(ms "$DURABLE_MED")" \
+	"$(ratio "$OPEN_MED" "$DURABLE_MED")" "< 1" "$(met "$OPEN_MED < 1000 && $OPEN_F_EPS >= 9900")"
+row "...   the 3 runs (ms)" "$(ms_list "$OPEN_P99S")" "-" "$(ms_list "${DURABLE_P99S:--}")" "-" "-" "-"
 row "... a no-op server's p99 at 10k req/s (ms)" "-" "-" "$(ms "$NOOP_P99")" "-" "-" "-"
-row "... the no-op's, LMDB committing beside it (ms)" "$(ms "$OPEN_F_P99")" "$(ms "$OPEN_I_P99")" "$(ms "$NOOP_SYNC_P99")" \
-	"$(ratio "$OPEN_F_P99" "$NOOP_SYNC_P99")" "-" "-"
+row "... the no-op's, LMDB committing beside it (ms)" "$(ms "$OPEN_MED")" "-" "$(ms "$NOOP_SYNC_P99")" \
+	"$(ratio "$OPEN_MED" "$NOOP_SYNC_P99")" "-" "-"
 row "... steal: the no-op alone, beside LMDB (%)" "-" "-" "$NOOP_STEAL, $NOOP_SYNC_STEAL" "-" "-" "-"
 row "p99 ack at 10k ev/s, sync = normal (ms) vs no-op" "$(ms "$OPEN_N_P99")" "-" "$(ms "$NOOP_P99")" \
 	"$(ratio "$OPEN_N_P99" "$NOOP_P99")" "(< 1)" "$(met "$OPEN_N_P99 < 1000")"
