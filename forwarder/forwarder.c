@@ -53,12 +53,6 @@
  * bytes are bounded by FWD_HOLD_BYTES_MAX (forwarder.h).
  */
 #define UNITS_MAX(max) (2 * (size_t)(max) + 2)
-/*
- * A request body up to this size is kept for the slot's next request (a
- * batch of 100 events of 1.5 KB is 150 KB); a larger one is freed once
- * answered, so that idle slots do not keep up to batch_max_bytes each.
- */
-#define BODY_KEEP_MAX (256 * 1024)
 
 /*
  * Failed rounds in a row that make an outage: the forwarder then comes
@@ -75,9 +69,17 @@ enum {
 };
 
 /* One upstream request in flight; unit is NULL for a free slot. */
+/*
+ * A request in flight. Its body is not copied together: iov holds the
+ * pieces (a batch's opening, each record, the separators, its closing),
+ * pointing into the unit's records and the kind's constant strings, which
+ * stay as they are while the unit is in flight; libcurl reads them in
+ * turn (upstream_req).
+ */
 struct request {
 	struct win_unit *unit;
-	struct buf body;
+	struct upstream_piece *iov;
+	size_t iov_cap;
 	struct buf url;
 	uint64_t sent_ms; /* monotonic */
 	uint64_t round;   /* the failure round it was sent in */
@@ -762,25 +764,44 @@ build_request(struct fwd *f, const struct win_unit *u, struct request *r,
 {
 	const struct spool_item *items = u->items;
 	const struct kind *k = kind_get(items[0].kind);
-	size_t i;
+	size_t i, n = 0, len = 0, need;
 
-	/* Unchecked appends: a failure is sticky, asked once below. */
-	buf_reset(&r->body);
-	buf_reset(&r->url);
+	/* Opening, records and separators, closing: 2 a record at most. */
+	need = kind_batches(k) ? 2 * u->n + 1 : 1;
+	if (need > r->iov_cap) {
+		struct upstream_piece *ni =
+		    reallocarray(r->iov, need, sizeof(*ni));
+
+		if (ni == NULL)
+			return -1;
+		r->iov = ni;
+		r->iov_cap = need;
+	}
+#define PIECE(p, l)                                                            \
+	do {                                                                   \
+		if ((l) > 0) {                                                 \
+			r->iov[n].data = (p);                                  \
+			r->iov[n++].len = (l);                                 \
+			len += (l);                                            \
+		}                                                              \
+	} while (0)
 	if (!kind_batches(k)) {
-		buf_add(&r->body, items[0].data, items[0].len);
+		PIECE(items[0].data, items[0].len);
 	} else {
-		buf_addstr(&r->body, k->batch_open);
+		PIECE(k->batch_open, strlen(k->batch_open));
 		for (i = 0; i < u->n; i++) {
 			if (i > 0)
-				buf_addstr(&r->body, k->batch_sep);
-			buf_add(&r->body, items[i].data, items[i].len);
+				PIECE(k->batch_sep, strlen(k->batch_sep));
+			PIECE(items[i].data, items[i].len);
 		}
-		buf_addstr(&r->body, k->batch_close);
+		PIECE(k->batch_close, strlen(k->batch_close));
 	}
+#undef PIECE
+	/* Unchecked appends: a failure is sticky, asked once below. */
+	buf_reset(&r->url);
 	buf_add(&r->url, f->cur.upstream_url, f->base_len);
 	buf_addstr(&r->url, k->up_path);
-	if (buf_failed(&r->body) || buf_failed(&r->url))
+	if (buf_failed(&r->url))
 		return -1;
 	req->method = k->up_method;
 	req->content_type = k->up_content_type;
@@ -789,8 +810,11 @@ build_request(struct fwd *f, const struct win_unit *u, struct request *r,
 	req->api_key = items[0].auth != NULL ? items[0].auth : f->cur_key;
 	req->ca_file = f->cur.ca_file;
 	req->timeout_ms = f->cur.request_timeout_ms;
-	req->body = r->body.data;
-	req->len = r->body.len;
+	/* An empty record is still a body: sent as "", not read from. */
+	req->body = "";
+	req->len = len;
+	req->pieces = n > 0 ? r->iov : NULL;
+	req->npieces = n;
 	return 0;
 }
 
@@ -1091,8 +1115,6 @@ on_done(void *arg, void *tag, const struct upstream_res *res)
 	r->unit = NULL;
 	f->inflight--;
 	u->state = WIN_READY;
-	if (r->body.cap > BODY_KEEP_MAX)
-		buf_free(&r->body);
 	/* Given up by fwd_stop: the records stay for next time. */
 	if (res->aborted)
 		return;
@@ -1338,7 +1360,7 @@ fwd_free(struct fwd *f)
 	spool_batch_free(&f->probe);
 	spool_batch_free(&f->check);
 	for (i = 0; i < UPSTREAM_MAX_INFLIGHT; i++) {
-		buf_free(&f->reqs[i].body);
+		free(f->reqs[i].iov);
 		buf_free(&f->reqs[i].url);
 	}
 	free(f->seqs);
@@ -1368,7 +1390,6 @@ fwd_start(struct fwd **fp, struct spool *sp, const struct fwd_opts *opts,
 	f->sp = sp;
 	f->writer = *writer;
 	for (i = 0; i < UPSTREAM_MAX_INFLIGHT; i++) {
-		buf_init(&f->reqs[i].body);
 		buf_init(&f->reqs[i].url);
 	}
 	buf_init(&f->reason_buf);

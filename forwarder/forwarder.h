@@ -50,9 +50,8 @@ struct fwd;
  * bound by what it brings, at most one
  * request's worth (batch_max_bytes, or a single larger record), and with
  * nothing in flight one read is always allowed, so a request larger than
- * the bound still goes, alone. The request bodies, copies of the units in
- * flight, add at most as much again (bounded by upload_concurrency x
- * batch_max_bytes too).
+ * the bound still goes, alone. A request's body is not a copy: libcurl
+ * reads it from the unit's records (upstream_req's pieces).
  */
 #define FWD_HOLD_BYTES_MAX (8ULL << 20)
 

@@ -41,6 +41,11 @@ struct slot {
 	void *tag;
 	uint64_t start_ms;
 	struct upstream_res res;
+	/* A body in pieces (upstream_req): where read_cb goes on from. */
+	const struct upstream_piece *pieces;
+	size_t npieces;
+	size_t piece; /* the piece read_cb is in */
+	size_t off;   /* bytes of it already given */
 };
 
 struct upstream {
@@ -102,6 +107,54 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	memcpy(sl->retry_after, v, len);
 	sl->retry_after[len] = '\0';
 	return n;
+}
+
+/* The next bytes of a body in pieces, as many as fit in dst. */
+static size_t
+read_cb(char *dst, size_t size, size_t nmemb, void *arg)
+{
+	struct slot *sl = arg;
+	size_t room = size * nmemb, n = 0, k;
+
+	while (n < room && sl->piece < sl->npieces) {
+		const struct upstream_piece *v = &sl->pieces[sl->piece];
+
+		k = v->len - sl->off;
+		if (k > room - n)
+			k = room - n;
+		memcpy(dst + n, (const char *)v->data + sl->off, k);
+		n += k;
+		sl->off += k;
+		if (sl->off == v->len) {
+			sl->piece++;
+			sl->off = 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * Back to byte offset of a body in pieces: libcurl rewinds when it sends
+ * the request again (a kept-alive connection found closed).
+ */
+static int
+seek_cb(void *arg, curl_off_t offset, int origin)
+{
+	struct slot *sl = arg;
+	size_t left;
+
+	if (origin != SEEK_SET || offset < 0)
+		return CURL_SEEKFUNC_CANTSEEK;
+	left = (size_t)offset;
+	for (sl->piece = 0; sl->piece < sl->npieces; sl->piece++) {
+		if (left < sl->pieces[sl->piece].len)
+			break;
+		left -= sl->pieces[sl->piece].len;
+	}
+	if (sl->piece == sl->npieces && left > 0)
+		return CURL_SEEKFUNC_FAIL;
+	sl->off = left;
+	return CURL_SEEKFUNC_OK;
 }
 
 static int
@@ -201,6 +254,8 @@ slot_release(struct slot *sl)
 	/* The handle must not keep pointers to what is freed here. */
 	curl_easy_setopt(sl->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(sl->curl, CURLOPT_POSTFIELDS, NULL);
+	sl->pieces = NULL;
+	sl->npieces = 0;
 	curl_slist_free_all(sl->hdrs);
 	sl->hdrs = NULL;
 	if (sl->auth.data != NULL)
@@ -384,7 +439,20 @@ upstream_start(struct upstream *up, const struct upstream_req *req, void *tag)
 	    strncasecmp(req->url, "http://", 7) == 0 ? "" : NULL);
 	SETOPT(CURLOPT_HTTPHEADER, sl->hdrs);
 	SETOPT(CURLOPT_POST, 1L);
-	SETOPT(CURLOPT_POSTFIELDS, req->body);
+	sl->pieces = req->pieces;
+	sl->npieces = req->npieces;
+	sl->piece = 0;
+	sl->off = 0;
+	if (req->npieces > 0) {
+		/* Without POSTFIELDS, libcurl reads the body from read_cb. */
+		SETOPT(CURLOPT_POSTFIELDS, NULL);
+		SETOPT(CURLOPT_READFUNCTION, read_cb);
+		SETOPT(CURLOPT_READDATA, sl);
+		SETOPT(CURLOPT_SEEKFUNCTION, seek_cb);
+		SETOPT(CURLOPT_SEEKDATA, sl);
+	} else {
+		SETOPT(CURLOPT_POSTFIELDS, req->body);
+	}
 	SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->len);
 	SETOPT(CURLOPT_CUSTOMREQUEST,
 	    strcmp(req->method, "POST") == 0 ? NULL : req->method);

@@ -27,6 +27,12 @@ enum upstream_verdict {
 
 struct upstream;
 
+/* Bytes of a body sent in pieces: data[0..len), borrowed. */
+struct upstream_piece {
+	const void *data;
+	size_t len;
+};
+
 struct upstream_req {
 	const char *method;       /* "POST" or "PUT" */
 	const char *content_type; /* NULL: application/json */
@@ -36,6 +42,14 @@ struct upstream_req {
 	uint64_t timeout_ms;      /* whole request, connect included; 0: none */
 	const char *body;         /* borrowed for the call; may hold NULs */
 	size_t len;
+	/*
+	 * Or, with npieces > 0, the body in pieces sent one after another
+	 * without being copied together (body is then ignored and len must
+	 * be their sum): pieces and the bytes they point at are borrowed
+	 * until the request's answer reaches the callback.
+	 */
+	const struct upstream_piece *pieces;
+	size_t npieces;
 };
 
 struct upstream_res {

@@ -1647,6 +1647,74 @@ send_one(struct fixture *fx, struct upstream *up, const char *key,
 	assert_int_equal(upstream_request(up, &req, res), 0);
 }
 
+/*
+ * A body in pieces arrives whole: twenty events of 10 KB each (more than
+ * libcurl's upload buffer holds, so read_cb is called many times and
+ * stops inside pieces), each event cut into three pieces of odd sizes.
+ */
+static void
+test_upstream_body_in_pieces(void **state)
+{
+	struct fixture *fx = *state;
+	struct upstream *up;
+	struct upstream_res *res = malloc(sizeof(*res));
+	struct upstream_piece pieces[2 + 20 * 4];
+	struct upstream_req req;
+	atomic_int stop;
+	char url[128], want[64], *ev[20];
+	size_t n = 0, len = 0, i;
+
+	assert_non_null(res);
+	atomic_init(&stop, 0);
+	assert_int_equal(upstream_new(&up, &stop), 0);
+	snprintf(
+	    url, sizeof(url), "http://127.0.0.1:%d/events/batch", fx->port);
+	pieces[n].data = "{\"events\":[";
+	pieces[n++].len = 11;
+	for (i = 0; i < 20; i++) {
+		size_t el;
+
+		ev[i] = malloc(10300);
+		assert_non_null(ev[i]);
+		el = (size_t)snprintf(ev[i], 10300,
+		    "{\"event_id\":\"piece-%zu\",\"pad\":\"%010000d\"}", i, 0);
+		if (i > 0) {
+			pieces[n].data = ",";
+			pieces[n++].len = 1;
+		}
+		pieces[n].data = ev[i];
+		pieces[n++].len = 7;
+		pieces[n].data = ev[i] + 7;
+		pieces[n++].len = 5000 + i;
+		pieces[n].data = ev[i] + 5007 + i;
+		pieces[n++].len = el - 5007 - i;
+		len += el + (i > 0);
+	}
+	pieces[n].data = "]}";
+	pieces[n++].len = 2;
+	len += 11 + 2;
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = url;
+	req.api_key = "k";
+	req.timeout_ms = 5000;
+	req.pieces = pieces;
+	req.npieces = n;
+	req.len = len;
+	assert_int_equal(upstream_request(up, &req, res), 0);
+	assert_int_equal(res->status, 200);
+	assert_int_equal(res->verdict, UPSTREAM_DONE);
+	for (i = 0; i < 20; i++) {
+		snprintf(want, sizeof(want), "\"piece-%zu\"", i);
+		if (strstr(res->body, want) == NULL)
+			fail_msg("event %zu missing from the answer: %s", i,
+			    res->body);
+		free(ev[i]);
+	}
+	upstream_free(up);
+	free(res);
+}
+
 static void
 test_upstream_verdicts(void **state)
 {
@@ -1844,6 +1912,8 @@ main(void)
 	    cmocka_unit_test(test_classify_and_retry_after),
 	    cmocka_unit_test_setup_teardown(
 	        test_upstream_verdicts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_upstream_body_in_pieces, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_delivers_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retries_5xx, setup, teardown),
