@@ -23,14 +23,6 @@ is_ws(unsigned char c)
 	return c <= 0x20;
 }
 
-static size_t
-skip_ws(const char *s, size_t len, size_t p)
-{
-	while (p < len && is_ws((unsigned char)s[p]))
-		p++;
-	return p;
-}
-
 /* cJSON skips a UTF-8 byte order mark at the very start of its text. */
 static size_t
 skip_bom_ws(const char *s, size_t len)
@@ -39,7 +31,7 @@ skip_bom_ws(const char *s, size_t len)
 
 	if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		p = 3;
-	return skip_ws(s, len, p);
+	return json_skip_ws(s, len, p);
 }
 
 /*
@@ -672,22 +664,14 @@ json_check_embedded(const char *lit, size_t litlen, const char *text,
  * Offset of the quote that closes a string, searching from p (the first
  * byte of the string's body, or the first after an escape in it), or len
  * when there is none. A backslash takes the byte after it, as cJSON reads
- * a string to its end; the plain runs between go by as json_check's do.
+ * a string to its end.
  */
 static size_t
 str_close(const char *s, size_t len, size_t p)
 {
-	const unsigned char *u = (const unsigned char *)s;
-
-	while (p < len) {
-		p += jc_plain_run(u + p, len - p);
-		if (p >= len)
-			break;
-		if (u[p] == '"')
-			return p;
-		p += u[p] == '\\' ? 2 : 1;
-	}
-	return len;
+	while ((p = json_string_run(s, len, p)) < len && s[p] == '\\')
+		p += 2;
+	return p < len ? p : len;
 }
 
 /*
@@ -927,7 +911,7 @@ json_node_type(const cJSON *c)
 enum json_type
 json_type_of(const char *s, size_t len)
 {
-	size_t p = skip_ws(s, len, 0);
+	size_t p = json_skip_ws(s, len, 0);
 
 	return p < len ? type_at(s[p]) : JSON_NONE;
 }
@@ -979,7 +963,7 @@ view_step(struct json_view *v, size_t *at)
 
 	if (v->state == VIEW_ENDED)
 		return 0;
-	p = skip_ws(v->s, v->len, v->pos);
+	p = json_skip_ws(v->s, v->len, v->pos);
 	if (p < v->len && v->s[p] == v->close) {
 		v->pos = p + 1;
 		v->state = VIEW_ENDED;
@@ -988,7 +972,7 @@ view_step(struct json_view *v, size_t *at)
 	if (v->state == VIEW_MORE) {
 		if (p >= v->len || v->s[p] != ',')
 			goto broken;
-		p = skip_ws(v->s, v->len, p + 1);
+		p = json_skip_ws(v->s, v->len, p + 1);
 	}
 	if (p >= v->len)
 		goto broken;
@@ -1110,10 +1094,10 @@ json_view_member(struct json_view *v, struct json_member *m)
 	m->name.text = s + p;
 	m->name.len = kend + 1 - p;
 	m->name.type = JSON_STRING;
-	p = skip_ws(s, v->len, kend + 1);
+	p = json_skip_ws(s, v->len, kend + 1);
 	if (p >= v->len || s[p] != ':')
 		goto broken;
-	p = skip_ws(s, v->len, p + 1);
+	p = json_skip_ws(s, v->len, p + 1);
 	return view_value(v, p, &m->value) == 0 ? 1 : -1;
 
 broken:

@@ -6,12 +6,59 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__SSE2__) && !defined(JSONSCAN_PORTABLE)
+#include <emmintrin.h>
+#endif
+
 /*
  * 1 if s[0..len) is valid UTF-8 (RFC 3629: no overlong forms, no UTF-16
  * surrogates, nothing above U+10FFFF), else 0. NUL bytes count as invalid:
  * JSON text never needs them raw.
  */
 int json_utf8_valid(const char *s, size_t len);
+
+/*
+ * For the walks over text json_check (or cJSON) accepted. json_skip_ws:
+ * the first offset from p that is not white space as cJSON skips it (any
+ * byte up to 0x20), or len. json_string_run: the offset of the first '"'
+ * or backslash in s[p..len), or len: how a walk gets through a string's
+ * body, sixteen bytes a step where SSE2 is there. Any thread. Inline,
+ * both: the walks call them for every token and every string.
+ */
+static inline size_t
+json_skip_ws(const char *s, size_t len, size_t p)
+{
+	while (p < len && (unsigned char)s[p] <= 0x20)
+		p++;
+	return p;
+}
+
+static inline size_t
+json_string_run(const char *s, size_t len, size_t p)
+{
+	if (p >= len)
+		return len;
+#if defined(__SSE2__) && !defined(JSONSCAN_PORTABLE)
+	{
+		const __m128i quote = _mm_set1_epi8('"'),
+		              bslash = _mm_set1_epi8('\\');
+
+		while (len - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(s + p));
+			unsigned m = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+			        _mm_cmpeq_epi8(v, bslash)));
+
+			if (m != 0)
+				return p + (size_t)__builtin_ctz(m);
+			p += 16;
+		}
+	}
+#endif
+	while (p < len && s[p] != '"' && s[p] != '\\')
+		p++;
+	return p;
+}
 
 /*
  * Whether s[0..len) is one JSON text as RFC 8259 writes it, strictly, for

@@ -9,10 +9,6 @@
 
 #include "common/jsonscan.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 /*
  * The walk is one pass over the text with an explicit stack: no
  * recursion. A container at depth d (the record is at 0) keeps the
@@ -100,46 +96,6 @@ redact_splice_plan(struct redact *r)
 	return 0;
 }
 
-static size_t
-skip_ws(const char *s, size_t len, size_t p)
-{
-	/* cJSON's white space, as jsonscan's view skips it. */
-	while (p < len && (unsigned char)s[p] <= 0x20)
-		p++;
-	return p;
-}
-
-/*
- * The first quote or backslash in s[p..len), or len. Strings are most of
- * a record's bytes: sixteen at a time where SSE2 is there.
- */
-static size_t
-plain_run(const char *s, size_t len, size_t p)
-{
-	if (p >= len)
-		return len;
-#if defined(__SSE2__)
-	{
-		const __m128i quote = _mm_set1_epi8('"'),
-		              bslash = _mm_set1_epi8('\\');
-
-		while (len - p >= 16) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(s + p));
-			unsigned m = (unsigned)_mm_movemask_epi8(
-			    _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-			        _mm_cmpeq_epi8(v, bslash)));
-
-			if (m != 0)
-				return p + (size_t)__builtin_ctz(m);
-			p += 16;
-		}
-	}
-#endif
-	while (p < len && s[p] != '"' && s[p] != '\\')
-		p++;
-	return p;
-}
-
 /*
  * The end of the string literal opening at s[p] (one past its closing
  * quote), or 0 when it does not close. *esc is set when it holds an
@@ -153,7 +109,7 @@ string_end(struct splice *w, size_t p, int *esc)
 
 	*esc = 0;
 	for (p++;; p += 2) {
-		p = plain_run(s, len, p);
+		p = json_string_run(s, len, p);
 		if (p >= len)
 			return 0;
 		if (s[p] == '"')
@@ -446,7 +402,7 @@ walk(struct splice *w)
 	int esc = 0;
 
 value:
-	p = skip_ws(s, len, p);
+	p = json_skip_ws(s, len, p);
 	if (p >= len)
 		return REDACT_SPLICE_TREE;
 	/* A "value" rule naming anything but a string: the tree's. */
@@ -465,7 +421,7 @@ value:
 			w->arr[d / 64] |= (uint64_t)1 << (d % 64);
 		else
 			w->arr[d / 64] &= ~((uint64_t)1 << (d % 64));
-		p = skip_ws(s, len, p + 1);
+		p = json_skip_ws(s, len, p + 1);
 		if (p < len && (s[p] == '}' || s[p] == ']')) {
 			if ((s[p] == ']') != is_array(w, d))
 				return REDACT_SPLICE_TREE;
@@ -496,11 +452,11 @@ element:
 		rules = child_rules(w, pd, 1, 0, 0, 0);
 		goto value;
 	}
-	p = skip_ws(s, len, p);
+	p = json_skip_ws(s, len, p);
 	if (p >= len || s[p] != '"' || (b = string_end(w, p, &esc)) == 0)
 		return REDACT_SPLICE_TREE;
 	a = p;
-	p = skip_ws(s, len, b);
+	p = json_skip_ws(s, len, b);
 	if (p >= len || s[p] != ':')
 		return REDACT_SPLICE_TREE;
 	p++;
@@ -509,12 +465,12 @@ element:
 
 after:
 	if (d == 0) {
-		if (skip_ws(s, len, p) != len)
+		if (json_skip_ws(s, len, p) != len)
 			return REDACT_SPLICE_TREE;
 		return REDACT_SPLICE_KEEP;
 	}
 	pd = d - 1;
-	p = skip_ws(s, len, p);
+	p = json_skip_ws(s, len, p);
 	if (p >= len)
 		return REDACT_SPLICE_TREE;
 	if (s[p] == ',') {
