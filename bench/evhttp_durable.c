@@ -2,8 +2,6 @@
  * server's ceiling. */
 #include <sys/eventfd.h>
 #include <sys/queue.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +17,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <lmdb.h>
+
+#include "tests/support/sock.h"
 
 /*
  * Usage: evhttp_durable -u SOCKET -d DIR. Serves on a Unix socket: each
@@ -168,26 +168,6 @@ on_term(evutil_socket_t sig, short what, void *arg)
 }
 
 static int
-listen_unix(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 1024) == -1) {
-		perror(path);
-		return -1;
-	}
-	evutil_make_socket_nonblocking(fd);
-	return fd;
-}
-
-static int
 open_env(struct durable *d, const char *dir)
 {
 	MDB_txn *txn;
@@ -245,8 +225,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	TAILQ_INIT(&d.pending);
 	TAILQ_INIT(&d.done);
-	if (open_env(&d, dir) == -1 || (fd = listen_unix(path)) == -1)
+	if (open_env(&d, dir) == -1)
 		return 1;
+	if ((fd = sock_unix_listen(path)) == -1) {
+		perror(path);
+		return 1;
+	}
 	d.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	base = event_base_new();
 	http = base != NULL ? evhttp_new(base) : NULL;

@@ -1,17 +1,15 @@
 /* evhttp_noop.c: libevent's evhttp answering 200 without work: its ceiling. */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+
+#include "tests/support/sock.h"
 
 /*
  * Usage: evhttp_noop -u SOCKET. Serves on a Unix socket, one thread, and
@@ -41,7 +39,6 @@ on_term(evutil_socket_t sig, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_un sun;
 	struct event_base *base;
 	struct evhttp *http;
 	struct evbuffer *out;
@@ -65,17 +62,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, 1024) == -1) {
+	if ((fd = sock_unix_listen(path)) == -1) {
 		perror(path);
 		return 1;
 	}
-	evutil_make_socket_nonblocking(fd);
 	base = event_base_new();
 	http = base != NULL ? evhttp_new(base) : NULL;
 	out = evbuffer_new();

@@ -44,6 +44,34 @@ sock_unix_connect(const char *path, int flags, unsigned timeout_ms)
 }
 
 int
+sock_unix_listen(const char *path)
+{
+	struct sockaddr_un sun;
+	size_t len = strlen(path);
+	int fd, e;
+
+	if (len >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, len + 1);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 1024) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int
 sock_send_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -1,5 +1,5 @@
-/* sock.h: the socket helpers of the test tools and benchmarks: connect to a
- * Unix socket, send a whole buffer, wait for input. */
+/* sock.h: the socket helpers of the test tools and benchmarks: connect to or
+ * listen on a Unix socket, send a whole buffer, wait for input. */
 #ifndef TS_TEST_SOCK_H
 #define TS_TEST_SOCK_H
 
@@ -15,6 +15,14 @@
  * for a path that does not fit sockaddr_un). Any thread.
  */
 int sock_unix_connect(const char *path, int flags, unsigned timeout_ms);
+
+/*
+ * A non-blocking stream socket listening (backlog 1024) on the Unix socket
+ * at path, after removing whatever was at path. Returns the descriptor
+ * (close-on-exec; the caller owns it), or -1 with errno set (ENAMETOOLONG
+ * for a path that does not fit sockaddr_un). For the benchmark servers.
+ */
+int sock_unix_listen(const char *path);
 
 /*
  * Send all len bytes of buf, retrying after EINTR and, on a non-blocking
