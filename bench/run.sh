@@ -210,6 +210,33 @@ EOF
 	wait_sock "$d/nginx.sock"
 }
 
+# open10k SOCK LABEL [PID...]: loadgen's open loop of 10,000 requests/s
+# (64 connections) on SOCK; sets OPEN_RES to its result plus the CPU the
+# hypervisor stole and, with PIDs, their CPU (utime + stime) per request,
+# both over the window after the warm-up.
+open10k() {
+	local sock=$1 label=$2 lgpid t0 t1 c0=0 c1=0 sl0 sl1
+	shift 2
+	"$LG" -u "$sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" -l "$label" >"$TMP/lg.json" &
+	lgpid=$!
+	PIDS+=("$lgpid")
+	sleep "$WARM"
+	t0=$(now)
+	[ $# -gt 0 ] && c0=$(bench_cpu_ticks "$@")
+	sl0=$(bench_steal)
+	reap "$lgpid"
+	sl1=$(bench_steal)
+	[ $# -gt 0 ] && c1=$(bench_cpu_ticks "$@")
+	t1=$(now)
+	OPEN_RES=$(jq -c --argjson c "$((c1 - c0))" --argjson hz "$HZ" --argjson procs $# \
+		--argjson steal "$(bench_steal_pct "$sl0" "$sl1")" --argjson win "$(calc "$t1 - $t0")" '
+		. + {steal_pct: $steal}
+		+ (if $procs == 0 then {} else
+		  {cpu: {window_s: $win, ticks: $c, clk_tck: $hz, seconds: ($c / $hz), processes: $procs,
+		  us_per_request: (if .rps > 0 then $c / $hz * 1e6 / (.rps * $win) else null end)}} end)' \
+		"$TMP/lg.json")
+}
+
 MACHINE=$(machine)
 echo "$MACHINE" >&2
 log "ceilings"
@@ -237,18 +264,14 @@ EVHTTP_RPS=$(jq -r .rps <<<"$res")
 # groups beside it (what 10,000 events/s make the daemon do). The no-op
 # touches no disk; what its p99 gains beside the commits is what the
 # machine (the hypervisor's share of each flush) does to every thread.
-noop_open() {
-	local label=$1 sl0 out
-	sl0=$(bench_steal)
-	out=$("$LG" -u "$TMP/noop.sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" -l "$label")
-	jq -c --argjson steal "$(bench_steal_pct "$sl0" "$(bench_steal)")" '. + {steal_pct: $steal}' <<<"$out"
-}
-NOOP_OPEN=$(noop_open evhttp_open10k)
+open10k "$TMP/noop.sock" evhttp_open10k
+NOOP_OPEN=$OPEN_RES
 result "$NOOP_OPEN"
 "$PROBE" -d "$TMP/lmdb" -s "$(calc "$SECS + $WARM")" -g 8 -e "$EVENT" >"$TMP/probe_beside.json" &
 probe_pid=$!
 PIDS+=("$probe_pid")
-NOOP_SYNC=$(noop_open evhttp_open10k_lmdb_beside)
+open10k "$TMP/noop.sock" evhttp_open10k_lmdb_beside
+NOOP_SYNC=$OPEN_RES
 reap "$probe_pid"
 rm -rf "$TMP/lmdb"
 NOOP_SYNC=$(jq -c --slurpfile p "$TMP/probe_beside.json" '. + {lmdb_beside: $p[0]}' <<<"$NOOP_SYNC")
@@ -267,24 +290,8 @@ wait_sock "$TMP/durable.sock"
 res=$("$LG" -u "$TMP/durable.sock" -c 64 -d "$SECS" -w $WARM -e "$EVENT" -l evhttp_durable)
 result "$res"
 DURABLE_RPS=$(jq -r .rps <<<"$res")
-"$LG" -u "$TMP/durable.sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" \
-	-l evhttp_durable_open10k >"$TMP/lg.json" &
-lgpid=$!
-PIDS+=("$lgpid")
-sleep "$WARM"
-t0=$(now)
-c0=$(bench_cpu_ticks "$DUR_PID")
-sl0=$(bench_steal)
-reap "$lgpid"
-sl1=$(bench_steal)
-c1=$(bench_cpu_ticks "$DUR_PID")
-t1=$(now)
-DURABLE_OPEN=$(jq -c --argjson c "$((c1 - c0))" --argjson hz "$HZ" \
-	--argjson steal "$(bench_steal_pct "$sl0" "$sl1")" --argjson win "$(calc "$t1 - $t0")" '
-	. + {steal_pct: $steal,
-	  cpu: {window_s: $win, ticks: $c, clk_tck: $hz, seconds: ($c / $hz),
-	  us_per_request: (if .rps > 0 then $c / $hz * 1e6 / (.rps * $win) else null end)}}' \
-	"$TMP/lg.json")
+open10k "$TMP/durable.sock" evhttp_durable_open10k "$DUR_PID"
+DURABLE_OPEN=$OPEN_RES
 result "$DURABLE_OPEN"
 # Two more p99s at that rate: one stall of the host sets a run's p99 (1%
 # of 80,000 answers is 800, a tenth of a second of them), so the table
@@ -307,25 +314,8 @@ if ensure_nginx && start_nginx; then
 	# The open loop of tracespool's CPU row, at the same rate: the CPU of
 	# the master and its workers per request, and the p99 at that rate.
 	mapfile -t NGX_PROCS < <(echo "$NPID"; pgrep -P "$NPID")
-	"$LG" -u "$TMP/ngx/nginx.sock" -c 64 -r 10000 -d "$SECS" -w $WARM -e "$EVENT" \
-		-l nginx_open10k >"$TMP/lg.json" &
-	lgpid=$!
-	PIDS+=("$lgpid")
-	sleep "$WARM"
-	t0=$(now)
-	c0=$(bench_cpu_ticks "${NGX_PROCS[@]}")
-	sl0=$(bench_steal)
-	reap "$lgpid"
-	sl1=$(bench_steal)
-	c1=$(bench_cpu_ticks "${NGX_PROCS[@]}")
-	t1=$(now)
-	NGINX_OPEN=$(jq -c --argjson c "$((c1 - c0))" --argjson hz "$HZ" \
-		--argjson steal "$(bench_steal_pct "$sl0" "$sl1")" \
-		--argjson win "$(calc "$t1 - $t0")" --argjson procs "${#NGX_PROCS[@]}" '
-		. + {steal_pct: $steal,
-		  cpu: {window_s: $win, ticks: $c, clk_tck: $hz, seconds: ($c / $hz), processes: $procs,
-		  us_per_request: (if .rps > 0 then $c / $hz * 1e6 / (.rps * $win) else null end)}}' \
-		"$TMP/lg.json")
+	open10k "$TMP/ngx/nginx.sock" nginx_open10k "${NGX_PROCS[@]}"
+	NGINX_OPEN=$OPEN_RES
 	result "$NGINX_OPEN"
 	stop "$NPID"
 else
