@@ -10,21 +10,31 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The address of the Unix socket at path: 0, or -1 with ENAMETOOLONG. */
+static int
+unix_addr(struct sockaddr_un *sun, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, len + 1);
+	return 0;
+}
+
 int
 sock_unix_connect(const char *path, int flags, unsigned timeout_ms)
 {
 	struct sockaddr_un sun;
 	struct timeval tv;
-	size_t len = strlen(path);
 	int fd, e;
 
-	if (len >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
+	if (unix_addr(&sun, path) == -1)
 		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
 	if (fd == -1)
 		return -1;
@@ -47,16 +57,10 @@ int
 sock_unix_listen(const char *path)
 {
 	struct sockaddr_un sun;
-	size_t len = strlen(path);
 	int fd, e;
 
-	if (len >= sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
+	if (unix_addr(&sun, path) == -1)
 		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, len + 1);
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1)
